@@ -1,0 +1,168 @@
+"""Configuration: frozen dataclasses and named presets. No TensorFlow import here.
+
+Library functions take a `Config`; only the entry scripts turn flags into one
+(`with_overrides`). Every field has the paper's or a sensible default so a preset
+only names what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from colorgan.errors import UserError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where images come from and how they become (L, ab) pairs.
+
+    source: "samples" (shipped photos, train split), "samples:val", a folder path
+      (searched recursively), or "tfds:NAME[:SPLIT]".
+    eval_source: images for the TensorBoard grids and the final sample sheet; ""
+      means: the val split of the samples, `<folder>/val` when the training folder
+      has train/ and val/, otherwise the training source itself.
+    image_size: side of the square crops fed to the models, pixels.
+    crop_area: (min, max) fraction of the image area a random training crop covers.
+    min_chroma: images whose mean Lab chroma sqrt(a^2 + b^2) is below this are
+      treated as grayscale and left out of training.
+    tfds_data_dir: where tensorflow-datasets keeps prepared datasets ("" = its default).
+    """
+
+    source: str = "samples"
+    eval_source: str = ""
+    image_size: int = 256
+    crop_area: tuple[float, float] = (0.35, 1.0)
+    min_chroma: float = 3.0
+    tfds_data_dir: str = ""
+    shuffle_buffer: int = 2048  # only for tfds: folders are shuffled by index, exactly
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """U-Net generator and PatchGAN discriminator widths.
+
+    Generator depth is not configurable: it is log2(image_size), so the bottleneck
+    is always 1x1 (8 levels at 256, 6 at 64, 5 at 32), like the paper at 256.
+    """
+
+    base_filters: int = 64  # generator first-level width; doubles per level up to 8x
+    disc_filters: int = 64  # discriminator first-layer width
+    dropout: float = 0.5  # in the three innermost decoder blocks, training only
+    sync_batch_norm: bool = True  # batch statistics over the global batch
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    lambda_l1: float = 100.0  # pix2pix default
+    lambda_gan: float = 1.0  # 0 gives the L1-only baseline
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The loop. Counts are in steps (one global batch each), never epochs."""
+
+    steps: int = 200_000
+    batch_size: int = 1  # global: split across replicas
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    seed: int = 0
+    strategy: str = "auto"  # default | mirrored | auto
+    cpu_devices: int = 0  # >1 with strategy=mirrored and no GPU: that many logical CPUs
+    log_every: int = 100
+    summary_every: int = 100
+    image_every: int = 1000
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    sheet_rows: int = 6
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def _preset(data: dict | None = None, model: dict | None = None, loss: dict | None = None,
+            train: dict | None = None) -> Config:
+    return Config(data=DataConfig(**(data or {})), model=ModelConfig(**(model or {})),
+                  loss=LossConfig(**(loss or {})), train=TrainConfig(**(train or {})))
+
+
+PRESETS: dict[str, Config] = {
+    # The paper: 256^2, base 64, lambda 100, Adam 2e-4 / 0.5, batch 1.
+    "pix2pix": _preset(
+        data=dict(image_size=256),
+        train=dict(steps=200_000, batch_size=1, log_every=100, checkpoint_every=5000,
+                   image_every=2000)),
+    # Trains visibly on 2 CPU cores in a few minutes (see BUILD_NOTES.md for the figures).
+    "demo": _preset(
+        data=dict(image_size=64),
+        model=dict(base_filters=32, disc_filters=32),
+        train=dict(steps=2500, batch_size=16, log_every=100, summary_every=50,
+                   image_every=500, checkpoint_every=500)),
+    # For tests: seconds, not minutes.
+    "tiny": _preset(
+        data=dict(image_size=32),
+        model=dict(base_filters=8, disc_filters=8),
+        train=dict(steps=20, batch_size=4, log_every=5, summary_every=5, image_every=10,
+                   checkpoint_every=10, sheet_rows=3)),
+}
+
+
+def get_preset(name: str) -> Config:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UserError(f"--preset={name!r} is unknown; choose one of {sorted(PRESETS)}") from None
+
+
+# Which section each overridable field lives in; names are unique across sections.
+_SECTIONS = ("data", "model", "loss", "train")
+
+
+def with_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
+    """Returns `cfg` with fields replaced by name, e.g. {"image_size": 64, "steps": 3}.
+
+    None values are ignored, so flags left unset keep the preset's value.
+    """
+    sections = {name: getattr(cfg, name) for name in _SECTIONS}
+    changes: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        owner = [s for s, obj in sections.items() if key in {f.name for f in dataclasses.fields(obj)}]
+        if not owner:
+            raise UserError(f"unknown config field {key!r}")
+        changes[owner[0]][key] = value
+    new = {s: dataclasses.replace(sections[s], **changes[s]) for s in _SECTIONS}
+    out = Config(**new)
+    validate(out)
+    return out
+
+
+def validate(cfg: Config) -> None:
+    """Raises UserError for settings that cannot work, naming the field."""
+    size = cfg.data.image_size
+    if size < 32 or size & (size - 1):
+        raise UserError(f"image_size={size}: must be a power of two >= 32 (the U-Net halves it to 1x1)")
+    if cfg.train.batch_size < 1:
+        raise UserError(f"batch_size={cfg.train.batch_size}: must be >= 1")
+    if cfg.train.steps < 0:
+        raise UserError(f"steps={cfg.train.steps}: must be >= 0")
+    if cfg.train.strategy not in ("default", "mirrored", "auto"):
+        raise UserError(f"strategy={cfg.train.strategy!r}: choose default, mirrored or auto")
+    lo, hi = cfg.data.crop_area
+    if not 0 < lo <= hi <= 1:
+        raise UserError(f"crop_area={cfg.data.crop_area}: need 0 < min <= max <= 1")
+    for name in ("log_every", "summary_every", "image_every", "checkpoint_every"):
+        if getattr(cfg.train, name) < 1:
+            raise UserError(f"{name}={getattr(cfg.train, name)}: must be >= 1")

@@ -1,0 +1,294 @@
+"""Input pipeline: image sources -> decode -> crop/flip -> (L, ab) batches.
+
+Sources (`open_source`): a folder (recursive), the shipped samples, or `tfds:NAME[:SPLIT]`.
+A folder is scanned once: files that do not decode, and grayscale photos (which teach
+a colorizer to desaturate), are left out and counted.
+
+Training order for files is an exact function of (seed, element index): each epoch
+is a stateless permutation of the file list and each element's crop and flip use a
+stateless seed derived from its index. Resuming at step k therefore starts the
+stream at element k * global_batch without reading the skipped images, and gives the
+same batches as an uninterrupted run.
+
+Batches: L [B, S, S, 1] in [-1, 1] and ab [B, S, S, 2] (Lab ab / 110), float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import tensorflow as tf
+from absl import logging
+
+from colorgan import color
+from colorgan.errors import UserError
+
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+AUTOTUNE = tf.data.AUTOTUNE
+_SCAN_SIDE = 64  # chroma is judged on a thumbnail: cheap and just as telling
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSource:
+    """Images ready to stream. Either `paths` (files) or `tfds_name` is set."""
+
+    spec: str
+    paths: tuple[str, ...] = ()
+    tfds_name: str = ""
+    tfds_split: str = "train"
+    tfds_data_dir: str = ""
+    tfds_image_key: str = "image"
+    min_chroma: float = 0.0  # TFDS streams drop grayscale crops on the fly (not counted)
+    skipped_unreadable: int = 0
+    skipped_grayscale: int = 0
+
+    @property
+    def size(self) -> int | None:
+        """Number of usable files, or None for a TFDS stream."""
+        return len(self.paths) if not self.tfds_name else None
+
+
+# ----------------------------------------------------------------------------- decoding
+
+def decode_image(data: tf.Tensor, min_side: int = 0) -> tf.Tensor:
+    """Encoded JPEG/PNG/BMP/GIF/WebP bytes -> float32 RGB [H, W, 3] in [0, 1].
+
+    Grayscale becomes 3 equal channels, alpha is dropped, a GIF gives its first frame.
+    With `min_side`, a large JPEG is decoded at 1/2, 1/4 or 1/8 scale (DCT scaling,
+    several times faster) as long as its shorter side stays >= min_side.
+    Raises InvalidArgumentError for bytes that are no image.
+    """
+    is_webp = tf.equal(tf.strings.substr(data, 8, 4), "WEBP")
+    is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
+
+    def webp():
+        img = tf.io.decode_webp(data)  # [frames, H, W, C]: keep the first frame
+        img = tf.reshape(img, tf.concat([[-1], tf.shape(img)[-3:]], 0))[0]
+        return tf.image.grayscale_to_rgb(img) if img.shape[-1] == 1 else img[..., :3]
+
+    def jpeg():
+        if not min_side:
+            return tf.io.decode_jpeg(data, channels=3)
+        shape = tf.image.extract_jpeg_shape(data)
+        short = tf.minimum(shape[0], shape[1])
+        branches = [lambda r=r: tf.io.decode_jpeg(data, channels=3, ratio=r) for r in (1, 2, 4, 8)]
+        # Largest power-of-two reduction that keeps the shorter side >= min_side.
+        index = tf.reduce_sum(tf.cast(short >= min_side * tf.constant([2, 4, 8]), tf.int32))
+        return tf.switch_case(index, branches)
+
+    def other():
+        return tf.io.decode_image(data, channels=3, expand_animations=False)
+
+    img = tf.case([(is_webp, webp), (is_jpeg, jpeg)], default=other, exclusive=True)
+    img = tf.ensure_shape(img, [None, None, 3])
+    return tf.image.convert_image_dtype(img, tf.float32)
+
+
+def load_file(path: tf.Tensor, min_side: int = 0) -> tf.Tensor:
+    """File path -> float32 RGB [H, W, 3] in [0, 1] (see `decode_image`)."""
+    return decode_image(tf.io.read_file(path), min_side)
+
+
+# ------------------------------------------------------------------------------ crops
+
+def train_crop(image: tf.Tensor, size: int, seed: tf.Tensor,
+               crop_area: tuple[float, float] = (0.35, 1.0)) -> tf.Tensor:
+    """Random resized crop + horizontal flip, both from the stateless `seed` ([2] int).
+
+    [H, W, 3] float in [0, 1] -> [size, size, 3] float in [0, 1].
+    """
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    begin, extent, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=crop_seed,
+        min_object_covered=0.0, aspect_ratio_range=(3 / 4, 4 / 3), area_range=crop_area,
+        max_attempts=20, use_image_if_no_bounding_boxes=True)
+    crop = tf.slice(image, begin, extent)
+    crop = tf.image.resize(crop, [size, size], antialias=True)
+    flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+    crop = tf.cond(flip, lambda: tf.image.flip_left_right(crop), lambda: crop)
+    return tf.clip_by_value(crop, 0.0, 1.0)  # antialiased resize can overshoot slightly
+
+
+def eval_crop(image: tf.Tensor, size: int) -> tf.Tensor:
+    """Shorter side to `size`, then the centre square: [H, W, 3] -> [size, size, 3]."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = size / tf.reduce_min(shape)
+    new = tf.maximum(tf.cast(tf.round(shape * scale), tf.int32), size)
+    image = tf.image.resize(image, new, antialias=True)
+    top, left = (new[0] - size) // 2, (new[1] - size) // 2
+    return tf.clip_by_value(image[top:top + size, left:left + size, :], 0.0, 1.0)
+
+
+def to_model(rgb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """[..., S, S, 3] RGB in [0, 1] -> (L [..., S, S, 1], ab [..., S, S, 2]) model range."""
+    return color.rgb_to_model(rgb)
+
+
+# ---------------------------------------------------------------------------- sources
+
+def list_image_files(folder: str | os.PathLike) -> list[str]:
+    """Sorted image files under `folder`, recursively, by extension (case-insensitive)."""
+    root = Path(folder)
+    if not root.exists():
+        raise UserError(f"--data: {folder} does not exist")
+    if root.is_file():
+        return [str(root)] if root.suffix.lower() in IMAGE_EXTENSIONS else []
+    return sorted(str(p) for p in root.rglob("*")
+                  if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _samples_folder(split: str) -> Path:
+    if split not in ("train", "val"):
+        raise UserError(f"--data: samples:{split} is unknown; use samples or samples:val")
+    return SAMPLES_DIR / split
+
+
+def scan_files(paths: list[str], min_chroma: float) -> tuple[list[str], int, int]:
+    """Decodes every file once (in parallel) and sorts it out.
+
+    Returns (usable paths in input order, number unreadable, number grayscale).
+    Grayscale means mean Lab chroma < min_chroma; min_chroma <= 0 keeps them all.
+    """
+    if not paths:
+        return [], 0, 0
+
+    def probe(index, path):
+        image = tf.image.resize(load_file(path, _SCAN_SIDE), [_SCAN_SIDE, _SCAN_SIDE])
+        return index, color.mean_chroma(color.rgb_to_lab(image))
+
+    ds = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), tf.constant(paths)))
+    ds = ds.map(probe, num_parallel_calls=AUTOTUNE).ignore_errors().batch(256)
+    ok, gray = [], 0
+    start = time.time()
+    for indices, chroma in ds.as_numpy_iterator():
+        for i, c in zip(indices, chroma):
+            if c >= min_chroma:
+                ok.append(int(i))
+            else:
+                gray += 1
+    ok.sort()
+    unreadable = len(paths) - len(ok) - gray
+    logging.info("scanned %d files in %.1fs: %d usable, %d unreadable, %d grayscale",
+                 len(paths), time.time() - start, len(ok), unreadable, gray)
+    return [paths[i] for i in ok], unreadable, gray
+
+
+def open_source(spec: str, *, min_chroma: float = 3.0, tfds_data_dir: str = "") -> ImageSource:
+    """Resolves a --data value to an ImageSource, scanning folders.
+
+    Raises UserError (one line naming the problem) for a missing path, a folder
+    without usable images, or a TFDS dataset that is not available.
+    """
+    if spec.startswith("tfds:"):
+        from colorgan import tfds_source  # tensorflow_datasets is slow to import
+        return tfds_source.open_tfds(spec, data_dir=tfds_data_dir, min_chroma=min_chroma)
+    if spec == "samples" or spec.startswith("samples:"):
+        folder = _samples_folder(spec.partition(":")[2] or "train")
+    else:
+        folder = Path(spec).expanduser()
+    files = list_image_files(folder)
+    if not files:
+        raise UserError(f"--data: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {folder}")
+    usable, unreadable, gray = scan_files(files, min_chroma)
+    if unreadable or gray:
+        logging.warning("%s: skipped %d unreadable and %d grayscale of %d files",
+                        folder, unreadable, gray, len(files))
+    if not usable:
+        raise UserError(f"--data: no usable colour image under {folder} "
+                        f"({unreadable} unreadable, {gray} grayscale of {len(files)} files)")
+    return ImageSource(spec=spec, paths=tuple(usable), skipped_unreadable=unreadable,
+                       skipped_grayscale=gray)
+
+
+def default_eval_spec(train_spec: str) -> str:
+    """The images to show progress on when --eval_data is not given."""
+    if train_spec in ("samples", "samples:train"):
+        return "samples:val"
+    if train_spec.startswith("tfds:"):
+        name = train_spec.split(":")[1]
+        return f"tfds:{name}:validation"
+    root = Path(train_spec).expanduser()
+    for name in ("val", "validation"):
+        if (root / "train").is_dir() and (root / name).is_dir():
+            return str(root / name)
+    return train_spec
+
+
+# --------------------------------------------------------------------------- datasets
+
+def _element_stream(num_files: int, seed: int, start: int) -> tf.data.Dataset:
+    """(element index, file index) from `start` on, forever; epoch e is a fixed permutation."""
+    epoch0, offset = divmod(start, num_files)
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(num_files, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    files = tf.data.Dataset.counter(epoch0).flat_map(epoch).skip(offset)
+    return tf.data.Dataset.zip(tf.data.Dataset.counter(start), files)
+
+
+def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed: int,
+                  crop_area: tuple[float, float] = (0.35, 1.0), start_index: int = 0,
+                  input_context: tf.distribute.InputContext | None = None,
+                  shuffle_buffer: int = 2048) -> tf.data.Dataset:
+    """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]).
+
+    batch_size is global; with an `input_context` each input pipeline yields its
+    replicas' share, per-replica batches in order, so the replicas of one step
+    together see exactly the global batch a single device would.
+    `start_index` = elements already consumed (step * global batch) when resuming.
+    """
+    per_replica = batch_size
+    lo, hi = 0, batch_size
+    if input_context is not None:
+        per_replica = input_context.get_per_replica_batch_size(batch_size)
+        share = batch_size // input_context.num_input_pipelines
+        lo = input_context.input_pipeline_id * share
+        hi = lo + share
+
+    if source.tfds_name:
+        from colorgan import tfds_source
+        elements = tfds_source.element_stream(source, seed=seed, start=start_index,
+                                              shuffle_buffer=shuffle_buffer)
+    else:
+        paths = tf.constant(source.paths)
+        elements = _element_stream(len(source.paths), seed, start_index).map(
+            lambda i, f: (i, paths[f]))
+    if (lo, hi) != (0, batch_size):  # keep this pipeline's slice of every global batch
+        elements = elements.filter(lambda i, _: (i % batch_size >= lo) & (i % batch_size < hi))
+
+    min_side = 2 * image_size  # room for a crop of 35% area at full resolution
+
+    def load(index, item):
+        image = (decode_image(item, min_side) if source.tfds_name else load_file(item, min_side))
+        element_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        return train_crop(image, image_size, element_seed, crop_area)
+
+    ds = elements.map(load, num_parallel_calls=AUTOTUNE)
+    if source.tfds_name and source.min_chroma > 0:  # folders were sorted out by the scan
+        ds = ds.filter(lambda crop: color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma)
+    ds = ds.batch(per_replica, drop_remainder=True)
+    ds = ds.map(to_model, num_parallel_calls=AUTOTUNE)  # Lab on whole batches: vectorized
+    return ds.prefetch(AUTOTUNE)
+
+
+def eval_dataset(source: ImageSource, *, image_size: int, batch_size: int,
+                 limit: int | None = None) -> tf.data.Dataset:
+    """One pass over the source in order, centre crops: (L, ab) batches, last one partial."""
+    if source.tfds_name:
+        from colorgan import tfds_source
+        ds = tfds_source.ordered_bytes(source).map(
+            lambda b: decode_image(b, image_size), num_parallel_calls=AUTOTUNE)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(list(source.paths)).map(
+            lambda p: load_file(p, image_size), num_parallel_calls=AUTOTUNE)
+    if limit is not None:
+        ds = ds.take(limit)
+    ds = ds.map(lambda im: eval_crop(im, image_size), num_parallel_calls=AUTOTUNE)
+    return ds.batch(batch_size).map(to_model).prefetch(AUTOTUNE)

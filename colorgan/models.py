@@ -1,0 +1,144 @@
+"""pix2pix networks as Keras 3 functional models.
+
+Generator: U-Net, L [B, H, W, 1] in [-1, 1] -> ab [B, H, W, 2] in (-1, 1) (tanh).
+  Depth = log2(image_size) levels, so the bottleneck is 1x1 at the training size
+  (8 levels at 256 like the paper, 6 at 64, 5 at 32). The model is fully
+  convolutional: any H, W that are multiples of 2**levels work (e.g. serving at a
+  larger render size).
+Discriminator: 70x70 PatchGAN on concat(L, ab): [B, S, S, 3] -> logits [B, S/8-2, S/8-2, 1].
+
+Both use N(0, 0.02) kernels (the paper's init) and batch norm that can be synchronized
+across replicas, so a step on 2 replicas equals a step on 1 with the same global batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from colorgan.config import ModelConfig
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _norm(cfg: ModelConfig, name: str) -> keras.layers.Layer:
+    # momentum / epsilon as in pytorch pix2pix (0.1 / 1e-5), not Keras' 0.99 / 1e-3.
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
+                                           synchronized=cfg.sync_batch_norm, name=name)
+
+
+class ReplicaConsistentDropout(keras.layers.Layer):
+    """Dropout whose mask is a function of (seed, call count, position in the global batch).
+
+    Keras' Dropout draws one mask per replica from a shared seed, so two replicas of
+    half a batch do not drop what one replica of the whole batch drops. Here every
+    replica draws the mask of the whole global batch and keeps its own slice: the
+    training run is the same whatever the number of replicas, and a counter in the
+    weights makes a resumed run draw the masks an uninterrupted one would.
+    """
+
+    def __init__(self, rate: float, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = seed
+
+    def build(self, input_shape):
+        self.calls = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+                                     trainable=False, aggregation="only_first_replica",
+                                     name="calls")
+
+    def call(self, x, training=None):
+        if not training or self.rate == 0:
+            return x
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx else 1
+        replica = ctx.replica_id_in_sync_group if ctx else 0
+        local = tf.shape(x)[0]
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.convert_to_tensor(self.calls)])
+        shape = tf.concat([[local * replicas], tf.shape(x)[1:]], axis=0)
+        noise = tf.random.stateless_uniform(shape, seed)[replica * local:(replica + 1) * local]
+        self.calls.assign_add(1)
+        keep = tf.cast(noise >= self.rate, x.dtype)
+        return x * keep / tf.cast(1.0 - self.rate, x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def generator_levels(image_size: int) -> int:
+    """Number of stride-2 levels that take image_size down to 1x1."""
+    return int(math.log2(image_size))
+
+
+def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
+                    out_channels: int = 2, seed: int = 0) -> keras.Model:
+    """U-Net generator; level i (0-based) has min(base * 2**i, 8 * base) filters.
+
+    Encoder: conv4x4/2 -> BN -> LeakyReLU(0.2) per level; no BN on the first level
+    (input) nor the innermost one (a 1x1 map: batch norm there zeroes the signal at
+    batch 1, so pytorch pix2pix has none either). Decoder: transposed conv4x4/2 -> BN
+    -> dropout (three innermost blocks) -> ReLU, then concat with the encoder skip.
+    Output: transposed conv to out_channels, tanh.
+    """
+    levels = generator_levels(image_size)
+    base = cfg.base_filters
+    widths = [min(base * 2 ** i, 8 * base) for i in range(levels)]
+    inputs = keras.Input((None, None, in_channels), name="L")
+    x = inputs
+    skips = []
+    for i, width in enumerate(widths):  # (B, S/2^(i+1), S/2^(i+1), width)
+        outer_or_inner = i in (0, levels - 1)
+        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=outer_or_inner,
+                                kernel_initializer=_init(), name=f"down{i}_conv")(x)
+        if not outer_or_inner:
+            x = _norm(cfg, f"down{i}_bn")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"down{i}_act")(x)
+        skips.append(x)
+    # Up from the bottleneck: level i restores the resolution of encoder level i - 1.
+    for up, i in enumerate(range(levels - 2, -1, -1)):  # (B, S/2^(i+1), S/2^(i+1), 2 * width)
+        x = keras.layers.Conv2DTranspose(widths[i], 4, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=_init(), name=f"up{i}_conv")(x)
+        x = _norm(cfg, f"up{i}_bn")(x)
+        if up < 3 and cfg.dropout > 0:
+            x = ReplicaConsistentDropout(cfg.dropout, seed=seed + up, name=f"up{i}_dropout")(x)
+        x = keras.layers.ReLU(name=f"up{i}_act")(x)
+        x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skips[i]])
+    x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
+                                     kernel_initializer=_init(), name="out_conv")(x)
+    # float32 output even under a mixed-precision policy: losses and colour maths need it.
+    outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)  # (B, S, S, 2)
+    return keras.Model(inputs, outputs, name="generator")
+
+
+def build_discriminator(cfg: ModelConfig, in_channels: int = 1,
+                        target_channels: int = 2) -> keras.Model:
+    """70x70 PatchGAN: C64-C128-C256 (stride 2), C512 (stride 1), 1-channel conv (stride 1).
+
+    Inputs [L (B, S, S, 1), ab (B, S, S, 2)] -> logits (B, S/8 - 2, S/8 - 2, 1), float32.
+    Receptive field of one logit: 1 + 3 * (1 + 2 + 4 + 8 + 8) = 70 pixels.
+    """
+    f = cfg.disc_filters
+    L = keras.Input((None, None, in_channels), name="L")
+    ab = keras.Input((None, None, target_channels), name="ab")
+    x = keras.layers.Concatenate(name="pair")([L, ab])  # (B, S, S, 3)
+    x = keras.layers.Conv2D(f, 4, strides=2, padding="same", kernel_initializer=_init(),
+                            name="c1_conv")(x)  # (B, S/2, S/2, f)
+    x = keras.layers.LeakyReLU(0.2, name="c1_act")(x)
+    for n, width in ((2, 2 * f), (3, 4 * f)):  # (B, S/4, S/4, 2f), (B, S/8, S/8, 4f)
+        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False,
+                                kernel_initializer=_init(), name=f"c{n}_conv")(x)
+        x = _norm(cfg, f"c{n}_bn")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"c{n}_act")(x)
+    x = keras.layers.ZeroPadding2D(1, name="c4_pad")(x)
+    x = keras.layers.Conv2D(8 * f, 4, use_bias=False, kernel_initializer=_init(),
+                            name="c4_conv")(x)  # (B, S/8 - 1, S/8 - 1, 8f)
+    x = _norm(cfg, "c4_bn")(x)
+    x = keras.layers.LeakyReLU(0.2, name="c4_act")(x)
+    x = keras.layers.ZeroPadding2D(1, name="out_pad")(x)
+    x = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), name="out_conv")(x)  # (B, S/8-2, ..)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(x)
+    return keras.Model([L, ab], logits, name="discriminator")

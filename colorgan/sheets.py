@@ -1,0 +1,50 @@
+"""Comparison sheets: rows of gray | colorized | truth, as arrays and as a matplotlib PNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from colorgan import color
+
+
+def columns(L, ab_pred, ab_true=None) -> dict[str, np.ndarray]:
+    """Model-range L [N, H, W, 1] and ab [N, H, W, 2] -> {title: RGB [N, H, W, 3] in [0, 1]}."""
+    cols = {"grayscale input": color.gray_rgb(L).numpy(),
+            "colorized": color.model_to_rgb(L, ab_pred).numpy()}
+    if ab_true is not None:
+        cols["ground truth"] = color.model_to_rgb(L, ab_true).numpy()
+    return cols
+
+
+def save_sheet(cols: dict[str, np.ndarray], path: str | os.PathLike, title: str = "") -> None:
+    """Writes a PNG grid, one row per image and one column per entry of `cols`.
+
+    Written to a temporary name and renamed, so a reader never sees half a file.
+    """
+    import matplotlib
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    names = list(cols)
+    rows = len(cols[names[0]])
+    fig, axes = plt.subplots(rows, len(names), figsize=(2.2 * len(names), 2.2 * rows + 0.4),
+                             squeeze=False)
+    for c, name in enumerate(names):
+        for r in range(rows):
+            ax = axes[r][c]
+            ax.imshow(np.clip(cols[name][r], 0, 1), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,267 @@
+"""Training state, the distributed train step, and the fit loop.
+
+Workdir layout (everything a run needs to resume, export or inspect):
+  config.json          the Config the run was started with
+  checkpoints/ckpt-N   TrainState at step N (both models, both optimizers, step)
+  tb/                  TensorBoard scalars and image grids
+  sample_sheet.png     gray | colorized | truth on eval images, written at the end
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from colorgan import data, losses, models, sheets
+from colorgan.config import Config
+from colorgan.distribute import make_strategy
+from colorgan.errors import UserError
+from colorgan.interrupts import StopRequest
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Everything a checkpoint holds. Created inside `strategy.scope()`."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    g_optimizer: keras.optimizers.Optimizer
+    d_optimizer: keras.optimizers.Optimizer
+    step: tf.Variable  # int64 scalar: global steps done
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(step=self.step, generator=self.generator,
+                                   discriminator=self.discriminator,
+                                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
+
+
+def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
+    """Builds models and optimizers in the strategy's scope; the same seed gives the same weights."""
+    keras.utils.set_random_seed(cfg.train.seed)
+    with strategy.scope():
+        generator = models.build_generator(cfg.model, cfg.data.image_size, seed=cfg.train.seed)
+        discriminator = models.build_discriminator(cfg.model)
+        g_opt = keras.optimizers.Adam(cfg.train.g_learning_rate, beta_1=cfg.train.beta_1)
+        d_opt = keras.optimizers.Adam(cfg.train.d_learning_rate, beta_1=cfg.train.beta_1)
+        # Optimizer slots must exist before the first traced step under a strategy,
+        # otherwise that step fails feeding an uninitialized placeholder.
+        g_opt.build(generator.trainable_variables)
+        d_opt.build(discriminator.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    return TrainState(generator, discriminator, g_opt, d_opt, step)
+
+
+def make_train_step(state: TrainState, cfg: Config,
+                    strategy: tf.distribute.Strategy) -> Callable[[tuple], dict]:
+    """Returns a tf.function: distributed batch (L, ab) -> metrics summed over replicas.
+
+    Each replica's per-example losses are divided by the *global* batch size, so the
+    replicas' gradients add up (all-reduce sum) to the gradient of the global mean.
+    """
+    global_batch = cfg.train.batch_size
+    lambda_l1, lambda_gan = cfg.loss.lambda_l1, cfg.loss.lambda_gan
+    G, D = state.generator, state.discriminator
+
+    def average(per_example):
+        return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+
+    def replica_step(batch):
+        L, ab = batch
+        with tf.GradientTape(persistent=True) as tape:
+            fake_ab = G(L, training=True)
+            real_logits = D([L, ab], training=True)
+            fake_logits = D([L, fake_ab], training=True)
+            g_gan = average(losses.generator_gan_loss(fake_logits))
+            g_l1 = average(losses.l1_loss(ab, fake_ab))
+            g_total = lambda_gan * g_gan + lambda_l1 * g_l1
+            d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits))
+        g_grads = tape.gradient(g_total, G.trainable_variables)
+        d_grads = tape.gradient(d_loss, D.trainable_variables)
+        del tape
+        state.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
+        if lambda_gan > 0:  # an L1-only run leaves D untouched
+            state.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
+        return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "d": d_loss}
+
+    @tf.function
+    def train_step(batch):
+        per_replica = strategy.run(replica_step, args=(batch,))
+        state.step.assign_add(1)
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()}
+
+    return train_step
+
+
+# --------------------------------------------------------------------------- workdir
+
+def _check_config(workdir: Path, cfg: Config) -> None:
+    """Writes config.json, or refuses to resume a workdir whose models differ."""
+    path = workdir / CONFIG_FILE
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = json.loads(cfg.to_json())
+        for section in ("model",):
+            if old.get(section) != new[section]:
+                raise UserError(f"--workdir={workdir} holds a run with a different {section} "
+                                f"config ({old.get(section)}); use a new workdir")
+        if old["data"]["image_size"] != new["data"]["image_size"]:
+            raise UserError(f"--workdir={workdir} was trained at image_size="
+                            f"{old['data']['image_size']}; use a new workdir")
+    _atomic_write(path, cfg.to_json())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def restore_latest(ckpt: tf.train.Checkpoint, manager: tf.train.CheckpointManager) -> str | None:
+    """Restores the newest checkpoint that reads back; returns its path, or None if there is none.
+
+    The checkpoint index is only published after a save completes, so a kill during
+    a save leaves the previous one in place; this also falls back past a damaged file.
+    Raises UserError when checkpoints exist but none reads back (never trains over them).
+    """
+    for path in reversed(manager.checkpoints):
+        try:
+            ckpt.restore(path).assert_existing_objects_matched()
+            logging.info("restored %s", path)
+            return path
+        except Exception as e:  # damaged files raise OpError, IndexError, ValueError, ...
+            logging.warning("cannot restore %s (%s: %s); trying an older checkpoint",
+                            path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+    if manager.checkpoints:
+        raise UserError(f"no checkpoint in {manager.directory} can be restored; "
+                        "move that folder away to start afresh")
+    return None
+
+
+# ------------------------------------------------------------------------------ loop
+
+@dataclasses.dataclass
+class FitResult:
+    step: int
+    metrics: dict[str, float]
+    stopped_by_signal: int | None
+    sheet: str | None
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def _colorize(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
+    return generator(L, training=False)
+
+
+def _write_images(writer, generator, eval_L, eval_ab, step: int) -> None:
+    rows = sheets.columns(eval_L, _colorize(generator, eval_L), eval_ab)
+    grid = np.concatenate([np.concatenate(list(col), axis=0) for col in rows.values()], axis=1)
+    with writer.as_default(step=step):
+        tf.summary.image("gray|colorized|truth", (grid[None] * 255).astype(np.uint8))
+
+
+def fit(cfg: Config, workdir: str | Path,
+        strategy: tf.distribute.Strategy | None = None) -> FitResult:
+    """Trains cfg.train.steps steps in total, resuming from `workdir` if it holds a checkpoint."""
+    workdir = Path(workdir)
+    strategy = strategy or make_strategy(cfg.train)
+    t = cfg.train
+    source = data.open_source(cfg.data.source, min_chroma=cfg.data.min_chroma,
+                              tfds_data_dir=cfg.data.tfds_data_dir)
+    eval_spec = cfg.data.eval_source or data.default_eval_spec(cfg.data.source)
+    eval_source = data.open_source(eval_spec, min_chroma=cfg.data.min_chroma,
+                                   tfds_data_dir=cfg.data.tfds_data_dir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _check_config(workdir, cfg)
+    logging.info("training on %s (%s images) with %d replica(s); eval images from %s",
+                 cfg.data.source, source.size or "a stream of", strategy.num_replicas_in_sync,
+                 eval_spec)
+
+    state = create_state(cfg, strategy)
+    ckpt = state.checkpoint()
+    manager = tf.train.CheckpointManager(ckpt, workdir / CHECKPOINT_DIR,
+                                         max_to_keep=t.keep_checkpoints)
+    restore_latest(ckpt, manager)
+    start = int(state.step.numpy())
+    if start:
+        logging.info("resuming at step %d of %d", start, t.steps)
+
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx: data.train_dataset(
+            source, image_size=cfg.data.image_size, batch_size=t.batch_size, seed=t.seed,
+            crop_area=cfg.data.crop_area, start_index=start * t.batch_size, input_context=ctx,
+            shuffle_buffer=cfg.data.shuffle_buffer))
+    batches = iter(dataset)
+    train_step = make_train_step(state, cfg, strategy)
+    eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
+                                                  batch_size=t.sheet_rows, limit=t.sheet_rows)))
+    writer = tf.summary.create_file_writer(str(workdir / "tb"))
+
+    metrics: dict[str, float] = {}
+    step = start
+    saved_at = start
+    with StopRequest() as stop:
+        mark_time, mark_step = time.perf_counter(), start
+        for step in range(start + 1, t.steps + 1):
+            out = train_step(next(batches))
+            if step == start + 1:
+                logging.info("first step (tracing included) took %.1fs",
+                             time.perf_counter() - mark_time)
+                mark_time, mark_step = time.perf_counter(), step
+            if step % t.summary_every == 0 or step % t.log_every == 0 or step == t.steps:
+                metrics = {k: float(v) for k, v in out.items()}
+                if not all(math.isfinite(v) for v in metrics.values()):
+                    raise FloatingPointError(
+                        f"loss is not finite at step {step}: {metrics}; the last good "
+                        f"checkpoint is {manager.latest_checkpoint}")
+            if step % t.summary_every == 0:
+                with writer.as_default(step=step):
+                    for k, v in metrics.items():
+                        tf.summary.scalar(f"loss/{k}", v)
+            if step % t.log_every == 0 or step == t.steps:
+                now = time.perf_counter()
+                rate = (step - mark_step) / max(now - mark_time, 1e-9)
+                eta = (t.steps - step) / rate if rate > 0 else 0.0
+                logging.info("step %d/%d  d %.3f  g_gan %.3f  g_l1 %.4f  | %.1f img/s  ETA %s",
+                             step, t.steps, metrics["d"], metrics["g_gan"], metrics["g_l1"],
+                             rate * t.batch_size, _format_eta(eta))
+                with writer.as_default(step=step):
+                    tf.summary.scalar("speed/images_per_second", rate * t.batch_size)
+                mark_time, mark_step = now, step
+            if step % t.image_every == 0:
+                _write_images(writer, state.generator, eval_L, eval_ab, step)
+            if step % t.checkpoint_every == 0 or stop.signum is not None:
+                manager.save(checkpoint_number=step)
+                saved_at = step
+            if stop.signum is not None:
+                logging.warning("stopped by signal %d at step %d; checkpoint saved, run the "
+                                "same command again to resume", stop.signum, step)
+                break
+    if saved_at != step:
+        manager.save(checkpoint_number=step)
+    writer.flush()
+    sheet = None
+    if stop.signum is None:
+        sheet = str(workdir / "sample_sheet.png")
+        cols = sheets.columns(eval_L, _colorize(state.generator, eval_L), eval_ab)
+        sheets.save_sheet(cols, sheet, title=f"{cfg.data.source} - step {step}")
+        logging.info("wrote %s", sheet)
+    return FitResult(step=step, metrics=metrics, stopped_by_signal=stop.signum, sheet=sheet)

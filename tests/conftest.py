@@ -1,0 +1,54 @@
+"""Shared fixtures. TensorFlow gets two logical CPUs before anything starts its runtime,
+so the MirroredStrategy tests can run in the same process as the rest."""
+
+import os
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+from colorgan import config  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than ~20 s")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+@pytest.fixture
+def tiny_cfg():
+    """The tiny preset, quiet, on the shipped samples."""
+    return config.with_overrides(config.get_preset("tiny"),
+                                 {"log_every": 1000, "summary_every": 1000, "image_every": 1000})
+
+
+def write_image(path, array):
+    from PIL import Image
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """A folder of small random colour images in several formats, plus bad files."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    (root / "nested").mkdir(parents=True)
+    for i in range(6):
+        write_image(root / f"c{i}.jpg", rng.integers(0, 256, (48 + 8 * i, 64, 3)))
+    write_image(root / "nested" / "p.png", rng.integers(0, 256, (40, 56, 3)))
+    write_image(root / "nested" / "w.webp", rng.integers(0, 256, (40, 56, 3)))
+    write_image(root / "b.bmp", rng.integers(0, 256, (40, 40, 3)))
+    write_image(root / "g.gif", rng.integers(0, 256, (40, 40, 3)))
+    write_image(root / "gray.jpg", rng.integers(0, 256, (40, 40)))  # grayscale: left out
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "text.png").write_text("not an image")
+    (root / "truncated.jpg").write_bytes((root / "c0.jpg").read_bytes()[:100])
+    (root / "notes.txt").write_text("ignored: not an image extension")
+    return root

@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorgan import color, data, tfds_source
+from colorgan.errors import UserError
+
+
+def test_folder_scan_skips_and_counts_bad_and_grayscale_files(photo_folder):
+    src = data.open_source(str(photo_folder))
+    names = sorted(p.rsplit("/", 1)[1] for p in src.paths)
+    assert names == sorted(["c0.jpg", "c1.jpg", "c2.jpg", "c3.jpg", "c4.jpg", "c5.jpg",
+                            "p.png", "w.webp", "b.bmp", "g.gif"])
+    assert src.skipped_unreadable == 3  # empty.jpg, text.png, truncated.jpg
+    assert src.skipped_grayscale == 1
+
+
+def test_missing_path_and_empty_folder_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        data.open_source(str(tmp_path / "nope"))
+    (tmp_path / "junk.jpg").write_bytes(b"\x00" * 10)
+    with pytest.raises(UserError, match="no usable colour image"):
+        data.open_source(str(tmp_path))
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(UserError, match="no image files"):
+        data.open_source(str(tmp_path / "sub"))
+
+
+def test_samples_source_has_both_splits():
+    train, val = data.open_source("samples"), data.open_source("samples:val")
+    assert train.size >= 150 and val.size >= 30
+    assert not set(train.paths) & set(val.paths)
+    assert data.default_eval_spec("samples") == "samples:val"
+
+
+def take(ds, n):
+    return [tuple(t.numpy() for t in batch) for batch in ds.take(n)]
+
+
+def test_train_batches_shapes_ranges_and_lab_consistency(photo_folder):
+    src = data.open_source(str(photo_folder))
+    (L, ab), = take(data.train_dataset(src, image_size=32, batch_size=5, seed=3), 1)
+    assert L.shape == (5, 32, 32, 1) and ab.shape == (5, 32, 32, 2)
+    assert L.dtype == np.float32 and ab.dtype == np.float32
+    assert -1 <= L.min() and L.max() <= 1 and np.abs(ab).max() < 1
+    rgb = color.model_to_rgb(L, ab).numpy()  # a real image: back to RGB and again to Lab
+    np.testing.assert_allclose(color.rgb_to_model(rgb)[0].numpy(), L, atol=2e-3)
+
+
+def test_train_stream_is_deterministic_and_resumable(photo_folder):
+    src = data.open_source(str(photo_folder))
+    make = lambda seed, start=0: data.train_dataset(  # noqa: E731
+        src, image_size=32, batch_size=4, seed=seed, start_index=start)
+    first, again, other = take(make(1), 6), take(make(1), 6), take(make(2), 6)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    assert not np.allclose(first[0][1], other[0][1])
+    # Resuming after 3 batches (12 elements, across an epoch boundary of 10 files).
+    resumed = take(make(1, start=12), 3)
+    for a, b in zip(first[3:], resumed):
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_each_epoch_visits_every_file_once(photo_folder):
+    src = data.open_source(str(photo_folder))
+    n = src.size
+    files = [int(f) for _, f in data._element_stream(n, seed=5, start=0).take(3 * n)]
+    for e in range(3):
+        assert sorted(files[e * n:(e + 1) * n]) == list(range(n))
+    assert files[:n] != files[n:2 * n]  # reshuffled per epoch
+
+
+class _Context:
+    """What tf.distribute passes to a dataset_fn: 2 pipelines, 4 replicas."""
+
+    def __init__(self, pipeline):
+        self.num_input_pipelines, self.input_pipeline_id = 2, pipeline
+
+    def get_per_replica_batch_size(self, global_batch):
+        return global_batch // 4
+
+
+def test_input_pipelines_split_each_global_batch_in_order(photo_folder):
+    src = data.open_source(str(photo_folder))
+    kwargs = dict(image_size=32, batch_size=8, seed=0)
+    (whole_L, _), = take(data.train_dataset(src, **kwargs), 1)
+    parts = [take(data.train_dataset(src, input_context=_Context(p), **kwargs), 2)
+             for p in (0, 1)]
+    # Pipeline p, replica r gets elements [4p + 2r, 4p + 2r + 2) of the global batch.
+    joined = np.concatenate([parts[p][r][0] for p in (0, 1) for r in (0, 1)])
+    np.testing.assert_array_equal(joined, whole_L)
+
+
+def test_eval_crop_is_shorter_side_then_centre():
+    image = tf.reshape(tf.range(40 * 80 * 3, dtype=tf.float32) / (40 * 80 * 3), [40, 80, 3])
+    out = data.eval_crop(image, 20).numpy()
+    expected = tf.image.resize(image, [20, 40], antialias=True).numpy()[:, 10:30]
+    assert out.shape == (20, 20, 3)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_eval_dataset_covers_the_source_once(photo_folder):
+    src = data.open_source(str(photo_folder))
+    sizes = [b[0].shape[0] for b in take(data.eval_dataset(src, image_size=32, batch_size=4), 10)]
+    assert sizes == [4, 4, 2]
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale_but_not_below_min_side(tmp_path):
+    from conftest import write_image
+    write_image(tmp_path / "big.jpg", np.random.default_rng(0).integers(0, 256, (600, 800, 3)))
+    data_bytes = tf.io.read_file(str(tmp_path / "big.jpg"))
+    assert data.decode_image(data_bytes).shape == (600, 800, 3)
+    assert data.decode_image(data_bytes, min_side=128).shape == (150, 200, 3)  # 1/4
+    assert data.decode_image(data_bytes, min_side=300).shape == (300, 400, 3)  # 1/2
+
+
+def test_tfds_spec_parsing():
+    assert tfds_source.parse_spec("tfds:imagenette") == ("imagenette", "train")
+    assert tfds_source.parse_spec("tfds:coco/2017:validation") == ("coco/2017", "validation")
+    assert tfds_source.parse_spec("tfds:mnist:3.0.1") == ("mnist:3.0.1", "train")
+
+
+def test_tfds_offline_fails_at_once_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(tfds_source, "network_reachable", lambda timeout=3.0: False)
+    with pytest.raises(UserError, match="not prepared .* no network") as e:
+        data.open_source("tfds:mnist", tfds_data_dir=str(tmp_path))
+    assert "\n" not in str(e.value)
+    with pytest.raises(UserError, match="tfds:no_such_dataset_xyz"):
+        data.open_source("tfds:no_such_dataset_xyz", tfds_data_dir=str(tmp_path))
+
+
+def test_tfds_source_reads_a_locally_prepared_dataset(tmp_path, photo_folder):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 40, 48, 3)).astype(np.uint8)
+    builder = tfds.dataset_builders.TfDataBuilder(
+        name="colorgan_test_photos", version="1.0.0", data_dir=str(tmp_path),
+        split_datasets={"train": tf.data.Dataset.from_tensor_slices({"image": images})},
+        features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(40, 48, 3))}))
+    builder.download_and_prepare()
+    src = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=str(tmp_path))
+    assert src.tfds_image_key == "image" and src.size is None
+    (L, ab), = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0), 1)
+    assert L.shape == (4, 32, 32, 1) and ab.shape == (4, 32, 32, 2)
+    batches = take(data.eval_dataset(src, image_size=32, batch_size=5), 10)
+    assert [b[0].shape[0] for b in batches] == [5, 5, 2]
+    # TFDS stores examples in its own (hashed) order: each output is one of the inputs.
+    crops = [data.eval_crop(tf.image.convert_image_dtype(im, tf.float32), 32) for im in images]
+    expected = color.rgb_to_model(tf.stack(crops))[0].numpy()
+    got = np.concatenate([b[0] for b in batches])
+    distances = np.abs(got[:, None] - expected[None]).max(axis=(2, 3, 4))
+    assert sorted(distances.argmin(axis=1)) == list(range(12))
+    assert distances.min(axis=1).max() < 1e-5
+    with pytest.raises(UserError, match="no split"):
+        data.open_source("tfds:colorgan_test_photos:test", tfds_data_dir=str(tmp_path))

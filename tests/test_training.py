@@ -1,0 +1,120 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorgan import config, data, training
+from colorgan.config import Config
+from colorgan.distribute import make_strategy
+
+
+def with_train(cfg: Config, **kw) -> Config:
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **kw))
+
+
+def weights(state):
+    return [v.numpy() for v in state.generator.variables + state.discriminator.variables]
+
+
+def rel_diff(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-12)
+
+
+def test_overfits_one_batch(tiny_cfg):
+    """A few hundred steps on one fixed batch drive L1 well down."""
+    strategy = tf.distribute.get_strategy()
+    state = training.create_state(tiny_cfg, strategy)
+    step = training.make_train_step(state, tiny_cfg, strategy)
+    src = data.open_source("samples")
+    batch = next(iter(data.train_dataset(src, image_size=32, batch_size=4, seed=0)))
+    l1 = [float(step(batch)["g_l1"]) for _ in range(300)]
+    assert int(state.step.numpy()) == 300
+    assert np.mean(l1[-10:]) < 0.35 * np.mean(l1[:10]), (l1[:10], l1[-10:])
+
+
+def run_steps(cfg, strategy, n):
+    state = training.create_state(cfg, strategy)
+    train_step = training.make_train_step(state, cfg, strategy)
+    src = data.open_source("samples")
+    ds = strategy.distribute_datasets_from_function(lambda ctx: data.train_dataset(
+        src, image_size=cfg.data.image_size, batch_size=cfg.train.batch_size, seed=1,
+        input_context=ctx))
+    it = iter(ds)
+    metrics = [{k: float(v) for k, v in train_step(next(it)).items()} for _ in range(n)]
+    return metrics, weights(state)
+
+
+def test_two_replicas_match_one(tiny_cfg):
+    """Sync batch norm, global-batch loss scaling and replica-consistent dropout make a
+    2-replica MirroredStrategy step equal a 1-replica step on the same global batch."""
+    cfg = with_train(tiny_cfg, batch_size=4)
+    one_m, one_w = run_steps(cfg, tf.distribute.get_strategy(), 2)
+    two = make_strategy(config.TrainConfig(strategy="mirrored", cpu_devices=2, batch_size=4))
+    assert two.num_replicas_in_sync == 2
+    two_m, two_w = run_steps(cfg, two, 2)
+    for a, b in zip(one_m, two_m):
+        for k in a:
+            assert abs(a[k] - b[k]) <= 1e-4 * abs(a[k]) + 1e-7, (k, a[k], b[k])
+    worst = max(rel_diff(a, b) for a, b in zip(one_w, two_w))
+    assert worst < 1e-4, worst
+
+
+def checkpoint_values(workdir):
+    reader = tf.train.load_checkpoint(str(workdir / "checkpoints"))
+    names = sorted(n for n in reader.get_variable_to_shape_map() if "OBJECT_GRAPH" not in n and "save_counter" not in n)
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path):
+    cfg = with_train(tiny_cfg, steps=6, checkpoint_every=100)
+    training.fit(cfg, tmp_path / "straight")
+    training.fit(with_train(cfg, steps=3), tmp_path / "resumed")
+    result = training.fit(cfg, tmp_path / "resumed")
+    assert result.step == 6
+    a, b = checkpoint_values(tmp_path / "straight"), checkpoint_values(tmp_path / "resumed")
+    assert a.keys() == b.keys() and any(k.endswith("calls/.ATTRIBUTES/VARIABLE_VALUE") for k in a)
+    for name in a:
+        if a[name].dtype.kind == "f":
+            assert rel_diff(a[name], b[name]) < 1e-5, name
+        else:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_fit_writes_checkpoints_events_and_sheet(tiny_cfg, tmp_path):
+    cfg = with_train(tiny_cfg, steps=4, checkpoint_every=2, summary_every=2, image_every=2)
+    result = training.fit(cfg, tmp_path)
+    assert result.step == 4 and set(result.metrics) == {"g_total", "g_gan", "g_l1", "d"}
+    ckpts = tf.train.get_checkpoint_state(str(tmp_path / "checkpoints")).all_model_checkpoint_paths
+    assert [p.rsplit("-", 1)[1] for p in ckpts] == ["2", "4"]
+    tags = set()
+    for f in (tmp_path / "tb").iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(f)):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"loss/g_l1", "loss/d", "gray|colorized|truth"} <= tags
+    from PIL import Image
+    assert Image.open(result.sheet).size[0] > 100
+
+
+def test_restore_falls_back_past_a_damaged_checkpoint(tiny_cfg, tmp_path):
+    cfg = with_train(tiny_cfg, steps=4, checkpoint_every=2)
+    training.fit(cfg, tmp_path)
+    ckpt_dir = tmp_path / "checkpoints"
+    # A save killed midway leaves only a temp folder: it must be ignored.
+    (ckpt_dir / "ckpt-6_temp").mkdir()
+    (ckpt_dir / "ckpt-6_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"xx")
+    # The newest checkpoint damaged on disk: restore takes the one before.
+    data_file = next(ckpt_dir.glob("ckpt-4.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[:100])
+    state = training.create_state(cfg, tf.distribute.get_strategy())
+    ckpt = state.checkpoint()
+    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
+    assert training.restore_latest(ckpt, manager).endswith("ckpt-2")
+    assert int(state.step.numpy()) == 2
+
+
+def test_workdir_with_other_model_is_refused(tiny_cfg, tmp_path):
+    training.fit(with_train(tiny_cfg, steps=1), tmp_path)
+    other = config.with_overrides(tiny_cfg, {"base_filters": 16})
+    with pytest.raises(config.UserError, match="different model"):
+        training.fit(other, tmp_path)

@@ -1,0 +1,54 @@
+"""Train a colorizer: python train.py --preset=demo --workdir=runs/demo [--data=FOLDER|tfds:NAME]
+
+Rerunning the same command resumes from the workdir's latest checkpoint.
+"""
+
+from colorgan import cli  # first: quiets TensorFlow's start-up
+
+from absl import flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and sheets go.",
+                    required=True)
+flags.DEFINE_string("preset", "demo", "pix2pix | demo | tiny (see colorgan/config.py).")
+flags.DEFINE_string("data", None, "samples | samples:val | FOLDER | tfds:NAME[:SPLIT].")
+flags.DEFINE_string("eval_data", None, "Images for progress grids and the sample sheet.")
+flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
+flags.DEFINE_integer("image_size", None, "Training crop size (power of two >= 32).")
+flags.DEFINE_integer("batch_size", None, "Global batch size.")
+flags.DEFINE_integer("steps", None, "Total training steps (a resumed run counts from 0).")
+flags.DEFINE_integer("base_filters", None, "Generator width at the first level.")
+flags.DEFINE_float("lambda_l1", None, "Weight of the L1 loss (pix2pix: 100).")
+flags.DEFINE_float("lambda_gan", None, "Weight of the GAN loss (0 = L1-only baseline).")
+flags.DEFINE_float("g_learning_rate", None, "Generator Adam learning rate.")
+flags.DEFINE_float("d_learning_rate", None, "Discriminator Adam learning rate.")
+flags.DEFINE_enum("strategy", None, ["default", "mirrored", "auto"], "tf.distribute strategy.")
+flags.DEFINE_integer("cpu_devices", None, "Logical CPUs for --strategy=mirrored without GPUs.")
+flags.DEFINE_integer("seed", None, "Seed for weights, data order and augmentation.")
+flags.DEFINE_integer("log_every", None, "Steps between progress lines.")
+flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
+flags.DEFINE_integer("image_every", None, "Steps between TensorBoard image grids.")
+
+_OVERRIDES = {"data": "source", "eval_data": "eval_source"}  # flag name -> config field
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    from colorgan import config, training
+
+    names = ["data", "eval_data", "tfds_data_dir", "image_size", "batch_size", "steps",
+             "base_filters", "lambda_l1", "lambda_gan", "g_learning_rate", "d_learning_rate",
+             "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every"]
+    overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}
+    cfg = config.with_overrides(config.get_preset(FLAGS.preset), overrides)
+    logging.info("config:\n%s", cfg.to_json())
+    result = training.fit(cfg, FLAGS.workdir)
+    if result.stopped_by_signal is not None:
+        return 128 + result.stopped_by_signal
+    logging.info("done at step %d: %s; sample sheet %s", result.step, result.metrics, result.sheet)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
