@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up, train the demo preset on the shipped photos, write the sample sheet
+#   make demo   set up, train the demo preset on the shipped photos, write the sample sheet,
+#               export a SavedModel and colorize the validation photos with it
 #   make test   set up, run the test suite
 # TF=gpu (tensorflow[and-cuda]) or TF=tensorflow (plain build) instead of the lean CPU build.
 PYTHON ?= python3
@@ -22,7 +23,10 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/python train.py --preset=demo --workdir=$(WORKDIR)
-	@echo "sample sheet: $(WORKDIR)/sample_sheet.png   TensorBoard: $(BIN)/tensorboard --logdir $(WORKDIR)/tb"
+	$(BIN)/python export.py --workdir=$(WORKDIR) --export_dir=$(WORKDIR)/export
+	$(BIN)/python colorize.py --model=$(WORKDIR)/export --output_dir=$(WORKDIR)/colorized colorgan/samples/val
+	@echo "sample sheet: $(WORKDIR)/sample_sheet.png  colorized photos: $(WORKDIR)/colorized/"
+	@echo "SavedModel: $(WORKDIR)/export/  TensorBoard: $(BIN)/tensorboard --logdir $(WORKDIR)/tb"
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

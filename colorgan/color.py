@@ -16,48 +16,70 @@ Value ranges:
 import numpy as np
 import tensorflow as tf
 
-_XYZ_FROM_RGB = [[0.412453, 0.357580, 0.180423],
-                 [0.212671, 0.715160, 0.072169],
-                 [0.019334, 0.119193, 0.950227]]
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
-# Inverted in float64, as skimage does, then used in float32.
-_RGB_FROM_XYZ = np.linalg.inv(np.array(_XYZ_FROM_RGB, np.float64)).tolist()
+_XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
+                          [0.212671, 0.715160, 0.072169],
+                          [0.019334, 0.119193, 0.950227]])
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+# The white point and Lab's linear steps are folded into 3x3 affine maps, computed in
+# float64 (skimage inverts the matrix in float64 too), applied in float32: one matmul
+# per step instead of unstack / arithmetic / stack over every pixel.
+_XYZN_FROM_RGB = _XYZ_FROM_RGB / _WHITE_D65[:, None]  # linear RGB -> XYZ / white
+_RGB_FROM_XYZN = np.linalg.inv(_XYZ_FROM_RGB) * _WHITE_D65[None, :]
+_LAB_FROM_F = (np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]]),
+               np.array([-16.0, 0.0, 0.0]))  # (fx, fy, fz) -> (L, a, b)
+_F_FROM_LAB = (np.array([[1 / 116, 1 / 500, 0.0], [1 / 116, 0.0, 0.0], [1 / 116, 0.0, -1 / 200]]),
+               np.full(3, 16 / 116))  # (L, a, b) -> (fx, fy, fz)
 AB_SCALE = 110.0
 
 
-def _matmul3(x: tf.Tensor, m) -> tf.Tensor:
-    """x @ m.T over the last axis of x ([..., 3])."""
-    return tf.einsum("...j,ij->...i", x, tf.constant(m, dtype=x.dtype))
+def _pow(x: tf.Tensor, exponent: float) -> tf.Tensor:
+    """x ** exponent for x > 0 as exp(k log x): ~4x faster than tf.pow on CPU (measured)."""
+    return tf.exp(exponent * tf.math.log(x))
+
+
+def _linearize(rgb: tf.Tensor) -> tf.Tensor:
+    """sRGB gamma expansion; tf.maximum keeps log's argument positive so gradients stay finite."""
+    return tf.where(rgb > 0.04045, _pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4),
+                    rgb / 12.92)
+
+
+def _f(t: tf.Tensor) -> tf.Tensor:
+    """CIE Lab's companding function (cube root with a linear toe)."""
+    return tf.where(t > 0.008856, _pow(tf.maximum(t, 0.008856), 1.0 / 3.0),
+                    7.787 * t + 16.0 / 116.0)
+
+
+def _affine(x: tf.Tensor, matrix: np.ndarray, bias: np.ndarray | None = None) -> tf.Tensor:
+    """x @ matrix.T (+ bias) over the last axis of x ([..., k] -> [..., rows])."""
+    flat = tf.reshape(x, [-1, matrix.shape[1]])
+    out = tf.matmul(flat, tf.constant(matrix.T, tf.float32))
+    if bias is not None:
+        out = out + tf.constant(bias, tf.float32)
+    return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [matrix.shape[0]]], axis=0))
 
 
 def rgb_to_lab(rgb: tf.Tensor) -> tf.Tensor:
     """[..., 3] sRGB in [0, 1] -> [..., 3] Lab (L in [0, 100])."""
     rgb = tf.convert_to_tensor(rgb, tf.float32)
-    # Linearize; tf.maximum keeps pow's argument positive so gradients stay finite.
-    linear = tf.where(rgb > 0.04045,
-                      tf.pow((tf.maximum(rgb, 0.04045) + 0.055) / 1.055, 2.4),
-                      rgb / 12.92)
-    xyz = _matmul3(linear, _XYZ_FROM_RGB) / tf.constant(_WHITE_D65)
-    f = tf.where(xyz > 0.008856,
-                 tf.pow(tf.maximum(xyz, 0.008856), 1.0 / 3.0),
-                 7.787 * xyz + 16.0 / 116.0)
-    fx, fy, fz = tf.unstack(f, axis=-1)
-    return tf.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+    return _affine(_f(_affine(_linearize(rgb), _XYZN_FROM_RGB)), *_LAB_FROM_F)
+
+
+def lightness(rgb: tf.Tensor) -> tf.Tensor:
+    """[..., 3] sRGB in [0, 1] -> [..., 1] Lab L in [0, 100]; a third of rgb_to_lab's work."""
+    rgb = tf.convert_to_tensor(rgb, tf.float32)
+    y = _affine(_linearize(rgb), _XYZN_FROM_RGB[1:2])  # Y / Y_white
+    return 116.0 * _f(y) - 16.0
 
 
 def lab_to_rgb(lab: tf.Tensor) -> tf.Tensor:
     """[..., 3] Lab -> [..., 3] sRGB clipped to [0, 1]; out-of-gamut Lab is clipped, never NaN."""
     lab = tf.convert_to_tensor(lab, tf.float32)
-    L, a, b = tf.unstack(lab, axis=-1)
-    fy = (L + 16.0) / 116.0
-    fx = a / 500.0 + fy
-    fz = tf.maximum(fy - b / 200.0, 0.0)  # skimage also clips z < 0 to 0
-    f = tf.stack([fx, fy, fz], axis=-1)
-    xyz = tf.where(f > 0.2068966, tf.pow(f, 3.0), (f - 16.0 / 116.0) / 7.787)
-    xyz = xyz * tf.constant(_WHITE_D65)
-    linear = _matmul3(xyz, _RGB_FROM_XYZ)
+    f = _affine(lab, *_F_FROM_LAB)
+    f = tf.maximum(f, tf.constant([-np.inf, -np.inf, 0.0], tf.float32))  # skimage clips z < 0
+    xyz = tf.where(f > 0.2068966, f * f * f, (f - 16.0 / 116.0) / 7.787)
+    linear = _affine(xyz, _RGB_FROM_XYZN)
     rgb = tf.where(linear > 0.0031308,
-                   1.055 * tf.pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055,
+                   1.055 * _pow(tf.maximum(linear, 0.0031308), 1.0 / 2.4) - 0.055,
                    linear * 12.92)
     return tf.clip_by_value(rgb, 0.0, 1.0)
 

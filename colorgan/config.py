@@ -166,3 +166,16 @@ def validate(cfg: Config) -> None:
     for name in ("log_every", "summary_every", "image_every", "checkpoint_every"):
         if getattr(cfg.train, name) < 1:
             raise UserError(f"{name}={getattr(cfg.train, name)}: must be >= 1")
+
+
+def from_dict(values: Mapping[str, Any]) -> Config:
+    """Inverse of dataclasses.asdict / Config.to_json; unknown keys are ignored."""
+    def build(cls, section: Mapping[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v
+                      for k, v in section.items() if k in names})
+
+    return Config(data=build(DataConfig, values.get("data", {})),
+                  model=build(ModelConfig, values.get("model", {})),
+                  loss=build(LossConfig, values.get("loss", {})),
+                  train=build(TrainConfig, values.get("train", {})))

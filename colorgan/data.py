@@ -62,8 +62,9 @@ def decode_image(data: tf.Tensor, min_side: int = 0) -> tf.Tensor:
     several times faster) as long as its shorter side stays >= min_side.
     Raises InvalidArgumentError for bytes that are no image.
     """
-    is_webp = tf.equal(tf.strings.substr(data, 8, 4), "WEBP")
-    is_jpeg = tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8")
+    head = tf.strings.substr(data, 0, 12)  # safe on short strings, unlike substr(data, 8, 4)
+    is_webp = tf.strings.regex_full_match(head, "(?s)RIFF.{4}WEBP")
+    is_jpeg = tf.equal(tf.strings.substr(head, 0, 2), b"\xff\xd8")
 
     def webp():
         img = tf.io.decode_webp(data)  # [frames, H, W, C]: keep the first frame

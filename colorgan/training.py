@@ -1,10 +1,6 @@
 """Training state, the distributed train step, and the fit loop.
 
-Workdir layout (everything a run needs to resume, export or inspect):
-  config.json          the Config the run was started with
-  checkpoints/ckpt-N   TrainState at step N (both models, both optimizers, step)
-  tb/                  TensorBoard scalars and image grids
-  sample_sheet.png     gray | colorized | truth on eval images, written at the end
+The loop writes the workdir laid out in `colorgan/workdir.py` and resumes from it.
 """
 
 from __future__ import annotations
@@ -26,9 +22,8 @@ from colorgan.config import Config
 from colorgan.distribute import make_strategy
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
+from colorgan.workdir import CHECKPOINT_DIR, CONFIG_FILE
 
-CONFIG_FILE = "config.json"
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclasses.dataclass

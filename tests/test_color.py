@@ -95,3 +95,9 @@ def test_gradients_are_finite_at_zero_and_one():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(color.lab_to_rgb(color.rgb_to_lab(rgb)))
     assert np.isfinite(tape.gradient(loss, rgb).numpy()).all()
+
+
+def test_lightness_is_the_L_of_rgb_to_lab():
+    rgb = random_rgb()
+    np.testing.assert_allclose(color.lightness(rgb).numpy()[..., 0],
+                               color.rgb_to_lab(rgb).numpy()[..., 0], atol=1e-4)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,3 +84,51 @@ def test_bad_flag_value_is_one_line(tmp_path):
     proc = run("train.py", "--preset=tiny", "--image_size=48", f"--workdir={tmp_path}")
     assert proc.returncode == 2 and "image_size=48" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_export_then_colorize_folder_keeps_sizes_exif_and_inputs(tmp_path):
+    from PIL import Image
+    workdir = tmp_path / "run"
+    assert run("train.py", "--preset=tiny", "--steps=2", f"--workdir={workdir}", *QUIET).returncode == 0
+    proc = run("export.py", f"--workdir={workdir}", f"--export_dir={tmp_path / 'export'}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == str(tmp_path / "export" / "1")
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)).save(photos / "a.png")
+    Image.fromarray(rng.integers(0, 256, (21, 17), dtype=np.uint8)).save(photos / "sub" / "g.jpg")
+    rotated = Image.fromarray(rng.integers(0, 256, (20, 40, 3), dtype=np.uint8))
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    rotated.save(photos / "r.jpg", exif=exif)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    original = (photos / "a.png").read_bytes()
+
+    # Output into the input folder, same format: a.png must not be overwritten.
+    proc = run("colorize.py", f"--model={tmp_path / 'export'}", f"--output_dir={photos}",
+               str(photos))
+    assert proc.returncode == 1  # broken.jpg failed
+    assert "failed:" in proc.stdout and "broken.jpg" in proc.stdout
+    assert (photos / "a.png").read_bytes() == original
+    assert Image.open(photos / "a_colorized.png").size == (50, 30)
+    assert Image.open(photos / "sub" / "g.png").size == (17, 21)
+    assert Image.open(photos / "r.png").size == (20, 40)  # EXIF-rotated: 40x20 stored, 20x40 shown
+    assert Image.open(photos / "r.png").mode == "RGB"
+    assert "img/s" in proc.stderr
+
+    # From the workdir directly, JPEG output, a glob.
+    proc = run("colorize.py", f"--model={workdir}", f"--output_dir={tmp_path / 'out'}",
+               "--format=jpg", str(photos / "*.png"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "a_colorized.jpg", "r.jpg"]
+
+
+def test_export_and_colorize_bad_paths_exit_2(tmp_path):
+    proc = run("export.py", f"--workdir={tmp_path / 'nope'}", f"--export_dir={tmp_path / 'e'}")
+    assert proc.returncode == 2 and len(error_lines(proc.stderr)) == 1
+    assert "Traceback" not in proc.stderr
+    proc = run("colorize.py", f"--model={tmp_path / 'nope'}", f"--output_dir={tmp_path / 'o'}", "x.jpg")
+    assert proc.returncode == 2
+    assert error_lines(proc.stderr) == [f"colorize.py: error: --model: {tmp_path / 'nope'} does not exist"]

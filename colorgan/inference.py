@@ -1,0 +1,130 @@
+"""Colorize image files with an exported SavedModel or a training workdir.
+
+Images are read with Pillow so that EXIF orientation is honoured (TensorFlow's
+decoders ignore it), colorized at their own size, and written atomically.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from colorgan import data
+from colorgan.errors import UserError
+from colorgan.progress import Progress
+
+ColorizeFn = Callable[[np.ndarray, int], np.ndarray]
+
+
+def find_saved_model(path: Path) -> Path | None:
+    """A SavedModel folder, or a TF Serving base path (its highest numeric version)."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = sorted((int(p.name), p) for p in path.iterdir()
+                      if p.name.isdigit() and (p / "saved_model.pb").is_file()) \
+        if path.is_dir() else []
+    return versions[-1][1] if versions else None
+
+
+def open_model(path: str | os.PathLike) -> ColorizeFn:
+    """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
+
+    `path` is a SavedModel (or export base path) from export.py, or a training workdir /
+    checkpoint, in which case the graph is built in memory exactly as export does.
+    """
+    path = Path(path)
+    if not path.exists() and not Path(str(path) + ".index").exists():
+        raise UserError(f"--model: {path} does not exist")
+    saved = find_saved_model(path)
+    if saved is not None:
+        module = tf.saved_model.load(str(saved))
+        logging.info("loaded SavedModel %s", saved)
+    else:
+        from colorgan import serving
+        module = serving.make_colorizer(path)
+    return lambda images, render_size: module.colorize_at(
+        tf.constant(images, tf.float32), tf.constant(render_size, tf.int32)).numpy()
+
+
+def expand_inputs(specs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Files, folders (recursive) and globs -> ([(file, output path relative to out dir)], problems)."""
+    found: list[tuple[Path, Path]] = []
+    problems = []
+    for spec in specs:
+        matches = [Path(p) for p in sorted(glob.glob(spec, recursive=True))] \
+            if glob.has_magic(spec) else [Path(spec)]
+        if not matches or not matches[0].exists():
+            problems.append(f"{spec}: no such file or folder")
+            continue
+        for m in matches:
+            if m.is_dir():
+                files = [Path(p) for p in data.list_image_files(m)]
+                found += [(f, f.relative_to(m)) for f in files]
+            elif m.is_file():
+                found.append((m, Path(m.name)))
+    return found, problems
+
+
+def read_image(path: Path) -> np.ndarray:
+    """File -> float32 [H, W, C] in [0, 1], C = 1 for grayscale, else 3; EXIF-rotated."""
+    from PIL import Image, ImageOps
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        im = im.convert("L" if im.mode in ("L", "I;16", "I", "1") else "RGB")
+        array = np.asarray(im, np.float32) / 255.0
+    return array[..., None] if array.ndim == 2 else array
+
+
+def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
+    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG file, via a temporary name."""
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8))
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "png":
+        image.save(tmp, format="PNG")
+    else:
+        image.save(tmp, format="JPEG", quality=95)
+    tmp.replace(path)
+
+
+@dataclass
+class Report:
+    written: list[Path]
+    failed: list[tuple[str, str]]  # (input, reason)
+
+
+def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike,
+                   fmt: str = "png", render_size: int = 0) -> Report:
+    if fmt not in ("png", "jpg"):
+        raise UserError(f"--format={fmt!r}: choose png or jpg")
+    inputs, problems = expand_inputs(specs)
+    failed = [(p.split(":")[0], "no such file or folder") for p in problems]
+    if not inputs and not failed:
+        raise UserError(f"no image files in {' '.join(specs)}")
+    out_root = Path(output_dir)
+    sources = {p.resolve() for p, _ in inputs}
+    written = []
+    progress = Progress(len(inputs), label="colorize ")
+    for path, rel in inputs:
+        target = out_root / rel.with_suffix("." + fmt)
+        if target.resolve() in sources:  # never overwrite an input
+            target = target.with_name(f"{target.stem}_colorized.{fmt}")
+        try:
+            image = read_image(path)
+            rgb = model(image[None], render_size)[0]
+            write_image(rgb, target, fmt)
+            written.append(target)
+        except Exception as e:  # one bad file must not stop the batch
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            failed.append((str(path), reason))
+            logging.warning("skipped %s: %s", path, reason)
+        progress.update(path.name)
+    return Report(written, failed)

@@ -1,0 +1,176 @@
+"""Restore a generator from a checkpoint and export it as a SavedModel for TF Serving.
+
+The exported graph does all pre- and post-processing itself (decode, Lab, resize,
+recombine, encode), so serving cannot drift from training. Signatures:
+
+  serving_default  image_bytes [None] string (JPEG/PNG/BMP/GIF/WebP, gray, RGB or RGBA)
+                   -> colorized_png_bytes [None] string, each at its input's full size
+  colorize         images [B, H, W, C] float32 in [0, 1], C = 1, 3 or 4
+                   -> colorized [B, H, W, 3] float32 in [0, 1]
+
+Colour comes from the generator run on L resized to render_size x render_size; its ab
+is upsampled to the input's size and joined with the input's own full-resolution L,
+so every detail of the luminance survives (only the chroma is low-resolution, which
+the eye forgives). This module does not import the training code.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from colorgan import color, data, models, workdir
+from colorgan.errors import UserError
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+def load_generator(path: str | Path) -> tuple[keras.Model, int]:
+    """Workdir or checkpoint prefix -> (generator with trained weights, training image size)."""
+    prefix, wdir = workdir.resolve_checkpoint(path)
+    cfg = workdir.read_config(wdir)
+    generator = models.build_generator(cfg.model, cfg.data.image_size)
+    # Only the generator is read; optimizers and D in the checkpoint are ignored on purpose.
+    status = tf.train.Checkpoint(generator=generator).restore(prefix)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("restored the generator from %s", prefix)
+    return generator, cfg.data.image_size
+
+
+def _to_rgb(images: tf.Tensor) -> tf.Tensor:
+    """[B, H, W, C] with C in {1, 3, 4} -> [B, H, W, 3]; gray is replicated, alpha dropped."""
+    channels = tf.shape(images)[-1]
+    tf.debugging.assert_equal(
+        tf.reduce_any(tf.equal(channels, [1, 3, 4])), True,
+        message="images must have 1 (gray), 3 (RGB) or 4 (RGBA) channels")
+    return tf.cond(tf.equal(channels, 1),
+                   lambda: tf.repeat(images[..., :1], 3, axis=-1),
+                   lambda: images[..., :3])
+
+
+class Colorizer(tf.Module):
+    """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
+
+    def __init__(self, generator: keras.Model, render_size: int, max_pixels: int,
+                 multiple: int):
+        super().__init__(name="colorizer")
+        self.generator = generator
+        # The session loader that TF Serving and saved_model_cli use only finds variables
+        # the module tracks itself; a Keras 3 model inside is not enough.
+        self._variables = [v.value for v in generator.variables]
+        self.render_size = tf.constant(render_size, tf.int32)
+        self.max_pixels = tf.constant(max_pixels, tf.int64)
+        self.multiple = multiple  # the generator's input sides must be multiples of this
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32)])
+    def colorize_at(self, images, render_size):
+        """images [B, H, W, C] in [0, 1], render side (0 = default) -> RGB [B, H, W, 3]."""
+        rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
+        size = tf.where(render_size > 0, render_size, self.render_size)
+        size = (size + self.multiple - 1) // self.multiple * self.multiple  # round up
+        L_full = color.lightness(rgb)  # [B, H, W, 1]
+        L_small = tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
+        ab_small = self.generator(L_small / 50.0 - 1.0, training=False)  # [B, s, s, 2]
+        ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3]) * color.AB_SCALE
+        return color.lab_to_rgb(tf.concat([L_full, tf.cast(ab, tf.float32)], axis=-1))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
+                                                 name="images")])
+    def colorize(self, images):
+        return {"colorized": self.colorize_at(images, tf.constant(0, tf.int32))}
+
+    def _header_pixels(self, image_bytes):
+        """Pixel count from a JPEG or PNG header (0 if another format): refuse before decoding."""
+        head = tf.strings.substr(image_bytes, 0, 24)
+        is_jpeg = tf.equal(tf.strings.substr(head, 0, 2), b"\xff\xd8")
+        is_png = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 8), b"\x89PNG\r\n\x1a\n"),
+                                tf.equal(tf.strings.length(head), 24))
+
+        def jpeg():
+            return tf.reduce_prod(tf.cast(tf.image.extract_jpeg_shape(image_bytes)[:2], tf.int64))
+
+        def png():  # IHDR: big-endian uint32 width, height at bytes 16..24
+            wh = tf.cast(tf.io.decode_raw(tf.strings.substr(head, 16, 8), tf.uint8), tf.int64)
+            wh = tf.reshape(wh, [2, 4]) * tf.constant([2 ** 24, 2 ** 16, 2 ** 8, 1], tf.int64)
+            return tf.reduce_prod(tf.reduce_sum(wh, axis=1))
+
+        return tf.case([(is_jpeg, jpeg), (is_png, png)], default=lambda: tf.constant(0, tf.int64))
+
+    def _check_pixels(self, pixels):
+        return tf.debugging.assert_less_equal(
+            pixels, self.max_pixels,
+            message="image has more pixels than max_pixels set at export")
+
+    def _one_png(self, image_bytes):
+        not_empty = tf.debugging.assert_greater(tf.strings.length(image_bytes), 0,
+                                                message="image_bytes is an empty string")
+        with tf.control_dependencies([not_empty]):
+            declared = self._header_pixels(image_bytes)
+        with tf.control_dependencies([self._check_pixels(declared)]):
+            image = data.decode_image(image_bytes)  # InvalidArgument for bytes that are no image
+        shape = tf.shape(image, out_type=tf.int64)
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
+            out = self.colorize_at(image[None], tf.constant(0, tf.int32))[0]
+        # zlib level 1: a 1 MP photo encodes in ~60 ms instead of ~400 ms at the default
+        # level 6, for ~10 % more bytes (measured; BUILD_NOTES.md).
+        return tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),
+                                compression=1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        # Images in one request differ in size, so they are colorized one by one.
+        pngs = tf.map_fn(self._one_png, image_bytes, fn_output_signature=tf.string)
+        return {"colorized_png_bytes": pngs}
+
+
+def make_colorizer(path: str | Path, render_size: int = 0,
+                   max_pixels: int = DEFAULT_MAX_PIXELS) -> Colorizer:
+    """A Colorizer from a workdir or checkpoint; render_size 0 = the training size.
+
+    The training size is the scale the generator learned objects at; larger render
+    sizes give it more context and detail at the risk of colours it never saw at
+    that scale (DeOldify's render factor trade-off).
+    """
+    generator, image_size = load_generator(path)
+    multiple = 2 ** models.generator_levels(image_size)
+    render_size = render_size or image_size
+    if render_size % multiple:
+        raise UserError(f"--render_size={render_size} must be a multiple of {multiple} "
+                        f"for a model trained at {image_size}px")
+    if max_pixels < 1:
+        raise UserError(f"--max_pixels={max_pixels} must be positive")
+    return Colorizer(generator, render_size, max_pixels, multiple)
+
+
+def next_version(export_dir: Path) -> int:
+    """TF Serving serves the highest numeric subfolder; a new export takes the next number."""
+    versions = [int(p.name) for p in export_dir.iterdir() if p.name.isdigit()] \
+        if export_dir.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def export(colorizer: Colorizer, export_dir: str | Path, version: int | None = None) -> Path:
+    """Writes EXPORT_DIR/<version>/ (TF Serving's layout), atomically; never overwrites."""
+    export_dir = Path(export_dir)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    version = version if version is not None else next_version(export_dir)
+    target = export_dir / str(version)
+    if target.exists():
+        raise UserError(f"{target} exists; pick another --version or leave it out")
+    # Written beside the target and renamed: TF Serving never sees half an export.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir))
+    try:
+        tf.saved_model.save(colorizer, str(tmp), signatures={
+            "serving_default": colorizer.serve_bytes.get_concrete_function(),
+            "colorize": colorizer.colorize.get_concrete_function()})
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logging.info("exported %s", target)
+    return target

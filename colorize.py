@@ -1,0 +1,37 @@
+"""Colorize photos: python colorize.py --model=runs/demo/export --output_dir=out PHOTOS...
+
+PHOTOS are files, folders (searched recursively) or globs. --model is an export
+(export.py) or a training workdir. Each output keeps its input's size; inputs are
+never overwritten. Exit code 1 if any file failed, 2 for a bad flag or path.
+"""
+
+from colorgan import cli  # first: quiets TensorFlow's start-up
+
+from absl import flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "SavedModel / export base path, or a training workdir.",
+                    required=True)
+flags.DEFINE_string("output_dir", None, "Where the colour images go.", required=True)
+flags.DEFINE_integer("render_size", 0, "Side the generator sees; larger = more context, "
+                     "slower (0 = the model's default).")
+flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format.")
+
+
+def main(argv):
+    from colorgan import inference
+    from colorgan.errors import UserError
+
+    if len(argv) < 2:
+        raise UserError("name the photos to colorize (files, folders or globs)")
+    model = inference.open_model(FLAGS.model)
+    report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
+                                      FLAGS.render_size)
+    logging.info("wrote %d image(s) to %s", len(report.written), FLAGS.output_dir)
+    for name, reason in report.failed:
+        print(f"colorize.py: failed: {name}: {reason}", flush=True)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
