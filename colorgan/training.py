@@ -179,11 +179,17 @@ def fit(cfg: Config, workdir: str | Path,
     workdir = Path(workdir)
     strategy = strategy or make_strategy(cfg.train)
     t = cfg.train
-    source = data.open_source(cfg.data.source, min_chroma=cfg.data.min_chroma,
+    source = data.open_source(data.train_spec(cfg.data.source), min_chroma=cfg.data.min_chroma,
                               tfds_data_dir=cfg.data.tfds_data_dir)
     eval_spec = cfg.data.eval_source or data.default_eval_spec(cfg.data.source)
-    eval_source = data.open_source(eval_spec, min_chroma=cfg.data.min_chroma,
-                                   tfds_data_dir=cfg.data.tfds_data_dir)
+    try:
+        eval_source = data.open_source(eval_spec, min_chroma=cfg.data.min_chroma,
+                                       tfds_data_dir=cfg.data.tfds_data_dir)
+    except UserError as e:
+        if cfg.data.eval_source:  # asked for by name: the user should hear it failed
+            raise
+        logging.warning("no default eval images (%s); showing training images instead", e)
+        eval_spec, eval_source = cfg.data.source, source
     workdir.mkdir(parents=True, exist_ok=True)
     _check_config(workdir, cfg)
     logging.info("training on %s (%s images) with %d replica(s); eval images from %s",

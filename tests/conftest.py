@@ -52,3 +52,17 @@ def photo_folder(tmp_path):
     (root / "truncated.jpg").write_bytes((root / "c0.jpg").read_bytes()[:100])
     (root / "notes.txt").write_text("ignored: not an image extension")
     return root
+
+
+@pytest.fixture(scope="session")
+def tfds_photos(tmp_path_factory):
+    """A 12-image TFDS dataset prepared offline in a temp data_dir: (data_dir, images)."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    data_dir = tmp_path_factory.mktemp("tfds")
+    images = np.random.default_rng(0).integers(0, 256, (12, 40, 48, 3)).astype(np.uint8)
+    builder = tfds.dataset_builders.TfDataBuilder(
+        name="colorgan_test_photos", version="1.0.0", data_dir=str(data_dir),
+        split_datasets={"train": tf.data.Dataset.from_tensor_slices({"image": images})},
+        features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(40, 48, 3))}))
+    builder.download_and_prepare()
+    return str(data_dir), images

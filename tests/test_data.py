@@ -130,16 +130,9 @@ def test_tfds_offline_fails_at_once_with_one_line(tmp_path, monkeypatch):
         data.open_source("tfds:no_such_dataset_xyz", tfds_data_dir=str(tmp_path))
 
 
-def test_tfds_source_reads_a_locally_prepared_dataset(tmp_path, photo_folder):
-    tfds = pytest.importorskip("tensorflow_datasets")
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (12, 40, 48, 3)).astype(np.uint8)
-    builder = tfds.dataset_builders.TfDataBuilder(
-        name="colorgan_test_photos", version="1.0.0", data_dir=str(tmp_path),
-        split_datasets={"train": tf.data.Dataset.from_tensor_slices({"image": images})},
-        features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(40, 48, 3))}))
-    builder.download_and_prepare()
-    src = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=str(tmp_path))
+def test_tfds_source_reads_a_locally_prepared_dataset(tfds_photos):
+    data_dir, images = tfds_photos
+    src = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=data_dir)
     assert src.tfds_image_key == "image" and src.size is None
     (L, ab), = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0), 1)
     assert L.shape == (4, 32, 32, 1) and ab.shape == (4, 32, 32, 2)
@@ -153,4 +146,16 @@ def test_tfds_source_reads_a_locally_prepared_dataset(tmp_path, photo_folder):
     assert sorted(distances.argmin(axis=1)) == list(range(12))
     assert distances.min(axis=1).max() < 1e-5
     with pytest.raises(UserError, match="no split"):
-        data.open_source("tfds:colorgan_test_photos:test", tfds_data_dir=str(tmp_path))
+        data.open_source("tfds:colorgan_test_photos:test", tfds_data_dir=data_dir)
+
+
+def test_folder_with_train_and_val_trains_on_train_and_shows_val(tmp_path):
+    for name in ("train", "val"):
+        (tmp_path / name).mkdir()
+    assert data.train_spec(str(tmp_path)) == str(tmp_path / "train")
+    assert data.default_eval_spec(str(tmp_path)) == str(tmp_path / "val")
+    plain = tmp_path / "train"
+    assert data.train_spec(str(plain)) == str(plain)
+    assert data.default_eval_spec(str(plain)) == str(plain)
+    assert data.train_spec("samples") == "samples"
+    assert data.default_eval_spec("tfds:coco/2017") == "tfds:coco/2017:validation"

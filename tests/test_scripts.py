@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +87,21 @@ def test_bad_flag_value_is_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_export_then_colorize_folder_keeps_sizes_exif_and_inputs(tmp_path):
-    from PIL import Image
-    workdir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    """A tiny model trained for 2 steps by train.py and exported by export.py: (workdir, export)."""
+    root = tmp_path_factory.mktemp("tiny")
+    workdir = root / "run"
     assert run("train.py", "--preset=tiny", "--steps=2", f"--workdir={workdir}", *QUIET).returncode == 0
-    proc = run("export.py", f"--workdir={workdir}", f"--export_dir={tmp_path / 'export'}")
+    proc = run("export.py", f"--workdir={workdir}", f"--export_dir={root / 'export'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == str(tmp_path / "export" / "1")
+    assert proc.stdout.strip() == str(root / "export" / "1")
+    return workdir, root / "export"
+
+
+def test_export_then_colorize_folder_keeps_sizes_exif_and_inputs(tiny_export, tmp_path):
+    from PIL import Image
+    workdir, export = tiny_export
 
     photos = tmp_path / "photos"
     (photos / "sub").mkdir(parents=True)
@@ -107,7 +116,7 @@ def test_export_then_colorize_folder_keeps_sizes_exif_and_inputs(tmp_path):
     original = (photos / "a.png").read_bytes()
 
     # Output into the input folder, same format: a.png must not be overwritten.
-    proc = run("colorize.py", f"--model={tmp_path / 'export'}", f"--output_dir={photos}",
+    proc = run("colorize.py", f"--model={export}", f"--output_dir={photos}",
                str(photos))
     assert proc.returncode == 1  # broken.jpg failed
     assert "failed:" in proc.stdout and "broken.jpg" in proc.stdout
@@ -132,3 +141,33 @@ def test_export_and_colorize_bad_paths_exit_2(tmp_path):
     proc = run("colorize.py", f"--model={tmp_path / 'nope'}", f"--output_dir={tmp_path / 'o'}", "x.jpg")
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [f"colorize.py: error: --model: {tmp_path / 'nope'} does not exist"]
+
+
+def test_evaluate_writes_metrics_csv_sheet_with_baseline(tiny_export, tmp_path):
+    import csv
+    import json
+    _, export = tiny_export
+    out = tmp_path / "eval"
+    proc = run("evaluate.py", f"--model={export}", "--data=samples:val", "--limit=5", "--size=64",
+               f"--output_dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["n"] == 5
+    for row in ("colorgan", "grayscale_baseline"):
+        assert set(result[row]) >= {"psnr", "ssim", "lpips", "colourfulness",
+                                    "delta_colourfulness", "chroma_ratio"}
+        assert 5 < result[row]["psnr"] < 60 and 0 < result[row]["ssim"] <= 1
+    assert result["grayscale_baseline"]["chroma_ratio"] < 0.01  # ab = 0 has no chroma
+    rows = list(csv.DictReader(open(out / "per_image.csv")))
+    assert len(rows) == 5 and rows[0]["image"].endswith(".jpg")
+    assert abs(np.mean([float(r["psnr"]) for r in rows]) - result["colorgan"]["psnr"]) < 1e-3
+    assert (out / "comparison.png").stat().st_size > 0
+    assert "img/s" in proc.stderr
+
+
+def test_evaluate_on_folder_without_images_exits_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = run("evaluate.py", f"--model={tmp_path}", f"--data={tmp_path / 'empty'}",
+               f"--output_dir={tmp_path / 'out'}")
+    assert proc.returncode == 2 and len(error_lines(proc.stderr)) == 1
+    assert "no image files" in proc.stderr and "Traceback" not in proc.stderr

@@ -118,3 +118,11 @@ def test_workdir_with_other_model_is_refused(tiny_cfg, tmp_path):
     other = config.with_overrides(tiny_cfg, {"base_filters": 16})
     with pytest.raises(config.UserError, match="different model"):
         training.fit(other, tmp_path)
+
+
+def test_fit_on_a_tfds_dataset_without_validation_split(tiny_cfg, tfds_photos, tmp_path):
+    data_dir, _ = tfds_photos
+    cfg = config.with_overrides(tiny_cfg, {"source": "tfds:colorgan_test_photos",
+                                           "tfds_data_dir": data_dir, "steps": 2})
+    result = training.fit(cfg, tmp_path)  # eval images fall back to the training split
+    assert result.step == 2 and all(np.isfinite(list(result.metrics.values())))

