@@ -28,6 +28,16 @@ flags.DEFINE_integer("seed", None, "Seed for weights, data order and augmentatio
 flags.DEFINE_integer("log_every", None, "Steps between progress lines.")
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
 flags.DEFINE_integer("image_every", None, "Steps between TensorBoard image grids.")
+# Research recipes (BUILD_NOTES.md): all off by default, i.e. plain pix2pix.
+flags.DEFINE_enum("gan_loss", None, ["vanilla", "lsgan", "hinge"], "Adversarial loss.")
+flags.DEFINE_integer("d_steps", None, "Discriminator updates per generator update.")
+flags.DEFINE_bool("spectral_norm_d", None, "Spectral normalization on D's convolutions.")
+flags.DEFINE_integer("attention_g", None, "Self-attention in G at this feature side (0 = off).")
+flags.DEFINE_integer("attention_d", None, "Self-attention in D at this feature side (0 = off).")
+flags.DEFINE_float("input_noise", None, "Sigma of Gaussian noise on the training input L.")
+flags.DEFINE_float("lambda_perceptual", None, "Weight of the VGG16 perceptual loss (0 = off).")
+flags.DEFINE_list("perceptual_layers", None, "VGG16 layers, e.g. relu2_2,relu3_3.")
+flags.DEFINE_string("schedule", None, "NoGAN phases, e.g. g:1000,d:200,gan:rest.")
 
 _OVERRIDES = {"data": "source", "eval_data": "eval_source"}  # flag name -> config field
 
@@ -39,8 +49,12 @@ def main(argv):
 
     names = ["data", "eval_data", "tfds_data_dir", "image_size", "batch_size", "steps",
              "base_filters", "lambda_l1", "lambda_gan", "g_learning_rate", "d_learning_rate",
-             "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every"]
+             "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every",
+             "gan_loss", "d_steps", "spectral_norm_d", "attention_g", "attention_d", "input_noise",
+             "lambda_perceptual", "perceptual_layers", "schedule"]
     overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}
+    if overrides["perceptual_layers"] is not None:
+        overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])
     cfg = config.with_overrides(config.get_preset(FLAGS.preset), overrides)
     logging.info("config:\n%s", cfg.to_json())
     result = training.fit(cfg, FLAGS.workdir)

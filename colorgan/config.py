@@ -38,6 +38,7 @@ class DataConfig:
     min_chroma: float = 3.0
     tfds_data_dir: str = ""
     shuffle_buffer: int = 2048  # only for tfds: folders are shuffled by index, exactly
+    input_noise: float = 0.0  # sigma of Gaussian noise added to the training input L ([-1, 1] range)
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,18 @@ class ModelConfig:
     disc_filters: int = 64  # discriminator first-layer width
     dropout: float = 0.5  # in the three innermost decoder blocks, training only
     sync_batch_norm: bool = True  # batch statistics over the global batch
+    spectral_norm_d: bool = False  # spectral normalization on every discriminator conv
+    attention_g: int = 0  # SAGAN self-attention in G's decoder at this feature side (0 = none)
+    attention_d: int = 0  # ... in D after the block with this feature side (S/2, S/4 or S/8)
 
 
 @dataclass(frozen=True)
 class LossConfig:
     lambda_l1: float = 100.0  # pix2pix default
     lambda_gan: float = 1.0  # 0 gives the L1-only baseline
+    gan_loss: str = "vanilla"  # vanilla (BCE) | lsgan (least squares) | hinge
+    lambda_perceptual: float = 0.0  # VGG16 feature loss weight (0 = off)
+    perceptual_layers: tuple[str, ...] = ("relu2_2", "relu3_3")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,10 @@ class TrainConfig:
     g_learning_rate: float = 2e-4
     d_learning_rate: float = 2e-4
     beta_1: float = 0.5
+    d_steps: int = 1  # discriminator updates per generator update (TTUR-style schedules)
+    # NoGAN-style phases, e.g. "g:1000,d:200,gan:rest": g = generator on L1 (+ perceptual)
+    # only, d = discriminator on the frozen generator's output, gan = both. "" = gan only.
+    schedule: str = ""
     seed: int = 0
     strategy: str = "auto"  # default | mirrored | auto
     cpu_devices: int = 0  # >1 with strategy=mirrored and no GPU: that many logical CPUs
@@ -163,6 +174,18 @@ def validate(cfg: Config) -> None:
     lo, hi = cfg.data.crop_area
     if not 0 < lo <= hi <= 1:
         raise UserError(f"crop_area={cfg.data.crop_area}: need 0 < min <= max <= 1")
+    if cfg.loss.gan_loss not in ("vanilla", "lsgan", "hinge"):
+        raise UserError(f"gan_loss={cfg.loss.gan_loss!r}: choose vanilla, lsgan or hinge")
+    parse_schedule(cfg.train.schedule, cfg.train.steps)
+    if cfg.train.d_steps < 1:
+        raise UserError(f"d_steps={cfg.train.d_steps}: must be >= 1")
+    if cfg.data.input_noise < 0:
+        raise UserError(f"input_noise={cfg.data.input_noise}: must be >= 0")
+    for name, sides in (("attention_g", [size >> k for k in range(1, 20) if size >> k >= 1]),
+                        ("attention_d", [size // 2, size // 4, size // 8])):
+        side = getattr(cfg.model, name)
+        if side and side not in sides:
+            raise UserError(f"{name}={side}: at image_size={size} choose one of {sides} (0 = off)")
     for name in ("log_every", "summary_every", "image_every", "checkpoint_every"):
         if getattr(cfg.train, name) < 1:
             raise UserError(f"{name}={getattr(cfg.train, name)}: must be >= 1")
@@ -179,3 +202,37 @@ def from_dict(values: Mapping[str, Any]) -> Config:
                   model=build(ModelConfig, values.get("model", {})),
                   loss=build(LossConfig, values.get("loss", {})),
                   train=build(TrainConfig, values.get("train", {})))
+
+
+PHASES = ("g", "d", "gan")
+
+
+def parse_schedule(text: str, steps: int) -> list[tuple[str, int]]:
+    """"g:100,d:20,gan:rest" -> [("g", 100), ("d", 120), ("gan", steps)]: (phase, last step)."""
+    if not text:
+        return [("gan", steps)]
+    out, end = [], 0
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    for n, item in enumerate(items):
+        phase, _, count = item.partition(":")
+        if phase not in PHASES:
+            raise UserError(f"schedule={text!r}: phase {phase!r} is not one of {PHASES}")
+        if count == "rest" and n == len(items) - 1:
+            end = max(end, steps)
+        elif count.isdigit() and int(count) > 0:
+            end += int(count)
+        else:
+            raise UserError(f"schedule={text!r}: {item!r} needs a positive step count "
+                            "('rest' only last)")
+        out.append((phase, end))
+    if end < steps:  # the last phase goes on to the end
+        out[-1] = (out[-1][0], steps)
+    return out
+
+
+def phase_at(schedule: list[tuple[str, int]], step: int) -> str:
+    """The phase that trains step `step` (1-based)."""
+    for phase, end in schedule:
+        if step <= end:
+            return phase
+    return schedule[-1][0]

@@ -251,13 +251,15 @@ def _element_stream(num_files: int, seed: int, start: int) -> tf.data.Dataset:
 def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed: int,
                   crop_area: tuple[float, float] = (0.35, 1.0), start_index: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
-                  shuffle_buffer: int = 2048) -> tf.data.Dataset:
+                  shuffle_buffer: int = 2048, input_noise: float = 0.0) -> tf.data.Dataset:
     """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]).
 
     batch_size is global; with an `input_context` each input pipeline yields its
     replicas' share, per-replica batches in order, so the replicas of one step
     together see exactly the global batch a single device would.
     `start_index` = elements already consumed (step * global batch) when resuming.
+    `input_noise` > 0 adds N(0, sigma^2) to L (then clips to [-1, 1]), drawn per element
+    from its stateless seed: the same noise whatever the replica layout.
     """
     per_replica = batch_size
     lo, hi = 0, batch_size
@@ -283,13 +285,24 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     def load(index, item):
         image = (decode_image(item, min_side) if source.tfds_name else load_file(item, min_side))
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
-        return train_crop(image, image_size, element_seed, crop_area)
+        crop = train_crop(image, image_size, element_seed, crop_area)
+        noise = tf.zeros([0], tf.float32)  # no noise: an empty placeholder costs nothing
+        if input_noise > 0:
+            noise_seed = tf.random.experimental.stateless_fold_in(element_seed, 1)
+            noise = input_noise * tf.random.stateless_normal([image_size, image_size, 1], noise_seed)
+        return crop, noise
+
+    def finish(crops, noise):
+        L, ab = to_model(crops)  # Lab on whole batches: vectorized
+        if input_noise > 0:
+            L = tf.clip_by_value(L + noise, -1.0, 1.0)
+        return L, ab
 
     ds = elements.map(load, num_parallel_calls=AUTOTUNE)
     if source.tfds_name and source.min_chroma > 0:  # folders were sorted out by the scan
-        ds = ds.filter(lambda crop: color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma)
+        ds = ds.filter(lambda crop, _: color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma)
     ds = ds.batch(per_replica, drop_remainder=True)
-    ds = ds.map(to_model, num_parallel_calls=AUTOTUNE)  # Lab on whole batches: vectorized
+    ds = ds.map(finish, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from colorgan.config import ModelConfig
+from colorgan.layers import SelfAttention, SpectralConv2D
 
 
 def _init():
@@ -106,6 +107,8 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
         if up < 3 and cfg.dropout > 0:
             x = ReplicaConsistentDropout(cfg.dropout, seed=seed + up, name=f"up{i}_dropout")(x)
         x = keras.layers.ReLU(name=f"up{i}_act")(x)
+        if cfg.attention_g and cfg.attention_g == image_size >> (i + 1):
+            x = SelfAttention(name=f"up{i}_attention")(x)
         x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skips[i]])
     x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
                                      kernel_initializer=_init(), name="out_conv")(x)
@@ -114,31 +117,41 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     return keras.Model(inputs, outputs, name="generator")
 
 
-def build_discriminator(cfg: ModelConfig, in_channels: int = 1,
+def build_discriminator(cfg: ModelConfig, image_size: int = 0, in_channels: int = 1,
                         target_channels: int = 2) -> keras.Model:
     """70x70 PatchGAN: C64-C128-C256 (stride 2), C512 (stride 1), 1-channel conv (stride 1).
 
     Inputs [L (B, S, S, 1), ab (B, S, S, 2)] -> logits (B, S/8 - 2, S/8 - 2, 1), float32.
-    Receptive field of one logit: 1 + 3 * (1 + 2 + 4 + 8 + 8) = 70 pixels.
+    Receptive field of one logit: 1 + 3 * (1 + 2 + 4 + 8 + 8) = 70 pixels (without
+    self-attention, which sees the whole map). `image_size` places cfg.attention_d.
     """
     f = cfg.disc_filters
+    conv = SpectralConv2D if cfg.spectral_norm_d else keras.layers.Conv2D
+
+    def attend(x, side, name):
+        if cfg.attention_d and image_size and cfg.attention_d == side:
+            return SelfAttention(name=name)(x)
+        return x
+
     L = keras.Input((None, None, in_channels), name="L")
     ab = keras.Input((None, None, target_channels), name="ab")
     x = keras.layers.Concatenate(name="pair")([L, ab])  # (B, S, S, 3)
-    x = keras.layers.Conv2D(f, 4, strides=2, padding="same", kernel_initializer=_init(),
-                            name="c1_conv")(x)  # (B, S/2, S/2, f)
+    x = conv(f, 4, strides=2, padding="same", kernel_initializer=_init(),
+             name="c1_conv")(x)  # (B, S/2, S/2, f)
     x = keras.layers.LeakyReLU(0.2, name="c1_act")(x)
+    x = attend(x, image_size // 2, "c1_attention")
     for n, width in ((2, 2 * f), (3, 4 * f)):  # (B, S/4, S/4, 2f), (B, S/8, S/8, 4f)
-        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=False,
-                                kernel_initializer=_init(), name=f"c{n}_conv")(x)
+        x = conv(width, 4, strides=2, padding="same", use_bias=False,
+                 kernel_initializer=_init(), name=f"c{n}_conv")(x)
         x = _norm(cfg, f"c{n}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"c{n}_act")(x)
+        x = attend(x, image_size >> n, f"c{n}_attention")
     x = keras.layers.ZeroPadding2D(1, name="c4_pad")(x)
-    x = keras.layers.Conv2D(8 * f, 4, use_bias=False, kernel_initializer=_init(),
-                            name="c4_conv")(x)  # (B, S/8 - 1, S/8 - 1, 8f)
+    x = conv(8 * f, 4, use_bias=False, kernel_initializer=_init(),
+             name="c4_conv")(x)  # (B, S/8 - 1, S/8 - 1, 8f)
     x = _norm(cfg, "c4_bn")(x)
     x = keras.layers.LeakyReLU(0.2, name="c4_act")(x)
     x = keras.layers.ZeroPadding2D(1, name="out_pad")(x)
-    x = keras.layers.Conv2D(1, 4, kernel_initializer=_init(), name="out_conv")(x)  # (B, S/8-2, ..)
+    x = conv(1, 4, kernel_initializer=_init(), name="out_conv")(x)  # (B, S/8-2, ..)
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(x)
     return keras.Model([L, ab], logits, name="discriminator")

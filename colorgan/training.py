@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import data, losses, models, sheets
-from colorgan.config import Config
+from colorgan import color, data, losses, models, sheets, vgg
+from colorgan.config import Config, parse_schedule, phase_at
 from colorgan.distribute import make_strategy
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
@@ -35,6 +35,7 @@ class TrainState:
     g_optimizer: keras.optimizers.Optimizer
     d_optimizer: keras.optimizers.Optimizer
     step: tf.Variable  # int64 scalar: global steps done
+    perceptual: keras.Model | None = None  # frozen VGG16 trunk; not checkpointed
 
     def checkpoint(self) -> tf.train.Checkpoint:
         return tf.train.Checkpoint(step=self.step, generator=self.generator,
@@ -47,7 +48,7 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
         generator = models.build_generator(cfg.model, cfg.data.image_size, seed=cfg.train.seed)
-        discriminator = models.build_discriminator(cfg.model)
+        discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
         g_opt = keras.optimizers.Adam(cfg.train.g_learning_rate, beta_1=cfg.train.beta_1)
         d_opt = keras.optimizers.Adam(cfg.train.d_learning_rate, beta_1=cfg.train.beta_1)
         # Optimizer slots must exist before the first traced step under a strategy,
@@ -55,40 +56,71 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
         g_opt.build(generator.trainable_variables)
         d_opt.build(discriminator.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    return TrainState(generator, discriminator, g_opt, d_opt, step)
+        perceptual = None
+        if cfg.loss.lambda_perceptual > 0:
+            perceptual = vgg.build_trunk(vgg.load_weights(), tuple(cfg.loss.perceptual_layers))
+    return TrainState(generator, discriminator, g_opt, d_opt, step, perceptual)
 
 
-def make_train_step(state: TrainState, cfg: Config,
-                    strategy: tf.distribute.Strategy) -> Callable[[tuple], dict]:
+def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Strategy,
+                    phase: str = "gan") -> Callable[[tuple], dict]:
     """Returns a tf.function: distributed batch (L, ab) -> metrics summed over replicas.
 
+    phase "gan" updates both networks; "g" only G on L1 (+ perceptual), leaving D and
+    its optimizer untouched; "d" only D, on the output of G in inference mode (frozen).
     Each replica's per-example losses are divided by the *global* batch size, so the
     replicas' gradients add up (all-reduce sum) to the gradient of the global mean.
     """
     global_batch = cfg.train.batch_size
-    lambda_l1, lambda_gan = cfg.loss.lambda_l1, cfg.loss.lambda_gan
+    lambda_l1, lambda_perc = cfg.loss.lambda_l1, cfg.loss.lambda_perceptual
+    lambda_gan = cfg.loss.lambda_gan if phase == "gan" else 0.0
+    kind = cfg.loss.gan_loss
     G, D = state.generator, state.discriminator
 
     def average(per_example):
         return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
 
+    def d_update(L, ab, fake_ab):
+        with tf.GradientTape() as tape:
+            d_loss = average(losses.discriminator_gan_loss(
+                D([L, ab], training=True), D([L, fake_ab], training=True), kind))
+        state.d_optimizer.apply_gradients(
+            zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
+        return d_loss
+
     def replica_step(batch):
         L, ab = batch
+        zero = tf.constant(0.0)
+        if phase == "d":
+            d_loss = d_update(L, ab, G(L, training=False))
+            return {"g_total": zero, "g_gan": zero, "g_l1": zero, "g_perceptual": zero, "d": d_loss}
+        if lambda_gan > 0:
+            for _ in range(cfg.train.d_steps - 1):  # extra D updates against the current G
+                d_update(L, ab, tf.stop_gradient(G(L, training=True)))
         with tf.GradientTape(persistent=True) as tape:
             fake_ab = G(L, training=True)
-            real_logits = D([L, ab], training=True)
-            fake_logits = D([L, fake_ab], training=True)
-            g_gan = average(losses.generator_gan_loss(fake_logits))
             g_l1 = average(losses.l1_loss(ab, fake_ab))
-            g_total = lambda_gan * g_gan + lambda_l1 * g_l1
-            d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits))
+            g_total = lambda_l1 * g_l1
+            g_perc = zero
+            if state.perceptual is not None:
+                g_perc = average(losses.perceptual_loss(
+                    state.perceptual, color.model_to_rgb(L, ab), color.model_to_rgb(L, fake_ab)))
+                g_total += lambda_perc * g_perc
+            g_gan = d_loss = zero
+            if lambda_gan > 0:
+                real_logits = D([L, ab], training=True)
+                fake_logits = D([L, fake_ab], training=True)
+                g_gan = average(losses.generator_gan_loss(fake_logits, kind))
+                g_total += lambda_gan * g_gan
+                d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind))
         g_grads = tape.gradient(g_total, G.trainable_variables)
-        d_grads = tape.gradient(d_loss, D.trainable_variables)
-        del tape
         state.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
-        if lambda_gan > 0:  # an L1-only run leaves D untouched
+        if lambda_gan > 0:  # an L1-only run or phase leaves D untouched
+            d_grads = tape.gradient(d_loss, D.trainable_variables)
             state.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
-        return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "d": d_loss}
+        del tape
+        return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "g_perceptual": g_perc,
+                "d": d_loss}
 
     @tf.function
     def train_step(batch):
@@ -209,9 +241,10 @@ def fit(cfg: Config, workdir: str | Path,
         lambda ctx: data.train_dataset(
             source, image_size=cfg.data.image_size, batch_size=t.batch_size, seed=t.seed,
             crop_area=cfg.data.crop_area, start_index=start * t.batch_size, input_context=ctx,
-            shuffle_buffer=cfg.data.shuffle_buffer))
+            shuffle_buffer=cfg.data.shuffle_buffer, input_noise=cfg.data.input_noise))
     batches = iter(dataset)
-    train_step = make_train_step(state, cfg, strategy)
+    schedule = parse_schedule(t.schedule, t.steps)
+    step_fns: dict[str, Callable] = {}  # one traced step per phase, built when first needed
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
                                                   batch_size=t.sheet_rows, limit=t.sheet_rows)))
     writer = tf.summary.create_file_writer(str(workdir / "tb"))
@@ -222,7 +255,11 @@ def fit(cfg: Config, workdir: str | Path,
     with StopRequest() as stop:
         mark_time, mark_step = time.perf_counter(), start
         for step in range(start + 1, t.steps + 1):
-            out = train_step(next(batches))
+            phase = phase_at(schedule, step)
+            if phase not in step_fns:
+                logging.info("phase %s from step %d", phase, step)
+                step_fns[phase] = make_train_step(state, cfg, strategy, phase)
+            out = step_fns[phase](next(batches))
             if step == start + 1:
                 logging.info("first step (tracing included) took %.1fs",
                              time.perf_counter() - mark_time)
@@ -241,8 +278,8 @@ def fit(cfg: Config, workdir: str | Path,
                 now = time.perf_counter()
                 rate = (step - mark_step) / max(now - mark_time, 1e-9)
                 eta = (t.steps - step) / rate if rate > 0 else 0.0
-                logging.info("step %d/%d  d %.3f  g_gan %.3f  g_l1 %.4f  | %.1f img/s  ETA %s",
-                             step, t.steps, metrics["d"], metrics["g_gan"], metrics["g_l1"],
+                logging.info("step %d/%d %s  d %.3f  g_gan %.3f  g_l1 %.4f  | %.1f img/s  ETA %s",
+                             step, t.steps, phase, metrics["d"], metrics["g_gan"], metrics["g_l1"],
                              rate * t.batch_size, _format_eta(eta))
                 with writer.as_default(step=step):
                     tf.summary.scalar("speed/images_per_second", rate * t.batch_size)

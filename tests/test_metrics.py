@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import data, metrics
+from colorgan import data, metrics, vgg
 from colorgan.errors import UserError
 
 skm = pytest.importorskip("skimage.metrics")
@@ -78,7 +78,7 @@ def test_lpips_zero_symmetric_and_ordered(lpips):
 
 
 def test_lpips_weights_are_read_as_numpy_only(tmp_path):
-    tree = metrics.load_numpy_pickle(pickle.dumps({"a": {"k": np.ones((2, 2), np.float32)}}))
+    tree = vgg.load_numpy_pickle(pickle.dumps({"a": {"k": np.ones((2, 2), np.float32)}}))
     assert tree["a"]["k"].shape == (2, 2)
 
     class Evil:
@@ -86,6 +86,6 @@ def test_lpips_weights_are_read_as_numpy_only(tmp_path):
             return (print, ("pwned",))
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        metrics.load_numpy_pickle(pickle.dumps({"a": Evil()}))
+        vgg.load_numpy_pickle(pickle.dumps({"a": Evil()}))
     with pytest.raises(pickle.UnpicklingError, match="not an array"):
-        metrics.load_numpy_pickle(pickle.dumps({"a": [1, 2]}))
+        vgg.load_numpy_pickle(pickle.dumps({"a": [1, 2]}))

@@ -84,7 +84,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path):
 def test_fit_writes_checkpoints_events_and_sheet(tiny_cfg, tmp_path):
     cfg = with_train(tiny_cfg, steps=4, checkpoint_every=2, summary_every=2, image_every=2)
     result = training.fit(cfg, tmp_path)
-    assert result.step == 4 and set(result.metrics) == {"g_total", "g_gan", "g_l1", "d"}
+    assert result.step == 4 and set(result.metrics) == {"g_total", "g_gan", "g_l1", "g_perceptual", "d"}
     ckpts = tf.train.get_checkpoint_state(str(tmp_path / "checkpoints")).all_model_checkpoint_paths
     assert [p.rsplit("-", 1)[1] for p in ckpts] == ["2", "4"]
     tags = set()

@@ -1,0 +1,88 @@
+"""Custom layers of the research recipes: spectral-normalized convolution, SAGAN self-attention.
+
+Both keep every variable update replica-consistent (aggregation only_first_replica), so
+a step on 2 replicas still equals a step on 1.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def _l2_normalize(x):
+    return x / (tf.norm(x) + 1e-12)
+
+
+class SpectralConv2D(keras.layers.Conv2D):
+    """Conv2D whose kernel is divided by its largest singular value (Miyato et al. 2018).
+
+    The kernel [kh, kw, cin, cout] is read as a (kh*kw*cin, cout) matrix; sigma comes
+    from `power_iterations` steps of the power method per call, carrying the estimate u
+    between steps in a non-trainable weight (updated in training only). Gradients flow
+    through sigma with u held constant, as in SN-GAN.
+    """
+
+    def __init__(self, *args, power_iterations: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.u = self.add_weight(shape=(1, self.filters), initializer="random_normal",
+                                 trainable=False, aggregation="only_first_replica",
+                                 name="sn_u")
+
+    def normalized_kernel(self, training=False):
+        w = tf.reshape(tf.convert_to_tensor(self.kernel), [-1, self.filters])  # (k*k*cin, cout)
+        u = tf.convert_to_tensor(self.u)
+        for _ in range(self.power_iterations):
+            v = _l2_normalize(tf.matmul(u, w, transpose_b=True))  # (1, k*k*cin)
+            u = _l2_normalize(tf.matmul(v, w))  # (1, cout)
+        u, v = tf.stop_gradient(u), tf.stop_gradient(v)
+        sigma = tf.squeeze(tf.matmul(tf.matmul(v, w), u, transpose_b=True))
+        if training:
+            self.u.assign(u)
+        return self.kernel / sigma
+
+    def call(self, inputs, training=None):
+        outputs = self.convolution_op(inputs, self.normalized_kernel(bool(training)))
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
+class SelfAttention(keras.layers.Layer):
+    """SAGAN self-attention block: x + gamma * attention(x), gamma learned from 0.
+
+    [B, H, W, C] -> [B, H, W, C]. Queries and keys have C/8 channels, values C/2, as in
+    SAGAN; every position attends to all H*W positions, so use it at coarse maps
+    (memory grows as (H*W)^2). At gamma = 0 the block is the identity.
+    """
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        init = keras.initializers.RandomNormal(0.0, 0.02)
+        self.query = keras.layers.Conv2D(max(c // 8, 1), 1, kernel_initializer=init, name="query")
+        self.key = keras.layers.Conv2D(max(c // 8, 1), 1, kernel_initializer=init, name="key")
+        self.value = keras.layers.Conv2D(max(c // 2, 1), 1, kernel_initializer=init, name="value")
+        self.out = keras.layers.Conv2D(c, 1, kernel_initializer=init, name="out")
+        for layer, cin in ((self.query, c), (self.key, c), (self.value, c), (self.out, max(c // 2, 1))):
+            layer.build((None, None, None, cin))
+        self.gamma = self.add_weight(shape=(), initializer="zeros", name="gamma")
+
+    def call(self, x):
+        shape = tf.shape(x)
+        b, n = shape[0], shape[1] * shape[2]
+        q = tf.reshape(self.query(x), [b, n, -1])
+        k = tf.reshape(self.key(x), [b, n, -1])
+        v = tf.reshape(self.value(x), [b, n, -1])
+        attention = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)  # (B, N, N)
+        o = tf.reshape(tf.matmul(attention, v), tf.concat([shape[:3], [-1]], 0))
+        return x + tf.cast(self.gamma, x.dtype) * self.out(o)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
