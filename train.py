@@ -17,6 +17,7 @@ flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 flags.DEFINE_integer("image_size", None, "Training crop size (power of two >= 32).")
 flags.DEFINE_integer("batch_size", None, "Global batch size.")
 flags.DEFINE_integer("steps", None, "Total training steps (a resumed run counts from 0).")
+flags.DEFINE_float("time_budget", None, "Stop after this many seconds of training (0 = off).")
 flags.DEFINE_integer("base_filters", None, "Generator width at the first level.")
 flags.DEFINE_float("lambda_l1", None, "Weight of the L1 loss (pix2pix: 100).")
 flags.DEFINE_float("lambda_gan", None, "Weight of the GAN loss (0 = L1-only baseline).")
@@ -38,6 +39,7 @@ flags.DEFINE_float("input_noise", None, "Sigma of Gaussian noise on the training
 flags.DEFINE_float("lambda_perceptual", None, "Weight of the VGG16 perceptual loss (0 = off).")
 flags.DEFINE_list("perceptual_layers", None, "VGG16 layers, e.g. relu2_2,relu3_3.")
 flags.DEFINE_string("schedule", None, "NoGAN phases, e.g. g:1000,d:200,gan:rest.")
+flags.DEFINE_string("size_schedule", None, "Progressive resizing, e.g. 64:2000,128:2000,256:rest.")
 
 _OVERRIDES = {"data": "source", "eval_data": "eval_source"}  # flag name -> config field
 
@@ -47,11 +49,11 @@ def main(argv):
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
     from colorgan import config, training
 
-    names = ["data", "eval_data", "tfds_data_dir", "image_size", "batch_size", "steps",
+    names = ["data", "eval_data", "tfds_data_dir", "image_size", "batch_size", "steps", "time_budget",
              "base_filters", "lambda_l1", "lambda_gan", "g_learning_rate", "d_learning_rate",
              "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every",
              "gan_loss", "d_steps", "spectral_norm_d", "attention_g", "attention_d", "input_noise",
-             "lambda_perceptual", "perceptual_layers", "schedule"]
+             "lambda_perceptual", "perceptual_layers", "schedule", "size_schedule"]
     overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}
     if overrides["perceptual_layers"] is not None:
         overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])

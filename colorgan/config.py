@@ -39,6 +39,9 @@ class DataConfig:
     tfds_data_dir: str = ""
     shuffle_buffer: int = 2048  # only for tfds: folders are shuffled by index, exactly
     input_noise: float = 0.0  # sigma of Gaussian noise added to the training input L ([-1, 1] range)
+    # Progressive resizing, e.g. "64:2000,128:2000,256:rest" (crop side: steps); "" = image_size.
+    # image_size stays the size of the eval crops and the exported model's default render size.
+    size_schedule: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class TrainConfig:
     """The loop. Counts are in steps (one global batch each), never epochs."""
 
     steps: int = 200_000
+    time_budget: float = 0.0  # seconds: stop (with a checkpoint) once training took this long; 0 = off
     batch_size: int = 1  # global: split across replicas
     g_learning_rate: float = 2e-4
     d_learning_rate: float = 2e-4
@@ -177,6 +181,7 @@ def validate(cfg: Config) -> None:
     if cfg.loss.gan_loss not in ("vanilla", "lsgan", "hinge"):
         raise UserError(f"gan_loss={cfg.loss.gan_loss!r}: choose vanilla, lsgan or hinge")
     parse_schedule(cfg.train.schedule, cfg.train.steps)
+    parse_size_schedule(cfg.data.size_schedule, size, cfg.train.steps)
     if cfg.train.d_steps < 1:
         raise UserError(f"d_steps={cfg.train.d_steps}: must be >= 1")
     if cfg.data.input_noise < 0:
@@ -207,32 +212,54 @@ def from_dict(values: Mapping[str, Any]) -> Config:
 PHASES = ("g", "d", "gan")
 
 
-def parse_schedule(text: str, steps: int) -> list[tuple[str, int]]:
-    """"g:100,d:20,gan:rest" -> [("g", 100), ("d", 120), ("gan", steps)]: (phase, last step)."""
-    if not text:
-        return [("gan", steps)]
+def _parse_phases(text: str, steps: int, field: str, check_key) -> list[tuple[str, int]]:
+    """"a:100,b:20,c:rest" -> [(a, 100), (b, 120), (c, steps)]: (key, last step of the phase)."""
     out, end = [], 0
     items = [item.strip() for item in text.split(",") if item.strip()]
     for n, item in enumerate(items):
-        phase, _, count = item.partition(":")
-        if phase not in PHASES:
-            raise UserError(f"schedule={text!r}: phase {phase!r} is not one of {PHASES}")
+        key, _, count = item.partition(":")
+        check_key(key)
         if count == "rest" and n == len(items) - 1:
             end = max(end, steps)
         elif count.isdigit() and int(count) > 0:
             end += int(count)
         else:
-            raise UserError(f"schedule={text!r}: {item!r} needs a positive step count "
+            raise UserError(f"{field}={text!r}: {item!r} needs a positive step count "
                             "('rest' only last)")
-        out.append((phase, end))
+        out.append((key, end))
     if end < steps:  # the last phase goes on to the end
         out[-1] = (out[-1][0], steps)
     return out
 
 
-def phase_at(schedule: list[tuple[str, int]], step: int) -> str:
-    """The phase that trains step `step` (1-based)."""
+def parse_schedule(text: str, steps: int) -> list[tuple[str, int]]:
+    """NoGAN phases: "g:100,d:20,gan:rest" -> [("g", 100), ("d", 120), ("gan", steps)]."""
+    def check(key):
+        if key not in PHASES:
+            raise UserError(f"schedule={text!r}: phase {key!r} is not one of {PHASES}")
+    return _parse_phases(text, steps, "schedule", check) if text else [("gan", steps)]
+
+
+def parse_size_schedule(text: str, image_size: int, steps: int) -> list[tuple[int, int]]:
+    """Progressive resizing: "64:2000,128:rest" -> [(64, 2000), (128, steps)]."""
+    def check(key):
+        if not key.isdigit() or int(key) < 32 or int(key) & (int(key) - 1):
+            raise UserError(f"size_schedule={text!r}: {key!r} is not a power of two >= 32")
+    if not text:
+        return [(image_size, steps)]
+    return [(int(k), end) for k, end in _parse_phases(text, steps, "size_schedule", check)]
+
+
+def phase_at(schedule: list[tuple], step: int):
+    """The phase (or size) that trains step `step` (1-based)."""
     for phase, end in schedule:
         if step <= end:
             return phase
     return schedule[-1][0]
+
+
+def generator_size(cfg: Config) -> int:
+    """The size the U-Net's depth is derived from: the smallest training size, so that
+    every size of a progressive schedule is a multiple of 2**levels."""
+    sizes = [s for s, _ in parse_size_schedule(cfg.data.size_schedule, cfg.data.image_size, 1)]
+    return min(sizes + [cfg.data.image_size])

@@ -67,7 +67,11 @@ class SelfAttention(keras.layers.Layer):
         c = input_shape[-1]
         init = keras.initializers.RandomNormal(0.0, 0.02)
         self.query = keras.layers.Conv2D(max(c // 8, 1), 1, kernel_initializer=init, name="query")
-        self.key = keras.layers.Conv2D(max(c // 8, 1), 1, kernel_initializer=init, name="key")
+        # No key bias: q.(Wk x + bk) adds q.bk to every logit of a row, which softmax
+        # ignores, so its gradient is exactly zero in maths and pure float noise in
+        # practice -- noise Adam then amplifies into replica-dependent weights.
+        self.key = keras.layers.Conv2D(
+            max(c // 8, 1), 1, use_bias=False, kernel_initializer=init, name="key")
         self.value = keras.layers.Conv2D(max(c // 2, 1), 1, kernel_initializer=init, name="value")
         self.out = keras.layers.Conv2D(c, 1, kernel_initializer=init, name="out")
         for layer, cin in ((self.query, c), (self.key, c), (self.value, c), (self.out, max(c // 2, 1))):

@@ -24,22 +24,22 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, data, models, workdir
+from colorgan import color, config, data, models, workdir
 from colorgan.errors import UserError
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
 
-def load_generator(path: str | Path) -> tuple[keras.Model, int]:
-    """Workdir or checkpoint prefix -> (generator with trained weights, training image size)."""
+def load_generator(path: str | Path) -> tuple[keras.Model, config.Config]:
+    """Workdir or checkpoint prefix -> (generator with trained weights, the run's Config)."""
     prefix, wdir = workdir.resolve_checkpoint(path)
     cfg = workdir.read_config(wdir)
-    generator = models.build_generator(cfg.model, cfg.data.image_size)
+    generator = models.build_generator(cfg.model, config.generator_size(cfg))
     # Only the generator is read; optimizers and D in the checkpoint are ignored on purpose.
     status = tf.train.Checkpoint(generator=generator).restore(prefix)
     status.expect_partial().assert_existing_objects_matched()
     logging.info("restored the generator from %s", prefix)
-    return generator, cfg.data.image_size
+    return generator, cfg
 
 
 def _to_rgb(images: tf.Tensor) -> tf.Tensor:
@@ -137,8 +137,9 @@ def make_colorizer(path: str | Path, render_size: int = 0,
     sizes give it more context and detail at the risk of colours it never saw at
     that scale (DeOldify's render factor trade-off).
     """
-    generator, image_size = load_generator(path)
-    multiple = 2 ** models.generator_levels(image_size)
+    generator, cfg = load_generator(path)
+    image_size = cfg.data.image_size
+    multiple = 2 ** models.generator_levels(config.generator_size(cfg))
     render_size = render_size or image_size
     if render_size % multiple:
         raise UserError(f"--render_size={render_size} must be a multiple of {multiple} "

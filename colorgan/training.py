@@ -18,7 +18,8 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import color, data, losses, models, sheets, vgg
-from colorgan.config import Config, parse_schedule, phase_at
+from colorgan.config import (Config, generator_size, parse_schedule, parse_size_schedule,
+                             phase_at)
 from colorgan.distribute import make_strategy
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
@@ -47,7 +48,7 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
     """Builds models and optimizers in the strategy's scope; the same seed gives the same weights."""
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
-        generator = models.build_generator(cfg.model, cfg.data.image_size, seed=cfg.train.seed)
+        generator = models.build_generator(cfg.model, generator_size(cfg), seed=cfg.train.seed)
         discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
         g_opt = keras.optimizers.Adam(cfg.train.g_learning_rate, beta_1=cfg.train.beta_1)
         d_opt = keras.optimizers.Adam(cfg.train.d_learning_rate, beta_1=cfg.train.beta_1)
@@ -144,9 +145,10 @@ def _check_config(workdir: Path, cfg: Config) -> None:
             if old.get(section) != new[section]:
                 raise UserError(f"--workdir={workdir} holds a run with a different {section} "
                                 f"config ({old.get(section)}); use a new workdir")
-        if old["data"]["image_size"] != new["data"]["image_size"]:
-            raise UserError(f"--workdir={workdir} was trained at image_size="
-                            f"{old['data']['image_size']}; use a new workdir")
+        for key in ("image_size", "size_schedule"):  # both decide the generator's depth
+            if old["data"].get(key, "") != new["data"][key]:
+                raise UserError(f"--workdir={workdir} was trained with {key}="
+                                f"{old['data'].get(key, '')!r}; use a new workdir")
     _atomic_write(path, cfg.to_json())
 
 
@@ -237,12 +239,17 @@ def fit(cfg: Config, workdir: str | Path,
     if start:
         logging.info("resuming at step %d of %d", start, t.steps)
 
-    dataset = strategy.distribute_datasets_from_function(
-        lambda ctx: data.train_dataset(
-            source, image_size=cfg.data.image_size, batch_size=t.batch_size, seed=t.seed,
-            crop_area=cfg.data.crop_area, start_index=start * t.batch_size, input_context=ctx,
-            shuffle_buffer=cfg.data.shuffle_buffer, input_noise=cfg.data.input_noise))
-    batches = iter(dataset)
+    def batches_from(size: int, step: int):
+        """Distributed batches of `size` crops, from the element that step `step` starts at."""
+        return iter(strategy.distribute_datasets_from_function(
+            lambda ctx: data.train_dataset(
+                source, image_size=size, batch_size=t.batch_size, seed=t.seed,
+                crop_area=cfg.data.crop_area, start_index=(step - 1) * t.batch_size,
+                input_context=ctx, shuffle_buffer=cfg.data.shuffle_buffer,
+                input_noise=cfg.data.input_noise)))
+
+    sizes = parse_size_schedule(cfg.data.size_schedule, cfg.data.image_size, t.steps)
+    size, batches = None, None
     schedule = parse_schedule(t.schedule, t.steps)
     step_fns: dict[str, Callable] = {}  # one traced step per phase, built when first needed
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
@@ -254,7 +261,13 @@ def fit(cfg: Config, workdir: str | Path,
     saved_at = start
     with StopRequest() as stop:
         mark_time, mark_step = time.perf_counter(), start
+        deadline = mark_time + t.time_budget if t.time_budget > 0 else math.inf
         for step in range(start + 1, t.steps + 1):
+            if phase_at(sizes, step) != size:  # progressive resizing: same weights, new crops
+                size = phase_at(sizes, step)
+                if len(sizes) > 1:
+                    logging.info("size %d from step %d", size, step)
+                batches = batches_from(size, step)
             phase = phase_at(schedule, step)
             if phase not in step_fns:
                 logging.info("phase %s from step %d", phase, step)
@@ -286,9 +299,14 @@ def fit(cfg: Config, workdir: str | Path,
                 mark_time, mark_step = now, step
             if step % t.image_every == 0:
                 _write_images(writer, state.generator, eval_L, eval_ab, step)
-            if step % t.checkpoint_every == 0 or stop.signum is not None:
+            out_of_time = time.perf_counter() >= deadline
+            if step % t.checkpoint_every == 0 or stop.signum is not None or out_of_time:
                 manager.save(checkpoint_number=step)
                 saved_at = step
+            if out_of_time:
+                logging.info("time budget of %.0fs reached at step %d; checkpoint saved",
+                             t.time_budget, step)
+                break
             if stop.signum is not None:
                 logging.warning("stopped by signal %d at step %d; checkpoint saved, run the "
                                 "same command again to resume", stop.signum, step)

@@ -184,3 +184,31 @@ def test_train_py_schedule_and_perceptual_flags(tmp_path):
     for phase, step in (("g", 1), ("d", 3), ("gan", 4)):
         assert f"phase {phase} from step {step}" in proc.stderr
     assert '"perceptual_layers": [\n      "relu1_2",' in (tmp_path / "config.json").read_text()
+
+
+def test_progressive_resizing_switches_size_keeps_weights_and_resumes(tiny_cfg, tmp_path, caplog,
+                                                                      request):
+    cfg = config.with_overrides(tiny_cfg, {"image_size": 64, "size_schedule": "32:2,64:rest",
+                                           "steps": 4, "checkpoint_every": 100})
+    assert config.generator_size(cfg) == 32
+    # Earlier tests (TFDS, Keras imports) may have lowered absl's verbosity; the phase
+    # lines are INFO.
+    from absl import logging as absl_logging
+    before = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
+    request.addfinalizer(lambda: absl_logging.set_verbosity(before))
+    with caplog.at_level("INFO"):
+        straight = training.fit(cfg, tmp_path / "straight")
+    assert "size 32 from step 1" in caplog.text and "size 64 from step 3" in caplog.text
+    training.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "resumed")
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        resumed = training.fit(cfg, tmp_path / "resumed")
+    assert "resuming at step 2" in caplog.text and "size 64 from step 3" in caplog.text
+    for k, v in straight.metrics.items():
+        assert v == pytest.approx(resumed.metrics[k], rel=1e-5), k
+    generator, _ = serving.load_generator(tmp_path / "resumed")
+    assert len([l for l in generator.layers if l.name.startswith("down") and
+                l.name.endswith("_conv")]) == 5  # depth from the smallest size, 32
+    colorizer = serving.make_colorizer(tmp_path / "resumed")  # render 64 = image_size
+    assert colorizer.colorize(tf.zeros([1, 64, 96, 1]))["colorized"].shape == (1, 64, 96, 3)

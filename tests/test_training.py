@@ -39,16 +39,22 @@ def run_steps(cfg, strategy, n):
     src = data.open_source("samples")
     ds = strategy.distribute_datasets_from_function(lambda ctx: data.train_dataset(
         src, image_size=cfg.data.image_size, batch_size=cfg.train.batch_size, seed=1,
-        input_context=ctx))
+        input_context=ctx, input_noise=cfg.data.input_noise))
     it = iter(ds)
     metrics = [{k: float(v) for k, v in train_step(next(it)).items()} for _ in range(n)]
     return metrics, weights(state)
 
 
-def test_two_replicas_match_one(tiny_cfg):
-    """Sync batch norm, global-batch loss scaling and replica-consistent dropout make a
-    2-replica MirroredStrategy step equal a 1-replica step on the same global batch."""
-    cfg = with_train(tiny_cfg, batch_size=4)
+RECIPES = {"gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "attention_g": 8,
+           "attention_d": 8, "input_noise": 0.05}
+
+
+@pytest.mark.parametrize("recipes", [{}, RECIPES], ids=["pix2pix", "recipes"])
+def test_two_replicas_match_one(tiny_cfg, recipes):
+    """Sync batch norm, global-batch loss scaling and replica-consistent dropout (and
+    spectral-norm state, input noise) make a 2-replica MirroredStrategy step equal a
+    1-replica step on the same global batch."""
+    cfg = with_train(config.with_overrides(tiny_cfg, recipes), batch_size=4)
     one_m, one_w = run_steps(cfg, tf.distribute.get_strategy(), 2)
     two = make_strategy(config.TrainConfig(strategy="mirrored", cpu_devices=2, batch_size=4))
     assert two.num_replicas_in_sync == 2
@@ -126,3 +132,10 @@ def test_fit_on_a_tfds_dataset_without_validation_split(tiny_cfg, tfds_photos, t
                                            "tfds_data_dir": data_dir, "steps": 2})
     result = training.fit(cfg, tmp_path)  # eval images fall back to the training split
     assert result.step == 2 and all(np.isfinite(list(result.metrics.values())))
+
+
+def test_time_budget_stops_early_with_a_checkpoint_and_sheet(tiny_cfg, tmp_path):
+    cfg = config.with_overrides(tiny_cfg, {"steps": 1000, "time_budget": 1e-3})
+    result = training.fit(cfg, tmp_path)
+    assert result.step == 1 and result.stopped_by_signal is None and result.sheet
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-1")

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The README's recipe comparison: each option trained for the same wall-clock budget on
+# the shipped photos (demo preset otherwise), then evaluated on the val split.
+#   bash scripts/compare_recipes.sh [BUDGET_SECONDS=180] [OUT=runs/compare] [RECIPE...]
+# Run it on an otherwise idle machine: the budget is wall-clock time. A recipe whose
+# eval/metrics.json exists is skipped (delete its folder to redo it); the table lists
+# every recipe that has results, so recipes can be run in several sittings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGET=${1:-180}
+OUT=${2:-runs/compare}
+shift $(( $# < 2 ? $# : 2 ))
+PY=${PY:-.venv/bin/python}
+declare -A RECIPES=(
+  [pix2pix]=""
+  [lsgan]="--gan_loss=lsgan"
+  [hinge]="--gan_loss=hinge"
+  [spectral_norm_d]="--spectral_norm_d"
+  [self_attention]="--attention_g=16 --attention_d=16"
+  [ttur_d4x]="--d_learning_rate=8e-4"
+  [nogan]="--schedule=g:500,d:100,gan:rest"
+  [progressive]="--size_schedule=32:500,64:rest"
+  [input_noise]="--input_noise=0.05"
+  [perceptual]="--lambda_perceptual=1"
+)
+ORDER="pix2pix lsgan hinge spectral_norm_d self_attention ttur_d4x nogan progressive input_noise perceptual"
+for name in ${@:-$ORDER}; do
+  if [[ -z ${RECIPES[$name]+set} ]]; then
+    echo "compare_recipes.sh: error: unknown recipe '$name' (one of: $ORDER)" >&2; exit 2
+  fi
+  if [[ -f $OUT/$name/eval/metrics.json ]]; then echo "$name: done already"; continue; fi
+  # shellcheck disable=SC2086
+  $PY train.py --preset=demo --steps=100000 --time_budget="$BUDGET" --log_every=250 \
+    --workdir="$OUT/$name" ${RECIPES[$name]}
+  $PY evaluate.py --model="$OUT/$name" --data=samples:val --output_dir="$OUT/$name/eval"
+done
+$PY - "$OUT" $ORDER <<'PYEOF'
+import json, re, sys
+from pathlib import Path
+out, names = Path(sys.argv[1]), sys.argv[2:]
+rows = ["| recipe | steps in budget | PSNR ↑ | SSIM ↑ | LPIPS ↓ | CF | ΔCF ↓ | chroma ratio |",
+        "|---|---|---|---|---|---|---|---|"]
+for name in names:
+    if not (out / name / "eval" / "metrics.json").exists():
+        continue
+    m = json.loads((out / name / "eval" / "metrics.json").read_text())["colorgan"]
+    step = max(int(p.name.split("-")[1].split(".")[0])
+               for p in (out / name / "checkpoints").glob("ckpt-*.index"))
+    rows.append(f"| {name} | {step} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['lpips']:.3f} | "
+                f"{m['colourfulness']:.1f} | {m['delta_colourfulness']:.1f} | {m['chroma_ratio']:.2f} |")
+table = "\n".join(rows)
+(out / "table.md").write_text(table + "\n")
+print(table)
+PYEOF
