@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The README's recipe comparison: each option trained for the same wall-clock budget on
 # the shipped photos (demo preset otherwise), then evaluated on the val split.
-#   bash scripts/compare_recipes.sh [BUDGET_SECONDS=180] [OUT=runs/compare] [RECIPE...]
+#   bash scripts/compare_recipes.sh [BUDGET_SECONDS=240] [OUT=runs/compare] [RECIPE...]
 # Run it on an otherwise idle machine: the budget is wall-clock time. A recipe whose
 # eval/metrics.json exists is skipped (delete its folder to redo it); the table lists
 # every recipe that has results, so recipes can be run in several sittings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET=${1:-180}
+BUDGET=${1:-240}
 OUT=${2:-runs/compare}
 shift $(( $# < 2 ? $# : 2 ))
 PY=${PY:-.venv/bin/python}
@@ -18,8 +18,8 @@ declare -A RECIPES=(
   [spectral_norm_d]="--spectral_norm_d"
   [self_attention]="--attention_g=16 --attention_d=16"
   [ttur_d4x]="--d_learning_rate=8e-4"
-  [nogan]="--schedule=g:500,d:100,gan:rest"
-  [progressive]="--size_schedule=32:500,64:rest"
+  [nogan]="--schedule=g:200,d:50,gan:rest"
+  [progressive]="--size_schedule=32:200,64:rest"
   [input_noise]="--input_noise=0.05"
   [perceptual]="--lambda_perceptual=1"
 )
