@@ -40,6 +40,10 @@ flags.DEFINE_float("lambda_perceptual", None, "Weight of the VGG16 perceptual lo
 flags.DEFINE_list("perceptual_layers", None, "VGG16 layers, e.g. relu2_2,relu3_3.")
 flags.DEFINE_string("schedule", None, "NoGAN phases, e.g. g:1000,d:200,gan:rest.")
 flags.DEFINE_string("size_schedule", None, "Progressive resizing, e.g. 64:2000,128:2000,256:rest.")
+flags.DEFINE_enum("color_space", None, ["lab", "yuv"], "lab: L in, ab out; yuv: Y in, UV out.")
+flags.DEFINE_integer("noise_channels", None, "Channels of N(0, 1) noise z added to G's input.")
+flags.DEFINE_enum("encoder", None, ["unet", "resnet50v2"], "G's encoder: pix2pix U-Net or ResNet50V2.")
+flags.DEFINE_string("encoder_weights", None, "imagenet | PATH to ResNet50V2 weights | none.")
 
 _OVERRIDES = {"data": "source", "eval_data": "eval_source"}  # flag name -> config field
 
@@ -53,7 +57,8 @@ def main(argv):
              "base_filters", "lambda_l1", "lambda_gan", "g_learning_rate", "d_learning_rate",
              "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every",
              "gan_loss", "d_steps", "spectral_norm_d", "attention_g", "attention_d", "input_noise",
-             "lambda_perceptual", "perceptual_layers", "schedule", "size_schedule"]
+             "lambda_perceptual", "perceptual_layers", "schedule", "size_schedule",
+             "color_space", "noise_channels", "encoder", "encoder_weights"]
     overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}
     if overrides["perceptual_layers"] is not None:
         overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])

@@ -1,4 +1,4 @@
-"""sRGB (D65) <-> CIE Lab in pure TensorFlow, and Lab <-> the models' value range.
+"""sRGB (D65) <-> CIE Lab and YUV in pure TensorFlow, and both <-> the models' value range.
 
 Follows the same formulas and constants as `skimage.color.rgb2lab` / `lab2rgb`
 (sRGB matrix, D65 2-degree white, the 0.008856 / 7.787 linear segment), so the two
@@ -11,10 +11,20 @@ Value ranges:
   model input  L/50 - 1        in [-1, 1]
   model target ab/110          in about [-0.98, 0.89]: 110 rather than 128 so the
                                tanh output reaches every sRGB colour without saturating.
+
+YUV (BT.601, on gamma-encoded sRGB, the matrix of `skimage.color.rgb2yuv` and
+`tf.image.rgb_to_yuv`) is the alternative space (`ColorSpace`, `SPACES`):
+  Y in [0, 1], U in [-0.436, 0.436], V in [-0.615, 0.615]
+  model input 2Y - 1 in [-1, 1]; model target (U/0.5, V/0.7), within +-0.88.
 """
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
+
+from colorgan.errors import UserError
 
 _XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
                           [0.212671, 0.715160, 0.072169],
@@ -114,3 +124,79 @@ def gray_rgb(L: tf.Tensor) -> tf.Tensor:
 def mean_chroma(lab: tf.Tensor) -> tf.Tensor:
     """[..., H, W, 3] Lab -> [...] mean of sqrt(a^2 + b^2); ~0 for grayscale images."""
     return tf.reduce_mean(tf.norm(lab[..., 1:], axis=-1), axis=[-2, -1])
+
+
+# --------------------------------------------------------------------------- YUV
+
+_YUV_FROM_RGB = np.array([[0.299, 0.587, 0.114],
+                          [-0.14714119, -0.28886916, 0.43601035],
+                          [0.61497538, -0.51496512, -0.10001026]])
+_RGB_FROM_YUV = np.linalg.inv(_YUV_FROM_RGB)
+UV_SCALE = (0.5, 0.7)  # |U| <= 0.436, |V| <= 0.615 for sRGB: tanh stays clear of saturation
+
+
+def rgb_to_yuv(rgb: tf.Tensor) -> tf.Tensor:
+    """[..., 3] sRGB in [0, 1] -> [..., 3] YUV (BT.601): Y in [0, 1], U, V signed."""
+    return _affine(tf.convert_to_tensor(rgb, tf.float32), _YUV_FROM_RGB)
+
+
+def yuv_to_rgb(yuv: tf.Tensor) -> tf.Tensor:
+    """[..., 3] YUV -> [..., 3] sRGB clipped to [0, 1] (out-of-gamut YUV is clipped)."""
+    rgb = _affine(tf.convert_to_tensor(yuv, tf.float32), _RGB_FROM_YUV)
+    return tf.clip_by_value(rgb, 0.0, 1.0)
+
+
+def rgb_to_yuv_model(rgb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """[..., 3] RGB in [0, 1] -> (Y [..., 1] in [-1, 1], UV [..., 2] scaled by 1/UV_SCALE)."""
+    yuv = rgb_to_yuv(rgb)
+    return yuv[..., :1] * 2.0 - 1.0, yuv[..., 1:] / tf.constant(UV_SCALE, tf.float32)
+
+
+def yuv_model_to_rgb(Y: tf.Tensor, uv: tf.Tensor) -> tf.Tensor:
+    """(Y [..., 1], UV [..., 2]) in the models' range -> [..., 3] RGB in [0, 1]."""
+    Y = (tf.convert_to_tensor(Y, tf.float32) + 1.0) * 0.5
+    uv = tf.cast(uv, tf.float32) * tf.constant(UV_SCALE, tf.float32)
+    return yuv_to_rgb(tf.concat([Y, uv], axis=-1))
+
+
+def _yuv_model_input(rgb: tf.Tensor) -> tf.Tensor:
+    rgb = tf.convert_to_tensor(rgb, tf.float32)
+    return _affine(rgb, _YUV_FROM_RGB[:1]) * 2.0 - 1.0
+
+
+def _lab_model_input(rgb: tf.Tensor) -> tf.Tensor:
+    return lightness(rgb) / 50.0 - 1.0
+
+
+# ------------------------------------------------------------------- colour spaces
+
+@dataclass(frozen=True)
+class ColorSpace:
+    """One colour space as the models see it: a 1-channel input, a 2-channel target.
+
+    to_model:    RGB [..., 3] in [0, 1] -> (input [..., 1] in [-1, 1], target [..., 2])
+    to_rgb:      (input, target) in model range -> RGB [..., 3] in [0, 1]
+    model_input: RGB -> input alone (cheaper: serving computes it at full resolution)
+    """
+
+    name: str
+    to_model: Callable
+    to_rgb: Callable
+    model_input: Callable
+
+    def gray_rgb(self, x: tf.Tensor) -> tf.Tensor:
+        """Input [..., 1] -> the RGB image with that lightness and no colour."""
+        return self.to_rgb(x, tf.zeros(tf.concat([tf.shape(x)[:-1], [2]], 0), tf.float32))
+
+
+SPACES = {
+    "lab": ColorSpace("lab", rgb_to_model, model_to_rgb, _lab_model_input),
+    "yuv": ColorSpace("yuv", rgb_to_yuv_model, yuv_model_to_rgb, _yuv_model_input),
+}
+
+
+def get_space(name: str) -> ColorSpace:
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise UserError(f"--color_space={name!r} is unknown; choose one of {sorted(SPACES)}") from None

@@ -59,6 +59,12 @@ class ModelConfig:
     spectral_norm_d: bool = False  # spectral normalization on every discriminator conv
     attention_g: int = 0  # SAGAN self-attention in G's decoder at this feature side (0 = none)
     attention_d: int = 0  # ... in D after the block with this feature side (S/2, S/4 or S/8)
+    color_space: str = "lab"  # lab (L in, ab out) | yuv (Y in, UV out)
+    noise_channels: int = 0  # CGAN z: this many N(0, 1) channels appended to G's input
+    # "unet" (pix2pix) or "resnet50v2": a keras.applications ResNet50V2 as G's encoder
+    # (DeOldify-style U-Net; inputs must be multiples of 32). Its initial weights come
+    # from TrainConfig.encoder_weights.
+    encoder: str = "unet"
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,9 @@ class TrainConfig:
     # only, d = discriminator on the frozen generator's output, gan = both. "" = gan only.
     schedule: str = ""
     seed: int = 0
+    # Initial weights of a pretrained encoder (ModelConfig.encoder != "unet"): "imagenet"
+    # (downloaded by Keras), a local weights file, or "none". Read on a fresh run only.
+    encoder_weights: str = "imagenet"
     strategy: str = "auto"  # default | mirrored | auto
     cpu_devices: int = 0  # >1 with strategy=mirrored and no GPU: that many logical CPUs
     log_every: int = 100
@@ -186,7 +195,16 @@ def validate(cfg: Config) -> None:
         raise UserError(f"d_steps={cfg.train.d_steps}: must be >= 1")
     if cfg.data.input_noise < 0:
         raise UserError(f"input_noise={cfg.data.input_noise}: must be >= 0")
-    for name, sides in (("attention_g", [size >> k for k in range(1, 20) if size >> k >= 1]),
+    if cfg.model.color_space not in COLOR_SPACES:
+        raise UserError(f"color_space={cfg.model.color_space!r}: choose one of {COLOR_SPACES}")
+    if cfg.model.noise_channels < 0:
+        raise UserError(f"noise_channels={cfg.model.noise_channels}: must be >= 0")
+    if cfg.model.encoder not in ENCODERS:
+        raise UserError(f"encoder={cfg.model.encoder!r}: choose one of {ENCODERS}")
+    g_sides = [size >> k for k in range(1, 20) if size >> k >= 1]
+    if cfg.model.encoder != "unet":  # the ResNet decoder's blocks end at S/16 ... S/2
+        g_sides = [size // 16, size // 8, size // 4, size // 2]
+    for name, sides in (("attention_g", g_sides),
                         ("attention_d", [size // 2, size // 4, size // 8])):
         side = getattr(cfg.model, name)
         if side and side not in sides:
@@ -210,6 +228,8 @@ def from_dict(values: Mapping[str, Any]) -> Config:
 
 
 PHASES = ("g", "d", "gan")
+COLOR_SPACES = ("lab", "yuv")  # colorgan.color.SPACES
+ENCODERS = ("unet", "resnet50v2")
 
 
 def _parse_phases(text: str, steps: int, field: str, check_key) -> list[tuple[str, int]]:

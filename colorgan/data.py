@@ -124,9 +124,12 @@ def eval_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.clip_by_value(image[top:top + size, left:left + size, :], 0.0, 1.0)
 
 
-def to_model(rgb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """[..., S, S, 3] RGB in [0, 1] -> (L [..., S, S, 1], ab [..., S, S, 2]) model range."""
-    return color.rgb_to_model(rgb)
+def to_model(rgb: tf.Tensor, color_space: str = "lab") -> tuple[tf.Tensor, tf.Tensor]:
+    """[..., S, S, 3] RGB in [0, 1] -> (L [..., S, S, 1], ab [..., S, S, 2]) model range.
+
+    With color_space="yuv" the pair is (Y, UV) instead (`color.SPACES`).
+    """
+    return color.get_space(color_space).to_model(rgb)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -251,8 +254,9 @@ def _element_stream(num_files: int, seed: int, start: int) -> tf.data.Dataset:
 def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed: int,
                   crop_area: tuple[float, float] = (0.35, 1.0), start_index: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
-                  shuffle_buffer: int = 2048, input_noise: float = 0.0) -> tf.data.Dataset:
-    """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]).
+                  shuffle_buffer: int = 2048, input_noise: float = 0.0,
+                  color_space: str = "lab") -> tf.data.Dataset:
+    """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]) (or Y, UV: `to_model`).
 
     batch_size is global; with an `input_context` each input pipeline yields its
     replicas' share, per-replica batches in order, so the replicas of one step
@@ -293,7 +297,7 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         return crop, noise
 
     def finish(crops, noise):
-        L, ab = to_model(crops)  # Lab on whole batches: vectorized
+        L, ab = to_model(crops, color_space)  # colour maths on whole batches: vectorized
         if input_noise > 0:
             L = tf.clip_by_value(L + noise, -1.0, 1.0)
         return L, ab
@@ -307,8 +311,9 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
 
 
 def eval_dataset(source: ImageSource, *, image_size: int, batch_size: int,
-                 limit: int | None = None) -> tf.data.Dataset:
+                 limit: int | None = None, color_space: str = "lab") -> tf.data.Dataset:
     """One pass over the source in order, centre crops: (L, ab) batches, last one partial."""
+    color.get_space(color_space)  # a bad name fails here, not inside a traced map
     if source.tfds_name:
         from colorgan import tfds_source
         ds = tfds_source.ordered_bytes(source).map(
@@ -319,4 +324,4 @@ def eval_dataset(source: ImageSource, *, image_size: int, batch_size: int,
     if limit is not None:
         ds = ds.take(limit)
     ds = ds.map(lambda im: eval_crop(im, image_size), num_parallel_calls=AUTOTUNE)
-    return ds.batch(batch_size).map(to_model).prefetch(AUTOTUNE)
+    return ds.batch(batch_size).map(lambda rgb: to_model(rgb, color_space)).prefetch(AUTOTUNE)

@@ -90,3 +90,39 @@ class SelfAttention(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+class NoiseChannels(keras.layers.Layer):
+    """Appends `channels` maps of N(0, 1) noise z to the input (the CGAN generator's z).
+
+    [B, H, W, C] -> [B, H, W, C + channels]. Each example's z comes from a stateless
+    generator seeded by a hash of that example's own pixels (and `seed`): it differs
+    between photos and crops, yet is the same on 1 or N replicas, after resume, and
+    each time a photo is served again -- a service answers the same photo the same way,
+    and training stays exactly reproducible. Drawn in training and inference alike.
+    """
+
+    def __init__(self, channels: int, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.seed = seed
+
+    def call(self, x):
+        shape = tf.shape(x)
+        bits = tf.bitcast(tf.cast(x, tf.float32), tf.uint32)  # [B, H, W, C]
+        # Position-weighted sum (uint32 wraps): moved or flipped pixels hash differently.
+        n = shape[1] * shape[2] * shape[3]
+        weights = tf.reshape(tf.cast(tf.range(n), tf.uint32) * 2654435761 + 1, shape[1:])
+        digest = tf.reduce_sum(bits * weights, axis=[1, 2, 3])  # [B]
+        seeds = tf.stack([tf.bitcast(digest, tf.int32),
+                          tf.fill(tf.shape(digest), tf.constant(self.seed, tf.int32))], axis=1)
+        z_shape = tf.concat([shape[1:3], [self.channels]], axis=0)
+        z = tf.map_fn(lambda s: tf.random.stateless_normal(z_shape, s), seeds,
+                      fn_output_signature=tf.float32)
+        return tf.concat([x, tf.cast(z, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "seed": self.seed}

@@ -1,10 +1,12 @@
 """pix2pix networks as Keras 3 functional models.
 
-Generator: U-Net, L [B, H, W, 1] in [-1, 1] -> ab [B, H, W, 2] in (-1, 1) (tanh).
+Generator: U-Net, L [B, H, W, 1] in [-1, 1] -> ab [B, H, W, 2] in (-1, 1) (tanh)
+  (or Y -> UV with the yuv colour space: the networks do not care).
   Depth = log2(image_size) levels, so the bottleneck is 1x1 at the training size
   (8 levels at 256 like the paper, 6 at 64, 5 at 32). The model is fully
   convolutional: any H, W that are multiples of 2**levels work (e.g. serving at a
-  larger render size).
+  larger render size). Options: z noise channels appended to the input (CGAN), and
+  a keras.applications ResNet50V2 as the encoder (DeOldify's ResNet U-Net).
 Discriminator: 70x70 PatchGAN on concat(L, ab): [B, S, S, 3] -> logits [B, S/8-2, S/8-2, 1].
 
 Both use N(0, 0.02) kernels (the paper's init) and batch norm that can be synchronized
@@ -14,12 +16,15 @@ across replicas, so a step on 2 replicas equals a step on 1 with the same global
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from colorgan import net
 from colorgan.config import ModelConfig
-from colorgan.layers import SelfAttention, SpectralConv2D
+from colorgan.errors import UserError
+from colorgan.layers import NoiseChannels, SelfAttention, SpectralConv2D
 
 
 def _init():
@@ -75,9 +80,16 @@ def generator_levels(image_size: int) -> int:
     return int(math.log2(image_size))
 
 
+def input_multiple(cfg: ModelConfig, image_size: int) -> int:
+    """The generator's input sides must be multiples of this."""
+    return 32 if cfg.encoder == "resnet50v2" else 2 ** generator_levels(image_size)
+
+
 def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
                     out_channels: int = 2, seed: int = 0) -> keras.Model:
     """U-Net generator; level i (0-based) has min(base * 2**i, 8 * base) filters.
+
+    cfg.encoder="resnet50v2" builds `build_resnet_generator` instead.
 
     Encoder: conv4x4/2 -> BN -> LeakyReLU(0.2) per level; no BN on the first level
     (input) nor the innermost one (a 1x1 map: batch norm there zeroes the signal at
@@ -85,11 +97,15 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     -> dropout (three innermost blocks) -> ReLU, then concat with the encoder skip.
     Output: transposed conv to out_channels, tanh.
     """
+    if cfg.encoder == "resnet50v2":
+        return build_resnet_generator(cfg, image_size, in_channels, out_channels, seed)
     levels = generator_levels(image_size)
     base = cfg.base_filters
     widths = [min(base * 2 ** i, 8 * base) for i in range(levels)]
     inputs = keras.Input((None, None, in_channels), name="L")
     x = inputs
+    if cfg.noise_channels:
+        x = NoiseChannels(cfg.noise_channels, seed=seed, name="z")(x)
     skips = []
     for i, width in enumerate(widths):  # (B, S/2^(i+1), S/2^(i+1), width)
         outer_or_inner = i in (0, levels - 1)
@@ -115,6 +131,83 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     # float32 output even under a mixed-precision policy: losses and colour maths need it.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)  # (B, S, S, 2)
     return keras.Model(inputs, outputs, name="generator")
+
+
+# ResNet50V2 feature maps used as skips: strides 2, 4, 8, 16 and the 2048-channel S/32 output.
+RESNET50V2_SKIPS = ("conv1_conv", "conv2_block3_1_relu", "conv3_block4_1_relu",
+                    "conv4_block6_1_relu", "post_relu")
+
+
+def build_resnet_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
+                           out_channels: int = 2, seed: int = 0) -> keras.Model:
+    """U-Net with a keras.applications ResNet50V2 encoder (random weights; see
+    `load_encoder_weights`), in the spirit of DeOldify's ResNet U-Net.
+
+    L [B, S, S, 1] (S a multiple of 32) is repeated to 3 channels: L in [-1, 1] is what
+    ResNet50V2's own preprocessing makes of a gray photo. Decoder: transposed conv4x4/2
+    -> BN -> ReLU (-> self-attention) -> concat skip, widths 8, 4, 2, 1 x base from S/16
+    to S/2; then up to S, concat the input, 3x3 conv to out_channels, tanh.
+    """
+    base = cfg.base_filters
+    inputs = keras.Input((None, None, in_channels), name="L")
+    x = inputs
+    if cfg.noise_channels:
+        x = NoiseChannels(cfg.noise_channels, seed=seed, name="z")(x)
+    rgb_like = keras.layers.Concatenate(name="gray3")([inputs, inputs, inputs])
+    resnet = keras.applications.ResNet50V2(include_top=False, weights=None,
+                                           input_shape=(None, None, 3))
+    encoder = keras.Model(resnet.input, [resnet.get_layer(n).output for n in RESNET50V2_SKIPS],
+                          name="encoder")
+    *skips, y = encoder(rgb_like)  # S/2, S/4, S/8, S/16 and (S/32, 2048)
+    for k, (skip, width) in enumerate(zip(reversed(skips), (8 * base, 4 * base, 2 * base, base))):
+        side = image_size >> (4 - k)  # S/16, S/8, S/4, S/2
+        y = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=_init(), name=f"dec{k}_conv")(y)
+        y = _norm(cfg, f"dec{k}_bn")(y)
+        y = keras.layers.ReLU(name=f"dec{k}_act")(y)
+        if cfg.attention_g and cfg.attention_g == side:
+            y = SelfAttention(name=f"dec{k}_attention")(y)
+        y = keras.layers.Concatenate(name=f"dec{k}_skip")([y, skip])
+    y = keras.layers.Conv2DTranspose(base, 4, strides=2, padding="same", use_bias=False,
+                                     kernel_initializer=_init(), name="full_conv")(y)
+    y = _norm(cfg, "full_bn")(y)
+    y = keras.layers.ReLU(name="full_act")(y)
+    # The input (and z) at full resolution: fine detail the S/2 skip cannot carry.
+    y = keras.layers.Concatenate(name="full_skip")([y, x])
+    y = keras.layers.Conv2D(out_channels, 3, padding="same", kernel_initializer=_init(),
+                            name="out_conv")(y)
+    outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(y)
+    return keras.Model(inputs, outputs, name="generator")
+
+
+def load_encoder_weights(generator: keras.Model, spec: str) -> None:
+    """Copies pretrained weights into a ResNet generator's encoder.
+
+    spec: "imagenet" (Keras downloads them; fails at once with a clear message when the
+    download host cannot be reached), a path to a ResNet50V2 (include_top=False) weights
+    file, or "none" (keep the random initialization).
+    """
+    if spec == "none":
+        return
+    if spec == "imagenet":
+        if not net.host_reachable(KERAS_WEIGHTS_HOST):
+            raise UserError(f"--encoder_weights=imagenet: {KERAS_WEIGHTS_HOST[0]} cannot be "
+                            "reached to download the ResNet50V2 weights; pass a local weights "
+                            "file (--encoder_weights=PATH) or --encoder_weights=none")
+    elif not Path(spec).is_file():
+        raise UserError(f"--encoder_weights={spec}: no such file (or: imagenet, none)")
+    try:
+        source = keras.applications.ResNet50V2(include_top=False, weights=spec,
+                                               input_shape=(None, None, 3))
+    except (ValueError, OSError) as e:
+        raise UserError(f"--encoder_weights={spec}: not ResNet50V2 (no top) weights: {e}") from None
+    encoder = generator.get_layer("encoder")
+    for layer in source.layers:
+        if layer.weights:
+            encoder.get_layer(layer.name).set_weights(layer.get_weights())
+
+
+KERAS_WEIGHTS_HOST = ("storage.googleapis.com", 443)
 
 
 def build_discriminator(cfg: ModelConfig, image_size: int = 0, in_channels: int = 1,

@@ -57,7 +57,7 @@ class Colorizer(tf.Module):
     """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
 
     def __init__(self, generator: keras.Model, render_size: int, max_pixels: int,
-                 multiple: int):
+                 multiple: int, color_space: str = "lab"):
         super().__init__(name="colorizer")
         self.generator = generator
         # The session loader that TF Serving and saved_model_cli use only finds variables
@@ -66,6 +66,7 @@ class Colorizer(tf.Module):
         self.render_size = tf.constant(render_size, tf.int32)
         self.max_pixels = tf.constant(max_pixels, tf.int64)
         self.multiple = multiple  # the generator's input sides must be multiples of this
+        self.space = color.get_space(color_space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
@@ -74,11 +75,13 @@ class Colorizer(tf.Module):
         rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
         size = tf.where(render_size > 0, render_size, self.render_size)
         size = (size + self.multiple - 1) // self.multiple * self.multiple  # round up
-        L_full = color.lightness(rgb)  # [B, H, W, 1]
+        # The input channel (L or Y) at full resolution, the predicted colour upsampled
+        # to it: the output keeps every detail of the photo's own lightness.
+        L_full = self.space.model_input(rgb)  # [B, H, W, 1] in [-1, 1]
         L_small = tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
-        ab_small = self.generator(L_small / 50.0 - 1.0, training=False)  # [B, s, s, 2]
-        ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3]) * color.AB_SCALE
-        return color.lab_to_rgb(tf.concat([L_full, tf.cast(ab, tf.float32)], axis=-1))
+        ab_small = self.generator(L_small, training=False)  # [B, s, s, 2]
+        ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3])
+        return self.space.to_rgb(L_full, tf.cast(ab, tf.float32))
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
                                                  name="images")])
@@ -139,14 +142,14 @@ def make_colorizer(path: str | Path, render_size: int = 0,
     """
     generator, cfg = load_generator(path)
     image_size = cfg.data.image_size
-    multiple = 2 ** models.generator_levels(config.generator_size(cfg))
+    multiple = models.input_multiple(cfg.model, config.generator_size(cfg))
     render_size = render_size or image_size
     if render_size % multiple:
         raise UserError(f"--render_size={render_size} must be a multiple of {multiple} "
                         f"for a model trained at {image_size}px")
     if max_pixels < 1:
         raise UserError(f"--max_pixels={max_pixels} must be positive")
-    return Colorizer(generator, render_size, max_pixels, multiple)
+    return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space)
 
 
 def next_version(export_dir: Path) -> int:

@@ -10,12 +10,16 @@ import numpy as np
 from colorgan import color
 
 
-def columns(L, ab_pred, ab_true=None) -> dict[str, np.ndarray]:
-    """Model-range L [N, H, W, 1] and ab [N, H, W, 2] -> {title: RGB [N, H, W, 3] in [0, 1]}."""
-    cols = {"grayscale input": color.gray_rgb(L).numpy(),
-            "colorized": color.model_to_rgb(L, ab_pred).numpy()}
+def columns(L, ab_pred, ab_true=None, color_space: str = "lab") -> dict[str, np.ndarray]:
+    """Model-range L [N, H, W, 1] and ab [N, H, W, 2] -> {title: RGB [N, H, W, 3] in [0, 1]}.
+
+    (Y and UV for color_space="yuv".)
+    """
+    space = color.get_space(color_space)
+    cols = {"grayscale input": space.gray_rgb(L).numpy(),
+            "colorized": space.to_rgb(L, ab_pred).numpy()}
     if ab_true is not None:
-        cols["ground truth"] = color.model_to_rgb(L, ab_true).numpy()
+        cols["ground truth"] = space.to_rgb(L, ab_true).numpy()
     return cols
 
 

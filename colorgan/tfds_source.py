@@ -8,11 +8,10 @@ bytes (SkipDecoding) so that skipping ahead on resume costs no decoding.
 from __future__ import annotations
 
 import re
-import socket
-import threading
 
 import tensorflow as tf
 
+from colorgan import net
 from colorgan.errors import UserError
 
 _DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # TFDS's own mirror of prepared datasets
@@ -32,19 +31,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def network_reachable(timeout: float = 3.0) -> bool:
     """True if TFDS's download host answers within `timeout` seconds (DNS included)."""
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection(_DOWNLOAD_HOST, timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=probe, daemon=True)  # getaddrinfo has no timeout of its own
-    thread.start()
-    thread.join(timeout + 1)
-    return bool(result)
+    return net.host_reachable(_DOWNLOAD_HOST, timeout)
 
 
 def open_tfds(spec: str, *, data_dir: str = "", min_chroma: float = 0.0):

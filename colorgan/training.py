@@ -76,6 +76,7 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
     lambda_l1, lambda_perc = cfg.loss.lambda_l1, cfg.loss.lambda_perceptual
     lambda_gan = cfg.loss.lambda_gan if phase == "gan" else 0.0
     kind = cfg.loss.gan_loss
+    space = color.get_space(cfg.model.color_space)
     G, D = state.generator, state.discriminator
 
     def average(per_example):
@@ -105,7 +106,7 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
             g_perc = zero
             if state.perceptual is not None:
                 g_perc = average(losses.perceptual_loss(
-                    state.perceptual, color.model_to_rgb(L, ab), color.model_to_rgb(L, fake_ab)))
+                    state.perceptual, space.to_rgb(L, ab), space.to_rgb(L, fake_ab)))
                 g_total += lambda_perc * g_perc
             g_gan = d_loss = zero
             if lambda_gan > 0:
@@ -141,10 +142,13 @@ def _check_config(workdir: Path, cfg: Config) -> None:
     if path.exists():
         old = json.loads(path.read_text())
         new = json.loads(cfg.to_json())
-        for section in ("model",):
-            if old.get(section) != new[section]:
-                raise UserError(f"--workdir={workdir} holds a run with a different {section} "
-                                f"config ({old.get(section)}); use a new workdir")
+        # Fields added since that run was written count as their defaults.
+        old_model = {**new["model"], **json.loads(Config().to_json())["model"],
+                     **old.get("model", {})}
+        if old_model != new["model"]:
+            diff = {k: (old_model[k], v) for k, v in new["model"].items() if old_model[k] != v}
+            raise UserError(f"--workdir={workdir} holds a run with a different model config "
+                            f"(was, now: {diff}); use a new workdir")
         for key in ("image_size", "size_schedule"):  # both decide the generator's depth
             if old["data"].get(key, "") != new["data"][key]:
                 raise UserError(f"--workdir={workdir} was trained with {key}="
@@ -200,8 +204,8 @@ def _colorize(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
     return generator(L, training=False)
 
 
-def _write_images(writer, generator, eval_L, eval_ab, step: int) -> None:
-    rows = sheets.columns(eval_L, _colorize(generator, eval_L), eval_ab)
+def _write_images(writer, generator, eval_L, eval_ab, step: int, space: str) -> None:
+    rows = sheets.columns(eval_L, _colorize(generator, eval_L), eval_ab, space)
     grid = np.concatenate([np.concatenate(list(col), axis=0) for col in rows.values()], axis=1)
     with writer.as_default(step=step):
         tf.summary.image("gray|colorized|truth", (grid[None] * 255).astype(np.uint8))
@@ -238,6 +242,9 @@ def fit(cfg: Config, workdir: str | Path,
     start = int(state.step.numpy())
     if start:
         logging.info("resuming at step %d of %d", start, t.steps)
+    elif cfg.model.encoder != "unet":  # a fresh run: pretrained weights, if any
+        models.load_encoder_weights(state.generator, t.encoder_weights)
+        logging.info("encoder %s initialized from %s", cfg.model.encoder, t.encoder_weights)
 
     def batches_from(size: int, step: int):
         """Distributed batches of `size` crops, from the element that step `step` starts at."""
@@ -246,14 +253,15 @@ def fit(cfg: Config, workdir: str | Path,
                 source, image_size=size, batch_size=t.batch_size, seed=t.seed,
                 crop_area=cfg.data.crop_area, start_index=(step - 1) * t.batch_size,
                 input_context=ctx, shuffle_buffer=cfg.data.shuffle_buffer,
-                input_noise=cfg.data.input_noise)))
+                input_noise=cfg.data.input_noise, color_space=cfg.model.color_space)))
 
     sizes = parse_size_schedule(cfg.data.size_schedule, cfg.data.image_size, t.steps)
     size, batches = None, None
     schedule = parse_schedule(t.schedule, t.steps)
     step_fns: dict[str, Callable] = {}  # one traced step per phase, built when first needed
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
-                                                  batch_size=t.sheet_rows, limit=t.sheet_rows)))
+                                                  batch_size=t.sheet_rows, limit=t.sheet_rows,
+                                                  color_space=cfg.model.color_space)))
     writer = tf.summary.create_file_writer(str(workdir / "tb"))
 
     metrics: dict[str, float] = {}
@@ -298,7 +306,8 @@ def fit(cfg: Config, workdir: str | Path,
                     tf.summary.scalar("speed/images_per_second", rate * t.batch_size)
                 mark_time, mark_step = now, step
             if step % t.image_every == 0:
-                _write_images(writer, state.generator, eval_L, eval_ab, step)
+                _write_images(writer, state.generator, eval_L, eval_ab, step,
+                              cfg.model.color_space)
             out_of_time = time.perf_counter() >= deadline
             if step % t.checkpoint_every == 0 or stop.signum is not None or out_of_time:
                 manager.save(checkpoint_number=step)
@@ -317,7 +326,8 @@ def fit(cfg: Config, workdir: str | Path,
     sheet = None
     if stop.signum is None:
         sheet = str(workdir / "sample_sheet.png")
-        cols = sheets.columns(eval_L, _colorize(state.generator, eval_L), eval_ab)
+        cols = sheets.columns(eval_L, _colorize(state.generator, eval_L), eval_ab,
+                              cfg.model.color_space)
         sheets.save_sheet(cols, sheet, title=f"{cfg.data.source} - step {step}")
         logging.info("wrote %s", sheet)
     return FitResult(step=step, metrics=metrics, stopped_by_signal=stop.signum, sheet=sheet)

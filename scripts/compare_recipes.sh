@@ -22,8 +22,11 @@ declare -A RECIPES=(
   [progressive]="--size_schedule=32:200,64:rest"
   [input_noise]="--input_noise=0.05"
   [perceptual]="--lambda_perceptual=1"
+  [yuv]="--color_space=yuv"
+  [z_noise]="--noise_channels=1"
+  [resnet_encoder]="--encoder=resnet50v2 --encoder_weights=none"
 )
-ORDER="pix2pix lsgan hinge spectral_norm_d self_attention ttur_d4x nogan progressive input_noise perceptual"
+ORDER="pix2pix lsgan hinge spectral_norm_d self_attention ttur_d4x nogan progressive input_noise perceptual yuv z_noise resnet_encoder"
 for name in ${@:-$ORDER}; do
   if [[ -z ${RECIPES[$name]+set} ]]; then
     echo "compare_recipes.sh: error: unknown recipe '$name' (one of: $ORDER)" >&2; exit 2

@@ -46,7 +46,7 @@ def run_steps(cfg, strategy, n):
 
 
 RECIPES = {"gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "attention_g": 8,
-           "attention_d": 8, "input_noise": 0.05}
+           "attention_d": 8, "input_noise": 0.05, "color_space": "yuv", "noise_channels": 2}
 
 
 @pytest.mark.parametrize("recipes", [{}, RECIPES], ids=["pix2pix", "recipes"])
