@@ -25,8 +25,9 @@ declare -A RECIPES=(
   [yuv]="--color_space=yuv"
   [z_noise]="--noise_channels=1"
   [resnet_encoder]="--encoder=resnet50v2 --encoder_weights=none"
+  [pix2pix_seed1]="--seed=1"  # the default again with other weights and data order: the noise
 )
-ORDER="pix2pix lsgan hinge spectral_norm_d self_attention ttur_d4x nogan progressive input_noise perceptual yuv z_noise resnet_encoder"
+ORDER="pix2pix lsgan hinge spectral_norm_d self_attention ttur_d4x nogan progressive input_noise perceptual yuv z_noise resnet_encoder pix2pix_seed1"
 for name in ${@:-$ORDER}; do
   if [[ -z ${RECIPES[$name]+set} ]]; then
     echo "compare_recipes.sh: error: unknown recipe '$name' (one of: $ORDER)" >&2; exit 2
