@@ -11,7 +11,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and sheets go.",
                     required=True)
 flags.DEFINE_string("preset", "demo", "pix2pix | demo | tiny (see colorgan/config.py).")
-flags.DEFINE_string("data", None, "samples | samples:val | FOLDER | tfds:NAME[:SPLIT].")
+flags.DEFINE_string("data", None,
+                    "samples | samples:val | FOLDER | tfds:NAME[:SPLIT] | tfrecord:GLOB.")
 flags.DEFINE_string("eval_data", None, "Images for progress grids and the sample sheet.")
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 flags.DEFINE_integer("image_size", None, "Training crop size (power of two >= 32).")
@@ -23,8 +24,17 @@ flags.DEFINE_float("lambda_l1", None, "Weight of the L1 loss (pix2pix: 100).")
 flags.DEFINE_float("lambda_gan", None, "Weight of the GAN loss (0 = L1-only baseline).")
 flags.DEFINE_float("g_learning_rate", None, "Generator Adam learning rate.")
 flags.DEFINE_float("d_learning_rate", None, "Discriminator Adam learning rate.")
-flags.DEFINE_enum("strategy", None, ["default", "mirrored", "auto"], "tf.distribute strategy.")
+flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker", "tpu", "auto"],
+                  "tf.distribute strategy (auto: multi_worker with a TF_CONFIG cluster, tpu when "
+                  "there is one, mirrored with 2+ GPUs, else default).")
 flags.DEFINE_integer("cpu_devices", None, "Logical CPUs for --strategy=mirrored without GPUs.")
+flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu ('' = local).")
+flags.DEFINE_integer("per_replica_batch_size", None,
+                     "Batch per replica; the global batch is this x replicas (overrides "
+                     "--batch_size).")
+flags.DEFINE_enum("precision", None, ["fp32", "bf16", "fp16"],
+                  "Mixed precision of G and D (weights, outputs, losses and export stay fp32).")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the train step (try on GPU/TPU; slower on CPU).")
 flags.DEFINE_integer("seed", None, "Seed for weights, data order and augmentation.")
 flags.DEFINE_integer("log_every", None, "Steps between progress lines.")
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints.")
@@ -58,7 +68,8 @@ def main(argv):
              "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every",
              "gan_loss", "d_steps", "spectral_norm_d", "attention_g", "attention_d", "input_noise",
              "lambda_perceptual", "perceptual_layers", "schedule", "size_schedule",
-             "color_space", "noise_channels", "encoder", "encoder_weights"]
+             "color_space", "noise_channels", "encoder", "encoder_weights", "tpu",
+             "per_replica_batch_size", "precision", "jit_compile"]
     overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}
     if overrides["perceptual_layers"] is not None:
         overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])

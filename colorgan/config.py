@@ -83,6 +83,9 @@ class TrainConfig:
     steps: int = 200_000
     time_budget: float = 0.0  # seconds: stop (with a checkpoint) once training took this long; 0 = off
     batch_size: int = 1  # global: split across replicas
+    # > 0: the global batch is this x the number of replicas (batch_size is then ignored),
+    # so the same config scales from 1 GPU to 8 or to a TPU with per-device memory fixed.
+    per_replica_batch_size: int = 0
     g_learning_rate: float = 2e-4
     d_learning_rate: float = 2e-4
     beta_1: float = 0.5
@@ -94,8 +97,13 @@ class TrainConfig:
     # Initial weights of a pretrained encoder (ModelConfig.encoder != "unet"): "imagenet"
     # (downloaded by Keras), a local weights file, or "none". Read on a fresh run only.
     encoder_weights: str = "imagenet"
-    strategy: str = "auto"  # default | mirrored | auto
+    strategy: str = "auto"  # default | mirrored | multi_worker | tpu | auto (distribute.py)
     cpu_devices: int = 0  # >1 with strategy=mirrored and no GPU: that many logical CPUs
+    tpu: str = ""  # TPU name or grpc:// address for strategy=tpu ("" = Colab's / local)
+    # fp32 | bf16 | fp16: Keras mixed-precision policy of G and D (variables, G's output,
+    # the losses and the export stay float32; fp16 adds loss scaling).
+    precision: str = "fp32"
+    jit_compile: bool = False  # XLA for the train step: slower on CPU (BUILD_NOTES.md)
     log_every: int = 100
     summary_every: int = 100
     image_every: int = 1000
@@ -182,8 +190,12 @@ def validate(cfg: Config) -> None:
         raise UserError(f"batch_size={cfg.train.batch_size}: must be >= 1")
     if cfg.train.steps < 0:
         raise UserError(f"steps={cfg.train.steps}: must be >= 0")
-    if cfg.train.strategy not in ("default", "mirrored", "auto"):
-        raise UserError(f"strategy={cfg.train.strategy!r}: choose default, mirrored or auto")
+    if cfg.train.strategy not in STRATEGIES:
+        raise UserError(f"strategy={cfg.train.strategy!r}: choose one of {STRATEGIES}")
+    if cfg.train.per_replica_batch_size < 0:
+        raise UserError(f"per_replica_batch_size={cfg.train.per_replica_batch_size}: must be >= 0")
+    if cfg.train.precision not in PRECISIONS:
+        raise UserError(f"precision={cfg.train.precision!r}: choose one of {PRECISIONS}")
     lo, hi = cfg.data.crop_area
     if not 0 < lo <= hi <= 1:
         raise UserError(f"crop_area={cfg.data.crop_area}: need 0 < min <= max <= 1")
@@ -228,6 +240,8 @@ def from_dict(values: Mapping[str, Any]) -> Config:
 
 
 PHASES = ("g", "d", "gan")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # distribute.py
+PRECISIONS = ("fp32", "bf16", "fp16")
 COLOR_SPACES = ("lab", "yuv")  # colorgan.color.SPACES
 ENCODERS = ("unet", "resnet50v2")
 

@@ -1,6 +1,7 @@
 """Input pipeline: image sources -> decode -> crop/flip -> (L, ab) batches.
 
-Sources (`open_source`): a folder (recursive), the shipped samples, or `tfds:NAME[:SPLIT]`.
+Sources (`open_source`): a folder (recursive), the shipped samples, `tfds:NAME[:SPLIT]`,
+or `tfrecord:GLOB` (shards written by make_tfrecords.py; see records.py).
 A folder is scanned once: files that do not decode, and grayscale photos (which teach
 a colorizer to desaturate), are left out and counted.
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color
+from colorgan import color, records
 from colorgan.errors import UserError
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -34,7 +35,7 @@ _SCAN_SIDE = 64  # chroma is judged on a thumbnail: cheap and just as telling
 
 @dataclasses.dataclass(frozen=True)
 class ImageSource:
-    """Images ready to stream. Either `paths` (files) or `tfds_name` is set."""
+    """Images ready to stream: `paths` (files), `tfds_name` or `record_files` is set."""
 
     spec: str
     paths: tuple[str, ...] = ()
@@ -42,14 +43,20 @@ class ImageSource:
     tfds_split: str = "train"
     tfds_data_dir: str = ""
     tfds_image_key: str = "image"
+    record_files: tuple[str, ...] = ()  # TFRecord shards
     min_chroma: float = 0.0  # TFDS streams drop grayscale crops on the fly (not counted)
     skipped_unreadable: int = 0
     skipped_grayscale: int = 0
 
     @property
+    def is_stream(self) -> bool:
+        """Encoded images read as a stream (TFDS, TFRecords), not known files."""
+        return bool(self.tfds_name or self.record_files)
+
+    @property
     def size(self) -> int | None:
-        """Number of usable files, or None for a TFDS stream."""
-        return len(self.paths) if not self.tfds_name else None
+        """Number of usable files, or None for a stream."""
+        return None if self.is_stream else len(self.paths)
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -190,6 +197,9 @@ def open_source(spec: str, *, min_chroma: float = 3.0, tfds_data_dir: str = "") 
     if spec.startswith("tfds:"):
         from colorgan import tfds_source  # tensorflow_datasets is slow to import
         return tfds_source.open_tfds(spec, data_dir=tfds_data_dir, min_chroma=min_chroma)
+    if spec.startswith("tfrecord:"):
+        files = records.list_shards(spec[len("tfrecord:"):])
+        return ImageSource(spec=spec, record_files=tuple(files), min_chroma=min_chroma)
     if spec == "samples" or spec.startswith("samples:"):
         folder = _samples_folder(spec.partition(":")[2] or "train")
     else:
@@ -210,7 +220,7 @@ def open_source(spec: str, *, min_chroma: float = 3.0, tfds_data_dir: str = "") 
 
 def _split_folders(spec: str) -> tuple[Path, Path] | None:
     """(FOLDER/train, FOLDER/val or FOLDER/validation) when a folder is laid out that way."""
-    if spec == "samples" or spec.startswith(("samples:", "tfds:")):
+    if spec == "samples" or spec.startswith(("samples:", "tfds:", "tfrecord:")):
         return None
     root = Path(spec).expanduser()
     for name in ("val", "validation"):
@@ -262,6 +272,9 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     replicas' share, per-replica batches in order, so the replicas of one step
     together see exactly the global batch a single device would.
     `start_index` = elements already consumed (step * global batch) when resuming.
+    TFRecord shards are instead split by file between input pipelines (each reads its
+    own, disjoint set), and resume skips start_index / pipelines records in each: exact
+    per pipeline, but batches differ from a run with another number of pipelines.
     `input_noise` > 0 adds N(0, sigma^2) to L (then clips to [-1, 1]), drawn per element
     from its stateless seed: the same noise whatever the replica layout.
     """
@@ -277,6 +290,17 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         from colorgan import tfds_source
         elements = tfds_source.element_stream(source, seed=seed, start=start_index,
                                               shuffle_buffer=shuffle_buffer)
+    elif source.record_files:
+        files = records.pipeline_shards(source.record_files, input_context)
+        pipelines = input_context.num_input_pipelines if input_context else 1
+        pipeline = input_context.input_pipeline_id if input_context else 0
+        local_start = start_index // pipelines
+        stream = records.read_images(files, shuffle_seed=seed).shuffle(
+            shuffle_buffer, seed=seed).repeat().skip(local_start)
+        # Element indices (for crop seeds) interleave the pipelines': distinct across them.
+        indices = tf.data.Dataset.counter(local_start).map(lambda c: c * pipelines + pipeline)
+        elements = tf.data.Dataset.zip(indices, stream)
+        lo, hi = 0, batch_size  # the shards are split already: no element filter
     else:
         paths = tf.constant(source.paths)
         elements = _element_stream(len(source.paths), seed, start_index).map(
@@ -287,7 +311,7 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     min_side = 2 * image_size  # room for a crop of 35% area at full resolution
 
     def load(index, item):
-        image = (decode_image(item, min_side) if source.tfds_name else load_file(item, min_side))
+        image = decode_image(item, min_side) if source.is_stream else load_file(item, min_side)
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
         crop = train_crop(image, image_size, element_seed, crop_area)
         noise = tf.zeros([0], tf.float32)  # no noise: an empty placeholder costs nothing
@@ -303,7 +327,7 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         return L, ab
 
     ds = elements.map(load, num_parallel_calls=AUTOTUNE)
-    if source.tfds_name and source.min_chroma > 0:  # folders were sorted out by the scan
+    if source.is_stream and source.min_chroma > 0:  # folders were sorted out by the scan
         ds = ds.filter(lambda crop, _: color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma)
     ds = ds.batch(per_replica, drop_remainder=True)
     ds = ds.map(finish, num_parallel_calls=AUTOTUNE)
@@ -317,6 +341,9 @@ def eval_dataset(source: ImageSource, *, image_size: int, batch_size: int,
     if source.tfds_name:
         from colorgan import tfds_source
         ds = tfds_source.ordered_bytes(source).map(
+            lambda b: decode_image(b, image_size), num_parallel_calls=AUTOTUNE)
+    elif source.record_files:
+        ds = records.read_images(list(source.record_files)).map(
             lambda b: decode_image(b, image_size), num_parallel_calls=AUTOTUNE)
     else:
         ds = tf.data.Dataset.from_tensor_slices(list(source.paths)).map(

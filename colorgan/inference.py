@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -99,6 +99,11 @@ def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
 class Report:
     written: list[Path]
     failed: list[tuple[str, str]]  # (input, reason)
+    sources: list[Path] = field(default_factory=list)  # the input of each written
+
+    def pairs(self) -> list[tuple[Path, Path]]:
+        """(input, colorized output) for every photo written."""
+        return list(zip(self.sources, self.written))
 
 
 def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike,
@@ -110,21 +115,22 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     if not inputs and not failed:
         raise UserError(f"no image files in {' '.join(specs)}")
     out_root = Path(output_dir)
-    sources = {p.resolve() for p, _ in inputs}
-    written = []
+    input_paths = {p.resolve() for p, _ in inputs}
+    written, sources = [], []
     progress = Progress(len(inputs), label="colorize ")
     for path, rel in inputs:
         target = out_root / rel.with_suffix("." + fmt)
-        if target.resolve() in sources:  # never overwrite an input
+        if target.resolve() in input_paths:  # never overwrite an input
             target = target.with_name(f"{target.stem}_colorized.{fmt}")
         try:
             image = read_image(path)
             rgb = model(image[None], render_size)[0]
             write_image(rgb, target, fmt)
             written.append(target)
+            sources.append(path)
         except Exception as e:  # one bad file must not stop the batch
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             failed.append((str(path), reason))
             logging.warning("skipped %s: %s", path, reason)
         progress.update(path.name)
-    return Report(written, failed)
+    return Report(written, failed, sources)

@@ -28,14 +28,14 @@ def save_sheet(cols: dict[str, np.ndarray], path: str | os.PathLike, title: str 
 
     Written to a temporary name and renamed, so a reader never sees half a file.
     """
-    import matplotlib
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
+    # A bare Figure renders with Agg and never touches pyplot's backend: switching the
+    # global backend (matplotlib.use) would stop a notebook showing its figures inline.
+    from matplotlib.figure import Figure
 
     names = list(cols)
     rows = len(cols[names[0]])
-    fig, axes = plt.subplots(rows, len(names), figsize=(2.2 * len(names), 2.2 * rows + 0.4),
-                             squeeze=False)
+    fig = Figure(figsize=(2.2 * len(names), 2.2 * rows + 0.4))
+    axes = fig.subplots(rows, len(names), squeeze=False)
     for c, name in enumerate(names):
         for r in range(rows):
             ax = axes[r][c]
@@ -50,5 +50,4 @@ def save_sheet(cols: dict[str, np.ndarray], path: str | os.PathLike, title: str 
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     tmp.replace(path)

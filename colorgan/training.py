@@ -5,9 +5,12 @@ The loop writes the workdir laid out in `colorgan/workdir.py` and resumes from i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -20,7 +23,7 @@ from absl import logging
 from colorgan import color, data, losses, models, sheets, vgg
 from colorgan.config import (Config, generator_size, parse_schedule, parse_size_schedule,
                              phase_at)
-from colorgan.distribute import make_strategy
+from colorgan import distribute
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
 from colorgan.workdir import CHECKPOINT_DIR, CONFIG_FILE
@@ -44,14 +47,40 @@ class TrainState:
                                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
 
 
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str):
+    """Keras' dtype policy for the layers built inside; the global policy is restored after.
+
+    Mixed policies keep variables in float32 (checkpoints and exports are the same as
+    fp32 runs') and compute in bf16/fp16; G's output layer is float32 by construction.
+    """
+    old = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(old)
+
+
+def _adam(cfg: Config, learning_rate: float) -> keras.optimizers.Optimizer:
+    opt = keras.optimizers.Adam(learning_rate, beta_1=cfg.train.beta_1)
+    if cfg.train.precision == "fp16":  # fp16 gradients underflow without loss scaling
+        opt = keras.optimizers.LossScaleOptimizer(opt)
+    return opt
+
+
 def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
     """Builds models and optimizers in the strategy's scope; the same seed gives the same weights."""
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
-        generator = models.build_generator(cfg.model, generator_size(cfg), seed=cfg.train.seed)
-        discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
-        g_opt = keras.optimizers.Adam(cfg.train.g_learning_rate, beta_1=cfg.train.beta_1)
-        d_opt = keras.optimizers.Adam(cfg.train.d_learning_rate, beta_1=cfg.train.beta_1)
+        with precision_policy(cfg.train.precision):
+            generator = models.build_generator(cfg.model, generator_size(cfg), seed=cfg.train.seed)
+            discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
+        g_opt = _adam(cfg, cfg.train.g_learning_rate)
+        d_opt = _adam(cfg, cfg.train.d_learning_rate)
         # Optimizer slots must exist before the first traced step under a strategy,
         # otherwise that step fails feeding an uninitialized placeholder.
         g_opt.build(generator.trainable_variables)
@@ -82,12 +111,18 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
     def average(per_example):
         return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
 
+    def logits(L, ab):  # losses are computed in float32 whatever D computes in
+        return tf.cast(D([L, ab], training=True), tf.float32)
+
+    def scaled(optimizer, loss):  # fp16: the loss scale (gradients are unscaled by apply)
+        return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+
     def d_update(L, ab, fake_ab):
         with tf.GradientTape() as tape:
-            d_loss = average(losses.discriminator_gan_loss(
-                D([L, ab], training=True), D([L, fake_ab], training=True), kind))
+            d_loss = average(losses.discriminator_gan_loss(logits(L, ab), logits(L, fake_ab), kind))
+            d_scaled = scaled(state.d_optimizer, d_loss)
         state.d_optimizer.apply_gradients(
-            zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
+            zip(tape.gradient(d_scaled, D.trainable_variables), D.trainable_variables))
         return d_loss
 
     def replica_step(batch):
@@ -100,7 +135,7 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
             for _ in range(cfg.train.d_steps - 1):  # extra D updates against the current G
                 d_update(L, ab, tf.stop_gradient(G(L, training=True)))
         with tf.GradientTape(persistent=True) as tape:
-            fake_ab = G(L, training=True)
+            fake_ab = tf.cast(G(L, training=True), tf.float32)
             g_l1 = average(losses.l1_loss(ab, fake_ab))
             g_total = lambda_l1 * g_l1
             g_perc = zero
@@ -110,34 +145,41 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
                 g_total += lambda_perc * g_perc
             g_gan = d_loss = zero
             if lambda_gan > 0:
-                real_logits = D([L, ab], training=True)
-                fake_logits = D([L, fake_ab], training=True)
+                real_logits, fake_logits = logits(L, ab), logits(L, fake_ab)
                 g_gan = average(losses.generator_gan_loss(fake_logits, kind))
                 g_total += lambda_gan * g_gan
                 d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind))
-        g_grads = tape.gradient(g_total, G.trainable_variables)
+            g_scaled = scaled(state.g_optimizer, g_total)
+            d_scaled = scaled(state.d_optimizer, d_loss)
+        g_grads = tape.gradient(g_scaled, G.trainable_variables)
         state.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
         if lambda_gan > 0:  # an L1-only run or phase leaves D untouched
-            d_grads = tape.gradient(d_loss, D.trainable_variables)
+            d_grads = tape.gradient(d_scaled, D.trainable_variables)
             state.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
         del tape
         return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "g_perceptual": g_perc,
                 "d": d_loss}
 
-    @tf.function
-    def train_step(batch):
+    @tf.function(jit_compile=cfg.train.jit_compile or None)
+    def train_step(batch, stop=tf.constant(0.0)):
+        """`stop` > 0: this process wants to stop after the step. Returned summed over all
+        replicas (ReduceOp has no MAX), so every worker of a cluster sees it and all stop
+        (and save) at the same step."""
         per_replica = strategy.run(replica_step, args=(batch,))
         state.step.assign_add(1)
-        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for k, v in per_replica.items()}
+        out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+               for k, v in per_replica.items()}
+        out["stop"] = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                      strategy.run(lambda: tf.identity(stop)), axis=None)
+        return out
 
     return train_step
 
 
 # --------------------------------------------------------------------------- workdir
 
-def _check_config(workdir: Path, cfg: Config) -> None:
-    """Writes config.json, or refuses to resume a workdir whose models differ."""
+def _check_config(workdir: Path, cfg: Config, write: bool = True) -> None:
+    """Writes config.json (if `write`), or refuses to resume a workdir whose models differ."""
     path = workdir / CONFIG_FILE
     if path.exists():
         old = json.loads(path.read_text())
@@ -153,7 +195,8 @@ def _check_config(workdir: Path, cfg: Config) -> None:
             if old["data"].get(key, "") != new["data"][key]:
                 raise UserError(f"--workdir={workdir} was trained with {key}="
                                 f"{old['data'].get(key, '')!r}; use a new workdir")
-    _atomic_write(path, cfg.to_json())
+    if write:
+        _atomic_write(path, cfg.to_json())
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -191,6 +234,7 @@ class FitResult:
     metrics: dict[str, float]
     stopped_by_signal: int | None
     sheet: str | None
+    state: TrainState | None = None  # the trained models, for callers in the same process
 
 
 def _format_eta(seconds: float) -> str:
@@ -215,8 +259,13 @@ def fit(cfg: Config, workdir: str | Path,
         strategy: tf.distribute.Strategy | None = None) -> FitResult:
     """Trains cfg.train.steps steps in total, resuming from `workdir` if it holds a checkpoint."""
     workdir = Path(workdir)
-    strategy = strategy or make_strategy(cfg.train)
-    t = cfg.train
+    strategy = strategy or distribute.make_strategy(cfg.train)  # first: before any TF op
+    batch = distribute.global_batch_size(cfg.train, strategy)
+    if batch != cfg.train.batch_size:
+        logging.info("global batch %d = %d per replica x %d replicas", batch,
+                     cfg.train.per_replica_batch_size, strategy.num_replicas_in_sync)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch))
+    chief = distribute.is_chief(strategy)
     source = data.open_source(data.train_spec(cfg.data.source), min_chroma=cfg.data.min_chroma,
                               tfds_data_dir=cfg.data.tfds_data_dir)
     eval_spec = cfg.data.eval_source or data.default_eval_spec(cfg.data.source)
@@ -229,16 +278,30 @@ def fit(cfg: Config, workdir: str | Path,
         logging.warning("no default eval images (%s); showing training images instead", e)
         eval_spec, eval_source = cfg.data.source, source
     workdir.mkdir(parents=True, exist_ok=True)
-    _check_config(workdir, cfg)
-    logging.info("training on %s (%s images) with %d replica(s); eval images from %s",
+    _check_config(workdir, cfg, write=chief)
+    logging.info("training on %s (%s images) with %d replica(s)%s; eval images from %s",
                  cfg.data.source, source.size or "a stream of", strategy.num_replicas_in_sync,
-                 eval_spec)
+                 "" if chief else " (a worker: the chief writes the workdir)", eval_spec)
+    with contextlib.ExitStack() as cleanup:
+        return _fit(cfg, workdir, strategy, chief, source, eval_source, cleanup)
 
+
+def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bool,
+         source: data.ImageSource, eval_source: data.ImageSource,
+         cleanup: contextlib.ExitStack) -> FitResult:
+    """fit's loop; `cleanup` removes a worker's temporary checkpoint dir at the end."""
+    t = cfg.train
     state = create_state(cfg, strategy)
     ckpt = state.checkpoint()
     manager = tf.train.CheckpointManager(ckpt, workdir / CHECKPOINT_DIR,
                                          max_to_keep=t.keep_checkpoints)
     restore_latest(ckpt, manager)
+    if not chief:
+        # Every worker takes part in each save (the variables are read collectively), but
+        # only the chief's lands in the workdir; the others go to a temp dir, removed after.
+        tmp = tempfile.mkdtemp(prefix="colorgan-worker-")
+        cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+        manager = tf.train.CheckpointManager(ckpt, tmp, max_to_keep=1)
     start = int(state.step.numpy())
     if start:
         logging.info("resuming at step %d of %d", start, t.steps)
@@ -262,7 +325,8 @@ def fit(cfg: Config, workdir: str | Path,
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
                                                   batch_size=t.sheet_rows, limit=t.sheet_rows,
                                                   color_space=cfg.model.color_space)))
-    writer = tf.summary.create_file_writer(str(workdir / "tb"))
+    writer = (tf.summary.create_file_writer(str(workdir / "tb")) if chief
+              else tf.summary.create_noop_writer())
 
     metrics: dict[str, float] = {}
     step = start
@@ -280,7 +344,10 @@ def fit(cfg: Config, workdir: str | Path,
             if phase not in step_fns:
                 logging.info("phase %s from step %d", phase, step)
                 step_fns[phase] = make_train_step(state, cfg, strategy, phase)
-            out = step_fns[phase](next(batches))
+            # Stop requests (signal, time budget) are agreed on inside the step.
+            wants_stop = stop.signum is not None or time.perf_counter() >= deadline
+            out = step_fns[phase](next(batches), tf.constant(float(wants_stop)))
+            stopping = bool(out.pop("stop") > 0)
             if step == start + 1:
                 logging.info("first step (tracing included) took %.1fs",
                              time.perf_counter() - mark_time)
@@ -305,18 +372,21 @@ def fit(cfg: Config, workdir: str | Path,
                 with writer.as_default(step=step):
                     tf.summary.scalar("speed/images_per_second", rate * t.batch_size)
                 mark_time, mark_step = now, step
-            if step % t.image_every == 0:
+            if step % t.image_every == 0 and chief:
                 _write_images(writer, state.generator, eval_L, eval_ab, step,
                               cfg.model.color_space)
-            out_of_time = time.perf_counter() >= deadline
-            if step % t.checkpoint_every == 0 or stop.signum is not None or out_of_time:
+            if step % t.checkpoint_every == 0 or stopping:
                 manager.save(checkpoint_number=step)
                 saved_at = step
-            if out_of_time:
-                logging.info("time budget of %.0fs reached at step %d; checkpoint saved",
-                             t.time_budget, step)
+            if stopping and stop.signum is None and time.perf_counter() < deadline:
+                logging.info("another worker stopped at step %d; stopping too", step)
                 break
-            if stop.signum is not None:
+            if stopping and stop.signum is None:
+                logging.info("time budget of %.0fs reached at step %d/%d; checkpoint saved, "
+                             "run the same command again to continue", t.time_budget, step,
+                             t.steps)
+                break
+            if stopping:
                 logging.warning("stopped by signal %d at step %d; checkpoint saved, run the "
                                 "same command again to resume", stop.signum, step)
                 break
@@ -324,10 +394,11 @@ def fit(cfg: Config, workdir: str | Path,
         manager.save(checkpoint_number=step)
     writer.flush()
     sheet = None
-    if stop.signum is None:
+    if stop.signum is None and chief:
         sheet = str(workdir / "sample_sheet.png")
         cols = sheets.columns(eval_L, _colorize(state.generator, eval_L), eval_ab,
                               cfg.model.color_space)
         sheets.save_sheet(cols, sheet, title=f"{cfg.data.source} - step {step}")
         logging.info("wrote %s", sheet)
-    return FitResult(step=step, metrics=metrics, stopped_by_signal=stop.signum, sheet=sheet)
+    return FitResult(step=step, metrics=metrics, stopped_by_signal=stop.signum, sheet=sheet,
+                     state=state)

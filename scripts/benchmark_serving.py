@@ -7,7 +7,6 @@ on the weights. Prints medians and the ratio; nothing is asserted (speed is nois
 """
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from colorgan import models, serving  # noqa: E402
+from colorgan import bench, models, serving  # noqa: E402
 from colorgan.config import ModelConfig  # noqa: E402
 
 
@@ -49,16 +48,11 @@ def main():
         loaded = tf.saved_model.load(str(serving.export(colorizer, tmp)))
     serve = loaded.signatures["serving_default"]
 
-    from PIL import Image
     w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
     h = int(round(w * 3 / 4))
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:h, 0:w] / w
-    img = np.stack([np.sin(9 * xx), np.cos(7 * yy), xx * yy], -1) * 100 + 128
-    img = np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=90)
-    request = tf.constant([buf.getvalue()])
+    img = bench.synthetic_photo(w, h)
+    jpeg = bench.jpeg_bytes(img)
+    request = tf.constant([jpeg])
 
     bare = tf.function(lambda x: generator(x, training=False))
     x = tf.random.normal([1, args.render_size, args.render_size, 1])
@@ -70,7 +64,7 @@ def main():
     c_med, _, _ = timed(lambda: colorize(images=floats)["colorized"].numpy(), args.repeats)
     png = tf.function(lambda x: tf.io.encode_png(x, compression=1))
     p_med, _, _ = timed(lambda: png(tf.constant(img)).numpy(), args.repeats)
-    print(f"input: {w}x{h} JPEG ({len(buf.getvalue()) / 1e3:.0f} kB), render size {args.render_size}")
+    print(f"input: {w}x{h} JPEG ({len(jpeg) / 1e3:.0f} kB), render size {args.render_size}")
     print(f"bare generator {args.render_size}^2: median {g_med * 1e3:.1f} ms "
           f"(min {g_min * 1e3:.1f}, max {g_max * 1e3:.1f})")
     print(f"serving_default end to end:  median {s_med * 1e3:.1f} ms "

@@ -171,3 +171,36 @@ def test_evaluate_on_folder_without_images_exits_2(tmp_path):
                f"--output_dir={tmp_path / 'out'}")
     assert proc.returncode == 2 and len(error_lines(proc.stderr)) == 1
     assert "no image files" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_make_tfrecords_then_train_on_them(tmp_path):
+    prefix = tmp_path / "records" / "val"
+    proc = run("make_tfrecords.py", "--data=samples:val", f"--output={prefix}", "--shard_mb=0.5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shards = sorted(p.name for p in prefix.parent.iterdir())
+    assert len(shards) >= 2 and shards[0] == f"val-00000-of-{len(shards):05d}.tfrecord"
+    assert "img/s" in proc.stderr and "46/46" in proc.stderr
+    again = run("make_tfrecords.py", "--data=samples:val", f"--output={prefix}")
+    assert again.returncode == 2 and "exist already" in again.stderr
+    workdir = tmp_path / "run"
+    proc = run("train.py", "--preset=tiny", "--steps=2", f"--workdir={workdir}",
+               f"--data=tfrecord:{prefix}-*", *QUIET)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "a stream of" in proc.stderr
+    assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-2")
+
+
+def test_bench_prints_a_json_line_per_figure(tmp_path):
+    out = tmp_path / "bench.jsonl"
+    proc = run("bench.py", "--presets=tiny", "--precisions=fp32,bf16", "--repeats=2", "--steps=2",
+               f"--output={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+    figures = [json.loads(line) for line in out.read_text().splitlines()]
+    names = [(f["figure"], f.get("precision")) for f in figures]
+    assert names == [("machine", None), ("train", "fp32"), ("train", "bf16"),
+                     ("input_pipeline", "fp32"), ("serving_256x256", "fp32"),
+                     ("serving_1MP", "fp32")]
+    for f in figures[1:]:
+        assert f["median"] > 0 and len(f["runs"]) >= 2 and f["size"] == 32
+    assert "| train | tiny | bf16 | 32 | 4 |" in proc.stdout

@@ -1,0 +1,90 @@
+"""Speed benchmark: python bench.py [--presets=pix2pix,demo] [--precisions=fp32,bf16]
+
+For each preset (pix2pix at 256^2 batch 4, demo) and precision: train images/s
+(the step alone, one fixed batch), input-pipeline images/s at the same size and batch,
+and the exported model's serving latency for a 256^2 and a 1 MP JPEG. Medians over
+--repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
+machine. Run it on an otherwise idle machine.
+"""
+
+from colorgan import cli  # first: quiets TensorFlow's start-up
+
+import json
+import os
+import platform
+
+from absl import flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("presets", ["pix2pix", "demo"], "Presets to measure.")
+flags.DEFINE_list("precisions", ["fp32", "bf16"], "Train-step precisions: fp32, bf16, fp16.")
+flags.DEFINE_list("figures", ["train", "pipeline", "serving"], "What to measure.")
+flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
+flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
+flags.DEFINE_integer("steps", 0, "Train steps per repeat (0: 5 at 256^2, 20 at the demo size).")
+flags.DEFINE_string("output", None, "Also write the JSON lines to this file.")
+
+
+def machine() -> dict:
+    import tensorflow as tf
+    flags_line, model = "", platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags_line = line
+                    break
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")),
+                         model)
+    except OSError:  # not Linux
+        pass
+    isa = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16") if f" {x}" in flags_line]
+    return {"figure": "machine", "cpu": model, "cores": os.cpu_count(), "isa": isa,
+            "gpus": len(tf.config.list_physical_devices("GPU")), "tensorflow": tf.__version__}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    from colorgan import bench
+    from colorgan.errors import UserError
+
+    unknown = set(FLAGS.figures) - {"train", "pipeline", "serving"}
+    if unknown:
+        raise UserError(f"--figures: unknown {sorted(unknown)} (train, pipeline, serving)")
+    results = [machine()]
+    out = open(FLAGS.output, "w") if FLAGS.output else None
+
+    def emit(fig):
+        if fig is not results[0]:
+            results.append(fig)
+        line = json.dumps(fig)
+        print(line, flush=True)
+        if out:
+            out.write(line + "\n")
+            out.flush()
+
+    emit(results[0])
+    for preset in FLAGS.presets:
+        batch = FLAGS.pix2pix_batch if preset == "pix2pix" else None
+        cfg = bench.bench_cfg(preset, batch)
+        steps = FLAGS.steps or (5 if cfg.data.image_size >= 256 else 20)
+        if "train" in FLAGS.figures:
+            for precision in FLAGS.precisions:
+                logging.info("train %s %s: %d x %d steps", preset, precision, FLAGS.repeats, steps)
+                emit(bench.train_speed(bench.bench_cfg(preset, batch, precision), preset, steps,
+                                       FLAGS.repeats))
+        if "pipeline" in FLAGS.figures:
+            emit(bench.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats))
+        if "serving" in FLAGS.figures:
+            for fig in bench.serving_latency(cfg, preset, FLAGS.repeats * 3):
+                emit(fig)
+    print(bench.table(results[1:]))
+    if out:
+        out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
