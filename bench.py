@@ -2,7 +2,9 @@
 
 For each preset (pix2pix at 256^2 batch 4, demo) and precision: train images/s
 (the step alone, one fixed batch), input-pipeline images/s at the same size and batch,
-and the exported model's serving latency for a 256^2 and a 1 MP JPEG. Medians over
+and the exported model's serving latency for a 256^2 and a 1 MP JPEG; with
+--figures=l1 also the mean L1 at the end of a short run per precision (--l1_steps).
+Medians over
 --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
 machine. Run it on an otherwise idle machine.
 """
@@ -18,7 +20,9 @@ from absl import flags, logging
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["pix2pix", "demo"], "Presets to measure.")
 flags.DEFINE_list("precisions", ["fp32", "bf16"], "Train-step precisions: fp32, bf16, fp16.")
-flags.DEFINE_list("figures", ["train", "pipeline", "serving"], "What to measure.")
+flags.DEFINE_list("figures", ["train", "pipeline", "serving"],
+                  "What to measure: train, pipeline, serving, l1 (short-run L1 per precision).")
+flags.DEFINE_integer("l1_steps", 200, "Steps of the --figures=l1 run.")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
 flags.DEFINE_integer("steps", 0, "Train steps per repeat (0: 5 at 256^2, 20 at the demo size).")
@@ -50,9 +54,9 @@ def main(argv):
     from colorgan import bench
     from colorgan.errors import UserError
 
-    unknown = set(FLAGS.figures) - {"train", "pipeline", "serving"}
+    unknown = set(FLAGS.figures) - {"train", "pipeline", "serving", "l1"}
     if unknown:
-        raise UserError(f"--figures: unknown {sorted(unknown)} (train, pipeline, serving)")
+        raise UserError(f"--figures: unknown {sorted(unknown)} (train, pipeline, serving, l1)")
     results = [machine()]
     out = open(FLAGS.output, "w") if FLAGS.output else None
 
@@ -75,6 +79,11 @@ def main(argv):
                 logging.info("train %s %s: %d x %d steps", preset, precision, FLAGS.repeats, steps)
                 emit(bench.train_speed(bench.bench_cfg(preset, batch, precision), preset, steps,
                                        FLAGS.repeats))
+        if "l1" in FLAGS.figures:
+            for precision in FLAGS.precisions:
+                logging.info("l1 %s %s: %d steps", preset, precision, FLAGS.l1_steps)
+                emit(bench.short_run_l1(bench.bench_cfg(preset, batch, precision), preset,
+                                        FLAGS.l1_steps))
         if "pipeline" in FLAGS.figures:
             emit(bench.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats))
         if "serving" in FLAGS.figures:

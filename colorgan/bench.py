@@ -60,6 +60,20 @@ def train_speed(cfg: config.Config, preset: str, steps: int, repeats: int) -> di
                    cfg.train.batch_size, rates, "img/s", cfg.train.batch_size)
 
 
+def short_run_l1(cfg: config.Config, preset: str, steps: int) -> dict:
+    """Mean L1 (model range) over the last quarter of a `steps`-step run from the seed's
+    initial weights on the seed's sample stream: compares precisions on one trajectory."""
+    strategy = tf.distribute.get_strategy()
+    state = training.create_state(cfg, strategy)
+    step = training.make_train_step(state, cfg, strategy)
+    it = iter(data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
+                                 batch_size=cfg.train.batch_size, seed=cfg.train.seed))
+    l1 = [float(step(next(it))["g_l1"]) for _ in range(steps)]
+    tail = l1[-max(1, steps // 4):]
+    return _figure("l1_short_run", preset, cfg.train.precision, cfg.data.image_size,
+                   cfg.train.batch_size, [statistics.fmean(tail)], "L1")
+
+
 def pipeline_speed(cfg: config.Config, preset: str, batches: int, repeats: int) -> dict:
     """Images/s the input pipeline delivers (decode, crop, flip, Lab) from the samples."""
     ds = data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
@@ -108,6 +122,7 @@ def table(figures: list[dict]) -> str:
     rows = ["| figure | preset | precision | size | batch | median | unit |",
             "|---|---|---|---|---|---|---|"]
     for f in figures:
+        value = f"{f['median']:.4f}" if f["unit"] == "L1" else f"{f['median']:.1f}"
         rows.append(f"| {f['figure']} | {f['preset']} | {f['precision']} | {f['size']} | "
-                    f"{f['batch']} | {f['median']:.1f} | {f['unit']} |")
+                    f"{f['batch']} | {value} | {f['unit']} |")
     return "\n".join(rows)

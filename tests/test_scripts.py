@@ -193,14 +193,18 @@ def test_make_tfrecords_then_train_on_them(tmp_path):
 def test_bench_prints_a_json_line_per_figure(tmp_path):
     out = tmp_path / "bench.jsonl"
     proc = run("bench.py", "--presets=tiny", "--precisions=fp32,bf16", "--repeats=2", "--steps=2",
-               f"--output={out}")
+               "--figures=train,l1,pipeline,serving", "--l1_steps=3", f"--output={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     import json
     figures = [json.loads(line) for line in out.read_text().splitlines()]
     names = [(f["figure"], f.get("precision")) for f in figures]
     assert names == [("machine", None), ("train", "fp32"), ("train", "bf16"),
+                     ("l1_short_run", "fp32"), ("l1_short_run", "bf16"),
                      ("input_pipeline", "fp32"), ("serving_256x256", "fp32"),
                      ("serving_1MP", "fp32")]
     for f in figures[1:]:
-        assert f["median"] > 0 and len(f["runs"]) >= 2 and f["size"] == 32
+        assert f["median"] > 0 and f["size"] == 32
+        assert len(f["runs"]) == (1 if f["figure"] == "l1_short_run" else 2)
+    l1 = [f["median"] for f in figures if f["figure"] == "l1_short_run"]
+    assert abs(l1[0] - l1[1]) < 0.05 * l1[0], l1  # bf16 follows fp32's trajectory
     assert "| train | tiny | bf16 | 32 | 4 |" in proc.stdout
