@@ -43,6 +43,8 @@ flags.DEFINE_integer("image_every", None, "Steps between TensorBoard image grids
 flags.DEFINE_enum("gan_loss", None, ["vanilla", "lsgan", "hinge"], "Adversarial loss.")
 flags.DEFINE_integer("d_steps", None, "Discriminator updates per generator update.")
 flags.DEFINE_bool("spectral_norm_d", None, "Spectral normalization on D's convolutions.")
+flags.DEFINE_bool("spectral_norm_g", None,
+                  "Spectral normalization on G's convolutions (ResNet encoder: decoder only).")
 flags.DEFINE_integer("attention_g", None, "Self-attention in G at this feature side (0 = off).")
 flags.DEFINE_integer("attention_d", None, "Self-attention in D at this feature side (0 = off).")
 flags.DEFINE_float("input_noise", None, "Sigma of Gaussian noise on the training input L.")
@@ -66,8 +68,9 @@ def main(argv):
     names = ["data", "eval_data", "tfds_data_dir", "image_size", "batch_size", "steps", "time_budget",
              "base_filters", "lambda_l1", "lambda_gan", "g_learning_rate", "d_learning_rate",
              "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every",
-             "gan_loss", "d_steps", "spectral_norm_d", "attention_g", "attention_d", "input_noise",
-             "lambda_perceptual", "perceptual_layers", "schedule", "size_schedule",
+             "gan_loss", "d_steps", "spectral_norm_d", "spectral_norm_g", "attention_g",
+             "attention_d", "input_noise", "lambda_perceptual", "perceptual_layers", "schedule",
+             "size_schedule",
              "color_space", "noise_channels", "encoder", "encoder_weights", "tpu",
              "per_replica_batch_size", "precision", "jit_compile"]
     overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}

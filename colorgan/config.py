@@ -57,6 +57,8 @@ class ModelConfig:
     dropout: float = 0.5  # in the three innermost decoder blocks, training only
     sync_batch_norm: bool = True  # batch statistics over the global batch
     spectral_norm_d: bool = False  # spectral normalization on every discriminator conv
+    # ... on every generator conv the run trains (U-Net: all; ResNet encoder: the decoder)
+    spectral_norm_g: bool = False
     attention_g: int = 0  # SAGAN self-attention in G's decoder at this feature side (0 = none)
     attention_d: int = 0  # ... in D after the block with this feature side (S/2, S/4 or S/8)
     color_space: str = "lab"  # lab (L in, ab out) | yuv (Y in, UV out)

@@ -14,36 +14,55 @@ def _l2_normalize(x):
     return x / (tf.norm(x) + 1e-12)
 
 
-class SpectralConv2D(keras.layers.Conv2D):
-    """Conv2D whose kernel is divided by its largest singular value (Miyato et al. 2018).
+class _SpectralNorm:
+    """Mixin for Keras convolutions: the kernel divided by its largest singular value
+    (Miyato et al. 2018), estimated by `power_iterations` steps of the power method per
+    call; the estimate u is carried between steps in a non-trainable weight (updated in
+    training only). Gradients flow through sigma with u held constant, as in SN-GAN.
 
-    The kernel [kh, kw, cin, cout] is read as a (kh*kw*cin, cout) matrix; sigma comes
-    from `power_iterations` steps of the power method per call, carrying the estimate u
-    between steps in a non-trainable weight (updated in training only). Gradients flow
-    through sigma with u held constant, as in SN-GAN.
+    The kernel is read as a matrix with `_sn_columns()` columns: the conv's output
+    channels for Conv2D, its input channels for Conv2DTranspose (which is the adjoint of
+    a Conv2D from `filters` to input channels, and has the same operator norm).
     """
 
-    def __init__(self, *args, power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_iterations = power_iterations
+    def _sn_columns(self) -> int:
+        raise NotImplementedError
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self.u = self.add_weight(shape=(1, self.filters), initializer="random_normal",
+    def _build_u(self):
+        self.u = self.add_weight(shape=(1, self._sn_columns()), initializer="random_normal",
                                  trainable=False, aggregation="only_first_replica",
                                  name="sn_u")
 
     def normalized_kernel(self, training=False):
-        w = tf.reshape(tf.convert_to_tensor(self.kernel), [-1, self.filters])  # (k*k*cin, cout)
+        cols = self._sn_columns()
+        w = tf.reshape(tf.convert_to_tensor(self.kernel), [-1, cols])
         u = tf.convert_to_tensor(self.u)
         for _ in range(self.power_iterations):
-            v = _l2_normalize(tf.matmul(u, w, transpose_b=True))  # (1, k*k*cin)
-            u = _l2_normalize(tf.matmul(v, w))  # (1, cout)
+            v = _l2_normalize(tf.matmul(u, w, transpose_b=True))  # (1, rows)
+            u = _l2_normalize(tf.matmul(v, w))  # (1, cols)
         u, v = tf.stop_gradient(u), tf.stop_gradient(v)
         sigma = tf.squeeze(tf.matmul(tf.matmul(v, w), u, transpose_b=True))
         if training:
             self.u.assign(u)
         return self.kernel / sigma
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+
+class SpectralConv2D(_SpectralNorm, keras.layers.Conv2D):
+    """Conv2D with a spectral-normalized kernel [kh, kw, cin, cout], read as (kh*kw*cin, cout)."""
+
+    def __init__(self, *args, power_iterations: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.power_iterations = power_iterations
+
+    def _sn_columns(self) -> int:
+        return self.filters
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_u()
 
     def call(self, inputs, training=None):
         outputs = self.convolution_op(inputs, self.normalized_kernel(bool(training)))
@@ -51,8 +70,36 @@ class SpectralConv2D(keras.layers.Conv2D):
             outputs = outputs + self.bias
         return self.activation(outputs) if self.activation is not None else outputs
 
-    def get_config(self):
-        return {**super().get_config(), "power_iterations": self.power_iterations}
+
+class SpectralConv2DTranspose(_SpectralNorm, keras.layers.Conv2DTranspose):
+    """Conv2DTranspose with a spectral-normalized kernel [kh, kw, cout, cin], read as
+    (kh*kw*cout, cin)."""
+
+    def __init__(self, *args, power_iterations: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.power_iterations = power_iterations
+
+    def _sn_columns(self) -> int:
+        return int(self.kernel.shape[-1])
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_u()
+
+    def call(self, inputs, training=None):
+        outputs = tf.nn.conv2d_transpose(
+            inputs, self.normalized_kernel(bool(training)),
+            output_shape=self._output_shape(inputs), strides=self.strides,
+            padding=self.padding.upper())
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def _output_shape(self, inputs):
+        # "same" padding, no output_padding / dilation (all the generator uses): x stride.
+        shape = tf.shape(inputs)
+        return tf.stack([shape[0], shape[1] * self.strides[0], shape[2] * self.strides[1],
+                         self.filters])
 
 
 class SelfAttention(keras.layers.Layer):

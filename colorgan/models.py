@@ -24,7 +24,8 @@ import tensorflow as tf
 from colorgan import net
 from colorgan.config import ModelConfig
 from colorgan.errors import UserError
-from colorgan.layers import NoiseChannels, SelfAttention, SpectralConv2D
+from colorgan.layers import (NoiseChannels, SelfAttention, SpectralConv2D,
+                             SpectralConv2DTranspose)
 
 
 def _init():
@@ -85,6 +86,13 @@ def input_multiple(cfg: ModelConfig, image_size: int) -> int:
     return 32 if cfg.encoder == "resnet50v2" else 2 ** generator_levels(image_size)
 
 
+def _g_convs(cfg: ModelConfig) -> tuple[type, type]:
+    """(conv, transposed conv) layer classes of the generator: spectral-normalized or not."""
+    if cfg.spectral_norm_g:
+        return SpectralConv2D, SpectralConv2DTranspose
+    return keras.layers.Conv2D, keras.layers.Conv2DTranspose
+
+
 def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
                     out_channels: int = 2, seed: int = 0) -> keras.Model:
     """U-Net generator; level i (0-based) has min(base * 2**i, 8 * base) filters.
@@ -99,6 +107,7 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     """
     if cfg.encoder == "resnet50v2":
         return build_resnet_generator(cfg, image_size, in_channels, out_channels, seed)
+    conv, deconv = _g_convs(cfg)
     levels = generator_levels(image_size)
     base = cfg.base_filters
     widths = [min(base * 2 ** i, 8 * base) for i in range(levels)]
@@ -109,16 +118,16 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     skips = []
     for i, width in enumerate(widths):  # (B, S/2^(i+1), S/2^(i+1), width)
         outer_or_inner = i in (0, levels - 1)
-        x = keras.layers.Conv2D(width, 4, strides=2, padding="same", use_bias=outer_or_inner,
-                                kernel_initializer=_init(), name=f"down{i}_conv")(x)
+        x = conv(width, 4, strides=2, padding="same", use_bias=outer_or_inner,
+                 kernel_initializer=_init(), name=f"down{i}_conv")(x)
         if not outer_or_inner:
             x = _norm(cfg, f"down{i}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"down{i}_act")(x)
         skips.append(x)
     # Up from the bottleneck: level i restores the resolution of encoder level i - 1.
     for up, i in enumerate(range(levels - 2, -1, -1)):  # (B, S/2^(i+1), S/2^(i+1), 2 * width)
-        x = keras.layers.Conv2DTranspose(widths[i], 4, strides=2, padding="same", use_bias=False,
-                                         kernel_initializer=_init(), name=f"up{i}_conv")(x)
+        x = deconv(widths[i], 4, strides=2, padding="same", use_bias=False,
+                   kernel_initializer=_init(), name=f"up{i}_conv")(x)
         x = _norm(cfg, f"up{i}_bn")(x)
         if up < 3 and cfg.dropout > 0:
             x = ReplicaConsistentDropout(cfg.dropout, seed=seed + up, name=f"up{i}_dropout")(x)
@@ -126,8 +135,8 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
         if cfg.attention_g and cfg.attention_g == image_size >> (i + 1):
             x = SelfAttention(name=f"up{i}_attention")(x)
         x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skips[i]])
-    x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same",
-                                     kernel_initializer=_init(), name="out_conv")(x)
+    x = deconv(out_channels, 4, strides=2, padding="same", kernel_initializer=_init(),
+               name="out_conv")(x)
     # float32 output even under a mixed-precision policy: losses and colour maths need it.
     outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)  # (B, S, S, 2)
     return keras.Model(inputs, outputs, name="generator")
@@ -148,6 +157,7 @@ def build_resnet_generator(cfg: ModelConfig, image_size: int, in_channels: int =
     -> BN -> ReLU (-> self-attention) -> concat skip, widths 8, 4, 2, 1 x base from S/16
     to S/2; then up to S, concat the input, 3x3 conv to out_channels, tanh.
     """
+    conv, deconv = _g_convs(cfg)  # the decoder's; the keras.applications encoder stays plain
     base = cfg.base_filters
     inputs = keras.Input((None, None, in_channels), name="L")
     x = inputs
@@ -161,21 +171,20 @@ def build_resnet_generator(cfg: ModelConfig, image_size: int, in_channels: int =
     *skips, y = encoder(rgb_like)  # S/2, S/4, S/8, S/16 and (S/32, 2048)
     for k, (skip, width) in enumerate(zip(reversed(skips), (8 * base, 4 * base, 2 * base, base))):
         side = image_size >> (4 - k)  # S/16, S/8, S/4, S/2
-        y = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False,
-                                         kernel_initializer=_init(), name=f"dec{k}_conv")(y)
+        y = deconv(width, 4, strides=2, padding="same", use_bias=False,
+                   kernel_initializer=_init(), name=f"dec{k}_conv")(y)
         y = _norm(cfg, f"dec{k}_bn")(y)
         y = keras.layers.ReLU(name=f"dec{k}_act")(y)
         if cfg.attention_g and cfg.attention_g == side:
             y = SelfAttention(name=f"dec{k}_attention")(y)
         y = keras.layers.Concatenate(name=f"dec{k}_skip")([y, skip])
-    y = keras.layers.Conv2DTranspose(base, 4, strides=2, padding="same", use_bias=False,
-                                     kernel_initializer=_init(), name="full_conv")(y)
+    y = deconv(base, 4, strides=2, padding="same", use_bias=False,
+               kernel_initializer=_init(), name="full_conv")(y)
     y = _norm(cfg, "full_bn")(y)
     y = keras.layers.ReLU(name="full_act")(y)
     # The input (and z) at full resolution: fine detail the S/2 skip cannot carry.
     y = keras.layers.Concatenate(name="full_skip")([y, x])
-    y = keras.layers.Conv2D(out_channels, 3, padding="same", kernel_initializer=_init(),
-                            name="out_conv")(y)
+    y = conv(out_channels, 3, padding="same", kernel_initializer=_init(), name="out_conv")(y)
     outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(y)
     return keras.Model(inputs, outputs, name="generator")
 

@@ -16,6 +16,7 @@ declare -A RECIPES=(
   [lsgan]="--gan_loss=lsgan"
   [hinge]="--gan_loss=hinge"
   [spectral_norm_d]="--spectral_norm_d"
+  [spectral_norm_gd]="--spectral_norm_d --spectral_norm_g"
   [self_attention]="--attention_g=16 --attention_d=16"
   [ttur_d4x]="--d_learning_rate=8e-4"
   [nogan]="--schedule=g:200,d:50,gan:rest"
@@ -27,7 +28,7 @@ declare -A RECIPES=(
   [resnet_encoder]="--encoder=resnet50v2 --encoder_weights=none"
   [pix2pix_seed1]="--seed=1"  # the default again with other weights and data order: the noise
 )
-ORDER="pix2pix lsgan hinge spectral_norm_d self_attention ttur_d4x nogan progressive input_noise perceptual yuv z_noise resnet_encoder pix2pix_seed1"
+ORDER="pix2pix lsgan hinge spectral_norm_d spectral_norm_gd self_attention ttur_d4x nogan progressive input_noise perceptual yuv z_noise resnet_encoder pix2pix_seed1"
 for name in ${@:-$ORDER}; do
   if [[ -z ${RECIPES[$name]+set} ]]; then
     echo "compare_recipes.sh: error: unknown recipe '$name' (one of: $ORDER)" >&2; exit 2

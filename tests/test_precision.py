@@ -46,7 +46,8 @@ def test_bf16_trains_like_fp32(tiny_cfg):
     assert np.mean([m["g_l1"] for m in bf16[-5:]]) < np.mean([m["g_l1"] for m in bf16[:5]])
 
 
-@pytest.mark.parametrize("extra", [{}, {"spectral_norm_d": True, "attention_g": 8,
+@pytest.mark.parametrize("extra", [{}, {"spectral_norm_d": True, "spectral_norm_g": True,
+                                        "attention_g": 8,
                                         "attention_d": 8, "noise_channels": 1}],
                          ids=["pix2pix", "recipes"])
 def test_fp16_uses_loss_scaling_and_stays_finite(tiny_cfg, extra):

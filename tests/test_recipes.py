@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from colorgan import config, data, losses, models, serving, training
 from colorgan.config import ModelConfig
-from colorgan.layers import SelfAttention, SpectralConv2D
+from colorgan.layers import SelfAttention, SpectralConv2D, SpectralConv2DTranspose
 
 
 def softplus(x):
@@ -44,6 +44,37 @@ def test_spectral_norm_brings_the_largest_singular_value_to_one():
     with tf.GradientTape() as tape:
         y = tf.reduce_sum(layer(x, training=True))
     assert np.isfinite(tape.gradient(y, layer.kernel).numpy()).all()
+
+
+def test_spectral_norm_of_a_transposed_conv():
+    """G's transposed convs: kernel [kh, kw, cout, cin] read as (kh*kw*cout, cin), the
+    adjoint conv's matrix; the layer computes Conv2DTranspose with the normalized kernel."""
+    layer = SpectralConv2DTranspose(6, 4, strides=2, padding="same", power_iterations=1,
+                                    kernel_initializer=keras.initializers.RandomNormal(0, 0.5, seed=2))
+    x = tf.random.normal([2, 8, 8, 3])
+    assert layer(x).shape == (2, 16, 16, 6)
+    assert np.linalg.svd(layer.kernel.numpy().reshape(-1, 3), compute_uv=False)[0] > 2
+    for _ in range(30):
+        layer(x, training=True)
+    normalized = layer.normalized_kernel().numpy()
+    assert np.linalg.svd(normalized.reshape(-1, 3), compute_uv=False)[0] == pytest.approx(1.0, abs=1e-3)
+    plain = keras.layers.Conv2DTranspose(6, 4, strides=2, padding="same")
+    plain.build(x.shape)
+    plain.kernel.assign(normalized)
+    plain.bias.assign(layer.bias)
+    np.testing.assert_allclose(layer(x).numpy(), plain(x).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("encoder", ["unet", "resnet50v2"])
+def test_spectral_norm_g_normalizes_every_trained_generator_conv(encoder):
+    cfg = ModelConfig(base_filters=8, spectral_norm_g=True, encoder=encoder)
+    g = models.build_generator(cfg, 32)
+    convs = [l for l in g.layers if isinstance(l, keras.layers.Conv2D)]  # encoder: nested model
+    deconvs = [l for l in g.layers if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert convs or encoder == "resnet50v2"
+    assert deconvs and all(isinstance(l, SpectralConv2DTranspose) for l in deconvs)
+    assert all(isinstance(l, SpectralConv2D) for l in convs)
+    assert g(tf.random.normal([2, 32, 32, 1]), training=True).shape == (2, 32, 32, 2)
 
 
 @pytest.mark.parametrize("side", [4, 8, 16])
@@ -101,7 +132,8 @@ def test_input_noise_perturbs_only_L_in_training_batches():
 
 def test_all_options_train_resume_and_export(tiny_cfg, tmp_path):
     cfg = config.with_overrides(tiny_cfg, {
-        "gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "attention_g": 8,
+        "gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "spectral_norm_g": True,
+        "attention_g": 8,
         "attention_d": 8, "input_noise": 0.05, "steps": 2, "checkpoint_every": 100})
     training.fit(cfg, tmp_path / "resumed")
     result = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
@@ -178,12 +210,14 @@ def test_train_py_schedule_and_perceptual_flags(tmp_path):
     proc = subprocess.run(
         [sys.executable, "train.py", "--preset=tiny", "--steps=4", "--schedule=g:2,d:1,gan:rest",
          "--lambda_perceptual=0.1", "--perceptual_layers=relu1_2,relu2_2", "--log_every=1",
-         f"--workdir={tmp_path}"], cwd=root, capture_output=True, text=True, timeout=300,
+         "--spectral_norm_g", f"--workdir={tmp_path}"], cwd=root, capture_output=True, text=True, timeout=300,
         stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for phase, step in (("g", 1), ("d", 3), ("gan", 4)):
         assert f"phase {phase} from step {step}" in proc.stderr
-    assert '"perceptual_layers": [\n      "relu1_2",' in (tmp_path / "config.json").read_text()
+    written = (tmp_path / "config.json").read_text()
+    assert '"perceptual_layers": [\n      "relu1_2",' in written
+    assert '"spectral_norm_g": true' in written
 
 
 def test_progressive_resizing_switches_size_keeps_weights_and_resumes(tiny_cfg, tmp_path, caplog,

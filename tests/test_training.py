@@ -46,7 +46,8 @@ def run_steps(cfg, strategy, n):
     return metrics, weights(state)
 
 
-RECIPES = {"gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "attention_g": 8,
+RECIPES = {"gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "spectral_norm_g": True,
+           "attention_g": 8,
            "attention_d": 8, "input_noise": 0.05, "color_space": "yuv", "noise_channels": 2}
 
 
