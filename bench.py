@@ -31,18 +31,15 @@ flags.DEFINE_string("output", None, "Also write the JSON lines to this file.")
 
 def machine() -> dict:
     import tensorflow as tf
-    flags_line, model = "", platform.processor()
+    info = {}  # the first "model name" and "flags" lines of /proc/cpuinfo
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    flags_line = line
-                    break
-        with open("/proc/cpuinfo") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")),
-                         model)
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
     except OSError:  # not Linux
         pass
+    model, flags_line = info.get("model name", platform.processor()), " " + info.get("flags", "")
     isa = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16") if f" {x}" in flags_line]
     return {"figure": "machine", "cpu": model, "cores": os.cpu_count(), "isa": isa,
             "gpus": len(tf.config.list_physical_devices("GPU")), "tensorflow": tf.__version__}

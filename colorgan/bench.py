@@ -47,11 +47,15 @@ def bench_cfg(preset: str, batch_size: int | None = None, precision: str = "fp32
     return config.with_overrides(config.get_preset(preset), overrides)
 
 
+def _train_step(cfg: config.Config):
+    """A fresh state's traced train step on the default strategy."""
+    strategy = tf.distribute.get_strategy()
+    return training.make_train_step(training.create_state(cfg, strategy), cfg, strategy)
+
+
 def train_speed(cfg: config.Config, preset: str, steps: int, repeats: int) -> dict:
     """Images/s of the train step alone, on one fixed batch of real photos."""
-    strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
-    step = training.make_train_step(state, cfg, strategy)
+    step = _train_step(cfg)
     batch = next(iter(data.train_dataset(data.open_source("samples"),
                                          image_size=cfg.data.image_size,
                                          batch_size=cfg.train.batch_size, seed=0)))
@@ -63,9 +67,7 @@ def train_speed(cfg: config.Config, preset: str, steps: int, repeats: int) -> di
 def short_run_l1(cfg: config.Config, preset: str, steps: int) -> dict:
     """Mean L1 (model range) over the last quarter of a `steps`-step run from the seed's
     initial weights on the seed's sample stream: compares precisions on one trajectory."""
-    strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
-    step = training.make_train_step(state, cfg, strategy)
+    step = _train_step(cfg)
     it = iter(data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
                                  batch_size=cfg.train.batch_size, seed=cfg.train.seed))
     l1 = [float(step(next(it))["g_l1"]) for _ in range(steps)]

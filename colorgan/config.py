@@ -242,7 +242,7 @@ def from_dict(values: Mapping[str, Any]) -> Config:
 
 
 PHASES = ("g", "d", "gan")
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # distribute.py
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # made in distribute.py
 PRECISIONS = ("fp32", "bf16", "fp16")
 COLOR_SPACES = ("lab", "yuv")  # colorgan.color.SPACES
 ENCODERS = ("unet", "resnet50v2")

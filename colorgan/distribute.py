@@ -21,10 +21,8 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from colorgan.config import TrainConfig
+from colorgan.config import STRATEGIES, TrainConfig
 from colorgan.errors import UserError
-
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # = config.STRATEGIES
 
 
 def logical_cpus(n: int) -> list[str]:
@@ -146,8 +144,3 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
 
-
-def num_workers(strategy: tf.distribute.Strategy) -> int:
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return 1
-    return _cluster_tasks(tf_config()) or 1

@@ -25,10 +25,15 @@ class _SpectralNorm:
     a Conv2D from `filters` to input channels, and has the same operator norm).
     """
 
+    def __init__(self, *args, power_iterations: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.power_iterations = power_iterations
+
     def _sn_columns(self) -> int:
         raise NotImplementedError
 
-    def _build_u(self):
+    def build(self, input_shape):
+        super().build(input_shape)
         self.u = self.add_weight(shape=(1, self._sn_columns()), initializer="random_normal",
                                  trainable=False, aggregation="only_first_replica",
                                  name="sn_u")
@@ -53,16 +58,8 @@ class _SpectralNorm:
 class SpectralConv2D(_SpectralNorm, keras.layers.Conv2D):
     """Conv2D with a spectral-normalized kernel [kh, kw, cin, cout], read as (kh*kw*cin, cout)."""
 
-    def __init__(self, *args, power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_iterations = power_iterations
-
     def _sn_columns(self) -> int:
         return self.filters
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_u()
 
     def call(self, inputs, training=None):
         outputs = self.convolution_op(inputs, self.normalized_kernel(bool(training)))
@@ -75,16 +72,8 @@ class SpectralConv2DTranspose(_SpectralNorm, keras.layers.Conv2DTranspose):
     """Conv2DTranspose with a spectral-normalized kernel [kh, kw, cout, cin], read as
     (kh*kw*cout, cin)."""
 
-    def __init__(self, *args, power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_iterations = power_iterations
-
     def _sn_columns(self) -> int:
         return int(self.kernel.shape[-1])
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_u()
 
     def call(self, inputs, training=None):
         outputs = tf.nn.conv2d_transpose(
