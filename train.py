@@ -10,7 +10,7 @@ from absl import flags, logging
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and sheets go.",
                     required=True)
-flags.DEFINE_string("preset", "demo", "pix2pix | demo | tiny (see colorgan/config.py).")
+flags.DEFINE_string("preset", "demo", "base | demo | pix2pix | tiny (see colorgan/config.py).")
 flags.DEFINE_string("data", None,
                     "samples | samples:val | FOLDER | tfds:NAME[:SPLIT] | tfrecord:GLOB.")
 flags.DEFINE_string("eval_data", None, "Images for progress grids and the sample sheet.")
@@ -49,13 +49,24 @@ flags.DEFINE_integer("attention_g", None, "Self-attention in G at this feature s
 flags.DEFINE_integer("attention_d", None, "Self-attention in D at this feature side (0 = off).")
 flags.DEFINE_float("input_noise", None, "Sigma of Gaussian noise on the training input L.")
 flags.DEFINE_float("lambda_perceptual", None, "Weight of the VGG16 perceptual loss (0 = off).")
+flags.DEFINE_float("rebalance", None, "Colour rebalancing of L1: 0 = off .. 1 = inverse frequency.")
 flags.DEFINE_list("perceptual_layers", None, "VGG16 layers, e.g. relu2_2,relu3_3.")
 flags.DEFINE_string("schedule", None, "NoGAN phases, e.g. g:1000,d:200,gan:rest.")
 flags.DEFINE_string("size_schedule", None, "Progressive resizing, e.g. 64:2000,128:2000,256:rest.")
 flags.DEFINE_enum("color_space", None, ["lab", "yuv"], "lab: L in, ab out; yuv: Y in, UV out.")
 flags.DEFINE_integer("noise_channels", None, "Channels of N(0, 1) noise z added to G's input.")
-flags.DEFINE_enum("encoder", None, ["unet", "resnet50v2"], "G's encoder: pix2pix U-Net or ResNet50V2.")
+flags.DEFINE_enum("encoder", None, ["unet", "vgg16", "resnet50v2"],
+                  "G's encoder: pix2pix U-Net, VGG16 (shipped ImageNet weights) or ResNet50V2.")
 flags.DEFINE_string("encoder_weights", None, "imagenet | PATH to ResNet50V2 weights | none.")
+flags.DEFINE_string("train_encoder", None, "vgg16 encoder: never (frozen) | after:STEPS | always.")
+flags.DEFINE_float("encoder_learning_rate", None, "Adam learning rate of a training vgg16 encoder.")
+# Fine-tuning (README "Fine-tune the shipped model").
+flags.DEFINE_string("init_from", None,
+                    "Start a fresh run from a trained model: pretrained (shipped) | WORKDIR | "
+                    "EXPORT_DIR. Its model config and image size are taken over; the rest comes from "
+                    "--preset and the flags. Rerunning resumes the fine-tune from --workdir.")
+flags.DEFINE_enum("freeze", None, ["encoder", "none"],
+                  "What stays fixed: encoder (= --train_encoder=never) or none (= always).")
 
 _OVERRIDES = {"data": "source", "eval_data": "eval_source"}  # flag name -> config field
 
@@ -64,19 +75,34 @@ def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
     from colorgan import config, training
+    from colorgan.errors import UserError
 
     names = ["data", "eval_data", "tfds_data_dir", "image_size", "batch_size", "steps", "time_budget",
              "base_filters", "lambda_l1", "lambda_gan", "g_learning_rate", "d_learning_rate",
              "strategy", "cpu_devices", "seed", "log_every", "checkpoint_every", "image_every",
              "gan_loss", "d_steps", "spectral_norm_d", "spectral_norm_g", "attention_g",
-             "attention_d", "input_noise", "lambda_perceptual", "perceptual_layers", "schedule",
+             "attention_d", "input_noise", "lambda_perceptual", "perceptual_layers", "rebalance",
+             "schedule",
              "size_schedule",
              "color_space", "noise_channels", "encoder", "encoder_weights", "tpu",
-             "per_replica_batch_size", "precision", "jit_compile"]
+             "per_replica_batch_size", "precision", "jit_compile", "train_encoder",
+             "encoder_learning_rate", "init_from"]
     overrides = {_OVERRIDES.get(n, n): FLAGS[n].value for n in names}
     if overrides["perceptual_layers"] is not None:
         overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])
-    cfg = config.with_overrides(config.get_preset(FLAGS.preset), overrides)
+    base = config.get_preset(FLAGS.preset)
+    if FLAGS.init_from:  # the source's architecture, then the preset's training settings
+        from colorgan import pretrained
+        base = pretrained.with_architecture_of(FLAGS.init_from, base)
+    if FLAGS.freeze is not None:
+        if FLAGS.train_encoder is not None:
+            raise flags.Error("give --freeze or --train_encoder, not both")
+        overrides["train_encoder"] = {"encoder": "never", "none": "always"}[FLAGS.freeze]
+        encoder = overrides["encoder"] or base.model.encoder
+        if FLAGS.freeze == "encoder" and encoder != "vgg16":
+            raise UserError(f"--freeze=encoder: the {encoder} generator has no pretrained "
+                                   "encoder to freeze (use --encoder=vgg16)")
+    cfg = config.with_overrides(base, overrides)
     logging.info("config:\n%s", cfg.to_json())
     result = training.fit(cfg, FLAGS.workdir)
     if result.stopped_by_signal is not None:

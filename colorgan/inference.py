@@ -36,10 +36,12 @@ def find_saved_model(path: Path) -> Path | None:
 def open_model(path: str | os.PathLike) -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
-    `path` is a SavedModel (or export base path) from export.py, or a training workdir /
-    checkpoint, in which case the graph is built in memory exactly as export does.
+    `path` is a SavedModel (or export base path) from export.py, a training workdir /
+    checkpoint, or "pretrained" (the model shipped in colorgan); for the last two the graph
+    is built in memory exactly as export does.
     """
-    path = Path(path)
+    from colorgan import pretrained
+    path = pretrained.resolve(path)
     if not path.exists() and not Path(str(path) + ".index").exists():
         raise UserError(f"--model: {path} does not exist")
     saved = find_saved_model(path)
@@ -106,20 +108,24 @@ class Report:
         return list(zip(self.sources, self.written))
 
 
-def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike,
+def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike | None,
                    fmt: str = "png", render_size: int = 0) -> Report:
+    """Colorizes every image the specs name into output_dir (None or "": beside each input,
+    as NAME_colorized.FMT), keeping relative paths; one bad file does not stop the rest."""
     if fmt not in ("png", "jpg"):
         raise UserError(f"--format={fmt!r}: choose png or jpg")
     inputs, problems = expand_inputs(specs)
     failed = [(p.split(":")[0], "no such file or folder") for p in problems]
     if not inputs and not failed:
         raise UserError(f"no image files in {' '.join(specs)}")
-    out_root = Path(output_dir)
     input_paths = {p.resolve() for p, _ in inputs}
     written, sources = [], []
     progress = Progress(len(inputs), label="colorize ")
     for path, rel in inputs:
-        target = out_root / rel.with_suffix("." + fmt)
+        if output_dir:
+            target = Path(output_dir) / rel.with_suffix("." + fmt)
+        else:  # beside the input
+            target = path.with_name(f"{path.stem}_colorized.{fmt}")
         if target.resolve() in input_paths:  # never overwrite an input
             target = target.with_name(f"{target.stem}_colorized.{fmt}")
         try:

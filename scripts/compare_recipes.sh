@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The README's recipe comparison: each option trained for the same wall-clock budget on
-# the shipped photos (demo preset otherwise), then evaluated on the val split.
+# The README's recipe comparisons: each option trained for the same wall-clock budget on
+# the shipped photos (the demo preset otherwise; PRESET=base compares the base preset's
+# candidates instead), then evaluated on the val split.
 #   bash scripts/compare_recipes.sh [BUDGET_SECONDS=240] [OUT=runs/compare] [RECIPE...]
+#   PRESET=base PRECISION=bf16 bash scripts/compare_recipes.sh 600 runs/compare_base
 # Run it on an otherwise idle machine: the budget is wall-clock time. A recipe whose
 # eval/metrics.json exists is skipped (delete its folder to redo it); the table lists
 # every recipe that has results, so recipes can be run in several sittings.
@@ -11,6 +13,20 @@ BUDGET=${1:-240}
 OUT=${2:-runs/compare}
 shift $(( $# < 2 ? $# : 2 ))
 PY=${PY:-.venv/bin/python}
+PRESET=${PRESET:-demo}
+PRECISION=${PRECISION:-fp32}
+if [[ $PRESET == base ]]; then
+# Each names its GAN weight: the base preset is gan_128, and this table chose it.
+declare -A RECIPES=(
+  [l1_128]="--lambda_gan=0"  # L1 only, 128 px, VGG16 encoder frozen
+  [gan_128]="--lambda_gan=1"  # + PatchGAN (vanilla): the base preset
+  [rebalance]="--lambda_gan=0 --rebalance=0.5"  # L1 with Zhang et al.'s colour rebalancing
+  [finetune_late]="--lambda_gan=1 --train_encoder=after:200"
+  [gan_64]="--lambda_gan=1 --image_size=64"
+  [gan_128_seed1]="--lambda_gan=1 --seed=1"
+)
+ORDER="l1_128 gan_128 rebalance finetune_late gan_64 gan_128_seed1"
+else
 declare -A RECIPES=(
   [pix2pix]=""
   [lsgan]="--gan_loss=lsgan"
@@ -29,14 +45,15 @@ declare -A RECIPES=(
   [pix2pix_seed1]="--seed=1"  # the default again with other weights and data order: the noise
 )
 ORDER="pix2pix lsgan hinge spectral_norm_d spectral_norm_gd self_attention ttur_d4x nogan progressive input_noise perceptual yuv z_noise resnet_encoder pix2pix_seed1"
+fi
 for name in ${@:-$ORDER}; do
   if [[ -z ${RECIPES[$name]+set} ]]; then
     echo "compare_recipes.sh: error: unknown recipe '$name' (one of: $ORDER)" >&2; exit 2
   fi
   if [[ -f $OUT/$name/eval/metrics.json ]]; then echo "$name: done already"; continue; fi
   # shellcheck disable=SC2086
-  $PY train.py --preset=demo --steps=100000 --time_budget="$BUDGET" --log_every=250 \
-    --workdir="$OUT/$name" ${RECIPES[$name]}
+  $PY train.py --preset="$PRESET" --steps=100000 --time_budget="$BUDGET" --log_every=50 \
+    --precision="$PRECISION" --workdir="$OUT/$name" ${RECIPES[$name]}
   $PY evaluate.py --model="$OUT/$name" --data=samples:val --output_dir="$OUT/$name/eval"
 done
 $PY - "$OUT" $ORDER <<'PYEOF'

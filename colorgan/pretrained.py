@@ -1,0 +1,198 @@
+"""Trained models as weights: the colorizer shipped inside colorgan, and `--init_from`.
+
+A model folder in the shipped format holds
+  config.json        the Config it was trained with (workdir.CONFIG_FILE)
+  generator.npz      G's weights by variable path; for a vgg16 generator with a frozen
+                     encoder only what differs from VGG16 (decoder, norms), since the
+                     encoder's weights ship once, in colorgan/weights/vgg16_lpips.npz
+  discriminator.npz  D's weights (optional: fine-tuning with a GAN loss starts from it)
+
+"pretrained" names the one inside the package (`SHIPPED`). `--init_from` also takes a
+training workdir or an export from export.py (which carries its config in
+assets.extra/, a folder TF Serving ignores). This module does not import training.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from colorgan import config, models, vgg_unet, workdir
+from colorgan.errors import UserError
+
+SHIPPED = Path(__file__).parent / "weights" / "colorizer"
+NAME = "pretrained"
+GENERATOR_FILE = "generator.npz"
+DISCRIMINATOR_FILE = "discriminator.npz"
+EXPORT_CONFIG = Path("assets.extra") / "colorgan_config.json"
+
+
+def resolve(spec: str | Path) -> Path:
+    """"pretrained" -> the shipped model's folder; anything else is a path."""
+    return SHIPPED if str(spec) == NAME else Path(spec)
+
+
+def is_shipped_format(path: str | Path) -> bool:
+    path = resolve(path)
+    return (path / GENERATOR_FILE).is_file() and (path / workdir.CONFIG_FILE).is_file()
+
+
+def _saved_model_dir(path: Path) -> Path | None:
+    from colorgan.inference import find_saved_model  # (no import cycle: inference is lazy)
+    return find_saved_model(path)
+
+
+def read_config(spec: str | Path) -> config.Config:
+    """The Config of a shipped-format folder, a workdir or an export; UserError otherwise."""
+    path = resolve(spec)
+    if is_shipped_format(path) or (path / workdir.CONFIG_FILE).is_file():
+        return workdir.read_config(path)
+    saved = _saved_model_dir(path) if path.is_dir() else None
+    if saved is not None:
+        if not (saved / EXPORT_CONFIG).is_file():
+            raise UserError(f"{spec}: this export has no {EXPORT_CONFIG} (made before colorgan "
+                            "0.2); start from its training workdir instead")
+        return config.from_dict(json.loads((saved / EXPORT_CONFIG).read_text()))
+    if not path.exists():
+        raise UserError(f"{spec}: no such file or folder (give 'pretrained', a workdir or an "
+                        "export)")
+    raise UserError(f"{spec} is not a colorgan model (no config.json, checkpoint or SavedModel)")
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as e:  # truncated, not a zip, ...
+        raise UserError(f"{path} cannot be read ({type(e).__name__}: {e}); it is damaged, "
+                        "reinstall colorgan or retrain") from None
+
+
+def _assign(model: keras.Model, arrays: dict[str, np.ndarray], source: Path,
+            optional: set[int] = frozenset()) -> None:
+    """Sets every variable of `model` from arrays[variable.path]; ids in `optional` may be
+    missing (they keep their value). A missing or misshapen array is a UserError."""
+    for v in model.variables:
+        if v.path not in arrays:
+            if id(v) in optional:
+                continue
+            raise UserError(f"{source} has no weights for {v.path}: damaged, or a model of "
+                            "another architecture")
+        if tuple(arrays[v.path].shape) != tuple(v.shape):
+            raise UserError(f"{source}: {v.path} has shape {arrays[v.path].shape}, the model "
+                            f"needs {tuple(v.shape)} (another architecture)")
+        v.assign(arrays[v.path])
+
+
+def load_shipped(spec: str | Path) -> tuple[keras.Model, config.Config]:
+    """A shipped-format folder (or "pretrained") -> (generator with its weights, Config)."""
+    path = resolve(spec)
+    cfg = workdir.read_config(path)
+    generator = models.build_generator(cfg.model, config.generator_size(cfg))
+    set_generator_weights(generator, cfg, path)
+    logging.info("loaded the generator from %s", path)
+    return generator, cfg
+
+
+def set_generator_weights(generator: keras.Model, cfg: config.Config, path: Path) -> None:
+    """The shipped format's generator.npz into `generator` (the encoder may be left out)."""
+    optional = set()
+    if cfg.model.encoder == "vgg16":
+        optional = {id(v) for v in vgg_unet.encoder_variables(generator)}
+    _assign(generator, _read_npz(path / GENERATOR_FILE), path / GENERATOR_FILE, optional)
+
+
+def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path,
+                 discriminator: keras.Model | None = None, card: dict | None = None) -> Path:
+    """Writes the shipped format to out_dir (replaced whole, via a temp folder and rename)."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        arrays = {v.path: v.numpy() for v in generator.variables}
+        if cfg.model.encoder == "vgg16" and cfg.train.train_encoder == "never":
+            arrays = vgg_unet.decoder_weights(generator)  # VGG16's own ship once, in vgg.py
+        np.savez(tmp / GENERATOR_FILE, **arrays)
+        if discriminator is not None:
+            np.savez(tmp / DISCRIMINATOR_FILE, **{v.path: v.numpy()
+                                                  for v in discriminator.variables})
+        (tmp / workdir.CONFIG_FILE).write_text(cfg.to_json())
+        if card:
+            (tmp / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def check_compatible(source: config.Config, cfg: config.Config, spec: str) -> None:
+    """UserError unless `source`'s generator has the architecture `cfg` builds."""
+    for key in ("encoder", "color_space"):
+        was, now = getattr(source.model, key), getattr(cfg.model, key)
+        if was != now:
+            raise UserError(f"--init_from={spec} is a model with {key}={was}; this run has "
+                            f"{key}={now} (pass --{key}={was}, or start from scratch)")
+    if config.generator_size(source) != config.generator_size(cfg) and cfg.model.encoder == "unet":
+        raise UserError(f"--init_from={spec}: its U-Net is {config.generator_size(source)} px "
+                        f"deep, this run's {config.generator_size(cfg)} (use --image_size="
+                        f"{config.generator_size(source)})")
+
+
+def with_architecture_of(spec: str, base: config.Config) -> config.Config:
+    """`base` (a preset) with the model section and image size of the model `spec` names, so
+    its weights fit; the loop, data and losses stay the preset's."""
+    import dataclasses
+    source = read_config(spec)
+    # A U-Net's depth follows its smallest training size; the vgg16 one has a fixed depth.
+    size = config.generator_size(source) if source.model.encoder == "unet" \
+        else source.data.image_size
+    data = dataclasses.replace(base.data, image_size=size, size_schedule="")
+    return dataclasses.replace(base, model=source.model, data=data)
+
+
+def has_discriminator(spec: str) -> bool:
+    """Whether `init_from(spec)` sets D too (a shipped D, or a workdir's checkpoint)."""
+    path = resolve(spec)
+    if is_shipped_format(path):
+        return (path / DISCRIMINATOR_FILE).is_file()
+    return (path / workdir.CONFIG_FILE).is_file()
+
+
+def init_from(spec: str, cfg: config.Config, generator: keras.Model,
+              discriminator: keras.Model) -> None:
+    """Copies the weights of the model `spec` names into a fresh run's G (and D, where the
+    source has one of the same shape; otherwise D starts from scratch)."""
+    source = read_config(spec)
+    check_compatible(source, cfg, spec)
+    path = resolve(spec)
+    if is_shipped_format(path):
+        set_generator_weights(generator, source, path)
+        if (path / DISCRIMINATOR_FILE).is_file():
+            _assign(discriminator, _read_npz(path / DISCRIMINATOR_FILE), path / DISCRIMINATOR_FILE)
+    elif (path / workdir.CONFIG_FILE).is_file():
+        prefix, _ = workdir.resolve_checkpoint(path)
+        status = tf.train.Checkpoint(generator=generator).restore(prefix)
+        status.expect_partial().assert_existing_objects_matched()
+        try:
+            tf.train.Checkpoint(discriminator=discriminator).restore(prefix) \
+                .expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:
+            logging.warning("--init_from=%s: its discriminator does not fit (%s); D starts "
+                            "from scratch", spec, str(e).splitlines()[0])
+    else:
+        module = tf.saved_model.load(str(_saved_model_dir(path)))
+        saved = list(module.generator_variables)
+        if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
+            raise UserError(f"--init_from={spec}: its generator's weights do not fit this run's "
+                            "model")
+        for v, w in zip(generator.variables, saved):
+            v.assign(w)

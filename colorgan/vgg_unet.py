@@ -1,0 +1,99 @@
+"""U-Net generator on a VGG16 encoder with ImageNet weights (`--encoder=vgg16`).
+
+L [B, H, W, 1] in [-1, 1] (H, W multiples of 16) -> ab [B, H, W, 2] in (-1, 1).
+
+The gray photo enters VGG16 as the sRGB image with that lightness and no colour, with
+VGG's ImageNet normalization (vgg.build_trunk). Skips: relu1_2 (S), relu2_2 (S/2),
+relu3_3 (S/4), relu4_3 (S/8), relu5_3 (S/16). The decoder goes up from relu5_3:
+bilinear x2 -> concat skip -> conv3x3 -> BN -> ReLU, widths 8b, 8b, 4b, 2b, b for
+b = base_filters, then a 3x3 conv to ab and tanh.
+
+The encoder is the nested model "encoder" (frozen unless the run trains it, see
+training.py); every other weight is the decoder's. The output conv starts at zero, so an
+untrained generator predicts ab = 0 (the grayscale photo, a good first guess) rather
+than random colour that the first hundreds of steps would spend unlearning.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from colorgan import color, vgg
+from colorgan.config import ModelConfig
+from colorgan.layers import SelfAttention
+
+ENCODER = "encoder"  # the nested VGG16 model's name
+MULTIPLE = 16  # four 2x2 max-pools before relu5_3
+
+
+class GrayRGB(keras.layers.Layer):
+    """The model input (L or Y, [-1, 1]) -> the gray sRGB image [.., 3] in [0, 1] it stands for."""
+
+    def __init__(self, color_space: str = "lab", **kwargs):
+        super().__init__(**kwargs)
+        self.color_space = color_space
+
+    def call(self, x):
+        return color.get_space(self.color_space).gray_rgb(tf.cast(x, tf.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "color_space": self.color_space}
+
+
+class Upsample2x(keras.layers.Layer):
+    """Bilinear x2 (what UpSampling2D(interpolation="bilinear") computes), for inputs whose
+    sides are unknown until run time: Keras' own layer fails to trace on such inputs in a
+    tf.function with a [None, None, None, C] signature, as the export has."""
+
+    def call(self, x):
+        size = tf.shape(x)[1:3] * 2
+        return tf.cast(tf.image.resize(x, size, method="bilinear"), x.dtype)
+
+
+def _block(cfg: ModelConfig, conv, x, width: int, name: str):
+    x = conv(width, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    # momentum / epsilon as the pix2pix U-Net's (models._norm).
+    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
+                                        synchronized=cfg.sync_batch_norm, name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_act")(x)
+
+
+def build_vgg_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
+                        out_channels: int = 2, conv=keras.layers.Conv2D,
+                        weights: dict | None = None) -> keras.Model:
+    """The generator; `weights`: vgg.load_weights() (read from the shipped file if None).
+
+    `conv` is the decoder's conv class (plain or spectral-normalized); image_size only
+    places the optional self-attention block (at feature side cfg.attention_g).
+    """
+    weights = weights if weights is not None else vgg.load_weights()
+    b = cfg.base_filters
+    inputs = keras.Input((None, None, in_channels), name="L")
+    # float32: the colour maths would lose precision in a bf16 policy.
+    rgb = GrayRGB(cfg.color_space, dtype="float32", name="gray_rgb")(inputs)  # (B, S, S, 3) in [0, 1]
+    encoder = vgg.build_trunk(weights, name=ENCODER)
+    f1, f2, f3, f4, f5 = encoder(rgb)  # S: 64, S/2: 128, S/4: 256, S/8: 512, S/16: 512 ch
+    x = _block(cfg, conv, f5, 8 * b, "mid")  # (B, S/16, S/16, 8b)
+    for k, (skip, width) in enumerate(zip((f4, f3, f2, f1), (8 * b, 4 * b, 2 * b, b))):
+        x = Upsample2x(name=f"up{k}")(x)
+        x = keras.layers.Concatenate(name=f"up{k}_skip")([x, skip])
+        x = _block(cfg, conv, x, width, f"dec{k}")  # (B, S/2^(3-k), S/2^(3-k), width)
+        if cfg.attention_g and cfg.attention_g == image_size >> (3 - k):
+            x = SelfAttention(name=f"dec{k}_attention")(x)
+    # Plain even with spectral norm: a zero kernel has no largest singular value to divide by.
+    x = keras.layers.Conv2D(out_channels, 3, padding="same", kernel_initializer="zeros",
+                            name="out_conv")(x)
+    outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)  # (B, S, S, 2)
+    return keras.Model(inputs, outputs, name="generator")
+
+
+def encoder_variables(generator: keras.Model) -> list:
+    """The VGG16 encoder's variables (trainable or not)."""
+    return list(generator.get_layer(ENCODER).variables)
+
+
+def decoder_weights(generator: keras.Model) -> dict[str, "np.ndarray"]:
+    """Every variable outside the encoder, by its path: what a vgg16 model adds to VGG16."""
+    skip = {id(v) for v in encoder_variables(generator)}
+    return {v.path: v.numpy() for v in generator.variables if id(v) not in skip}

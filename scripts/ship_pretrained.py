@@ -1,0 +1,52 @@
+"""Turn a training workdir into the colorizer shipped inside colorgan (`--model=pretrained`):
+  python scripts/ship_pretrained.py --workdir=runs/base [--out=colorgan/weights/colorizer]
+
+Writes config.json, generator.npz (for a frozen vgg16 encoder only what differs from
+VGG16), discriminator.npz (when the run trained one and --discriminator) and
+model_card.json (step, the workdir's eval/metrics.json if there is one). `make pretrained`
+runs the whole recipe: train, evaluate, then this.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from colorgan import cli  # noqa: E402  first: quiets TensorFlow's start-up
+
+from absl import flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "The training workdir to ship.", required=True)
+flags.DEFINE_string("out", None, "Target folder (default: the package's shipped model).")
+flags.DEFINE_bool("discriminator", False, "Ship D too (for fine-tuning with a GAN loss).")
+
+
+def main(argv):
+    import tensorflow as tf
+
+    from colorgan import models, pretrained, serving, workdir
+
+    if len(argv) > 1:
+        raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    generator, cfg = serving.load_generator(FLAGS.workdir)
+    prefix, _ = workdir.resolve_checkpoint(FLAGS.workdir)
+    discriminator = None
+    if FLAGS.discriminator:
+        discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
+        tf.train.Checkpoint(discriminator=discriminator).restore(prefix).expect_partial() \
+            .assert_existing_objects_matched()
+    card = {"workdir": FLAGS.workdir, "checkpoint": Path(prefix).name}
+    metrics = Path(FLAGS.workdir) / "eval" / "metrics.json"
+    if metrics.is_file():
+        card["eval"] = json.loads(metrics.read_text())
+    out = pretrained.save_shipped(generator, cfg, FLAGS.out or pretrained.SHIPPED,
+                                  discriminator, card)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    logging.info("shipped %s from %s: %.1f MB in %s", prefix, FLAGS.workdir, size / 1e6, out)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,220 @@
+"""The shipped colorizer and --init_from: loading offline, round trips, fine-tuning, errors."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorgan import color, config, data, inference, losses, pretrained, serving, training
+from colorgan import vgg_unet
+from colorgan.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = Path(sys.executable).parent / "saved_model_cli"
+QUIET = {"log_every": 1000, "summary_every": 1000, "image_every": 1000}
+
+
+def vgg_cfg(**overrides):
+    return config.with_overrides(config.get_preset("tiny"),
+                                 {"encoder": "vgg16", **QUIET, **overrides})
+
+
+@pytest.fixture(scope="module")
+def vgg_run(tmp_path_factory):
+    """A tiny vgg16 workdir trained 3 steps with a GAN loss (so it has a D)."""
+    path = tmp_path_factory.mktemp("vgg_run")
+    training.fit(vgg_cfg(steps=3), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped_copy(vgg_run, tmp_path_factory):
+    generator, cfg = serving.load_generator(vgg_run)
+    out = tmp_path_factory.mktemp("ship") / "model"
+    return pretrained.save_shipped(generator, cfg, out)
+
+
+def test_the_shipped_model_loads_and_colorizes_offline(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network use in a test")
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert pretrained.is_shipped_format("pretrained")
+    files = list(pretrained.SHIPPED.iterdir())
+    assert sum(p.stat().st_size for p in files) <= 20_000_000
+    source = data.open_source("samples:val", min_chroma=0.0)
+    images = [inference.read_image(Path(p)) for p in source.paths[:4]]
+    model = inference.open_model("pretrained")
+    for rgb in images:
+        out = model(rgb[None], 0)[0]
+        assert out.shape == rgb.shape and 0 <= out.min() and out.max() <= 1
+        # Lightness is the photo's own, the colour the model's (but where L + ab falls
+        # outside sRGB, near white or black, clipping moves L a little).
+        dL = np.abs(color.lightness(tf.constant(out)).numpy()
+                    - color.lightness(tf.constant(rgb)).numpy())
+        assert np.mean(dL < 1.0) > 0.999 and dL.max() < 5
+        assert float(color.mean_chroma(color.rgb_to_lab(tf.constant(out[None])))[0]) > 5
+    # Over the 46 validation crops (128 px): closer to the truth than leaving them gray.
+    L, ab = next(iter(data.eval_dataset(source, image_size=128, batch_size=64)))
+    truth = color.model_to_rgb(L, ab)
+    out = model(truth.numpy(), 0)
+    gray = color.gray_rgb(L)
+    assert float(tf.reduce_mean(tf.image.psnr(out, truth, 1.0))) > \
+        float(tf.reduce_mean(tf.image.psnr(gray, truth, 1.0))) + 0.5
+
+
+def test_shipped_format_round_trip_keeps_outputs_and_leaves_out_vgg(vgg_run, shipped_copy):
+    generator, cfg = serving.load_generator(vgg_run)
+    again, cfg2 = pretrained.load_shipped(shipped_copy)
+    assert cfg2 == cfg
+    L = tf.random.uniform([2, 48, 32, 1], -1, 1, seed=3)
+    np.testing.assert_array_equal(generator(L, training=False).numpy(),
+                                  again(L, training=False).numpy())
+    with np.load(shipped_copy / pretrained.GENERATOR_FILE) as npz:
+        assert set(npz.files) == set(vgg_unet.decoder_weights(generator))
+        assert not any("encoder" in k or k.startswith("conv") for k in npz.files)
+
+
+def test_damaged_shipped_file_is_one_clear_error(shipped_copy, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for p in shipped_copy.iterdir():
+        (broken / p.name).write_bytes(p.read_bytes())
+    npz = broken / pretrained.GENERATOR_FILE
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    with pytest.raises(UserError, match="generator.npz cannot be read"):
+        pretrained.load_shipped(broken)
+
+
+def _first_step_l1(cfg, spec):
+    """(g_l1 of the first fine-tuning step, L1 of the source model on that batch)."""
+    strategy = tf.distribute.get_strategy()
+    state = training.create_state(cfg, strategy)
+    pretrained.init_from(spec, cfg, state.generator, state.discriminator)
+    source = data.open_source("samples")
+    batch = next(iter(data.train_dataset(source, image_size=cfg.data.image_size,
+                                         batch_size=cfg.train.batch_size, seed=0)))
+    if pretrained.is_shipped_format(spec):
+        reference, _ = pretrained.load_shipped(spec)
+    else:
+        reference, _ = serving.load_generator(spec)
+    L, ab = batch
+    expected = float(tf.reduce_mean(losses.l1_loss(ab, reference(L, training=True))))
+    got = float(training.make_train_step(state, cfg, strategy)(batch)["g_l1"])
+    return got, expected
+
+
+@pytest.mark.parametrize("which", ["shipped", "workdir"])
+def test_init_from_starts_at_the_source_models_loss(vgg_run, shipped_copy, which):
+    spec = str(shipped_copy if which == "shipped" else vgg_run)
+    cfg = pretrained.with_architecture_of(spec, config.with_overrides(
+        config.get_preset("tiny"), QUIET))
+    got, expected = _first_step_l1(cfg, spec)
+    assert abs(got - expected) < 1e-5
+    fresh = training.create_state(vgg_cfg(), tf.distribute.get_strategy())
+    assert not np.array_equal(fresh.generator.get_layer("out_conv").kernel.numpy(),
+                              serving.load_generator(spec)[0].get_layer("out_conv").kernel.numpy())
+
+
+def test_init_from_the_real_shipped_model_starts_at_its_loss():
+    cfg = pretrained.with_architecture_of("pretrained", config.with_overrides(
+        config.get_preset("tiny"), {**QUIET, "batch_size": 2}))
+    assert cfg.model.encoder == "vgg16" and cfg.train.batch_size == 2
+    got, expected = _first_step_l1(cfg, "pretrained")
+    assert abs(got - expected) < 1e-5
+
+
+def test_init_from_an_export_copies_the_generator(vgg_run, tmp_path):
+    colorizer = serving.make_colorizer(vgg_run)
+    export = serving.export(colorizer, tmp_path / "export")
+    assert (export / pretrained.EXPORT_CONFIG).is_file()
+    cfg = pretrained.with_architecture_of(str(tmp_path / "export"), vgg_cfg())
+    state = training.create_state(cfg, tf.distribute.get_strategy())
+    pretrained.init_from(str(tmp_path / "export"), cfg, state.generator, state.discriminator)
+    for a, b in zip(state.generator.variables, colorizer.generator.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_fine_tune_resumes_from_its_own_workdir_not_the_init(vgg_run, tmp_path):
+    cfg = pretrained.with_architecture_of(str(vgg_run), config.with_overrides(
+        config.get_preset("tiny"), {**QUIET, "steps": 3, "init_from": str(vgg_run)}))
+    straight = training.fit(cfg, tmp_path / "a")
+    training.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "b")
+    resumed = training.fit(cfg, tmp_path / "b")
+    assert resumed.step == 3
+    for a, b in zip(straight.state.generator.variables, resumed.state.generator.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+
+def test_init_from_errors_name_the_problem(vgg_run, tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        pretrained.read_config(tmp_path / "missing")
+    unet_cfg = config.with_overrides(config.get_preset("tiny"), QUIET)
+    state = training.create_state(unet_cfg, tf.distribute.get_strategy())
+    with pytest.raises(UserError, match="encoder=vgg16; this run has encoder=unet"):
+        pretrained.init_from(str(vgg_run), unet_cfg, state.generator, state.discriminator)
+    lab = vgg_cfg(color_space="yuv")
+    with pytest.raises(UserError, match="color_space=lab"):
+        pretrained.check_compatible(vgg_cfg(), lab, "x")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+
+
+def test_train_py_refuses_bad_init_and_freeze_with_one_line(tmp_path):
+    for args, words in ((["--init_from=" + str(tmp_path / "nope")], "no such file"),
+                        (["--freeze=encoder"], "no pretrained encoder to freeze")):
+        proc = run("train.py", "--preset=tiny", f"--workdir={tmp_path / 'w'}", *args)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        errors = [line for line in proc.stderr.splitlines() if " error: " in line]
+        assert len(errors) == 1 and words in errors[0], proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_vgg16_export_runs_in_saved_model_cli(vgg_run, tmp_path):
+    colorizer = serving.make_colorizer(vgg_run)
+    export = serving.export(colorizer, tmp_path / "export")
+    images = np.random.default_rng(0).random((1, 40, 56, 3)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    proc = subprocess.run(
+        [str(CLI), "run", "--dir", str(export), "--tag_set", "serve", "--signature_def",
+         "colorize", "--inputs", f"images={tmp_path / 'images.npy'}", "--outdir",
+         str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = np.load(tmp_path / "out" / "colorized.npy")
+    want = colorizer.colorize(tf.constant(images))["colorized"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_colorize_py_uses_the_shipped_model_and_writes_beside_the_input(tmp_path):
+    from PIL import Image
+    photo = tmp_path / "old photo.jpg"
+    Image.open(sorted(data.list_image_files(data.SAMPLES_DIR / "val"))[0]).convert("L") \
+        .resize((96, 72)).save(photo)
+    proc = run("colorize.py", str(photo))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = tmp_path / "old photo_colorized.png"
+    with Image.open(out) as im:
+        assert im.size == (96, 72) and im.mode == "RGB"
+        assert np.asarray(im, np.float32).std(axis=-1).mean() > 1  # not gray any more
+    assert photo.is_file()
+
+
+@pytest.mark.slow
+def test_export_py_writes_a_servable_model_from_the_shipped_one(tmp_path):
+    proc = run("export.py", "--model=pretrained", f"--export_dir={tmp_path / 'm'}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    version = tmp_path / "m" / "1"
+    assert (version / "saved_model.pb").is_file() and (version / pretrained.EXPORT_CONFIG).is_file()
+    loaded = tf.saved_model.load(str(version))
+    images = tf.random.uniform([1, 64, 48, 3], seed=4)
+    want = inference.open_model("pretrained")(images.numpy(), 0)
+    got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
