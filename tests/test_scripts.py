@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from colorgan import config
+
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--log_every=1000", "--image_every=1000"]
 
@@ -81,7 +83,7 @@ def test_bad_flag_value_is_one_line(tmp_path):
     proc = run("train.py", "--preset=nope", f"--workdir={tmp_path}")
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [
-        "train.py: error: --preset='nope' is unknown; choose one of ['demo', 'pix2pix', 'tiny']"]
+        f"train.py: error: --preset='nope' is unknown; choose one of {sorted(config.PRESETS)}"]
     proc = run("train.py", "--preset=tiny", "--image_size=48", f"--workdir={tmp_path}")
     assert proc.returncode == 2 and "image_size=48" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -51,7 +51,10 @@ RECIPES = {"gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "spectral
            "attention_d": 8, "input_noise": 0.05, "color_space": "yuv", "noise_channels": 2}
 
 
-@pytest.mark.parametrize("recipes", [{}, RECIPES], ids=["pix2pix", "recipes"])
+VGG16 = {"encoder": "vgg16", "spectral_norm_g": True, "attention_g": 8}
+
+
+@pytest.mark.parametrize("recipes", [{}, RECIPES, VGG16], ids=["pix2pix", "recipes", "vgg16"])
 def test_two_replicas_match_one(tiny_cfg, recipes):
     """Sync batch norm, global-batch loss scaling and replica-consistent dropout (and
     spectral-norm state, input noise) make a 2-replica MirroredStrategy step equal a
