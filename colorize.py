@@ -29,7 +29,8 @@ def main(argv):
     model = inference.open_model(FLAGS.model)
     report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size)
-    logging.info("wrote %d image(s) to %s", len(report.written), FLAGS.output_dir)
+    logging.info("wrote %d image(s) %s", len(report.written),
+                 f"to {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs")
     for name, reason in report.failed:
         print(f"colorize.py: failed: {name}: {reason}", flush=True)
     return 1 if report.failed else 0

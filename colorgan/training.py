@@ -184,7 +184,11 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
                 d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind))
             g_scaled = scaled(state.g_optimizer, g_total)
             d_scaled = scaled(state.d_optimizer, d_loss)
-        g_grads = tape.gradient(g_scaled, g_vars + e_vars)
+            e_scaled = scaled(state.e_optimizer, g_total) if e_vars else None
+        if e_vars and e_scaled is not g_total:  # fp16: each optimizer unscales its own scale
+            g_grads = tape.gradient(g_scaled, g_vars) + tape.gradient(e_scaled, e_vars)
+        else:
+            g_grads = tape.gradient(g_scaled, g_vars + e_vars)
         state.g_optimizer.apply_gradients(zip(g_grads[:len(g_vars)], g_vars))
         if e_vars:
             state.e_optimizer.apply_gradients(zip(g_grads[len(g_vars):], e_vars))

@@ -132,3 +132,12 @@ def test_damaged_vgg_weights_file_is_one_clear_error(tmp_path):
         vgg.load_weights(bad)
     with pytest.raises(UserError, match="cannot be read"):
         vgg.load_weights(tmp_path / "missing.npz")
+
+
+def test_fp16_fine_tuning_trains_the_encoder_and_stays_finite(tmp_path):
+    cfg = vgg_cfg(steps=6, precision="fp16", train_encoder="always",
+                  encoder_learning_rate=1e-3)
+    result = training.fit(cfg, tmp_path / "w")
+    assert all(np.isfinite(v) for v in result.metrics.values())
+    kernel = result.state.generator.get_layer(vgg_unet.ENCODER).get_layer("conv12").kernel
+    assert not np.array_equal(kernel.numpy(), vgg.load_weights()["VGG16_0"]["Conv_12"]["kernel"])
