@@ -55,7 +55,7 @@ report: setup
 pretrained: setup
 	$(BIN)/python train.py --preset=base --workdir=$(BASE_WORKDIR) --precision=$(BASE_PRECISION)
 	$(BIN)/python evaluate.py --model=$(BASE_WORKDIR) --data=samples:val --output_dir=$(BASE_WORKDIR)/eval
-	$(BIN)/python scripts/ship_pretrained.py --workdir=$(BASE_WORKDIR)
+	$(BIN)/python scripts/ship_pretrained.py --workdir=$(BASE_WORKDIR) --discriminator
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --output_dir=$(BASE_WORKDIR)/eval_shipped
 
 test: setup

@@ -10,7 +10,8 @@ from absl import flags, logging
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and sheets go.",
                     required=True)
-flags.DEFINE_string("preset", "demo", "base | demo | pix2pix | tiny (see colorgan/config.py).")
+flags.DEFINE_string("preset", "demo",
+                    "base | demo | finetune | pix2pix | tiny (see colorgan/config.py).")
 flags.DEFINE_string("data", None,
                     "samples | samples:val | FOLDER | tfds:NAME[:SPLIT] | tfrecord:GLOB.")
 flags.DEFINE_string("eval_data", None, "Images for progress grids and the sample sheet.")
@@ -92,16 +93,21 @@ def main(argv):
         overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])
     base = config.get_preset(FLAGS.preset)
     if FLAGS.init_from:  # the source's architecture, then the preset's training settings
+        from pathlib import Path
+
         from colorgan import pretrained
-        base = pretrained.with_architecture_of(FLAGS.init_from, base)
+        # A rerun resumes: its architecture is the workdir's, whatever became of the source.
+        resumed = (Path(FLAGS.workdir) / "config.json").is_file()
+        base = pretrained.with_architecture_of(FLAGS.workdir if resumed else FLAGS.init_from,
+                                               base)
     if FLAGS.freeze is not None:
         if FLAGS.train_encoder is not None:
-            raise flags.Error("give --freeze or --train_encoder, not both")
+            raise UserError("give --freeze or --train_encoder, not both")
         overrides["train_encoder"] = {"encoder": "never", "none": "always"}[FLAGS.freeze]
         encoder = overrides["encoder"] or base.model.encoder
-        if FLAGS.freeze == "encoder" and encoder != "vgg16":
-            raise UserError(f"--freeze=encoder: the {encoder} generator has no pretrained "
-                                   "encoder to freeze (use --encoder=vgg16)")
+        if encoder != "vgg16":
+            raise UserError(f"--freeze={FLAGS.freeze}: the {encoder} generator has no pretrained "
+                            "encoder to freeze or unfreeze (use --encoder=vgg16)")
     cfg = config.with_overrides(base, overrides)
     logging.info("config:\n%s", cfg.to_json())
     result = training.fit(cfg, FLAGS.workdir)

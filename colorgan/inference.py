@@ -21,6 +21,7 @@ from colorgan.errors import UserError
 from colorgan.progress import Progress
 
 ColorizeFn = Callable[[np.ndarray, int], np.ndarray]
+SUFFIX = "_colorized"  # outputs beside their inputs, and outputs that would hit an input
 
 
 def find_saved_model(path: Path) -> Path | None:
@@ -118,16 +119,22 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     failed = [(p.split(":")[0], "no such file or folder") for p in problems]
     if not inputs and not failed:
         raise UserError(f"no image files in {' '.join(specs)}")
+    if not output_dir:  # beside the inputs: earlier outputs are not inputs of this run
+        inputs = [(p, r) for p, r in inputs if not p.stem.endswith(SUFFIX)]
     input_paths = {p.resolve() for p, _ in inputs}
+    taken: set[Path] = set()
     written, sources = [], []
     progress = Progress(len(inputs), label="colorize ")
     for path, rel in inputs:
         if output_dir:
             target = Path(output_dir) / rel.with_suffix("." + fmt)
         else:  # beside the input
-            target = path.with_name(f"{path.stem}_colorized.{fmt}")
+            target = path.with_name(f"{path.stem}{SUFFIX}.{fmt}")
+        if target.resolve() in taken:  # a.jpg and a.png in one folder
+            target = target.with_name(f"{path.stem}_{path.suffix[1:]}{SUFFIX}.{fmt}")
+        taken.add(target.resolve())
         if target.resolve() in input_paths:  # never overwrite an input
-            target = target.with_name(f"{target.stem}_colorized.{fmt}")
+            target = target.with_name(f"{target.stem}{SUFFIX}.{fmt}")
         try:
             image = read_image(path)
             rgb = model(image[None], render_size)[0]

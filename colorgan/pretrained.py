@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import config, models, vgg_unet, workdir
+from colorgan import config, models, vgg, vgg_unet, workdir
 from colorgan.errors import UserError
 
 SHIPPED = Path(__file__).parent / "weights" / "colorizer"
@@ -59,7 +59,7 @@ def read_config(spec: str | Path) -> config.Config:
         if not (saved / EXPORT_CONFIG).is_file():
             raise UserError(f"{spec}: this export has no {EXPORT_CONFIG} (made before colorgan "
                             "0.2); start from its training workdir instead")
-        return config.from_dict(json.loads((saved / EXPORT_CONFIG).read_text()))
+        return workdir.parse_config(saved / EXPORT_CONFIG)
     if not path.exists():
         raise UserError(f"{spec}: no such file or folder (give 'pretrained', a workdir or an "
                         "export)")
@@ -102,11 +102,26 @@ def load_shipped(spec: str | Path) -> tuple[keras.Model, config.Config]:
 
 
 def set_generator_weights(generator: keras.Model, cfg: config.Config, path: Path) -> None:
-    """The shipped format's generator.npz into `generator` (the encoder may be left out)."""
+    """The shipped format's generator.npz into `generator`. A vgg16 encoder may be left out
+    as a whole (it is then VGG16's own, as built); if any of it is there, all must be."""
+    arrays = _read_npz(path / GENERATOR_FILE)
     optional = set()
     if cfg.model.encoder == "vgg16":
-        optional = {id(v) for v in vgg_unet.encoder_variables(generator)}
-    _assign(generator, _read_npz(path / GENERATOR_FILE), path / GENERATOR_FILE, optional)
+        encoder = vgg_unet.encoder_variables(generator)
+        if not any(v.path in arrays for v in encoder):
+            optional = {id(v) for v in encoder}
+    _assign(generator, arrays, path / GENERATOR_FILE, optional)
+
+
+def _encoder_is_vgg16s(generator: keras.Model) -> bool:
+    """Whether a vgg16 generator's encoder still holds the shipped ImageNet weights."""
+    reference = vgg.load_weights()["VGG16_0"]
+    encoder = generator.get_layer(vgg_unet.ENCODER)
+    return all(np.array_equal(encoder.get_layer(f"conv{i}").kernel.numpy(),
+                              reference[f"Conv_{i}"]["kernel"]) and
+               np.array_equal(encoder.get_layer(f"conv{i}").bias.numpy(),
+                              reference[f"Conv_{i}"]["bias"])
+               for i in range(len(reference)))
 
 
 def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path,
@@ -117,8 +132,11 @@ def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         arrays = {v.path: v.numpy() for v in generator.variables}
-        if cfg.model.encoder == "vgg16" and cfg.train.train_encoder == "never":
-            arrays = vgg_unet.decoder_weights(generator)  # VGG16's own ship once, in vgg.py
+        # A frozen encoder is VGG16's own, which ships once (vgg.py); a trained one must ship.
+        # Decided by the weights, not the config: a resumed or re-initialized run may have
+        # trained its encoder under another train_encoder setting.
+        if cfg.model.encoder == "vgg16" and _encoder_is_vgg16s(generator):
+            arrays = vgg_unet.decoder_weights(generator)
         np.savez(tmp / GENERATOR_FILE, **arrays)
         if discriminator is not None:
             np.savez(tmp / DISCRIMINATOR_FILE, **{v.path: v.numpy()
@@ -126,6 +144,7 @@ def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path
         (tmp / workdir.CONFIG_FILE).write_text(cfg.to_json())
         if card:
             (tmp / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it private; an install is read by every user
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -134,9 +153,14 @@ def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path
     return out_dir
 
 
+# ModelConfig fields that shape the generator's weights.
+GENERATOR_FIELDS = ("encoder", "color_space", "base_filters", "spectral_norm_g", "attention_g",
+                    "noise_channels")
+
+
 def check_compatible(source: config.Config, cfg: config.Config, spec: str) -> None:
     """UserError unless `source`'s generator has the architecture `cfg` builds."""
-    for key in ("encoder", "color_space"):
+    for key in GENERATOR_FIELDS:
         was, now = getattr(source.model, key), getattr(cfg.model, key)
         if was != now:
             raise UserError(f"--init_from={spec} is a model with {key}={was}; this run has "
@@ -159,40 +183,47 @@ def with_architecture_of(spec: str, base: config.Config) -> config.Config:
     return dataclasses.replace(base, model=source.model, data=data)
 
 
-def has_discriminator(spec: str) -> bool:
-    """Whether `init_from(spec)` sets D too (a shipped D, or a workdir's checkpoint)."""
-    path = resolve(spec)
-    if is_shipped_format(path):
-        return (path / DISCRIMINATOR_FILE).is_file()
-    return (path / workdir.CONFIG_FILE).is_file()
-
-
 def init_from(spec: str, cfg: config.Config, generator: keras.Model,
-              discriminator: keras.Model) -> None:
-    """Copies the weights of the model `spec` names into a fresh run's G (and D, where the
-    source has one of the same shape; otherwise D starts from scratch)."""
+              discriminator: keras.Model) -> bool:
+    """Copies the weights of the model `spec` names into a fresh run's G, and D where the
+    source has one of the same shape (otherwise D starts from scratch, with a warning).
+    Returns whether D was copied."""
     source = read_config(spec)
     check_compatible(source, cfg, spec)
     path = resolve(spec)
     if is_shipped_format(path):
         set_generator_weights(generator, source, path)
-        if (path / DISCRIMINATOR_FILE).is_file():
-            _assign(discriminator, _read_npz(path / DISCRIMINATOR_FILE), path / DISCRIMINATOR_FILE)
-    elif (path / workdir.CONFIG_FILE).is_file():
+        if not (path / DISCRIMINATOR_FILE).is_file():
+            return False
+        arrays = _read_npz(path / DISCRIMINATOR_FILE)
+        if [tuple(arrays.get(v.path, np.empty(0)).shape) for v in discriminator.variables] \
+                != [tuple(v.shape) for v in discriminator.variables]:
+            logging.warning("--init_from=%s: its discriminator does not fit this run's; D "
+                            "starts from scratch", spec)
+            return False
+        _assign(discriminator, arrays, path / DISCRIMINATOR_FILE)
+        return True
+    if (path / workdir.CONFIG_FILE).is_file():
         prefix, _ = workdir.resolve_checkpoint(path)
-        status = tf.train.Checkpoint(generator=generator).restore(prefix)
-        status.expect_partial().assert_existing_objects_matched()
+        try:
+            tf.train.Checkpoint(generator=generator).restore(prefix) \
+                .expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:
+            raise UserError(f"--init_from={spec}: its generator does not fit this run's model "
+                            f"({str(e).splitlines()[0][:200]})") from None
         try:
             tf.train.Checkpoint(discriminator=discriminator).restore(prefix) \
                 .expect_partial().assert_existing_objects_matched()
+            return True
         except (AssertionError, ValueError) as e:
             logging.warning("--init_from=%s: its discriminator does not fit (%s); D starts "
-                            "from scratch", spec, str(e).splitlines()[0])
-    else:
-        module = tf.saved_model.load(str(_saved_model_dir(path)))
-        saved = list(module.generator_variables)
-        if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
-            raise UserError(f"--init_from={spec}: its generator's weights do not fit this run's "
-                            "model")
-        for v, w in zip(generator.variables, saved):
-            v.assign(w)
+                            "from scratch", spec, str(e).splitlines()[0][:200])
+            return False
+    module = tf.saved_model.load(str(_saved_model_dir(path)))
+    saved = list(module.generator_variables)
+    if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
+        raise UserError(f"--init_from={spec}: its generator's weights do not fit this run's "
+                        "model")
+    for v, w in zip(generator.variables, saved):
+        v.assign(w)
+    return False  # an export holds G only

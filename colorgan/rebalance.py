@@ -7,7 +7,8 @@ rarity of its true colour gives saturated colours a say:
   p    = the empirical ab distribution of the training photos on a BINS x BINS grid over
          the model range [-1, 1]^2, smoothed with a Gaussian of `sigma` bins;
   w(q) = 1 / ((1 - lam) p(q) + lam / Q), Q = the number of bins that occur,
-         scaled so that E_p[w] = 1 under the smoothed p (the loss keeps its size);
+         scaled so that E_p[w] = 1 under the smoothed p (the loss keeps its size),
+         then capped at MAX_WEIGHT;
   lam  = 1 is no rebalancing (w = 1), 0 is full inverse frequency.
 
 The prior is counted once from the training data (deterministically, so a resumed run
@@ -20,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 BINS = 22  # 10 ab units per bin over [-110, 110], as Zhang et al.'s grid
+MAX_WEIGHT = 20.0  # no pixel weighs more than this (the mean weight is 1)
 
 
 def ab_histogram(batches, bins: int = BINS) -> np.ndarray:
@@ -54,6 +56,9 @@ def weights(counts: np.ndarray, lam: float, sigma: float = 0.5) -> np.ndarray:
     w = np.zeros_like(p)
     w[seen] = 1.0 / ((1.0 - lam) * p[seen] + lam / seen.sum())
     w /= (p * w).sum()
+    # Near lam = 0 a colour seen once would weigh ~1e4 x the mean: a loss spike (and fp16
+    # overflow) whenever a batch holds it. Capped (the mean may then drop a little below 1).
+    w[seen] = np.minimum(w[seen], MAX_WEIGHT)
     w[~seen] = w[seen].max()  # unseen bins: as rare as the rarest seen one
     return w.astype(np.float32).reshape(-1)
 

@@ -41,8 +41,8 @@ class TrainState:
     d_optimizer: keras.optimizers.Optimizer
     step: tf.Variable  # int64 scalar: global steps done
     perceptual: keras.Model | None = None  # frozen VGG16 trunk; not checkpointed
-    # vgg16 generators: the encoder's own optimizer (built from the start, so checkpoints
-    # have the same layout before and after the encoder starts training).
+    # vgg16 generators whose encoder trains (now or from a later step): the encoder's own
+    # optimizer, built from the start, so checkpoints keep one layout across that step.
     e_optimizer: keras.optimizers.Optimizer | None = None
     # [BINS^2] colour-rebalancing weights of the L1 loss (rebalance.py); None = plain L1.
     ab_weights: tf.Tensor | None = None
@@ -55,7 +55,7 @@ class TrainState:
                                    **extra)
 
     def encoder(self) -> keras.Model | None:
-        """The frozen-or-fine-tuned pretrained encoder of a vgg16 generator, else None."""
+        """The pretrained encoder of a vgg16 generator that trains it at some step, else None."""
         return self.generator.get_layer(vgg_unet.ENCODER) if self.e_optimizer else None
 
 
@@ -97,8 +97,8 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
         # otherwise that step fails feeding an uninitialized placeholder.
         g_opt.build(generator.trainable_variables)  # a vgg16 encoder is frozen here
         d_opt.build(discriminator.trainable_variables)
-        e_opt = None
-        if cfg.model.encoder == "vgg16":
+        e_opt = None  # only where the encoder can train: its Adam slots are 2 x 14.7 M floats
+        if cfg.model.encoder == "vgg16" and cfg.train.train_encoder != "never":
             e_opt = _adam(cfg, cfg.train.encoder_learning_rate)
             e_opt.build(vgg_unet.encoder_variables(generator))
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -347,9 +347,8 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     if start:
         logging.info("resuming at step %d of %d", start, t.steps)
     elif t.init_from:  # a fresh fine-tune; a resumed one continues from its own checkpoint
-        pretrained.init_from(t.init_from, cfg, state.generator, state.discriminator)
-        logging.info("generator%s initialized from %s",
-                     " and discriminator" if pretrained.has_discriminator(t.init_from) else "",
+        with_d = pretrained.init_from(t.init_from, cfg, state.generator, state.discriminator)
+        logging.info("generator%s initialized from %s", " and discriminator" if with_d else "",
                      t.init_from)
     elif cfg.model.encoder == "resnet50v2":  # a fresh run: pretrained weights, if any
         models.load_encoder_weights(state.generator, t.encoder_weights)

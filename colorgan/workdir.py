@@ -24,7 +24,15 @@ def read_config(workdir: str | Path) -> config.Config:
     path = Path(workdir) / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{workdir} is not a colorgan workdir (no {CONFIG_FILE})")
-    return config.from_dict(json.loads(path.read_text()))
+    return parse_config(path)
+
+
+def parse_config(path: Path) -> config.Config:
+    """A Config JSON file; a damaged one is a UserError naming it."""
+    try:
+        return config.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise UserError(f"{path} is damaged ({type(e).__name__}: {e})") from None
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[str, Path]:

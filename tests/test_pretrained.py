@@ -25,9 +25,9 @@ def vgg_cfg(**overrides):
 
 @pytest.fixture(scope="module")
 def vgg_run(tmp_path_factory):
-    """A tiny vgg16 workdir trained 3 steps with a GAN loss (so it has a D)."""
+    """A tiny vgg16 workdir trained 8 steps with a GAN loss (so it has a D)."""
     path = tmp_path_factory.mktemp("vgg_run")
-    training.fit(vgg_cfg(steps=3), path)
+    training.fit(vgg_cfg(steps=8), path)
     return path
 
 
@@ -115,9 +115,10 @@ def test_init_from_starts_at_the_source_models_loss(vgg_run, shipped_copy, which
         config.get_preset("tiny"), QUIET))
     got, expected = _first_step_l1(cfg, spec)
     assert abs(got - expected) < 1e-5
-    fresh = training.create_state(vgg_cfg(), tf.distribute.get_strategy())
-    assert not np.array_equal(fresh.generator.get_layer("out_conv").kernel.numpy(),
-                              serving.load_generator(spec)[0].get_layer("out_conv").kernel.numpy())
+    # ... and not where a fresh model starts (ab = 0): the weights really came over.
+    L, ab = next(iter(data.train_dataset(data.open_source("samples"), image_size=32,
+                                         batch_size=cfg.train.batch_size, seed=0)))
+    assert abs(float(tf.reduce_mean(tf.abs(ab))) - expected) > 1e-3
 
 
 def test_init_from_the_real_shipped_model_starts_at_its_loss():

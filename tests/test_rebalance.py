@@ -24,11 +24,20 @@ def test_weights_average_to_one_and_favour_rare_colours(lam):
     counts = rebalance.ab_histogram([(None, gaussian_ab())])
     w = rebalance.weights(counts, lam, sigma=0.0)
     p = (counts / counts.sum()).reshape(-1)
-    assert np.isclose((p * w).sum(), 1.0, atol=1e-5)
+    assert np.isclose((p * w).sum(), 1.0, atol=1e-5) or w.max() == rebalance.MAX_WEIGHT
     seen = p > 0
     order = np.argsort(p[seen])  # rarer colour -> larger weight
     assert np.all(np.diff(w[seen][order]) <= 1e-4)
     assert w[~seen].min() >= w[seen].max() - 1e-4
+
+
+def test_weights_are_capped_where_a_colour_is_very_rare():
+    counts = np.zeros((rebalance.BINS, rebalance.BINS))
+    counts[11, 11] = 1e6
+    counts[0, 0] = 1  # seen once
+    w = rebalance.weights(counts, 0.0, sigma=0.0)
+    assert w.max() == rebalance.MAX_WEIGHT and np.isfinite(w).all()
+    assert 0.49 < w[11 * rebalance.BINS + 11] <= 1.0
 
 
 def test_lambda_one_is_plain_l1():
