@@ -219,3 +219,17 @@ def test_export_py_writes_a_servable_model_from_the_shipped_one(tmp_path):
     want = inference.open_model("pretrained")(images.numpy(), 0)
     got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_beside_input_outputs_never_collide_nor_pile_up(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "a.png", "b.jpg"):
+        Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(tmp_path / name)
+    tint = lambda images, render: np.clip(images[..., :3] * [1.0, 0.9, 0.8], 0, 1)  # noqa: E731
+    first = inference.colorize_files(tint, [str(tmp_path)], None)
+    names = sorted(p.name for p in first.written)
+    assert names == ["a_colorized.png", "a_png_colorized.png", "b_colorized.png"]
+    again = inference.colorize_files(tint, [str(tmp_path)], None)  # a rerun: same files again
+    assert sorted(p.name for p in again.written) == names
+    assert len(list(tmp_path.iterdir())) == 6
