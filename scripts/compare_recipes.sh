@@ -23,9 +23,10 @@ declare -A RECIPES=(
   [rebalance]="--lambda_gan=0 --rebalance=0.5"  # L1 with Zhang et al.'s colour rebalancing
   [finetune_late]="--lambda_gan=1 --train_encoder=after:200"
   [gan_64]="--lambda_gan=1 --image_size=64"
+  [progressive]="--lambda_gan=1 --size_schedule=64:700,128:rest"  # half the budget at 64 px
   [gan_128_seed1]="--lambda_gan=1 --seed=1"
 )
-ORDER="l1_128 gan_128 rebalance finetune_late gan_64 gan_128_seed1"
+ORDER="l1_128 gan_128 rebalance finetune_late gan_64 progressive gan_128_seed1"
 else
 declare -A RECIPES=(
   [pix2pix]=""
