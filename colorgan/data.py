@@ -24,12 +24,14 @@ from pathlib import Path
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, records
+from colorgan import color, imageheader, records
 from colorgan.errors import UserError
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 AUTOTUNE = tf.data.AUTOTUNE
+# Larger images are refused before decoding (export.py --max_pixels sets the served limit).
+DEFAULT_MAX_PIXELS = 50_000_000
 _SCAN_SIDE = 64  # chroma is judged on a thumbnail: cheap and just as telling
 
 
@@ -61,44 +63,54 @@ class ImageSource:
 
 # ----------------------------------------------------------------------------- decoding
 
-def decode_image(data: tf.Tensor, min_side: int = 0) -> tf.Tensor:
+def decode_image(data: tf.Tensor, min_side: int = 0,
+                 max_pixels: int | tf.Tensor = DEFAULT_MAX_PIXELS) -> tf.Tensor:
     """Encoded JPEG/PNG/BMP/GIF/WebP bytes -> float32 RGB [H, W, 3] in [0, 1].
 
-    Grayscale becomes 3 equal channels, alpha is dropped, a GIF gives its first frame.
-    With `min_side`, a large JPEG is decoded at 1/2, 1/4 or 1/8 scale (DCT scaling,
-    several times faster) as long as its shorter side stays >= min_side.
-    Raises InvalidArgumentError for bytes that are no image.
+    Grayscale becomes 3 equal channels, alpha is dropped, a GIF gives its first frame,
+    a 16-bit PNG keeps its 16 bits. With `min_side`, a large JPEG is decoded at 1/2, 1/4
+    or 1/8 scale (DCT scaling, several times faster) as long as its shorter side stays
+    >= min_side. The header is checked first (`imageheader.check`): an image declaring
+    more than max_pixels is refused before the decoder allocates anything.
+    Raises InvalidArgumentError for bytes that are no image, or too large a one.
     """
-    head = tf.strings.substr(data, 0, 12)  # safe on short strings, unlike substr(data, 8, 4)
-    is_webp = tf.strings.regex_full_match(head, "(?s)RIFF.{4}WEBP")
-    is_jpeg = tf.equal(tf.strings.substr(head, 0, 2), b"\xff\xd8")
+    with tf.control_dependencies(imageheader.check(data, max_pixels)):
+        data = tf.identity(data)
+    is_webp, is_jpeg, is_png = (imageheader.is_webp(data), imageheader.is_jpeg(data),
+                                imageheader.is_png(data))
 
     def webp():
         img = tf.io.decode_webp(data)  # [frames, H, W, C]: keep the first frame
         img = tf.reshape(img, tf.concat([[-1], tf.shape(img)[-3:]], 0))[0]
-        return tf.image.grayscale_to_rgb(img) if img.shape[-1] == 1 else img[..., :3]
+        img = tf.image.grayscale_to_rgb(img) if img.shape[-1] == 1 else img[..., :3]
+        return tf.image.convert_image_dtype(img, tf.float32)
 
     def jpeg():
         if not min_side:
-            return tf.io.decode_jpeg(data, channels=3)
+            return tf.image.convert_image_dtype(tf.io.decode_jpeg(data, channels=3), tf.float32)
         shape = tf.image.extract_jpeg_shape(data)
         short = tf.minimum(shape[0], shape[1])
         branches = [lambda r=r: tf.io.decode_jpeg(data, channels=3, ratio=r) for r in (1, 2, 4, 8)]
         # Largest power-of-two reduction that keeps the shorter side >= min_side.
         index = tf.reduce_sum(tf.cast(short >= min_side * tf.constant([2, 4, 8]), tf.int32))
-        return tf.switch_case(index, branches)
+        return tf.image.convert_image_dtype(tf.switch_case(index, branches), tf.float32)
+
+    def png():  # uint16 keeps a 16-bit PNG's precision (an 8-bit one is scaled by 257)
+        return tf.image.convert_image_dtype(tf.io.decode_png(data, channels=3, dtype=tf.uint16),
+                                            tf.float32)
 
     def other():
-        return tf.io.decode_image(data, channels=3, expand_animations=False)
+        return tf.image.convert_image_dtype(
+            tf.io.decode_image(data, channels=3, expand_animations=False), tf.float32)
 
-    img = tf.case([(is_webp, webp), (is_jpeg, jpeg)], default=other, exclusive=True)
-    img = tf.ensure_shape(img, [None, None, 3])
-    return tf.image.convert_image_dtype(img, tf.float32)
+    img = tf.case([(is_webp, webp), (is_jpeg, jpeg), (is_png, png)], default=other, exclusive=True)
+    return tf.ensure_shape(img, [None, None, 3])
 
 
-def load_file(path: tf.Tensor, min_side: int = 0) -> tf.Tensor:
+def load_file(path: tf.Tensor, min_side: int = 0,
+              max_pixels: int | tf.Tensor = DEFAULT_MAX_PIXELS) -> tf.Tensor:
     """File path -> float32 RGB [H, W, 3] in [0, 1] (see `decode_image`)."""
-    return decode_image(tf.io.read_file(path), min_side)
+    return decode_image(tf.io.read_file(path), min_side, max_pixels)
 
 
 # ------------------------------------------------------------------------------ crops

@@ -7,10 +7,11 @@ decoders ignore it), colorized at their own size, and written atomically.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -57,8 +58,13 @@ def open_model(path: str | os.PathLike) -> ColorizeFn:
 
 
 def expand_inputs(specs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Files, folders (recursive) and globs -> ([(file, output path relative to out dir)], problems)."""
-    found: list[tuple[Path, Path]] = []
+    """Files, folders (recursive) and globs -> ([(file, output path relative to out dir)], problems).
+
+    One folder maps onto the output folder itself (out/x.png); with several inputs each
+    folder's tree goes under the folder's own name (a/x.png -> out/a/x.png, b/x.png ->
+    out/b/x.png), so photos of the same name in different folders keep apart.
+    """
+    matched: list[Path] = []
     problems = []
     for spec in specs:
         matches = [Path(p) for p in sorted(glob.glob(spec, recursive=True))] \
@@ -66,23 +72,70 @@ def expand_inputs(specs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]
         if not matches or not matches[0].exists():
             problems.append(f"{spec}: no such file or folder")
             continue
-        for m in matches:
-            if m.is_dir():
-                files = [Path(p) for p in data.list_image_files(m)]
-                found += [(f, f.relative_to(m)) for f in files]
-            elif m.is_file():
-                found.append((m, Path(m.name)))
+        matched += matches
+    mirror = len(matched) > 1
+    found: list[tuple[Path, Path]] = []
+    for m in matched:
+        if m.is_dir():
+            base = Path(m.resolve().name) if mirror else Path()
+            found += [(f, base / f.relative_to(m)) for f in map(Path, data.list_image_files(m))]
+        elif m.is_file():
+            found.append((m, Path(m.name)))
     return found, problems
 
 
-def read_image(path: Path) -> np.ndarray:
-    """File -> float32 [H, W, C] in [0, 1], C = 1 for grayscale, else 3; EXIF-rotated."""
-    from PIL import Image, ImageOps
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        im = im.convert("L" if im.mode in ("L", "I;16", "I", "1") else "RGB")
-        array = np.asarray(im, np.float32) / 255.0
-    return array[..., None] if array.ndim == 2 else array
+def _output_names(path: Path, rel: Path, output_dir: str | os.PathLike | None, fmt: str,
+                  inputs: set[Path]) -> Iterator[Path]:
+    """Output paths for input `path`, best first: the plain name, then for a name that an
+    input holds NAME_colorized, for one another output took NAME_EXT (a.jpg and a.png),
+    then NAME_2, NAME_3…"""
+    ext = path.suffix[1:].lower()
+    if output_dir:
+        first = Path(output_dir) / rel.with_suffix("." + fmt)
+        alternatives = [f"{first.stem}{SUFFIX}" if first.resolve() in inputs else f"{first.stem}_{ext}"]
+    else:
+        first = path.with_name(f"{path.stem}{SUFFIX}.{fmt}")
+        alternatives = [f"{path.stem}_{ext}{SUFFIX}"]
+    yield first
+    yield from (first.with_name(f"{stem}.{fmt}") for stem in alternatives)
+    yield from (first.with_name(f"{first.stem}_{i}.{fmt}") for i in itertools.count(2))
+
+
+# EXIF orientation -> numpy ops that undo it, as PIL.ImageOps.exif_transpose does.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def exif_orientation(encoded: bytes) -> int:
+    """The EXIF orientation tag (1..8; 1 when absent or unreadable). Reads the header only."""
+    import io
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(encoded)) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except Exception:  # Pillow cannot parse it: TF decides whether the image is readable
+        return 1
+
+
+def read_image(path: Path, max_pixels: int = data.DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """File -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated.
+
+    Decoded by `data.decode_image`, the very decoder the exported serving graph runs, so
+    a file gives the same pixels here as through TF Serving (16-bit PNGs keep their 16
+    bits, bombs are refused from their header); only the EXIF rotation, which TF's
+    decoders ignore, is applied here on top.
+    """
+    encoded = Path(path).read_bytes()
+    image = data.decode_image(tf.constant(encoded), max_pixels=max_pixels).numpy()
+    turn = _ORIENT.get(exif_orientation(encoded))
+    return np.ascontiguousarray(turn(image)) if turn else image
 
 
 def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
@@ -122,19 +175,17 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     if not output_dir:  # beside the inputs: earlier outputs are not inputs of this run
         inputs = [(p, r) for p, r in inputs if not p.stem.endswith(SUFFIX)]
     input_paths = {p.resolve() for p, _ in inputs}
-    taken: set[Path] = set()
+    taken = set(input_paths)  # never overwrite an input, or another output of this run
     written, sources = [], []
     progress = Progress(len(inputs), label="colorize ")
     for path, rel in inputs:
-        if output_dir:
-            target = Path(output_dir) / rel.with_suffix("." + fmt)
-        else:  # beside the input
-            target = path.with_name(f"{path.stem}{SUFFIX}.{fmt}")
-        if target.resolve() in taken:  # a.jpg and a.png in one folder
-            target = target.with_name(f"{path.stem}_{path.suffix[1:]}{SUFFIX}.{fmt}")
+        names = _output_names(path, rel, output_dir, fmt, input_paths)
+        first = target = next(names)
+        while target.resolve() in taken:
+            target = next(names)
+        if target != first:
+            logging.info("%s: %s is taken, writing %s instead", path, first, target.name)
         taken.add(target.resolve())
-        if target.resolve() in input_paths:  # never overwrite an input
-            target = target.with_name(f"{target.stem}{SUFFIX}.{fmt}")
         try:
             image = read_image(path)
             rgb = model(image[None], render_size)[0]

@@ -27,7 +27,7 @@ from absl import logging
 from colorgan import color, config, data, models, pretrained, workdir
 from colorgan.errors import UserError
 
-DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_PIXELS = data.DEFAULT_MAX_PIXELS
 
 
 def load_generator(path: str | Path) -> tuple[keras.Model, config.Config]:
@@ -93,35 +93,15 @@ class Colorizer(tf.Module):
     def colorize(self, images):
         return {"colorized": self.colorize_at(images, tf.constant(0, tf.int32))}
 
-    def _header_pixels(self, image_bytes):
-        """Pixel count from a JPEG or PNG header (0 if another format): refuse before decoding."""
-        head = tf.strings.substr(image_bytes, 0, 24)
-        is_jpeg = tf.equal(tf.strings.substr(head, 0, 2), b"\xff\xd8")
-        is_png = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 8), b"\x89PNG\r\n\x1a\n"),
-                                tf.equal(tf.strings.length(head), 24))
-
-        def jpeg():
-            return tf.reduce_prod(tf.cast(tf.image.extract_jpeg_shape(image_bytes)[:2], tf.int64))
-
-        def png():  # IHDR: big-endian uint32 width, height at bytes 16..24
-            wh = tf.cast(tf.io.decode_raw(tf.strings.substr(head, 16, 8), tf.uint8), tf.int64)
-            wh = tf.reshape(wh, [2, 4]) * tf.constant([2 ** 24, 2 ** 16, 2 ** 8, 1], tf.int64)
-            return tf.reduce_prod(tf.reduce_sum(wh, axis=1))
-
-        return tf.case([(is_jpeg, jpeg), (is_png, png)], default=lambda: tf.constant(0, tf.int64))
-
     def _check_pixels(self, pixels):
         return tf.debugging.assert_less_equal(
             pixels, self.max_pixels,
             message="image has more pixels than max_pixels set at export")
 
     def _one_png(self, image_bytes):
-        not_empty = tf.debugging.assert_greater(tf.strings.length(image_bytes), 0,
-                                                message="image_bytes is an empty string")
-        with tf.control_dependencies([not_empty]):
-            declared = self._header_pixels(image_bytes)
-        with tf.control_dependencies([self._check_pixels(declared)]):
-            image = data.decode_image(image_bytes)  # InvalidArgument for bytes that are no image
+        # InvalidArgument for bytes that are no image, and for any whose header declares
+        # more than max_pixels (checked before the decoder allocates: imageheader.py).
+        image = data.decode_image(image_bytes, max_pixels=self.max_pixels)
         shape = tf.shape(image, out_type=tf.int64)
         with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
             out = self.colorize_at(image[None], tf.constant(0, tf.int32))[0]
