@@ -24,5 +24,8 @@ def run(main: Callable[[list[str]], int | None]) -> None:
         except UserError as e:
             print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
             return 2
+        except FloatingPointError as e:  # training diverged: the message names the good checkpoint
+            print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
+            return 1
 
     app.run(wrapped)

@@ -46,7 +46,7 @@ class ImageSource:
     tfds_data_dir: str = ""
     tfds_image_key: str = "image"
     record_files: tuple[str, ...] = ()  # TFRecord shards
-    min_chroma: float = 0.0  # TFDS streams drop grayscale crops on the fly (not counted)
+    min_chroma: float = 0.0  # streams weigh grayscale crops 0 on the fly (train_dataset)
     skipped_unreadable: int = 0
     skipped_grayscale: int = 0
 
@@ -278,7 +278,9 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
                   input_context: tf.distribute.InputContext | None = None,
                   shuffle_buffer: int = 2048, input_noise: float = 0.0,
                   color_space: str = "lab") -> tf.data.Dataset:
-    """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]) (or Y, UV: `to_model`).
+    """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]) (or Y, UV: `to_model`);
+    from a TFDS or TFRecord stream with min_chroma > 0, (L, ab, weights [b]) where weight 0
+    marks a grayscale crop (the train step leaves it out of every loss).
 
     batch_size is global; with an `input_context` each input pipeline yields its
     replicas' share, per-replica batches in order, so the replicas of one step
@@ -322,6 +324,11 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
 
     min_side = 2 * image_size  # room for a crop of 35% area at full resolution
 
+    # Folders were sorted out by the scan; a stream's grayscale crops are weighed 0 instead
+    # of filtered: a filter would shift the stream against the resume skip and against
+    # the other pipelines' slices of each global batch.
+    weigh = source.is_stream and source.min_chroma > 0
+
     def load(index, item):
         image = decode_image(item, min_side) if source.is_stream else load_file(item, min_side)
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
@@ -330,17 +337,19 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         if input_noise > 0:
             noise_seed = tf.random.experimental.stateless_fold_in(element_seed, 1)
             noise = input_noise * tf.random.stateless_normal([image_size, image_size, 1], noise_seed)
-        return crop, noise
+        weight = tf.ones([])
+        if weigh:
+            weight = tf.cast(color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma,
+                             tf.float32)
+        return crop, noise, weight
 
-    def finish(crops, noise):
+    def finish(crops, noise, weights):
         L, ab = to_model(crops, color_space)  # colour maths on whole batches: vectorized
         if input_noise > 0:
             L = tf.clip_by_value(L + noise, -1.0, 1.0)
-        return L, ab
+        return (L, ab, weights) if weigh else (L, ab)
 
     ds = elements.map(load, num_parallel_calls=AUTOTUNE)
-    if source.is_stream and source.min_chroma > 0:  # folders were sorted out by the scan
-        ds = ds.filter(lambda crop, _: color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma)
     ds = ds.batch(per_replica, drop_remainder=True)
     ds = ds.map(finish, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

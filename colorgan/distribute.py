@@ -53,7 +53,9 @@ def tf_config() -> dict:
     return value
 
 
-def _cluster_tasks(conf: dict) -> int:
+def cluster_tasks(conf: dict | None = None) -> int:
+    """Chief + worker tasks in TF_CONFIG's cluster (0 without one)."""
+    conf = tf_config() if conf is None else conf
     return sum(len(v) for k, v in conf.get("cluster", {}).items() if k in ("chief", "worker"))
 
 
@@ -79,7 +81,7 @@ def resolve_name(cfg: TrainConfig) -> str:
     """The strategy `auto` stands for on this machine (other names as given)."""
     if cfg.strategy != "auto":
         return cfg.strategy
-    if _cluster_tasks(tf_config()) > 1:
+    if cluster_tasks(tf_config()) > 1:
         return "multi_worker"
     if _tpu_present():
         return "tpu"

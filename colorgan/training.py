@@ -46,13 +46,26 @@ class TrainState:
     e_optimizer: keras.optimizers.Optimizer | None = None
     # [BINS^2] colour-rebalancing weights of the L1 loss (rebalance.py); None = plain L1.
     ab_weights: tf.Tensor | None = None
+    # int64 [2]: (global batch, input pipelines) the data stream was cut with; (0, 0) in
+    # checkpoints written before it existed. A resume with another layout is refused.
+    data_layout: tf.Variable | None = None
 
     def checkpoint(self) -> tf.train.Checkpoint:
         extra = {"e_optimizer": self.e_optimizer} if self.e_optimizer is not None else {}
+        if self.data_layout is not None:
+            extra["data_layout"] = self.data_layout
         return tf.train.Checkpoint(step=self.step, generator=self.generator,
                                    discriminator=self.discriminator,
                                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
                                    **extra)
+
+    def all_finite(self) -> bool:
+        """Whether every weight of G and D (and every optimizer slot) is finite."""
+        variables = (self.generator.variables + self.discriminator.variables
+                     + self.g_optimizer.variables + self.d_optimizer.variables
+                     + (self.e_optimizer.variables if self.e_optimizer is not None else []))
+        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
+                   for v in variables if tf.as_dtype(v.dtype).is_floating)
 
     def encoder(self) -> keras.Model | None:
         """The pretrained encoder of a vgg16 generator that trains it at some step, else None."""
@@ -102,10 +115,12 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
             e_opt = _adam(cfg, cfg.train.encoder_learning_rate)
             e_opt.build(vgg_unet.encoder_variables(generator))
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        layout = tf.Variable([0, 0], dtype=tf.int64, trainable=False, name="data_layout")
         perceptual = None
         if cfg.loss.lambda_perceptual > 0:
             perceptual = vgg.build_trunk(vgg.load_weights(), tuple(cfg.loss.perceptual_layers))
-    return TrainState(generator, discriminator, g_opt, d_opt, step, perceptual, e_opt)
+    return TrainState(generator, discriminator, g_opt, d_opt, step, perceptual, e_opt,
+                      data_layout=layout)
 
 
 def colour_weights(cfg: Config, source: data.ImageSource, limit: int = 2000) -> tf.Tensor:
@@ -140,8 +155,11 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
     e_ids = {id(v) for v in e_vars}
     g_vars = [v for v in G.trainable_variables if id(v) not in e_ids]
 
-    def average(per_example):
-        return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+    def average(per_example, weights):
+        # weights [b]: 0 for a stream's grayscale crops, which stay in the batch so the
+        # stream keeps its element indices (exact resume; data.train_dataset); None = all 1.
+        return tf.nn.compute_average_loss(per_example, sample_weight=weights,
+                                          global_batch_size=global_batch)
 
     def logits(L, ab):  # losses are computed in float32 whatever D computes in
         return tf.cast(D([L, ab], training=True), tf.float32)
@@ -149,39 +167,40 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
     def scaled(optimizer, loss):  # fp16: the loss scale (gradients are unscaled by apply)
         return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
 
-    def d_update(L, ab, fake_ab):
+    def d_update(L, ab, fake_ab, w):
         with tf.GradientTape() as tape:
-            d_loss = average(losses.discriminator_gan_loss(logits(L, ab), logits(L, fake_ab), kind))
+            d_loss = average(losses.discriminator_gan_loss(logits(L, ab), logits(L, fake_ab), kind), w)
             d_scaled = scaled(state.d_optimizer, d_loss)
         state.d_optimizer.apply_gradients(
             zip(tape.gradient(d_scaled, D.trainable_variables), D.trainable_variables))
         return d_loss
 
     def replica_step(batch):
-        L, ab = batch
+        L, ab, *weights = batch  # (L, ab) or (L, ab, weights [b])
+        w = weights[0] if weights else None
         zero = tf.constant(0.0)
         if phase == "d":
-            d_loss = d_update(L, ab, G(L, training=False))
+            d_loss = d_update(L, ab, G(L, training=False), w)
             return {"g_total": zero, "g_gan": zero, "g_l1": zero, "g_perceptual": zero, "d": d_loss}
         if lambda_gan > 0:
             for _ in range(cfg.train.d_steps - 1):  # extra D updates against the current G
-                d_update(L, ab, tf.stop_gradient(G(L, training=True)))
+                d_update(L, ab, tf.stop_gradient(G(L, training=True)), w)
         with tf.GradientTape(persistent=True) as tape:
             fake_ab = tf.cast(G(L, training=True), tf.float32)
             g_l1 = average(losses.l1_loss(ab, fake_ab) if state.ab_weights is None
-                           else rebalance.weighted_l1_loss(ab, fake_ab, state.ab_weights))
+                           else rebalance.weighted_l1_loss(ab, fake_ab, state.ab_weights), w)
             g_total = lambda_l1 * g_l1
             g_perc = zero
             if state.perceptual is not None:
                 g_perc = average(losses.perceptual_loss(
-                    state.perceptual, space.to_rgb(L, ab), space.to_rgb(L, fake_ab)))
+                    state.perceptual, space.to_rgb(L, ab), space.to_rgb(L, fake_ab)), w)
                 g_total += lambda_perc * g_perc
             g_gan = d_loss = zero
             if lambda_gan > 0:
                 real_logits, fake_logits = logits(L, ab), logits(L, fake_ab)
-                g_gan = average(losses.generator_gan_loss(fake_logits, kind))
+                g_gan = average(losses.generator_gan_loss(fake_logits, kind), w)
                 g_total += lambda_gan * g_gan
-                d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind))
+                d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind), w)
             g_scaled = scaled(state.g_optimizer, g_total)
             d_scaled = scaled(state.d_optimizer, d_loss)
             e_scaled = scaled(state.e_optimizer, g_total) if e_vars else None
@@ -242,6 +261,41 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def _input_pipelines(source: data.ImageSource, strategy: tf.distribute.Strategy) -> int:
+    """How many input pipelines cut the stream differently: TFRecord shards are split by
+    file between workers; files and TFDS are sliced per global batch, so any count is one."""
+    if not source.record_files or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 1
+    return max(distribute.cluster_tasks(), 1)
+
+
+def _check_data_layout(state: TrainState, start: int, batch: int, pipelines: int,
+                       workdir: Path) -> None:
+    """Records (global batch, input pipelines) in the state; refuses a resume with another:
+    step k resumes the stream at element k x batch, which means another element for
+    another batch, so the run would silently skip or repeat photos."""
+    old = [int(x) for x in state.data_layout.numpy()]
+    if start and any(old) and old != [batch, pipelines]:
+        raise UserError(
+            f"{workdir} was trained with a global batch of {old[0]}"
+            f"{f' on {old[1]} input pipelines' if old[1] != 1 or pipelines != 1 else ''}, "
+            f"now {batch}{f' on {pipelines}' if old[1] != 1 or pipelines != 1 else ''}: resuming "
+            f"would shift the data stream. Use the same --batch_size and replicas, or start a "
+            f"new --workdir with --init_from={workdir}")
+    state.data_layout.assign([batch, pipelines])
+
+
+def _save(state: TrainState, manager: tf.train.CheckpointManager, step: int) -> None:
+    """Saves a checkpoint of step `step`, after checking every weight is finite: a bad one
+    must never replace (or, past max_to_keep, push out) the last good checkpoint."""
+    if not state.all_finite():
+        raise FloatingPointError(
+            f"weights are not finite at step {step}; not saved. The last good checkpoint "
+            f"is {manager.latest_checkpoint or 'none'}: lower the learning rates, or try "
+            f"--precision=fp32, and rerun to resume from it")
+    manager.save(checkpoint_number=step)
 
 
 def restore_latest(ckpt: tf.train.Checkpoint, manager: tf.train.CheckpointManager) -> str | None:
@@ -344,6 +398,7 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         manager = tf.train.CheckpointManager(ckpt, tmp, max_to_keep=1)
     start = int(state.step.numpy())
+    _check_data_layout(state, start, t.batch_size, _input_pipelines(source, strategy), workdir)
     if start:
         logging.info("resuming at step %d of %d", start, t.steps)
     elif t.init_from:  # a fresh fine-tune; a resumed one continues from its own checkpoint
@@ -427,7 +482,7 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
                 _write_images(writer, state.generator, eval_L, eval_ab, step,
                               cfg.model.color_space)
             if step % t.checkpoint_every == 0 or stopping:
-                manager.save(checkpoint_number=step)
+                _save(state, manager, step)
                 saved_at = step
             if stopping and stop.signum is None and time.perf_counter() < deadline:
                 logging.info("another worker stopped at step %d; stopping too", step)
@@ -442,7 +497,7 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
                                 "same command again to resume", stop.signum, step)
                 break
     if saved_at != step:
-        manager.save(checkpoint_number=step)
+        _save(state, manager, step)
     writer.flush()
     sheet = None
     if stop.signum is None and chief:

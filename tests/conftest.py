@@ -66,3 +66,26 @@ def tfds_photos(tmp_path_factory):
         features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(40, 48, 3))}))
     builder.download_and_prepare()
     return str(data_dir), images
+
+
+@pytest.fixture(scope="session")
+def shards_with_gray(tmp_path_factory):
+    """The val photos with a grayscale copy after every third: a stream that needs its
+    gray crops left out."""
+    import io
+
+    from PIL import Image
+
+    from colorgan import data, records
+    val_source = data.open_source("samples:val")
+
+    def items():
+        for i, (name, encoded) in enumerate(records.source_items(val_source)):
+            yield name, encoded
+            if i % 3 == 0:
+                out = io.BytesIO()
+                Image.open(io.BytesIO(encoded)).convert("L").save(out, format="PNG")
+                yield f"gray_{name}.png", out.getvalue()
+
+    prefix = str(tmp_path_factory.mktemp("gray") / "mixed")
+    return records.write_shards(items(), prefix, shard_mb=0.3)

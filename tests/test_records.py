@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import data, records
+from colorgan import color, data, records
 from colorgan.errors import UserError
 
 
@@ -55,25 +56,42 @@ def test_too_few_shards_for_the_pipelines_is_one_line(shards):
 
 def test_tfrecord_source_trains_and_evaluates(shards):
     folder = str(Path(shards[0]).parent)
-    # min_chroma 0: the grayscale-crop filter would shift batches against the record skip
     source = data.open_source(f"tfrecord:{folder}/val-*", min_chroma=0.0)
     assert source.record_files == tuple(shards) and source.size is None
     ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1,
                                      num_replicas_in_sync=2)
-    def batches(start=0):  # a fresh dataset each time, as a resumed process builds one
+    L, ab = next(iter(data.train_dataset(source, image_size=32, batch_size=4, seed=0,
+                                         input_context=ctx)))
+    assert L.shape == (2, 32, 32, 1) and ab.shape == (2, 32, 32, 2)
+    n = sum(int(L.shape[0]) for L, _ in data.eval_dataset(source, image_size=32, batch_size=8))
+    assert n == 46
+
+
+@pytest.mark.parametrize("pipelines", [1, 2])
+def test_resume_is_exact_with_the_default_grayscale_check(shards_with_gray, pipelines):
+    folder = str(Path(shards_with_gray[0]).parent)
+    source = data.open_source(f"tfrecord:{folder}/mixed-*")  # the default min_chroma
+    assert source.min_chroma > 0
+
+    def batches(pipeline, start=0):  # a fresh dataset each time, as a resumed process builds one
+        ctx = tf.distribute.InputContext(num_input_pipelines=pipelines, input_pipeline_id=pipeline,
+                                         num_replicas_in_sync=pipelines)
         return data.train_dataset(source, image_size=32, batch_size=4, seed=0,
                                   input_context=ctx, start_index=start)
 
-    L, ab = next(iter(batches()))
-    assert L.shape == (2, 32, 32, 1) and ab.shape == (2, 32, 32, 2)
-    # Same seed and start: the same batches; resuming at step 3 (12 global elements)
-    # gives this pipeline's 4th and 5th batches.
-    straight = [b[0].numpy() for b in batches().take(5)]
-    resumed = [b[0].numpy() for b in batches(start=12).take(2)]
-    assert (straight[0] == L.numpy()).all()
-    assert all((x == y).all() for x, y in zip(straight[3:], resumed))
-    n = sum(int(L.shape[0]) for L, _ in data.eval_dataset(source, image_size=32, batch_size=8))
-    assert n == 46
+    for pipeline in range(pipelines):
+        straight = list(batches(pipeline).take(6).as_numpy_iterator())
+        resumed = list(batches(pipeline, start=3 * 4).take(3).as_numpy_iterator())  # at step 3
+        for (L, ab, w), (L2, ab2, w2) in zip(straight[3:], resumed):
+            np.testing.assert_array_equal(L, L2)
+            np.testing.assert_array_equal(w, w2)
+        # every batch holds its share of the global batch; gray crops are there, weighed 0
+        assert all(L.shape[0] == 4 // pipelines for L, _, _ in straight)
+        weights = np.concatenate([w for _, _, w in straight])
+        chroma = np.concatenate([color.mean_chroma(color.rgb_to_lab(
+            color.get_space("lab").to_rgb(L, ab))).numpy() for L, ab, _ in straight])
+        np.testing.assert_array_equal(weights, (chroma >= source.min_chroma).astype(np.float32))
+    assert 0 < weights.sum() < len(weights) or pipelines == 2
 
 
 def test_no_match_is_one_line(tmp_path):

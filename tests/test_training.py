@@ -144,3 +144,67 @@ def test_time_budget_stops_early_with_a_checkpoint_and_sheet(tiny_cfg, tmp_path)
     result = training.fit(cfg, tmp_path)
     assert result.step == 1 and result.stopped_by_signal is None and result.sheet
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-1")
+
+
+def test_weight_zero_examples_are_left_out_of_the_step(tiny_cfg):
+    """A stream's grayscale crops stay in the batch with weight 0 (exact resume): what they
+    hold must not change the losses or the update (L1 only: D's batch norm would see them)."""
+    cfg = config.with_overrides(tiny_cfg, {"lambda_gan": 0.0})
+    strategy = tf.distribute.get_strategy()
+    src = data.open_source("samples")
+    L, ab = next(iter(data.train_dataset(src, image_size=32, batch_size=4, seed=0)))
+    w = tf.constant([1.0, 0.0, 1.0, 0.0])
+    other_ab = tf.where(w[:, None, None, None] > 0, ab, tf.random.uniform(ab.shape, -1, 1))
+    results = []
+    for batch in [(L, ab, w), (L, other_ab, w), (L, ab)]:
+        state = training.create_state(cfg, strategy)
+        out = training.make_train_step(state, cfg, strategy)(batch)
+        results.append((float(out["g_l1"]), weights(state)))
+    (l1_a, w_a), (l1_b, w_b), (l1_all, _) = results
+    assert l1_a == l1_b
+    assert all(np.array_equal(x, y) for x, y in zip(w_a, w_b))
+    assert l1_a < l1_all  # half the examples, still divided by the global batch of 4
+
+
+def test_resume_on_a_stream_with_grayscale_photos_is_exact(tiny_cfg, shards_with_gray, tmp_path):
+    """TFRecords at the default min_chroma: 2 + 2 steps end where 4 straight steps do."""
+    folder = shards_with_gray[0].rsplit("/", 1)[0]
+    cfg = config.with_overrides(tiny_cfg, {"source": f"tfrecord:{folder}/mixed-*",
+                                           "eval_source": "samples:val", "steps": 4,
+                                           "checkpoint_every": 100})
+    assert cfg.data.min_chroma > 0
+    training.fit(cfg, tmp_path / "straight")
+    training.fit(with_train(cfg, steps=2), tmp_path / "resumed")
+    assert training.fit(cfg, tmp_path / "resumed").step == 4
+    a, b = checkpoint_values(tmp_path / "straight"), checkpoint_values(tmp_path / "resumed")
+    for name in a:
+        if a[name].dtype.kind == "f":
+            assert rel_diff(a[name], b[name]) < 1e-5, name
+
+
+def test_resuming_with_another_global_batch_is_refused(tiny_cfg, tmp_path):
+    training.fit(with_train(tiny_cfg, steps=2), tmp_path)
+    with pytest.raises(config.UserError, match="global batch of 4, now 8.*--init_from"):
+        training.fit(with_train(tiny_cfg, steps=4, batch_size=8), tmp_path)
+    assert training.fit(with_train(tiny_cfg, steps=3), tmp_path).step == 3  # same batch: fine
+
+
+def test_a_checkpoint_with_non_finite_weights_is_never_saved(tiny_cfg, tmp_path, monkeypatch):
+    real = training.make_train_step
+
+    def poisoned(state, cfg, strategy, phase="gan"):
+        step_fn = real(state, cfg, strategy, phase)
+
+        def step(batch, stop=tf.constant(0.0)):
+            out = step_fn(batch, stop)
+            if int(state.step.numpy()) == 3:  # diverged between the checkpoints at 2 and 4
+                v = state.generator.trainable_variables[0]
+                v.assign(tf.fill(v.shape, np.nan))
+            return out
+        return step
+
+    monkeypatch.setattr(training, "make_train_step", poisoned)
+    cfg = with_train(tiny_cfg, steps=6, checkpoint_every=2, keep_checkpoints=1)
+    with pytest.raises(FloatingPointError, match=r"not finite at step 4.*ckpt-2"):
+        training.fit(cfg, tmp_path)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
