@@ -84,14 +84,6 @@ def listdir(path: PathLike) -> list[str]:
     return [name.rstrip("/") for name in tf.io.gfile.listdir(fspath(path))]
 
 
-def remove(path: PathLike) -> None:
-    tf.io.gfile.remove(fspath(path))
-
-
-def rmtree(path: PathLike) -> None:
-    tf.io.gfile.rmtree(fspath(path))
-
-
 def read_bytes(path: PathLike) -> bytes:
     with tf.io.gfile.GFile(fspath(path), "rb") as f:
         return f.read()
