@@ -93,11 +93,9 @@ def main(argv):
         overrides["perceptual_layers"] = tuple(overrides["perceptual_layers"])
     base = config.get_preset(FLAGS.preset)
     if FLAGS.init_from:  # the source's architecture, then the preset's training settings
-        from pathlib import Path
-
-        from colorgan import pretrained
+        from colorgan import fileio, pretrained
         # A rerun resumes: its architecture is the workdir's, whatever became of the source.
-        resumed = (Path(FLAGS.workdir) / "config.json").is_file()
+        resumed = fileio.isfile(fileio.join(FLAGS.workdir, "config.json"))
         base = pretrained.with_architecture_of(FLAGS.workdir if resumed else FLAGS.init_from,
                                                base)
     if FLAGS.freeze is not None:

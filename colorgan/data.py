@@ -24,7 +24,7 @@ from pathlib import Path
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, imageheader, records
+from colorgan import color, fileio, imageheader, records
 from colorgan.errors import UserError
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -214,6 +214,9 @@ def open_source(spec: str, *, min_chroma: float = 3.0, tfds_data_dir: str = "") 
         return ImageSource(spec=spec, record_files=tuple(files), min_chroma=min_chroma)
     if spec == "samples" or spec.startswith("samples:"):
         folder = _samples_folder(spec.partition(":")[2] or "train")
+    elif fileio.is_remote(spec):  # folders are walked with pathlib, which cannot read gs://
+        raise UserError(f"--data={spec}: image folders must be local; for gs:// write "
+                        "TFRecords (make_tfrecords.py) and use --data='tfrecord:gs://.../train-*'")
     else:
         folder = Path(spec).expanduser()
     files = list_image_files(folder)
@@ -232,7 +235,8 @@ def open_source(spec: str, *, min_chroma: float = 3.0, tfds_data_dir: str = "") 
 
 def _split_folders(spec: str) -> tuple[Path, Path] | None:
     """(FOLDER/train, FOLDER/val or FOLDER/validation) when a folder is laid out that way."""
-    if spec == "samples" or spec.startswith(("samples:", "tfds:", "tfrecord:")):
+    if spec == "samples" or spec.startswith(("samples:", "tfds:", "tfrecord:")) \
+            or fileio.is_remote(spec):
         return None
     root = Path(spec).expanduser()
     for name in ("val", "validation"):

@@ -1,21 +1,23 @@
 """Evaluate a colorizer on a set of photos, beside the grayscale baseline (ab = 0).
 
 Protocol (ColTran / CT2): shorter side to `size`, centre crop, colorize from L, compare
-with the crop. Writes metrics.json, per_image.csv and a comparison sheet.
+with the crop. Writes metrics.json, per_image.csv and a comparison sheet to an output
+folder that may be remote (gs://...).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-from pathlib import Path
+import os
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, data, metrics, sheets
+from colorgan import color, data, fileio, metrics, sheets
 from colorgan.errors import UserError
 from colorgan.inference import ColorizeFn
 from colorgan.progress import Progress
@@ -44,13 +46,13 @@ def _summary(rows: list[dict], prefix: str) -> dict:
             for k, v in out.items()}
 
 
-def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: str | Path, *,
+def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,
              size: int = 256, render_size: int = 0, batch_size: int = 8,
              limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
              title: str = "colorgan") -> dict:
     """Runs the model over the source; returns (and writes) the summary metrics."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = fileio.fspath(output_dir)
+    fileio.makedirs(output_dir)
     lpips = metrics.LPIPS.shipped() if use_lpips else None
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:
@@ -69,7 +71,7 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: str | Path
         truth_chroma = metrics.mean_chroma(truth * 255).numpy()
         for i in range(len(truth_cf)):
             index = len(rows)
-            row = {"image": Path(names[index]).name if index < len(names) else str(index),
+            row = {"image": os.path.basename(names[index]) if index < len(names) else str(index),
                    "truth_colourfulness": float(truth_cf[i]), "truth_chroma": float(truth_chroma[i])}
             for prefix, s in scores.items():
                 row.update({f"{prefix}{k}": float(s[k][i]) for k in _PER_IMAGE})
@@ -85,14 +87,17 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: str | Path
 
     result = {"n": len(rows), "size": size, "data": source.spec,
               "colorgan": _summary(rows, ""), "grayscale_baseline": _summary(rows, "baseline_")}
-    (output_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    with open(output_dir / "per_image.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
+                             json.dumps(result, indent=2) + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    fileio.write_text_atomic(fileio.join(output_dir, "per_image.csv"), table.getvalue())
     m, b = result["colorgan"], result["grayscale_baseline"]
     lp = f"  LPIPS {m['lpips']:.3f}" if m["lpips"] is not None else ""
-    sheets.save_sheet({k: np.stack(v) for k, v in sheet_cols.items()}, output_dir / "comparison.png",
+    sheets.save_sheet({k: np.stack(v) for k, v in sheet_cols.items()},
+                      fileio.join(output_dir, "comparison.png"),
                       title=f"{title}: PSNR {m['psnr']:.2f}  SSIM {m['ssim']:.3f}{lp}  "
                             f"dCF {m['delta_colourfulness']:.1f}  chroma x{m['chroma_ratio']:.2f}\n"
                             f"grayscale: PSNR {b['psnr']:.2f}  dCF {b['delta_colourfulness']:.1f}"

@@ -1,7 +1,8 @@
 """Colorize image files with an exported SavedModel or a training workdir.
 
 Images are read with Pillow so that EXIF orientation is honoured (TensorFlow's
-decoders ignore it), colorized at their own size, and written atomically.
+decoders ignore it), colorized at their own size, and written atomically. The photos
+and the output folder are local files (pathlib); the model may be remote (gs://...).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import data
+from colorgan import data, fileio
 from colorgan.errors import UserError
 from colorgan.progress import Progress
 
@@ -25,17 +26,20 @@ ColorizeFn = Callable[[np.ndarray, int], np.ndarray]
 SUFFIX = "_colorized"  # outputs beside their inputs, and outputs that would hit an input
 
 
-def find_saved_model(path: Path) -> Path | None:
-    """A SavedModel folder, or a TF Serving base path (its highest numeric version)."""
-    if (path / "saved_model.pb").is_file():
+def find_saved_model(path: fileio.PathLike) -> str | None:
+    """A SavedModel folder, or a TF Serving base path (its highest numeric version).
+
+    saved_model.pb is the last file a save writes: a folder without it is no model (yet).
+    """
+    path = fileio.fspath(path)
+    if fileio.isfile(fileio.join(path, "saved_model.pb")):
         return path
-    versions = sorted((int(p.name), p) for p in path.iterdir()
-                      if p.name.isdigit() and (p / "saved_model.pb").is_file()) \
-        if path.is_dir() else []
-    return versions[-1][1] if versions else None
+    versions = sorted(int(name) for name in fileio.listdir(path) if name.isdigit()
+                      and fileio.isfile(fileio.join(path, name, "saved_model.pb")))
+    return fileio.join(path, str(versions[-1])) if versions else None
 
 
-def open_model(path: str | os.PathLike) -> ColorizeFn:
+def open_model(path: fileio.PathLike) -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
     `path` is a SavedModel (or export base path) from export.py, a training workdir /
@@ -44,11 +48,11 @@ def open_model(path: str | os.PathLike) -> ColorizeFn:
     """
     from colorgan import pretrained
     path = pretrained.resolve(path)
-    if not path.exists() and not Path(str(path) + ".index").exists():
+    if not fileio.exists(path) and not fileio.exists(path + ".index"):
         raise UserError(f"--model: {path} does not exist")
     saved = find_saved_model(path)
     if saved is not None:
-        module = tf.saved_model.load(str(saved))
+        module = tf.saved_model.load(saved)
         logging.info("loaded SavedModel %s", saved)
     else:
         from colorgan import serving
@@ -168,6 +172,9 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     as NAME_colorized.FMT), keeping relative paths; one bad file does not stop the rest."""
     if fmt not in ("png", "jpg"):
         raise UserError(f"--format={fmt!r}: choose png or jpg")
+    if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"
+        raise UserError(f"--output_dir={output_dir}: colorize.py writes to a local folder; "
+                        "copy the results up afterwards (gsutil cp -r)")
     inputs, problems = expand_inputs(specs)
     failed = [(p.split(":")[0], "no such file or folder") for p in problems]
     if not inputs and not failed:

@@ -9,11 +9,13 @@ A model folder in the shipped format holds
 
 "pretrained" names the one inside the package (`SHIPPED`). `--init_from` also takes a
 training workdir or an export from export.py (which carries its config in
-assets.extra/, a folder TF Serving ignores). This module does not import training.py.
+assets.extra/, a folder TF Serving ignores); all three may be remote (gs://...) and are
+read through fileio. This module does not import training.py.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tempfile
@@ -24,58 +26,59 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import config, models, vgg, vgg_unet, workdir
+from colorgan import config, fileio, models, vgg, vgg_unet, workdir
 from colorgan.errors import UserError
 
 SHIPPED = Path(__file__).parent / "weights" / "colorizer"
 NAME = "pretrained"
 GENERATOR_FILE = "generator.npz"
 DISCRIMINATOR_FILE = "discriminator.npz"
-EXPORT_CONFIG = Path("assets.extra") / "colorgan_config.json"
+EXPORT_CONFIG = "assets.extra/colorgan_config.json"
 
 
-def resolve(spec: str | Path) -> Path:
-    """"pretrained" -> the shipped model's folder; anything else is a path."""
-    return SHIPPED if str(spec) == NAME else Path(spec)
+def resolve(spec: fileio.PathLike) -> str:
+    """"pretrained" -> the shipped model's folder; anything else is a path (maybe gs://)."""
+    return str(SHIPPED) if str(spec) == NAME else fileio.fspath(spec)
 
 
-def is_shipped_format(path: str | Path) -> bool:
+def is_shipped_format(path: fileio.PathLike) -> bool:
     path = resolve(path)
-    return (path / GENERATOR_FILE).is_file() and (path / workdir.CONFIG_FILE).is_file()
+    return (fileio.isfile(fileio.join(path, GENERATOR_FILE))
+            and fileio.isfile(fileio.join(path, workdir.CONFIG_FILE)))
 
 
-def _saved_model_dir(path: Path) -> Path | None:
+def _saved_model_dir(path: str) -> str | None:
     from colorgan.inference import find_saved_model  # (no import cycle: inference is lazy)
     return find_saved_model(path)
 
 
-def read_config(spec: str | Path) -> config.Config:
+def read_config(spec: fileio.PathLike) -> config.Config:
     """The Config of a shipped-format folder, a workdir or an export; UserError otherwise."""
     path = resolve(spec)
-    if is_shipped_format(path) or (path / workdir.CONFIG_FILE).is_file():
+    if is_shipped_format(path) or fileio.isfile(fileio.join(path, workdir.CONFIG_FILE)):
         return workdir.read_config(path)
-    saved = _saved_model_dir(path) if path.is_dir() else None
+    saved = _saved_model_dir(path) if fileio.isdir(path) else None
     if saved is not None:
-        if not (saved / EXPORT_CONFIG).is_file():
+        if not fileio.isfile(fileio.join(saved, EXPORT_CONFIG)):
             raise UserError(f"{spec}: this export has no {EXPORT_CONFIG} (made before colorgan "
                             "0.2); start from its training workdir instead")
-        return workdir.parse_config(saved / EXPORT_CONFIG)
-    if not path.exists():
+        return workdir.parse_config(fileio.join(saved, EXPORT_CONFIG))
+    if not fileio.exists(path):
         raise UserError(f"{spec}: no such file or folder (give 'pretrained', a workdir or an "
                         "export)")
     raise UserError(f"{spec} is not a colorgan model (no config.json, checkpoint or SavedModel)")
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    try:  # read whole through gfile: np.load opens local files only
+        with np.load(io.BytesIO(fileio.read_bytes(path)), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except Exception as e:  # truncated, not a zip, ...
         raise UserError(f"{path} cannot be read ({type(e).__name__}: {e}); it is damaged, "
                         "reinstall colorgan or retrain") from None
 
 
-def _assign(model: keras.Model, arrays: dict[str, np.ndarray], source: Path,
+def _assign(model: keras.Model, arrays: dict[str, np.ndarray], source: str,
             optional: set[int] = frozenset()) -> None:
     """Sets every variable of `model` from arrays[variable.path]; ids in `optional` may be
     missing (they keep their value). A missing or misshapen array is a UserError."""
@@ -91,7 +94,7 @@ def _assign(model: keras.Model, arrays: dict[str, np.ndarray], source: Path,
         v.assign(arrays[v.path])
 
 
-def load_shipped(spec: str | Path) -> tuple[keras.Model, config.Config]:
+def load_shipped(spec: fileio.PathLike) -> tuple[keras.Model, config.Config]:
     """A shipped-format folder (or "pretrained") -> (generator with its weights, Config)."""
     path = resolve(spec)
     cfg = workdir.read_config(path)
@@ -101,16 +104,16 @@ def load_shipped(spec: str | Path) -> tuple[keras.Model, config.Config]:
     return generator, cfg
 
 
-def set_generator_weights(generator: keras.Model, cfg: config.Config, path: Path) -> None:
+def set_generator_weights(generator: keras.Model, cfg: config.Config, path: str) -> None:
     """The shipped format's generator.npz into `generator`. A vgg16 encoder may be left out
     as a whole (it is then VGG16's own, as built); if any of it is there, all must be."""
-    arrays = _read_npz(path / GENERATOR_FILE)
+    arrays = _read_npz(fileio.join(path, GENERATOR_FILE))
     optional = set()
     if cfg.model.encoder == "vgg16":
         encoder = vgg_unet.encoder_variables(generator)
         if not any(v.path in arrays for v in encoder):
             optional = {id(v) for v in encoder}
-    _assign(generator, arrays, path / GENERATOR_FILE, optional)
+    _assign(generator, arrays, fileio.join(path, GENERATOR_FILE), optional)
 
 
 def _encoder_is_vgg16s(generator: keras.Model) -> bool:
@@ -126,7 +129,12 @@ def _encoder_is_vgg16s(generator: keras.Model) -> bool:
 
 def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path,
                  discriminator: keras.Model | None = None, card: dict | None = None) -> Path:
-    """Writes the shipped format to out_dir (replaced whole, via a temp folder and rename)."""
+    """Writes the shipped format to out_dir (replaced whole, via a temp folder and rename).
+
+    Local only: it writes the model folder inside the package (scripts/ship_pretrained.py).
+    """
+    if fileio.is_remote(out_dir):
+        raise UserError(f"{out_dir}: the shipped format is written to a local folder")
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -193,17 +201,18 @@ def init_from(spec: str, cfg: config.Config, generator: keras.Model,
     path = resolve(spec)
     if is_shipped_format(path):
         set_generator_weights(generator, source, path)
-        if not (path / DISCRIMINATOR_FILE).is_file():
+        d_file = fileio.join(path, DISCRIMINATOR_FILE)
+        if not fileio.isfile(d_file):
             return False
-        arrays = _read_npz(path / DISCRIMINATOR_FILE)
+        arrays = _read_npz(d_file)
         if [tuple(arrays.get(v.path, np.empty(0)).shape) for v in discriminator.variables] \
                 != [tuple(v.shape) for v in discriminator.variables]:
             logging.warning("--init_from=%s: its discriminator does not fit this run's; D "
                             "starts from scratch", spec)
             return False
-        _assign(discriminator, arrays, path / DISCRIMINATOR_FILE)
+        _assign(discriminator, arrays, d_file)
         return True
-    if (path / workdir.CONFIG_FILE).is_file():
+    if fileio.isfile(fileio.join(path, workdir.CONFIG_FILE)):
         prefix, _ = workdir.resolve_checkpoint(path)
         try:
             tf.train.Checkpoint(generator=generator).restore(prefix) \
@@ -219,7 +228,7 @@ def init_from(spec: str, cfg: config.Config, generator: keras.Model,
             logging.warning("--init_from=%s: its discriminator does not fit (%s); D starts "
                             "from scratch", spec, str(e).splitlines()[0][:200])
             return False
-    module = tf.saved_model.load(str(_saved_model_dir(path)))
+    module = tf.saved_model.load(_saved_model_dir(path))
     saved = list(module.generator_variables)
     if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
         raise UserError(f"--init_from={spec}: its generator's weights do not fit this run's "

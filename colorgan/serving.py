@@ -11,26 +11,27 @@ recombine, encode), so serving cannot drift from training. Signatures:
 Colour comes from the generator run on L resized to render_size x render_size; its ab
 is upsampled to the input's size and joined with the input's own full-resolution L,
 so every detail of the luminance survives (only the chroma is low-resolution, which
-the eye forgives). This module does not import the training code.
+the eye forgives). This module does not import the training code. Checkpoints and
+export folders may be remote (gs://...): every path goes through fileio.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, config, data, models, pretrained, workdir
+from colorgan import color, config, data, fileio, models, pretrained, workdir
 from colorgan.errors import UserError
 
 DEFAULT_MAX_PIXELS = data.DEFAULT_MAX_PIXELS
 
 
-def load_generator(path: str | Path) -> tuple[keras.Model, config.Config]:
+def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
     """Workdir, checkpoint prefix, shipped-format folder or "pretrained" (the model inside
     colorgan) -> (generator with trained weights, the run's Config)."""
     if pretrained.is_shipped_format(path):
@@ -117,7 +118,7 @@ class Colorizer(tf.Module):
         return {"colorized_png_bytes": pngs}
 
 
-def make_colorizer(path: str | Path, render_size: int = 0,
+def make_colorizer(path: fileio.PathLike, render_size: int = 0,
                    max_pixels: int = DEFAULT_MAX_PIXELS) -> Colorizer:
     """A Colorizer from a workdir or checkpoint; render_size 0 = the training size.
 
@@ -137,32 +138,45 @@ def make_colorizer(path: str | Path, render_size: int = 0,
     return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg)
 
 
-def next_version(export_dir: Path) -> int:
+def next_version(export_dir: fileio.PathLike) -> int:
     """TF Serving serves the highest numeric subfolder; a new export takes the next number."""
-    versions = [int(p.name) for p in export_dir.iterdir() if p.name.isdigit()] \
-        if export_dir.is_dir() else []
+    versions = [int(name) for name in fileio.listdir(export_dir) if name.isdigit()]
     return max(versions, default=0) + 1
 
 
-def export(colorizer: Colorizer, export_dir: str | Path, version: int | None = None) -> Path:
-    """Writes EXPORT_DIR/<version>/ (TF Serving's layout), atomically; never overwrites."""
-    export_dir = Path(export_dir)
-    export_dir.mkdir(parents=True, exist_ok=True)
+def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | None = None) -> str:
+    """Writes EXPORT_DIR/<version>/ (TF Serving's layout); never overwrites. Returns its path.
+
+    Local disk: written beside the target and renamed, so TF Serving never sees half an
+    export. Remote (gs://...): written in place, our config first, since a folder rename
+    there is a copy of every object (and on ram:// it leaves the files behind);
+    tf.saved_model.save writes saved_model.pb last, as the sign that the export is whole.
+    """
+    export_dir = fileio.fspath(export_dir)
+    fileio.makedirs(export_dir)
     version = version if version is not None else next_version(export_dir)
-    target = export_dir / str(version)
-    if target.exists():
+    target = fileio.join(export_dir, str(version))
+    if fileio.exists(target):
         raise UserError(f"{target} exists; pick another --version or leave it out")
-    # Written beside the target and renamed: TF Serving never sees half an export.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir))
-    try:
-        tf.saved_model.save(colorizer, str(tmp), signatures={
-            "serving_default": colorizer.serve_bytes.get_concrete_function(),
-            "colorize": colorizer.colorize.get_concrete_function()})
-        if colorizer.cfg is not None:  # for --init_from=EXPORT_DIR
-            (tmp / pretrained.EXPORT_CONFIG).parent.mkdir(exist_ok=True)
-            (tmp / pretrained.EXPORT_CONFIG).write_text(colorizer.cfg.to_json())
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if fileio.is_remote(target):
+        _write_export(colorizer, target)
+    else:
+        tmp = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
+        try:
+            _write_export(colorizer, tmp)
+            os.rename(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     logging.info("exported %s", target)
     return target
+
+
+def _write_export(colorizer: Colorizer, path: str) -> None:
+    """The SavedModel and, for --init_from=EXPORT_DIR, the Config in assets.extra/."""
+    if colorizer.cfg is not None:
+        config_path = fileio.join(path, pretrained.EXPORT_CONFIG)
+        fileio.makedirs(fileio.dirname(config_path))
+        fileio.write_text_atomic(config_path, colorizer.cfg.to_json())
+    tf.saved_model.save(colorizer, path, signatures={
+        "serving_default": colorizer.serve_bytes.get_concrete_function(),
+        "colorize": colorizer.colorize.get_concrete_function()})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import io
 
 import numpy as np
 
-from colorgan import color
+from colorgan import color, fileio
 
 
 def columns(L, ab_pred, ab_true=None, color_space: str = "lab") -> dict[str, np.ndarray]:
@@ -23,10 +22,11 @@ def columns(L, ab_pred, ab_true=None, color_space: str = "lab") -> dict[str, np.
     return cols
 
 
-def save_sheet(cols: dict[str, np.ndarray], path: str | os.PathLike, title: str = "") -> None:
+def save_sheet(cols: dict[str, np.ndarray], path: fileio.PathLike, title: str = "") -> None:
     """Writes a PNG grid, one row per image and one column per entry of `cols`.
 
-    Written to a temporary name and renamed, so a reader never sees half a file.
+    `path` may be remote (gs://...). Written atomically (fileio.write_bytes_atomic), so a
+    reader never sees half a file.
     """
     # A bare Figure renders with Agg and never touches pyplot's backend: switching the
     # global backend (matplotlib.use) would stop a notebook showing its figures inline.
@@ -47,7 +47,7 @@ def save_sheet(cols: dict[str, np.ndarray], path: str | os.PathLike, title: str 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+    # Rendered in memory: matplotlib writes local files only, gfile writes anywhere.
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    fileio.write_bytes_atomic(path, buf.getvalue())

@@ -1,6 +1,8 @@
 """Training state, the distributed train step, and the fit loop.
 
-The loop writes the workdir laid out in `colorgan/workdir.py` and resumes from it.
+The loop writes the workdir laid out in `colorgan/workdir.py` and resumes from it. The
+workdir may be remote (gs://...): checkpoints, TensorBoard logs, config.json and the sheet
+all go through tf.io.gfile (fileio).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import math
 import shutil
 import tempfile
 import time
-from pathlib import Path
 from typing import Callable
 
 import keras
@@ -20,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import (color, data, losses, models, pretrained, rebalance, sheets, vgg,
+from colorgan import (color, data, fileio, losses, models, pretrained, rebalance, sheets, vgg,
                       vgg_unet)
 from colorgan.config import (Config, encoder_trains_from, generator_size, parse_schedule,
                              parse_size_schedule, phase_at)
@@ -236,11 +237,11 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
 
 # --------------------------------------------------------------------------- workdir
 
-def _check_config(workdir: Path, cfg: Config, write: bool = True) -> None:
+def _check_config(workdir: str, cfg: Config, write: bool = True) -> None:
     """Writes config.json (if `write`), or refuses to resume a workdir whose models differ."""
-    path = workdir / CONFIG_FILE
-    if path.exists():
-        old = json.loads(path.read_text())
+    path = fileio.join(workdir, CONFIG_FILE)
+    if fileio.exists(path):
+        old = json.loads(fileio.read_text(path))
         new = json.loads(cfg.to_json())
         # Fields added since that run was written count as their defaults.
         old_model = {**new["model"], **json.loads(Config().to_json())["model"],
@@ -254,13 +255,7 @@ def _check_config(workdir: Path, cfg: Config, write: bool = True) -> None:
                 raise UserError(f"--workdir={workdir} was trained with {key}="
                                 f"{old['data'].get(key, '')!r}; use a new workdir")
     if write:
-        _atomic_write(path, cfg.to_json())
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+        fileio.write_text_atomic(path, cfg.to_json())
 
 
 def _input_pipelines(source: data.ImageSource, strategy: tf.distribute.Strategy) -> int:
@@ -348,10 +343,11 @@ def _write_images(writer, generator, eval_L, eval_ab, step: int, space: str) -> 
         tf.summary.image("gray|colorized|truth", (grid[None] * 255).astype(np.uint8))
 
 
-def fit(cfg: Config, workdir: str | Path,
+def fit(cfg: Config, workdir: fileio.PathLike,
         strategy: tf.distribute.Strategy | None = None) -> FitResult:
-    """Trains cfg.train.steps steps in total, resuming from `workdir` if it holds a checkpoint."""
-    workdir = Path(workdir)
+    """Trains cfg.train.steps steps in total, resuming from `workdir` (local or gs://...)
+    if it holds a checkpoint."""
+    workdir = fileio.fspath(workdir)
     strategy = strategy or distribute.make_strategy(cfg.train)  # first: before any TF op
     batch = distribute.global_batch_size(cfg.train, strategy)
     if batch != cfg.train.batch_size:
@@ -370,7 +366,7 @@ def fit(cfg: Config, workdir: str | Path,
             raise
         logging.warning("no default eval images (%s); showing training images instead", e)
         eval_spec, eval_source = cfg.data.source, source
-    workdir.mkdir(parents=True, exist_ok=True)
+    fileio.makedirs(workdir)
     _check_config(workdir, cfg, write=chief)
     logging.info("training on %s (%s images) with %d replica(s)%s; eval images from %s",
                  cfg.data.source, source.size or "a stream of", strategy.num_replicas_in_sync,
@@ -379,7 +375,7 @@ def fit(cfg: Config, workdir: str | Path,
         return _fit(cfg, workdir, strategy, chief, source, eval_source, cleanup)
 
 
-def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bool,
+def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: bool,
          source: data.ImageSource, eval_source: data.ImageSource,
          cleanup: contextlib.ExitStack) -> FitResult:
     """fit's loop; `cleanup` removes a worker's temporary checkpoint dir at the end."""
@@ -388,12 +384,12 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     if cfg.loss.rebalance > 0:
         state.ab_weights = colour_weights(cfg, source)
     ckpt = state.checkpoint()
-    manager = tf.train.CheckpointManager(ckpt, workdir / CHECKPOINT_DIR,
+    manager = tf.train.CheckpointManager(ckpt, fileio.join(workdir, CHECKPOINT_DIR),
                                          max_to_keep=t.keep_checkpoints)
     restore_latest(ckpt, manager)
     if not chief:
         # Every worker takes part in each save (the variables are read collectively), but
-        # only the chief's lands in the workdir; the others go to a temp dir, removed after.
+        # only the chief's lands in the workdir; the others go to a local temp dir, removed after.
         tmp = tempfile.mkdtemp(prefix="colorgan-worker-")
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         manager = tf.train.CheckpointManager(ckpt, tmp, max_to_keep=1)
@@ -426,7 +422,7 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
                                                   batch_size=t.sheet_rows, limit=t.sheet_rows,
                                                   color_space=cfg.model.color_space)))
-    writer = (tf.summary.create_file_writer(str(workdir / "tb")) if chief
+    writer = (tf.summary.create_file_writer(fileio.join(workdir, "tb")) if chief
               else tf.summary.create_noop_writer())
 
     metrics: dict[str, float] = {}
@@ -501,7 +497,7 @@ def _fit(cfg: Config, workdir: Path, strategy: tf.distribute.Strategy, chief: bo
     writer.flush()
     sheet = None
     if stop.signum is None and chief:
-        sheet = str(workdir / "sample_sheet.png")
+        sheet = fileio.join(workdir, "sample_sheet.png")
         cols = sheets.columns(eval_L, _colorize(state.generator, eval_L), eval_ab,
                               cfg.model.color_space)
         sheets.save_sheet(cols, sheet, title=f"{cfg.data.source} - step {step}")

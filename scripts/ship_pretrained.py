@@ -26,7 +26,7 @@ flags.DEFINE_bool("discriminator", False, "Ship D too (for fine-tuning with a GA
 def main(argv):
     import tensorflow as tf
 
-    from colorgan import models, pretrained, serving, workdir
+    from colorgan import fileio, models, pretrained, serving, workdir
 
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
@@ -37,10 +37,10 @@ def main(argv):
         discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
         tf.train.Checkpoint(discriminator=discriminator).restore(prefix).expect_partial() \
             .assert_existing_objects_matched()
-    card = {"workdir": FLAGS.workdir, "checkpoint": Path(prefix).name}
-    metrics = Path(FLAGS.workdir) / "eval" / "metrics.json"
-    if metrics.is_file():
-        card["eval"] = json.loads(metrics.read_text())
+    card = {"workdir": FLAGS.workdir, "checkpoint": fileio.basename(prefix)}
+    metrics = fileio.join(FLAGS.workdir, "eval", "metrics.json")  # the workdir may be gs://
+    if fileio.isfile(metrics):
+        card["eval"] = json.loads(fileio.read_text(metrics))
     out = pretrained.save_shipped(generator, cfg, FLAGS.out or pretrained.SHIPPED,
                                   discriminator, card)
     size = sum(p.stat().st_size for p in out.iterdir())

@@ -132,7 +132,7 @@ def test_init_from_the_real_shipped_model_starts_at_its_loss():
 def test_init_from_an_export_copies_the_generator(vgg_run, tmp_path):
     colorizer = serving.make_colorizer(vgg_run)
     export = serving.export(colorizer, tmp_path / "export")
-    assert (export / pretrained.EXPORT_CONFIG).is_file()
+    assert (Path(export) / pretrained.EXPORT_CONFIG).is_file()
     cfg = pretrained.with_architecture_of(str(tmp_path / "export"), vgg_cfg())
     state = training.create_state(cfg, tf.distribute.get_strategy())
     pretrained.init_from(str(tmp_path / "export"), cfg, state.generator, state.discriminator)

@@ -19,5 +19,5 @@ def test_sheet_is_a_png_grid_and_leaves_the_backend_alone(tmp_path):
     image = Image.open(path)
     # figsize (2.2 x columns, 2.2 x rows + 0.4) inches at 100 dpi
     assert image.size == (660, 480) and image.format == "PNG"
-    assert not list(tmp_path.glob("*.tmp.png"))  # written under a temporary name, renamed
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.png"]  # the temporary name is gone
     plt.switch_backend("agg")

@@ -1,0 +1,113 @@
+"""Paths that may be local or remote (gs://, s3://, ram://, ...), all through tf.io.gfile.
+
+Workdirs, checkpoints, exports, sheets, TensorBoard logs and evaluation outputs are
+str paths handled here, as in flax and big_vision: pathlib folds "gs://bucket/run"
+into the local folder "gs:/bucket/run", so a TPU VM's checkpoints would land on its
+own disk and die with it. Inputs that are local by nature (the package's own files,
+photos for colorize.py, image folders for --data) keep pathlib.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import posixpath
+import re
+
+import tensorflow as tf
+
+PathLike = str | os.PathLike
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# What pathlib makes of "gs://b/x": "gs:/b/x". Never a sensible local path, so it is refused.
+_FOLDED = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/(?!/)")
+
+
+def fspath(path: PathLike) -> str:
+    """str or os.PathLike -> str; a pathlib path that once held a URL is a ValueError."""
+    text = os.fspath(path)
+    if isinstance(path, pathlib.PurePath) and _FOLDED.match(text):
+        raise ValueError(f"{text!r} looks like a URL that went through pathlib "
+                         "(which drops one '/'); pass remote paths as str")
+    return text
+
+
+def is_remote(path: PathLike) -> bool:
+    """Whether `path` has a scheme (gs://, s3://, ram://, hdfs://, ...)."""
+    return bool(_SCHEME.match(fspath(path)))
+
+
+def join(base: PathLike, *parts: str) -> str:
+    """join("gs://b/run", "ckpt") == "gs://b/run/ckpt"; local paths join as os.path does."""
+    base = fspath(base)
+    # URLs always take "/", whatever the local separator is.
+    return posixpath.join(base, *parts) if is_remote(base) else os.path.join(base, *parts)
+
+
+def dirname(path: PathLike) -> str:
+    """The parent: dirname("gs://b/run/checkpoints/") == "gs://b/run"; "." for a bare name."""
+    path = fspath(path)
+    if is_remote(path):
+        return posixpath.dirname(path.rstrip("/"))
+    return os.path.dirname(os.path.normpath(path)) or "."
+
+
+def basename(path: PathLike) -> str:
+    """The last component: basename("gs://b/export/3/") == "3"."""
+    path = fspath(path)
+    if is_remote(path):
+        return posixpath.basename(path.rstrip("/"))
+    return os.path.basename(os.path.normpath(path))
+
+
+def exists(path: PathLike) -> bool:
+    return tf.io.gfile.exists(fspath(path))
+
+
+def isdir(path: PathLike) -> bool:
+    return tf.io.gfile.isdir(fspath(path))
+
+
+def isfile(path: PathLike) -> bool:
+    return exists(path) and not isdir(path)
+
+
+def makedirs(path: PathLike) -> None:
+    """mkdir -p; a no-op where the folder exists."""
+    tf.io.gfile.makedirs(fspath(path))
+
+
+def listdir(path: PathLike) -> list[str]:
+    """Names in a folder (no trailing "/", which some object stores add); [] if it is none."""
+    if not isdir(path):
+        return []
+    return [name.rstrip("/") for name in tf.io.gfile.listdir(fspath(path))]
+
+
+def read_bytes(path: PathLike) -> bytes:
+    with tf.io.gfile.GFile(fspath(path), "rb") as f:
+        return f.read()
+
+
+def read_text(path: PathLike) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Writes `data` so that a reader sees the old file or the whole new one, never half.
+
+    Written under a temporary name beside `path`, then renamed over it, on every
+    filesystem: on local disk and hdfs:// the rename is atomic; on gs:// it is a
+    server-side copy (one object replaced whole) plus a delete, a small price for a
+    few files per run. Writing gs:// objects in place would be atomic too, but not on
+    ram://, whose writes append to an existing file instead of replacing it.
+    """
+    path = fspath(path)
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        f.write(data)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
