@@ -244,7 +244,10 @@ def validate(cfg: Config) -> None:
         raise UserError(f"noise_channels={cfg.model.noise_channels}: must be >= 0")
     if cfg.model.encoder not in ENCODERS:
         raise UserError(f"encoder={cfg.model.encoder!r}: choose one of {ENCODERS}")
-    g_sides = [size >> k for k in range(1, 20) if size >> k >= 1]
+    # The U-Net is built at the smallest training size (generator_size): its depth, and so
+    # the sides its decoder blocks have at image_size, follow from that size.
+    build = generator_size(cfg)
+    g_sides = [size >> k for k in range(1, build.bit_length()) if size >> k >= 1]
     if cfg.model.encoder == "resnet50v2":  # the ResNet decoder's blocks end at S/16 ... S/2
         g_sides = [size // 16, size // 8, size // 4, size // 2]
     if cfg.model.encoder == "vgg16":  # the VGG decoder's blocks end at S/8 ... S
@@ -261,6 +264,9 @@ def validate(cfg: Config) -> None:
         side = getattr(cfg.model, name)
         if side and side not in sides:
             raise UserError(f"{name}={side}: at image_size={size} choose one of {sides} (0 = off)")
+    if cfg.model.attention_g and cfg.model.attention_g * build % size:
+        raise UserError(f"attention_g={cfg.model.attention_g}: the block is built at size "
+                        f"{build} (size_schedule) where it would have no whole side")
     for name in ("log_every", "summary_every", "image_every", "checkpoint_every"):
         if getattr(cfg.train, name) < 1:
             raise UserError(f"{name}={getattr(cfg.train, name)}: must be >= 1")
@@ -342,6 +348,14 @@ def phase_at(schedule: list[tuple], step: int):
         if step <= end:
             return phase
     return schedule[-1][0]
+
+
+def generator_model(cfg: Config) -> ModelConfig:
+    """cfg.model as the generator is built at generator_size(cfg): attention_g names a
+    feature side at image_size, so at a smaller build size it is the same block (level),
+    at a proportionally smaller side. Build with this, never with cfg.model itself."""
+    side = cfg.model.attention_g * generator_size(cfg) // cfg.data.image_size
+    return dataclasses.replace(cfg.model, attention_g=side)
 
 
 def generator_size(cfg: Config) -> int:

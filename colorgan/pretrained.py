@@ -98,7 +98,7 @@ def load_shipped(spec: fileio.PathLike) -> tuple[keras.Model, config.Config]:
     """A shipped-format folder (or "pretrained") -> (generator with its weights, Config)."""
     path = resolve(spec)
     cfg = workdir.read_config(path)
-    generator = models.build_generator(cfg.model, config.generator_size(cfg))
+    generator = models.build_generator(config.generator_model(cfg), config.generator_size(cfg))
     set_generator_weights(generator, cfg, path)
     logging.info("loaded the generator from %s", path)
     return generator, cfg

@@ -38,7 +38,7 @@ def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
         return pretrained.load_shipped(path)
     prefix, wdir = workdir.resolve_checkpoint(path)
     cfg = workdir.read_config(wdir)
-    generator = models.build_generator(cfg.model, config.generator_size(cfg))
+    generator = models.build_generator(config.generator_model(cfg), config.generator_size(cfg))
     # Only the generator is read; optimizers and D in the checkpoint are ignored on purpose.
     status = tf.train.Checkpoint(generator=generator).restore(prefix)
     status.expect_partial().assert_existing_objects_matched()

@@ -23,8 +23,8 @@ from absl import logging
 
 from colorgan import (color, data, fileio, losses, models, pretrained, rebalance, sheets, vgg,
                       vgg_unet)
-from colorgan.config import (Config, encoder_trains_from, generator_size, parse_schedule,
-                             parse_size_schedule, phase_at)
+from colorgan.config import (Config, encoder_trains_from, generator_model, generator_size,
+                             parse_schedule, parse_size_schedule, phase_at)
 from colorgan import distribute
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
@@ -103,7 +103,8 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
         with precision_policy(cfg.train.precision):
-            generator = models.build_generator(cfg.model, generator_size(cfg), seed=cfg.train.seed)
+            generator = models.build_generator(generator_model(cfg), generator_size(cfg),
+                                               seed=cfg.train.seed)
             discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
         g_opt = _adam(cfg, cfg.train.g_learning_rate)
         d_opt = _adam(cfg, cfg.train.d_learning_rate)

@@ -134,8 +134,13 @@ def test_tfds_source_reads_a_locally_prepared_dataset(tfds_photos):
     data_dir, images = tfds_photos
     src = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=data_dir)
     assert src.tfds_image_key == "image" and src.size is None
-    (L, ab), = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0), 1)
-    assert L.shape == (4, 32, 32, 1) and ab.shape == (4, 32, 32, 2)
+    (L, ab, w), = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0), 1)
+    assert L.shape == (4, 32, 32, 1) and ab.shape == (4, 32, 32, 2) and w.shape == (4,)
+    # a stream at the default min_chroma: each crop weighed 1 (colour) or 0 (gray)
+    assert set(np.asarray(w).tolist()) <= {0.0, 1.0}
+    resumed = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0, start_index=4), 1)[0]
+    second = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0), 2)[1]
+    np.testing.assert_array_equal(resumed[0], second[0])  # resume = the straight stream
     batches = take(data.eval_dataset(src, image_size=32, batch_size=5), 10)
     assert [b[0].shape[0] for b in batches] == [5, 5, 2]
     # TFDS stores examples in its own (hashed) order: each output is one of the inputs.

@@ -246,3 +246,21 @@ def test_progressive_resizing_switches_size_keeps_weights_and_resumes(tiny_cfg, 
                 l.name.endswith("_conv")]) == 5  # depth from the smallest size, 32
     colorizer = serving.make_colorizer(tmp_path / "resumed")  # render 64 = image_size
     assert colorizer.colorize(tf.zeros([1, 64, 96, 1]))["colorized"].shape == (1, 64, 96, 3)
+
+
+@pytest.mark.parametrize("encoder", ["unet", "vgg16"])
+def test_attention_g_with_a_size_schedule_is_built_where_it_was_validated(encoder):
+    """attention_g names a side at image_size; the generator is built at the schedule's
+    smallest size, where the same block has a proportionally smaller side."""
+    cfg = config.with_overrides(config.get_preset("tiny"), {
+        "image_size": 64, "size_schedule": "32:2,64:rest", "attention_g": 16, "encoder": encoder})
+    config.validate(cfg)
+    built = config.generator_model(cfg)
+    assert config.generator_size(cfg) == 32 and built.attention_g == 8
+    g = models.build_generator(built, config.generator_size(cfg))
+    (attention,) = [l for l in g.layers if isinstance(l, SelfAttention)]
+    # At 64 px input the block sees a 16 x 16 map, as validated (not 32 x 32, nor missing).
+    probe = keras.Model(g.input, attention.input)
+    assert probe(tf.zeros([1, 64, 64, 1])).shape[1:3] == (16, 16)
+    with pytest.raises(config.UserError, match="attention_g=128"):
+        config.validate(config.with_overrides(cfg, {"attention_g": 128}))
