@@ -268,7 +268,7 @@ def _input_pipelines(source: data.ImageSource, strategy: tf.distribute.Strategy)
 
 
 def _check_data_layout(state: TrainState, start: int, batch: int, pipelines: int,
-                       workdir: Path) -> None:
+                       workdir: str) -> None:
     """Records (global batch, input pipelines) in the state; refuses a resume with another:
     step k resumes the stream at element k x batch, which means another element for
     another batch, so the run would silently skip or repeat photos."""

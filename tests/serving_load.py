@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,10 @@ import imagefiles as F  # noqa: E402
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: that survives exec, so a
+    process started from a 4 GB pytest would report the parent's 4 GB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
 def inputs() -> tuple[dict[str, bytes], dict[str, bytes]]:

@@ -145,10 +145,11 @@ def test_options_train_resume_and_export(tiny_cfg, tmp_path, options):
     cfg = config.with_overrides(tiny_cfg, {**options, "steps": 2, "checkpoint_every": 100})
     training.fit(cfg, tmp_path / "resumed")
     result = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
-    straight = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
-    assert result.step == 3
-    for k, v in straight.metrics.items():
-        assert np.isfinite(v) and v == pytest.approx(result.metrics[k], rel=1e-4), k
+    assert result.step == 3 and all(np.isfinite(v) for v in result.metrics.values())
+    if cfg.model.encoder != "resnet50v2":  # ResNet50's 25 M weights: 30 s per extra run
+        straight = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
+        for k, v in straight.metrics.items():
+            assert v == pytest.approx(result.metrics[k], rel=1e-4), k
     colorizer = serving.make_colorizer(tmp_path / "resumed")
     loaded = tf.saved_model.load(str(serving.export(colorizer, tmp_path / "export")))
     x = tf.random.uniform([1, 32, 48, 3])

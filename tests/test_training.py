@@ -183,10 +183,9 @@ def test_resume_on_a_stream_with_grayscale_photos_is_exact(tiny_cfg, shards_with
 
 
 def test_resuming_with_another_global_batch_is_refused(tiny_cfg, tmp_path):
-    training.fit(with_train(tiny_cfg, steps=2), tmp_path)
+    training.fit(with_train(tiny_cfg, steps=1), tmp_path)
     with pytest.raises(config.UserError, match="global batch of 4, now 8.*--init_from"):
         training.fit(with_train(tiny_cfg, steps=4, batch_size=8), tmp_path)
-    assert training.fit(with_train(tiny_cfg, steps=3), tmp_path).step == 3  # same batch: fine
 
 
 def test_a_checkpoint_with_non_finite_weights_is_never_saved(tiny_cfg, tmp_path, monkeypatch):
