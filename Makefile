@@ -11,6 +11,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(TF)
 WORKDIR ?= runs/demo
 PYTEST_ARGS ?=
+# pytest-xdist processes: much of a test is single-threaded tracing and Python, so two
+# workers on 2 cores take the suite from 16 to 10 minutes (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 2
 # Training seconds per `make demo` (the run checkpoints and stops there; rerunning continues).
 DEMO_BUDGET ?= 480
 # bf16 is 1.7x faster on AMD Zen 4/5 (AVX512_BF16) and slower on other CPUs (BUILD_NOTES.md).
@@ -59,7 +62,7 @@ pretrained: setup
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --output_dir=$(BASE_WORKDIR)/eval_shipped
 
 test: setup
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
