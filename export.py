@@ -13,7 +13,8 @@ from absl import flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (its latest checkpoint is exported).")
-flags.DEFINE_string("checkpoint", None, "Or a checkpoint prefix, e.g. WORKDIR/checkpoints/ckpt-500.")
+flags.DEFINE_string("checkpoint", None, "Or a checkpoint prefix, e.g. WORKDIR/checkpoints/ckpt-500; "
+                    "'best' with --workdir: the generator kept by train.py --keep_best.")
 flags.DEFINE_string("model", None, "Or 'pretrained' (the colorizer shipped in colorgan).")
 flags.DEFINE_string("export_dir", None, "Model base path; the export goes to <export_dir>/<version>.",
                     required=True)
@@ -25,9 +26,14 @@ flags.DEFINE_integer("max_pixels", 50_000_000, "Larger images are refused (Inval
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import serving
+    from colorgan import serving, workdir
     from colorgan.errors import UserError
 
+    if FLAGS.checkpoint == "best":
+        if not FLAGS.workdir:
+            raise UserError("--checkpoint=best needs --workdir (whose best/ it exports)")
+        FLAGS.checkpoint, _ = workdir.resolve_checkpoint(FLAGS.workdir, which="best")
+        FLAGS.workdir = None
     sources = [s for s in (FLAGS.workdir, FLAGS.checkpoint, FLAGS.model) if s]
     if len(sources) != 1:
         raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")

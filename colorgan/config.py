@@ -123,6 +123,14 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     sheet_rows: int = 6
+    # Validation while training (validation.py): every eval_every steps (0 = off), the
+    # eval photos scored as evaluate.py scores them, at eval_size, the first eval_limit
+    # (0 = all); TensorBoard val/* and a progress line. keep_best = psnr | ssim | lpips |
+    # dcf keeps the generator with the best such score in WORKDIR/best ("" = off).
+    eval_every: int = 0
+    eval_size: int = 256
+    eval_limit: int = 0
+    keep_best: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,9 @@ class Config:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+KEEP_BEST = ("", "psnr", "ssim", "lpips", "dcf")  # validation.BEST_METRICS' keys
 
 
 def _preset(data: dict | None = None, model: dict | None = None, loss: dict | None = None,
@@ -267,6 +278,13 @@ def validate(cfg: Config) -> None:
     if cfg.model.attention_g and cfg.model.attention_g * build % size:
         raise UserError(f"attention_g={cfg.model.attention_g}: the block is built at size "
                         f"{build} (size_schedule) where it would have no whole side")
+    if cfg.train.keep_best not in KEEP_BEST:
+        raise UserError(f"keep_best={cfg.train.keep_best!r}: choose one of {KEEP_BEST[1:]} or ''")
+    if cfg.train.keep_best and cfg.train.eval_every < 1:
+        raise UserError(f"keep_best={cfg.train.keep_best}: needs eval_every > 0 (validation "
+                        "scores to choose by)")
+    if cfg.train.eval_every < 0 or cfg.train.eval_limit < 0 or cfg.train.eval_size < 16:
+        raise UserError("eval_every and eval_limit must be >= 0, eval_size >= 16")
     for name in ("log_every", "summary_every", "image_every", "checkpoint_every"):
         if getattr(cfg.train, name) < 1:
             raise UserError(f"{name}={getattr(cfg.train, name)}: must be >= 1")

@@ -46,19 +46,19 @@ def _summary(rows: list[dict], prefix: str) -> dict:
             for k, v in out.items()}
 
 
-def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,
-             size: int = 256, render_size: int = 0, batch_size: int = 8,
-             limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
-             title: str = "colorgan") -> dict:
-    """Runs the model over the source; returns (and writes) the summary metrics."""
-    output_dir = fileio.fspath(output_dir)
-    fileio.makedirs(output_dir)
-    lpips = metrics.LPIPS.shipped() if use_lpips else None
+def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, render_size: int = 0,
+          batch_size: int = 8, limit: int | None = None, lpips: metrics.LPIPS | None = None,
+          sheet_rows: int = 0, progress: bool = False) -> tuple[list[dict], dict[str, list]]:
+    """The protocol's per-image scores: ([row per image], sheet columns of the first rows).
+
+    Each row holds the model's and the grayscale baseline's PSNR, SSIM, LPIPS (NaN without
+    `lpips`), colourfulness and chroma, and the truth's colourfulness and chroma.
+    """
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:
         total = min(total, limit)
     names = list(source.paths) if source.paths else []
-    progress = Progress(total, label="evaluate ")
+    bar = Progress(total, label="evaluate ") if progress else None
     rows: list[dict] = []
     sheet_cols: dict[str, list] = {"grayscale": [], "colorgan": [], "ground truth": []}
     for L, ab in data.eval_dataset(source, image_size=size, batch_size=batch_size, limit=limit):
@@ -80,13 +80,31 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.Pat
                 sheet_cols["grayscale"].append(gray[i].numpy())
                 sheet_cols["colorgan"].append(pred[i].numpy())
                 sheet_cols["ground truth"].append(truth[i].numpy())
-            if progress.total:
-                progress.update(row["image"])
+            if bar is not None and bar.total:
+                bar.update(row["image"])
     if not rows:
         raise UserError(f"--data={source.spec}: no images to evaluate")
+    return rows, sheet_cols
 
-    result = {"n": len(rows), "size": size, "data": source.spec,
-              "colorgan": _summary(rows, ""), "grayscale_baseline": _summary(rows, "baseline_")}
+
+def summary(rows: list[dict]) -> dict:
+    """{"colorgan": {...}, "grayscale_baseline": {...}}: the means, ΔCF and chroma ratio."""
+    return {"colorgan": _summary(rows, ""), "grayscale_baseline": _summary(rows, "baseline_")}
+
+
+def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,
+             size: int = 256, render_size: int = 0, batch_size: int = 8,
+             limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
+             title: str = "colorgan") -> dict:
+    """Runs the model over the source; returns (and writes) the summary metrics."""
+    output_dir = fileio.fspath(output_dir)
+    fileio.makedirs(output_dir)
+    lpips = metrics.LPIPS.shipped() if use_lpips else None
+    rows, sheet_cols = score(model, source, size=size, render_size=render_size,
+                             batch_size=batch_size, limit=limit, lpips=lpips,
+                             sheet_rows=sheet_rows, progress=True)
+
+    result = {"n": len(rows), "size": size, "data": source.spec, **summary(rows)}
     fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
                              json.dumps(result, indent=2) + "\n")
     table = io.StringIO(newline="")

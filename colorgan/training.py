@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import (color, data, fileio, losses, models, pretrained, rebalance, sheets, vgg,
-                      vgg_unet)
+from colorgan import (color, data, fileio, losses, models, pretrained, rebalance, sheets,
+                      validation, vgg, vgg_unet)
 from colorgan.config import (Config, encoder_trains_from, generator_model, generator_size,
                              parse_schedule, parse_size_schedule, phase_at)
 from colorgan import distribute
@@ -367,6 +367,9 @@ def fit(cfg: Config, workdir: fileio.PathLike,
             raise
         logging.warning("no default eval images (%s); showing training images instead", e)
         eval_spec, eval_source = cfg.data.source, source
+    if cfg.train.eval_every:  # scored as evaluate.py scores: every readable photo
+        eval_source = data.open_source(eval_spec, min_chroma=0.0,
+                                       tfds_data_dir=cfg.data.tfds_data_dir)
     fileio.makedirs(workdir)
     _check_config(workdir, cfg, write=chief)
     logging.info("training on %s (%s images) with %d replica(s)%s; eval images from %s",
@@ -374,6 +377,23 @@ def fit(cfg: Config, workdir: fileio.PathLike,
                  "" if chief else " (a worker: the chief writes the workdir)", eval_spec)
     with contextlib.ExitStack() as cleanup:
         return _fit(cfg, workdir, strategy, chief, source, eval_source, cleanup)
+
+
+def _validate(validator: validation.Validator, best: validation.BestCheckpoint | None,
+              generator: keras.Model, writer, step: int) -> dict:
+    """Scores the generator, logs and writes val/* scalars, keeps the best; the result."""
+    start = time.perf_counter()
+    result = validator(generator)
+    logging.info("val step %d: %s  (%.1fs)", step, validation.describe(result),
+                 time.perf_counter() - start)
+    with writer.as_default(step=step):
+        for group, prefix in (("colorgan", "val"), ("grayscale_baseline", "val_gray")):
+            for k, v in result[group].items():
+                if v is not None:
+                    tf.summary.scalar(f"{prefix}/{k}", v)
+    if best is not None:
+        best.update(result, step)
+    return result
 
 
 def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: bool,
@@ -388,12 +408,20 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
     manager = tf.train.CheckpointManager(ckpt, fileio.join(workdir, CHECKPOINT_DIR),
                                          max_to_keep=t.keep_checkpoints)
     restore_latest(ckpt, manager)
+    best_dir = fileio.join(workdir, validation.BEST_DIR)
     if not chief:
         # Every worker takes part in each save (the variables are read collectively), but
         # only the chief's lands in the workdir; the others go to a local temp dir, removed after.
         tmp = tempfile.mkdtemp(prefix="colorgan-worker-")
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         manager = tf.train.CheckpointManager(ckpt, tmp, max_to_keep=1)
+        best_dir = fileio.join(tmp, validation.BEST_DIR)
+    # Every worker validates (the same weights give the same scores), so all agree on
+    # when to save the best generator.
+    validator = validation.Validator(cfg, eval_source, size=t.eval_size,
+                                     limit=t.eval_limit or None) if t.eval_every else None
+    best = validation.BestCheckpoint(best_dir, t.keep_best, state.generator) \
+        if t.keep_best else None
     start = int(state.step.numpy())
     _check_data_layout(state, start, t.batch_size, _input_pipelines(source, strategy), workdir)
     if start:
@@ -478,6 +506,8 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
             if step % t.image_every == 0 and chief:
                 _write_images(writer, state.generator, eval_L, eval_ab, step,
                               cfg.model.color_space)
+            if validator is not None and (step % t.eval_every == 0 or step == t.steps):
+                _validate(validator, best, state.generator, writer, step)
             if step % t.checkpoint_every == 0 or stopping:
                 _save(state, manager, step)
                 saved_at = step
