@@ -14,7 +14,7 @@ import math
 import shutil
 import tempfile
 import time
-from typing import Callable
+from typing import Callable  # step_fns
 
 import keras
 import numpy as np
@@ -28,6 +28,7 @@ from colorgan.config import (Config, encoder_trains_from, generator_model, gener
 from colorgan import distribute
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
+from colorgan.train_step import make_train_step  # noqa: F401  (tests build steps through here)
 from colorgan.workdir import CHECKPOINT_DIR, CONFIG_FILE
 
 
@@ -134,106 +135,6 @@ def colour_weights(cfg: Config, source: data.ImageSource, limit: int = 2000) -> 
     logging.info("colour rebalancing %.2f: L1 weights %.2f .. %.2f over %d colour bins",
                  cfg.loss.rebalance, table.min(), table.max(), int((counts > 0).sum()))
     return tf.constant(table)
-
-
-def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Strategy,
-                    phase: str = "gan") -> Callable[[tuple], dict]:
-    """Returns a tf.function: distributed batch (L, ab) -> metrics summed over replicas.
-
-    phase "gan" updates both networks; "g" only G on L1 (+ perceptual), leaving D and
-    its optimizer untouched; "d" only D, on the output of G in inference mode (frozen).
-    Each replica's per-example losses are divided by the *global* batch size, so the
-    replicas' gradients add up (all-reduce sum) to the gradient of the global mean.
-    """
-    global_batch = cfg.train.batch_size
-    lambda_l1, lambda_perc = cfg.loss.lambda_l1, cfg.loss.lambda_perceptual
-    lambda_gan = cfg.loss.lambda_gan if phase == "gan" else 0.0
-    kind = cfg.loss.gan_loss
-    space = color.get_space(cfg.model.color_space)
-    G, D = state.generator, state.discriminator
-    # Fixed at trace time: the fit loop traces a new step when the vgg16 encoder unfreezes.
-    encoder = state.encoder()
-    e_vars = list(encoder.trainable_variables) if encoder is not None else []
-    e_ids = {id(v) for v in e_vars}
-    g_vars = [v for v in G.trainable_variables if id(v) not in e_ids]
-
-    def average(per_example, weights):
-        # weights [b]: 0 for a stream's grayscale crops, which stay in the batch so the
-        # stream keeps its element indices (exact resume; data.train_dataset); None = all 1.
-        return tf.nn.compute_average_loss(per_example, sample_weight=weights,
-                                          global_batch_size=global_batch)
-
-    def logits(L, ab):  # losses are computed in float32 whatever D computes in
-        return tf.cast(D([L, ab], training=True), tf.float32)
-
-    def scaled(optimizer, loss):  # fp16: the loss scale (gradients are unscaled by apply)
-        return optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-
-    def d_update(L, ab, fake_ab, w):
-        with tf.GradientTape() as tape:
-            d_loss = average(losses.discriminator_gan_loss(logits(L, ab), logits(L, fake_ab), kind), w)
-            d_scaled = scaled(state.d_optimizer, d_loss)
-        state.d_optimizer.apply_gradients(
-            zip(tape.gradient(d_scaled, D.trainable_variables), D.trainable_variables))
-        return d_loss
-
-    def replica_step(batch):
-        L, ab, *weights = batch  # (L, ab) or (L, ab, weights [b])
-        w = weights[0] if weights else None
-        zero = tf.constant(0.0)
-        if phase == "d":
-            d_loss = d_update(L, ab, G(L, training=False), w)
-            return {"g_total": zero, "g_gan": zero, "g_l1": zero, "g_perceptual": zero, "d": d_loss}
-        if lambda_gan > 0:
-            for _ in range(cfg.train.d_steps - 1):  # extra D updates against the current G
-                d_update(L, ab, tf.stop_gradient(G(L, training=True)), w)
-        with tf.GradientTape(persistent=True) as tape:
-            fake_ab = tf.cast(G(L, training=True), tf.float32)
-            g_l1 = average(losses.l1_loss(ab, fake_ab) if state.ab_weights is None
-                           else rebalance.weighted_l1_loss(ab, fake_ab, state.ab_weights), w)
-            g_total = lambda_l1 * g_l1
-            g_perc = zero
-            if state.perceptual is not None:
-                g_perc = average(losses.perceptual_loss(
-                    state.perceptual, space.to_rgb(L, ab), space.to_rgb(L, fake_ab)), w)
-                g_total += lambda_perc * g_perc
-            g_gan = d_loss = zero
-            if lambda_gan > 0:
-                real_logits, fake_logits = logits(L, ab), logits(L, fake_ab)
-                g_gan = average(losses.generator_gan_loss(fake_logits, kind), w)
-                g_total += lambda_gan * g_gan
-                d_loss = average(losses.discriminator_gan_loss(real_logits, fake_logits, kind), w)
-            g_scaled = scaled(state.g_optimizer, g_total)
-            d_scaled = scaled(state.d_optimizer, d_loss)
-            e_scaled = scaled(state.e_optimizer, g_total) if e_vars else None
-        if e_vars and e_scaled is not g_total:  # fp16: each optimizer unscales its own scale
-            g_grads = tape.gradient(g_scaled, g_vars) + tape.gradient(e_scaled, e_vars)
-        else:
-            g_grads = tape.gradient(g_scaled, g_vars + e_vars)
-        state.g_optimizer.apply_gradients(zip(g_grads[:len(g_vars)], g_vars))
-        if e_vars:
-            state.e_optimizer.apply_gradients(zip(g_grads[len(g_vars):], e_vars))
-        if lambda_gan > 0:  # an L1-only run or phase leaves D untouched
-            d_grads = tape.gradient(d_scaled, D.trainable_variables)
-            state.d_optimizer.apply_gradients(zip(d_grads, D.trainable_variables))
-        del tape
-        return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "g_perceptual": g_perc,
-                "d": d_loss}
-
-    @tf.function(jit_compile=cfg.train.jit_compile or None)
-    def train_step(batch, stop=tf.constant(0.0)):
-        """`stop` > 0: this process wants to stop after the step. Returned summed over all
-        replicas (ReduceOp has no MAX), so every worker of a cluster sees it and all stop
-        (and save) at the same step."""
-        per_replica = strategy.run(replica_step, args=(batch,))
-        state.step.assign_add(1)
-        out = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-               for k, v in per_replica.items()}
-        out["stop"] = strategy.reduce(tf.distribute.ReduceOp.SUM,
-                                      strategy.run(lambda: tf.identity(stop)), axis=None)
-        return out
-
-    return train_step
 
 
 # --------------------------------------------------------------------------- workdir
