@@ -128,7 +128,7 @@ def test_colliding_or_undocumented_fields_fail_at_definition():
             config_flags.config_fields(cls)
 
 
-def test_train_py_helpfull_lists_every_field_and_a_bad_enum_is_one_line():
+def test_train_py_helpfull_lists_every_field_and_a_bad_enum_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "train.py", "--helpfull"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr[-2000:]  # absl's help exits 1
@@ -136,8 +136,8 @@ def test_train_py_helpfull_lists_every_field_and_a_bad_enum_is_one_line():
     missing = [flag_name(f) for f in all_fields()
                if f"--{flag_name(f)}:" not in listed and f"--[no]{flag_name(f)}:" not in listed]
     assert not missing
-    proc = subprocess.run([sys.executable, "train.py", "--workdir=w", "--gan_loss=wgan"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "train.py", f"--workdir={tmp_path}", "--gan_loss=wgan"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert [line for line in proc.stderr.splitlines() if "gan_loss" in line] == [
         "FATAL Flags parsing error: flag --gan_loss=wgan: value should be one of "
