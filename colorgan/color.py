@@ -189,6 +189,8 @@ class ColorSpace:
         return self.to_rgb(x, tf.zeros(tf.concat([tf.shape(x)[:-1], [2]], 0), tf.float32))
 
 
+# Keyed by config.COLOR_SPACES, the --color_space choices (tests/test_config_flags.py
+# checks that the two agree; config.py cannot import this TensorFlow module).
 SPACES = {
     "lab": ColorSpace("lab", rgb_to_model, model_to_rgb, _lab_model_input),
     "yuv": ColorSpace("yuv", rgb_to_yuv_model, yuv_model_to_rgb, _yuv_model_input),

@@ -2,7 +2,8 @@
 
 Library functions take a `Config`; only the entry scripts turn flags into one
 (`with_overrides`). Every field has the paper's or a sensible default so a preset
-only names what differs.
+only names what differs. Each field is declared once, with its help text (and, for a
+choice, its choices) in `metadata`: config_flags.py makes one flag per field from it.
 """
 
 from __future__ import annotations
@@ -14,34 +15,48 @@ from typing import Any, Mapping
 
 from colorgan.errors import UserError
 
+# Choices, declared once: the flags, validate() and the modules that implement them
+# (losses.py, color.py, distribute.py) all read these.
+GAN_LOSSES = ("vanilla", "lsgan", "hinge")
+COLOR_SPACES = ("lab", "yuv")  # colorgan.color.SPACES
+ENCODERS = ("unet", "vgg16", "resnet50v2")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # made in distribute.py
+PRECISIONS = ("fp32", "bf16", "fp16")
+KEEP_BEST = ("", "psnr", "ssim", "lpips", "dcf")  # validation.BEST_METRICS' keys
+PHASES = ("g", "d", "gan")
+
+
+def _field(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A dataclass field carrying its flag help and, for a choice, its choices."""
+    metadata = {"help": help} if choices is None else {"help": help, "choices": choices}
+    return field(default=default, metadata=metadata)
+
 
 @dataclass(frozen=True)
 class DataConfig:
     """Where images come from and how they become (L, ab) pairs.
 
-    source: "samples" (shipped photos, train split), "samples:val", a folder path
-      (searched recursively), or "tfds:NAME[:SPLIT]".
-    eval_source: images for the TensorBoard grids and the final sample sheet; ""
-      means: the val split of the samples, `<folder>/val` when the training folder
-      has train/ and val/, otherwise the training source itself.
-    image_size: side of the square crops fed to the models, pixels.
-    crop_area: (min, max) fraction of the image area a random training crop covers.
-    min_chroma: images whose mean Lab chroma sqrt(a^2 + b^2) is below this are
-      treated as grayscale and left out of training.
-    tfds_data_dir: where tensorflow-datasets keeps prepared datasets ("" = its default).
+    eval_source "" means: the val split of the samples, `<folder>/val` when the training
+    folder has train/ and val/, otherwise the training source itself.
     """
 
-    source: str = "samples"
-    eval_source: str = ""
-    image_size: int = 256
-    crop_area: tuple[float, float] = (0.35, 1.0)
-    min_chroma: float = 3.0
-    tfds_data_dir: str = ""
-    shuffle_buffer: int = 2048  # only for tfds: folders are shuffled by index, exactly
-    input_noise: float = 0.0  # sigma of Gaussian noise added to the training input L ([-1, 1] range)
-    # Progressive resizing, e.g. "64:2000,128:2000,256:rest" (crop side: steps); "" = image_size.
-    # image_size stays the size of the eval crops and the exported model's default render size.
-    size_schedule: str = ""
+    source: str = _field("samples", "samples | samples:val | FOLDER (searched recursively) | "
+                         "tfds:NAME[:SPLIT] | tfrecord:GLOB.")
+    eval_source: str = _field("", "Images for progress grids and the sample sheet ('' = the "
+                              "val split of the source, or the source itself).")
+    image_size: int = _field(256, "Training crop size (power of two >= 32); also the eval crops' "
+                             "and the exported model's default render size.")
+    crop_area: tuple[float, float] = _field(
+        (0.35, 1.0), "MIN,MAX fraction of the image area a random training crop covers.")
+    min_chroma: float = _field(3.0, "Images whose mean Lab chroma sqrt(a^2 + b^2) is below this "
+                               "count as grayscale and are left out of training.")
+    tfds_data_dir: str = _field("", "tensorflow-datasets data_dir ('' = its default).")
+    # Only for tfds: folders are shuffled by index, exactly.
+    shuffle_buffer: int = _field(2048, "Shuffle buffer of a tfds: source, in examples.")
+    input_noise: float = _field(0.0, "Sigma of Gaussian noise on the training input L "
+                                "([-1, 1] range).")
+    size_schedule: str = _field("", "Progressive resizing, e.g. 64:2000,128:2000,256:rest "
+                                "(crop side: steps); '' = image_size throughout.")
 
 
 @dataclass(frozen=True)
@@ -52,85 +67,91 @@ class ModelConfig:
     is always 1x1 (8 levels at 256, 6 at 64, 5 at 32), like the paper at 256.
     """
 
-    base_filters: int = 64  # generator first-level width; doubles per level up to 8x
-    disc_filters: int = 64  # discriminator first-layer width
-    dropout: float = 0.5  # in the three innermost decoder blocks, training only
-    sync_batch_norm: bool = True  # batch statistics over the global batch
-    spectral_norm_d: bool = False  # spectral normalization on every discriminator conv
-    # ... on every generator conv the run trains (U-Net: all; ResNet encoder: the decoder)
-    spectral_norm_g: bool = False
-    attention_g: int = 0  # SAGAN self-attention in G's decoder at this feature side (0 = none)
-    attention_d: int = 0  # ... in D after the block with this feature side (S/2, S/4 or S/8)
-    color_space: str = "lab"  # lab (L in, ab out) | yuv (Y in, UV out)
-    noise_channels: int = 0  # CGAN z: this many N(0, 1) channels appended to G's input
-    # "unet" (pix2pix); "vgg16": VGG16 with the shipped ImageNet weights as G's encoder
-    # (vgg_unet.py; inputs multiples of 16); "resnet50v2": a keras.applications ResNet50V2
-    # (DeOldify-style U-Net; inputs multiples of 32), initial weights from
-    # TrainConfig.encoder_weights.
-    encoder: str = "unet"
+    base_filters: int = _field(64, "Generator width at the first level (doubles per level "
+                               "up to 8x).")
+    disc_filters: int = _field(64, "Discriminator first-layer width.")
+    dropout: float = _field(0.5, "Dropout in the three innermost decoder blocks (training only).")
+    sync_batch_norm: bool = _field(True, "Batch-norm statistics over the global batch.")
+    spectral_norm_d: bool = _field(False, "Spectral normalization on D's convolutions.")
+    spectral_norm_g: bool = _field(False, "Spectral normalization on G's convolutions "
+                                   "(ResNet / VGG encoder: decoder only).")
+    attention_g: int = _field(0, "SAGAN self-attention in G's decoder at this feature side "
+                              "(0 = off).")
+    attention_d: int = _field(0, "Self-attention in D after the block with this feature side "
+                              "(S/2, S/4 or S/8; 0 = off).")
+    color_space: str = _field("lab", "lab: L in, ab out; yuv: Y in, UV out.", COLOR_SPACES)
+    noise_channels: int = _field(0, "Channels of N(0, 1) noise z appended to G's input (CGAN).")
+    # vgg_unet.py needs inputs in multiples of 16, the ResNet U-Net multiples of 32.
+    encoder: str = _field("unet", "G's encoder: pix2pix U-Net, VGG16 (shipped ImageNet weights) "
+                          "or ResNet50V2 (DeOldify-style; weights from --encoder_weights).",
+                          ENCODERS)
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    lambda_l1: float = 100.0  # pix2pix default
-    lambda_gan: float = 1.0  # 0 gives the L1-only baseline
-    gan_loss: str = "vanilla"  # vanilla (BCE) | lsgan (least squares) | hinge
-    lambda_perceptual: float = 0.0  # VGG16 feature loss weight (0 = off)
-    # Colour rebalancing of L1 (rebalance.py): 0 = off, 1 = full inverse colour frequency;
+    lambda_l1: float = _field(100.0, "Weight of the L1 loss (pix2pix: 100).")
+    lambda_gan: float = _field(1.0, "Weight of the GAN loss (0 = L1-only baseline).")
+    gan_loss: str = _field("vanilla", "Adversarial loss: vanilla (BCE) | lsgan (least squares) | "
+                           "hinge.", GAN_LOSSES)
+    lambda_perceptual: float = _field(0.0, "Weight of the VGG16 perceptual loss (0 = off).")
     # Zhang et al.'s lambda = 1 - rebalance.
-    rebalance: float = 0.0
-    perceptual_layers: tuple[str, ...] = ("relu2_2", "relu3_3")
+    rebalance: float = _field(0.0, "Colour rebalancing of L1 (rebalance.py): 0 = off .. "
+                              "1 = inverse colour frequency.")
+    perceptual_layers: tuple[str, ...] = _field(("relu2_2", "relu3_3"),
+                                                "VGG16 layers, e.g. relu2_2,relu3_3.")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """The loop. Counts are in steps (one global batch each), never epochs."""
 
-    steps: int = 200_000
-    time_budget: float = 0.0  # seconds: stop (with a checkpoint) once training took this long; 0 = off
-    batch_size: int = 1  # global: split across replicas
-    # > 0: the global batch is this x the number of replicas (batch_size is then ignored),
-    # so the same config scales from 1 GPU to 8 or to a TPU with per-device memory fixed.
-    per_replica_batch_size: int = 0
-    g_learning_rate: float = 2e-4
-    d_learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    d_steps: int = 1  # discriminator updates per generator update (TTUR-style schedules)
-    # NoGAN-style phases, e.g. "g:1000,d:200,gan:rest": g = generator on L1 (+ perceptual)
-    # only, d = discriminator on the frozen generator's output, gan = both. "" = gan only.
-    schedule: str = ""
-    seed: int = 0
-    # Initial weights of a pretrained encoder (ModelConfig.encoder != "unet"): "imagenet"
-    # (downloaded by Keras), a local weights file, or "none". Read on a fresh run only.
-    encoder_weights: str = "imagenet"
-    # When the vgg16 encoder trains: "never" (frozen), "after:STEPS" (frozen for the first
-    # STEPS steps, then fine-tuned at encoder_learning_rate), "always" (= after:0).
-    train_encoder: str = "never"
-    encoder_learning_rate: float = 2e-5  # Adam, its own optimizer (ImageNet features move slowly)
-    # Start G (and D where the source has one) from a trained model on a fresh run:
-    # "pretrained" (the model shipped in colorgan), a workdir, or an export from export.py.
-    init_from: str = ""
-    strategy: str = "auto"  # default | mirrored | multi_worker | tpu | auto (distribute.py)
-    cpu_devices: int = 0  # >1 with strategy=mirrored and no GPU: that many logical CPUs
-    tpu: str = ""  # TPU name or grpc:// address for strategy=tpu ("" = Colab's / local)
-    # fp32 | bf16 | fp16: Keras mixed-precision policy of G and D (variables, G's output,
-    # the losses and the export stay float32; fp16 adds loss scaling).
-    precision: str = "fp32"
-    jit_compile: bool = False  # XLA for the train step: slower on CPU (BUILD_NOTES.md)
-    log_every: int = 100
-    summary_every: int = 100
-    image_every: int = 1000
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    sheet_rows: int = 6
-    # Validation while training (validation.py): every eval_every steps (0 = off), the
-    # eval photos scored as evaluate.py scores them, at eval_size, the first eval_limit
-    # (0 = all); TensorBoard val/* and a progress line. keep_best = psnr | ssim | lpips |
-    # dcf keeps the generator with the best such score in WORKDIR/best ("" = off).
-    eval_every: int = 0
-    eval_size: int = 256
-    eval_limit: int = 0
-    keep_best: str = ""
+    steps: int = _field(200_000, "Total training steps (a resumed run counts from 0).")
+    time_budget: float = _field(0.0, "Stop (with a checkpoint) after this many seconds of "
+                                "training (0 = off).")
+    batch_size: int = _field(1, "Global batch size, split across replicas.")
+    # So the same config scales from 1 GPU to 8 or to a TPU with per-device memory fixed.
+    per_replica_batch_size: int = _field(0, "Batch per replica; > 0: the global batch is this x "
+                                         "replicas (overrides --batch_size).")
+    g_learning_rate: float = _field(2e-4, "Generator Adam learning rate.")
+    d_learning_rate: float = _field(2e-4, "Discriminator Adam learning rate.")
+    beta_1: float = _field(0.5, "Adam beta_1 of G and D (pix2pix: 0.5).")
+    d_steps: int = _field(1, "Discriminator updates per generator update (TTUR-style).")
+    schedule: str = _field("", "NoGAN phases, e.g. g:1000,d:200,gan:rest: g = generator on L1 "
+                           "(+ perceptual) only, d = D on the frozen G, gan = both; '' = gan only.")
+    seed: int = _field(0, "Seed for weights, data order and augmentation.")
+    encoder_weights: str = _field("imagenet", "Pretrained encoder's initial weights: imagenet "
+                                  "(downloaded by Keras) | PATH | none. Read on a fresh run only.")
+    train_encoder: str = _field("never", "vgg16 encoder: never (frozen) | after:STEPS (then "
+                                "fine-tuned at --encoder_learning_rate) | always (= after:0).")
+    # Its own Adam: ImageNet features move slowly.
+    encoder_learning_rate: float = _field(2e-5, "Adam learning rate of a training vgg16 encoder.")
+    init_from: str = _field("", "Start a fresh run from a trained model: pretrained (shipped) | "
+                            "WORKDIR | EXPORT_DIR. Its model config and image size are taken "
+                            "over; the rest comes from --preset and the flags. Rerunning resumes "
+                            "the fine-tune from --workdir.")
+    strategy: str = _field("auto", "tf.distribute strategy (auto: multi_worker with a TF_CONFIG "
+                           "cluster, tpu when there is one, mirrored with 2+ GPUs, else default).",
+                           STRATEGIES)
+    cpu_devices: int = _field(0, "Logical CPUs for --strategy=mirrored without GPUs (> 1).")
+    tpu: str = _field("", "TPU name or grpc:// address for --strategy=tpu ('' = Colab's / local).")
+    # Variables, G's output, the losses and the export stay float32; fp16 adds loss scaling.
+    precision: str = _field("fp32", "Mixed precision of G and D (weights, outputs, losses and "
+                            "export stay fp32).", PRECISIONS)
+    jit_compile: bool = _field(False, "XLA-compile the train step (try on GPU/TPU; slower on "
+                               "CPU, BUILD_NOTES.md).")
+    log_every: int = _field(100, "Steps between progress lines.")
+    summary_every: int = _field(100, "Steps between TensorBoard scalar summaries.")
+    image_every: int = _field(1000, "Steps between TensorBoard image grids.")
+    checkpoint_every: int = _field(1000, "Steps between checkpoints.")
+    keep_checkpoints: int = _field(3, "Checkpoints kept in the workdir (older ones are deleted).")
+    sheet_rows: int = _field(6, "Photos in the final sample sheet.")
+    # Validation while training (validation.py).
+    eval_every: int = _field(0, "Steps between validation scores (evaluate.py's protocol on the "
+                             "eval photos; TensorBoard val/*, a progress line); 0 = off.")
+    eval_size: int = _field(256, "Validation crop size (evaluate.py --size).")
+    eval_limit: int = _field(0, "Validate on the first N eval photos (0 = all).")
+    keep_best: str = _field("", "Keep the generator with the best validation score in "
+                            "WORKDIR/best ('' = off; needs --eval_every).", KEEP_BEST)
 
 
 @dataclass(frozen=True)
@@ -142,9 +163,6 @@ class Config:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-
-KEEP_BEST = ("", "psnr", "ssim", "lpips", "dcf")  # validation.BEST_METRICS' keys
 
 
 def _preset(data: dict | None = None, model: dict | None = None, loss: dict | None = None,
@@ -223,6 +241,11 @@ def with_overrides(cfg: Config, overrides: Mapping[str, Any]) -> Config:
 
 def validate(cfg: Config) -> None:
     """Raises UserError for settings that cannot work, naming the field."""
+    for section in _SECTIONS:  # choices: the same tuples the flags offer
+        for f in dataclasses.fields(getattr(cfg, section)):
+            value = getattr(getattr(cfg, section), f.name)
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise UserError(f"{f.name}={value!r}: choose one of {f.metadata['choices']}")
     size = cfg.data.image_size
     if size < 32 or size & (size - 1):
         raise UserError(f"image_size={size}: must be a power of two >= 32 (the U-Net halves it to 1x1)")
@@ -230,17 +253,11 @@ def validate(cfg: Config) -> None:
         raise UserError(f"batch_size={cfg.train.batch_size}: must be >= 1")
     if cfg.train.steps < 0:
         raise UserError(f"steps={cfg.train.steps}: must be >= 0")
-    if cfg.train.strategy not in STRATEGIES:
-        raise UserError(f"strategy={cfg.train.strategy!r}: choose one of {STRATEGIES}")
     if cfg.train.per_replica_batch_size < 0:
         raise UserError(f"per_replica_batch_size={cfg.train.per_replica_batch_size}: must be >= 0")
-    if cfg.train.precision not in PRECISIONS:
-        raise UserError(f"precision={cfg.train.precision!r}: choose one of {PRECISIONS}")
     lo, hi = cfg.data.crop_area
     if not 0 < lo <= hi <= 1:
         raise UserError(f"crop_area={cfg.data.crop_area}: need 0 < min <= max <= 1")
-    if cfg.loss.gan_loss not in ("vanilla", "lsgan", "hinge"):
-        raise UserError(f"gan_loss={cfg.loss.gan_loss!r}: choose vanilla, lsgan or hinge")
     parse_schedule(cfg.train.schedule, cfg.train.steps)
     parse_size_schedule(cfg.data.size_schedule, size, cfg.train.steps)
     if cfg.train.d_steps < 1:
@@ -249,12 +266,8 @@ def validate(cfg: Config) -> None:
         raise UserError(f"rebalance={cfg.loss.rebalance}: must be in [0, 1]")
     if cfg.data.input_noise < 0:
         raise UserError(f"input_noise={cfg.data.input_noise}: must be >= 0")
-    if cfg.model.color_space not in COLOR_SPACES:
-        raise UserError(f"color_space={cfg.model.color_space!r}: choose one of {COLOR_SPACES}")
     if cfg.model.noise_channels < 0:
         raise UserError(f"noise_channels={cfg.model.noise_channels}: must be >= 0")
-    if cfg.model.encoder not in ENCODERS:
-        raise UserError(f"encoder={cfg.model.encoder!r}: choose one of {ENCODERS}")
     # The U-Net is built at the smallest training size (generator_size): its depth, and so
     # the sides its decoder blocks have at image_size, follow from that size.
     build = generator_size(cfg)
@@ -278,8 +291,6 @@ def validate(cfg: Config) -> None:
     if cfg.model.attention_g and cfg.model.attention_g * build % size:
         raise UserError(f"attention_g={cfg.model.attention_g}: the block is built at size "
                         f"{build} (size_schedule) where it would have no whole side")
-    if cfg.train.keep_best not in KEEP_BEST:
-        raise UserError(f"keep_best={cfg.train.keep_best!r}: choose one of {KEEP_BEST[1:]} or ''")
     if cfg.train.keep_best and cfg.train.eval_every < 1:
         raise UserError(f"keep_best={cfg.train.keep_best}: needs eval_every > 0 (validation "
                         "scores to choose by)")
@@ -301,13 +312,6 @@ def from_dict(values: Mapping[str, Any]) -> Config:
                   model=build(ModelConfig, values.get("model", {})),
                   loss=build(LossConfig, values.get("loss", {})),
                   train=build(TrainConfig, values.get("train", {})))
-
-
-PHASES = ("g", "d", "gan")
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # made in distribute.py
-PRECISIONS = ("fp32", "bf16", "fp16")
-COLOR_SPACES = ("lab", "yuv")  # colorgan.color.SPACES
-ENCODERS = ("unet", "vgg16", "resnet50v2")
 
 
 def _parse_phases(text: str, steps: int, field: str, check_key) -> list[tuple[str, int]]:

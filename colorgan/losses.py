@@ -6,14 +6,13 @@ which is what makes a 2-replica step equal a 1-replica step on the same global b
 
 import tensorflow as tf
 
+from colorgan.config import GAN_LOSSES  # noqa: F401  (the choices, declared in config.py)
+
 
 def _per_example_mean(x: tf.Tensor) -> tf.Tensor:
     """[B, ...] -> [B]: mean over everything but the batch axis."""
     x = tf.cast(x, tf.float32)  # logits may be bfloat16 under mixed precision
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
-
-
-GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 
 
 def generator_gan_loss(fake_logits: tf.Tensor, kind: str = "vanilla") -> tf.Tensor:

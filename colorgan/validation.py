@@ -18,7 +18,7 @@ from absl import logging
 
 from colorgan import config, data, evaluation, fileio, metrics, models, serving, workdir
 
-# keep_best choices: (key in evaluation.summary's "colorgan", +1 higher is better / -1 lower)
+# config.KEEP_BEST's choices: (key in evaluation.summary's "colorgan", +1 higher is better)
 BEST_METRICS = {"psnr": ("psnr", 1), "ssim": ("ssim", 1), "lpips": ("lpips", -1),
                 "dcf": ("delta_colourfulness", -1)}
 BEST_DIR = workdir.BEST_DIR  # WORKDIR/best/ckpt-N (the generator only) and best.json

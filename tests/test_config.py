@@ -27,7 +27,8 @@ def test_overrides_reach_their_section_and_none_keeps_the_preset():
 @pytest.mark.parametrize("field,value,match", [
     ("image_size", 48, "power of two"), ("image_size", 16, "power of two"),
     ("batch_size", 0, "batch_size"), ("strategy", "gpu", "strategy"), ("precision", "fp8", "precision"),
-    ("crop_area", (0.5, 0.2), "crop_area"), ("no_such_field", 1, "unknown config field")])
+    ("crop_area", (0.5, 0.2), "crop_area"), ("gan_loss", "wgan", "gan_loss='wgan': choose one of"),
+    ("no_such_field", 1, "unknown config field")])
 def test_bad_settings_name_the_field(field, value, match):
     with pytest.raises(UserError, match=match):
         config.with_overrides(config.get_preset("tiny"), {field: value})

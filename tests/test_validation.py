@@ -94,3 +94,7 @@ def test_keep_best_without_eval_every_is_one_line():
         config.with_overrides(config.get_preset("tiny"), {"keep_best": "psnr"})
     with pytest.raises(config.UserError, match="keep_best"):
         config.with_overrides(config.get_preset("tiny"), {"keep_best": "fid", "eval_every": 2})
+
+
+def test_best_metrics_are_the_declared_choices():
+    assert set(validation.BEST_METRICS) == set(config.KEEP_BEST) - {""}
