@@ -57,7 +57,7 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:
         total = min(total, limit)
-    names = list(source.paths) if source.paths else []
+    names = source.names  # file paths, or () for a stream: rows are then numbered
     bar = Progress(total, label="evaluate ") if progress else None
     rows: list[dict] = []
     sheet_cols: dict[str, list] = {"grayscale": [], "colorgan": [], "ground truth": []}

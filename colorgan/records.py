@@ -9,16 +9,19 @@ Shards are named PREFIX-00000-of-00008.tfrecord, so `tfrecord:PREFIX-*` finds a 
 Why: a TPU or a multi-host run reads its data from cloud storage, and many small files
 there are slow; a few large shards also let each input pipeline read its own files
 (sharding by file: every worker sees a disjoint set of shards).
+
+`RecordSource` is the `tfrecord:GLOB` kind of `sources.ImageSource`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import tensorflow as tf
 
+from colorgan import sources
 from colorgan.errors import UserError
 
 FEATURES = {
@@ -86,17 +89,9 @@ def write_shards(items: Iterable[tuple[str, bytes]], prefix: str, *, shard_mb: f
     return finals
 
 
-def source_items(source) -> Iterator[tuple[str, bytes]]:
-    """(name, encoded bytes) of every usable image of a data.ImageSource, in order."""
-    if source.tfds_name:
-        from colorgan import tfds_source
-        for i, data in enumerate(tfds_source.ordered_bytes(source).as_numpy_iterator()):
-            yield f"{source.tfds_split}/{i}", data
-        return
-    root = os.path.commonpath(source.paths) if len(source.paths) > 1 else ""
-    for path in source.paths:
-        with tf.io.gfile.GFile(path, "rb") as f:
-            yield os.path.relpath(path, root) if root else Path(path).name, f.read()
+def source_items(source: sources.ImageSource) -> Iterator[tuple[str, bytes]]:
+    """(name, encoded bytes) of every usable photo of a source, in order (what to write)."""
+    return source.named_bytes()
 
 
 def list_shards(pattern: str) -> list[str]:
@@ -131,3 +126,46 @@ def read_images(files: list[str], *, shuffle_seed: int | None = None) -> tf.data
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.map(lambda r: tf.io.parse_single_example(r, FEATURES)["image"],
                   num_parallel_calls=tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSource(sources.ImageSource):
+    """A set of shards; items are encoded image bytes.
+
+    Each input pipeline reads its own shards (`pipeline_shards`), so the stream a
+    pipeline sees depends on the number of pipelines (`splits_by_pipeline`).
+    """
+
+    spec: str
+    record_files: tuple[str, ...]
+    min_chroma: float = 0.0
+    skipped_unreadable: int = 0
+    skipped_grayscale: int = 0
+    splits_by_pipeline = True  # a ClassVar in the base: not a field
+
+    @property
+    def size(self) -> None:
+        return None  # counting would read every shard
+
+    def ordered_items(self) -> tf.data.Dataset:
+        return read_images(list(self.record_files))
+
+    def elements(self, *, seed, start, shuffle_buffer, batch_size, input_context):
+        """Resume skips start / pipelines records of this pipeline's own stream: exact per
+        pipeline, but batches differ from a run with another number of pipelines."""
+        del batch_size  # the shards are split already: no slice of each global batch
+        files = pipeline_shards(self.record_files, input_context)
+        pipelines = input_context.num_input_pipelines if input_context else 1
+        pipeline = input_context.input_pipeline_id if input_context else 0
+        local_start = start // pipelines
+        stream = read_images(files, shuffle_seed=seed).shuffle(
+            shuffle_buffer, seed=seed).repeat().skip(local_start)
+        # Element indices (for crop seeds) interleave the pipelines': distinct across them.
+        indices = tf.data.Dataset.counter(local_start).map(lambda c: c * pipelines + pipeline)
+        return tf.data.Dataset.zip(indices, stream)
+
+
+def open_records(spec: str, *, min_chroma: float = 0.0) -> RecordSource:
+    """'tfrecord:GLOB' -> RecordSource; one-line UserError when nothing matches."""
+    files = list_shards(spec[len("tfrecord:"):])
+    return RecordSource(spec=spec, record_files=tuple(files), min_chroma=min_chroma)

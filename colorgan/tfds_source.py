@@ -3,15 +3,18 @@
 Offline, `tfds.load` retries for ~200 s before failing; here an unprepared dataset with
 no network fails at once with one line saying what to do. Images are read as encoded
 bytes (SkipDecoding) so that skipping ahead on resume costs no decoding.
+`TfdsSource` is the `tfds:` kind of `sources.ImageSource`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Iterator
 
 import tensorflow as tf
 
-from colorgan import net
+from colorgan import net, sources
 from colorgan.errors import UserError
 
 _DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # TFDS's own mirror of prepared datasets
@@ -34,11 +37,52 @@ def network_reachable(timeout: float = 3.0) -> bool:
     return net.host_reachable(_DOWNLOAD_HOST, timeout)
 
 
-def open_tfds(spec: str, *, data_dir: str = "", min_chroma: float = 0.0):
-    """Finds (and, online, prepares) the dataset; returns a data.ImageSource."""
-    import tensorflow_datasets as tfds
+@dataclasses.dataclass(frozen=True)
+class TfdsSource(sources.ImageSource):
+    """One split of a prepared TFDS dataset; items are encoded image bytes."""
 
-    from colorgan.data import ImageSource
+    spec: str
+    dataset: str  # NAME as in the spec (with its config and version, if given)
+    split: str
+    data_dir: str  # the versioned folder of the prepared dataset
+    image_key: str  # the feature holding the image
+    min_chroma: float = 0.0
+    skipped_unreadable: int = 0
+    skipped_grayscale: int = 0
+
+    @property
+    def size(self) -> None:
+        return None  # read as a stream, never counted
+
+    def _bytes(self, shuffle_seed: int | None) -> tf.data.Dataset:
+        import tensorflow_datasets as tfds
+        # data_dir is the versioned folder open_tfds found; read it back without the registry.
+        builder = tfds.builder_from_directory(self.data_dir)
+        read_config = tfds.ReadConfig(shuffle_seed=shuffle_seed, try_autocache=False)
+        ds = builder.as_dataset(split=self.split, shuffle_files=shuffle_seed is not None,
+                                decoders={self.image_key: tfds.decode.SkipDecoding()},
+                                read_config=read_config)
+        return ds.map(lambda ex: ex[self.image_key])
+
+    def ordered_items(self) -> tf.data.Dataset:
+        """Encoded images of the split in the dataset's own order, once."""
+        return self._bytes(None)
+
+    def elements(self, *, seed, start, shuffle_buffer, batch_size, input_context):
+        """Shuffled from `seed`; resuming skips `start` encoded records: reading, not decoding."""
+        ds = self._bytes(seed).shuffle(shuffle_buffer, seed=seed).repeat().skip(start)
+        stream = tf.data.Dataset.zip(tf.data.Dataset.counter(start), ds)
+        return sources.pipeline_slice(stream, batch_size, input_context)
+
+    def named_bytes(self) -> Iterator[tuple[str, bytes]]:
+        """Names are SPLIT/INDEX."""
+        for i, data in enumerate(self.ordered_items().as_numpy_iterator()):
+            yield f"{self.split}/{i}", data
+
+
+def open_tfds(spec: str, *, data_dir: str = "", min_chroma: float = 0.0) -> TfdsSource:
+    """Finds (and, online, prepares) the dataset; one-line UserError when it cannot."""
+    import tensorflow_datasets as tfds
 
     name, split = parse_spec(spec)
     try:
@@ -56,35 +100,5 @@ def open_tfds(spec: str, *, data_dir: str = "", min_chroma: float = 0.0):
     keys = [k for k, f in builder.info.features.items() if isinstance(f, tfds.features.Image)]
     if not keys:
         raise UserError(f"--data={spec}: the dataset has no image feature")
-    return ImageSource(spec=spec, tfds_name=name, tfds_split=split, tfds_image_key=keys[0],
-                       tfds_data_dir=str(builder.data_dir), min_chroma=min_chroma)
-
-
-def _builder(source):
-    import tensorflow_datasets as tfds
-    # data_dir is the versioned folder open_tfds found; read it back without the registry.
-    return tfds.builder_from_directory(source.tfds_data_dir)
-
-
-def _bytes(source, shuffle_seed: int | None) -> tf.data.Dataset:
-    import tensorflow_datasets as tfds
-    builder = _builder(source)
-    read_config = tfds.ReadConfig(shuffle_seed=shuffle_seed, try_autocache=False)
-    ds = builder.as_dataset(split=source.tfds_split, shuffle_files=shuffle_seed is not None,
-                            decoders={source.tfds_image_key: tfds.decode.SkipDecoding()},
-                            read_config=read_config)
-    return ds.map(lambda ex: ex[source.tfds_image_key])
-
-
-def ordered_bytes(source) -> tf.data.Dataset:
-    """Encoded images of the split in the dataset's own order, once."""
-    return _bytes(source, None)
-
-
-def element_stream(source, *, seed: int, start: int, shuffle_buffer: int) -> tf.data.Dataset:
-    """(element index, encoded image) from `start` on, forever, shuffled from `seed`.
-
-    Resuming skips `start` encoded records: reading, not decoding.
-    """
-    ds = _bytes(source, seed).shuffle(shuffle_buffer, seed=seed).repeat().skip(start)
-    return tf.data.Dataset.zip(tf.data.Dataset.counter(start), ds)
+    return TfdsSource(spec=spec, dataset=name, split=split, image_key=keys[0],
+                      data_dir=str(builder.data_dir), min_chroma=min_chroma)

@@ -162,8 +162,9 @@ def _check_config(workdir: str, cfg: Config, write: bool = True) -> None:
 
 def _input_pipelines(source: data.ImageSource, strategy: tf.distribute.Strategy) -> int:
     """How many input pipelines cut the stream differently: TFRecord shards are split by
-    file between workers; files and TFDS are sliced per global batch, so any count is one."""
-    if not source.record_files or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    file between workers (`splits_by_pipeline`); files and TFDS are sliced per global
+    batch, so any count is one."""
+    if not source.splits_by_pipeline or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return 1
     return max(distribute.cluster_tasks(), 1)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, data, tfds_source
+from colorgan import color, data, sources, tfds_source
 from colorgan.errors import UserError
 
 
@@ -65,7 +65,7 @@ def test_train_stream_is_deterministic_and_resumable(photo_folder):
 def test_each_epoch_visits_every_file_once(photo_folder):
     src = data.open_source(str(photo_folder))
     n = src.size
-    files = [int(f) for _, f in data._element_stream(n, seed=5, start=0).take(3 * n)]
+    files = [int(f) for _, f in sources.permuted_elements(n, seed=5, start=0).take(3 * n)]
     for e in range(3):
         assert sorted(files[e * n:(e + 1) * n]) == list(range(n))
     assert files[:n] != files[n:2 * n]  # reshuffled per epoch
@@ -133,7 +133,7 @@ def test_tfds_offline_fails_at_once_with_one_line(tmp_path, monkeypatch):
 def test_tfds_source_reads_a_locally_prepared_dataset(tfds_photos):
     data_dir, images = tfds_photos
     src = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=data_dir)
-    assert src.tfds_image_key == "image" and src.size is None
+    assert src.image_key == "image" and src.size is None
     (L, ab, w), = take(data.train_dataset(src, image_size=32, batch_size=4, seed=0), 1)
     assert L.shape == (4, 32, 32, 1) and ab.shape == (4, 32, 32, 2) and w.shape == (4,)
     # a stream at the default min_chroma: each crop weighed 1 (colour) or 0 (gray)
