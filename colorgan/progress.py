@@ -6,6 +6,14 @@ import sys
 import time
 
 
+def format_eta(seconds: float) -> str:
+    """Seconds -> "1h05m" or "4m07s"."""
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
 class Progress:
     """`update(name)` after each item; redraws one line on a terminal, else logs every ~10 %."""
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import shutil
 import tempfile
 import time
-from typing import Callable  # step_fns
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import (color, data, fileio, losses, models, pretrained, rebalance, sheets,
-                      validation, vgg, vgg_unet)
-from colorgan.config import (Config, encoder_trains_from, generator_model, generator_size,
-                             parse_schedule, parse_size_schedule, phase_at)
+from colorgan import (data, fileio, loop, models, pretrained, rebalance, sheets, validation,
+                      vgg, vgg_unet)
+from colorgan.config import Config, generator_model, generator_size
 from colorgan import distribute
 from colorgan.errors import UserError
 from colorgan.interrupts import StopRequest
@@ -228,13 +225,6 @@ class FitResult:
     state: TrainState | None = None  # the trained models, for callers in the same process
 
 
-def _format_eta(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
 def _colorize(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
     return generator(L, training=False)
 
@@ -298,6 +288,17 @@ def _validate(validator: validation.Validator, best: validation.BestCheckpoint |
     return result
 
 
+def _log_stop(step: int, signum: int | None, deadline: loop.Deadline, t) -> None:
+    if signum is not None:
+        logging.warning("stopped by signal %d at step %d; checkpoint saved, run the same "
+                        "command again to resume", signum, step)
+    elif not deadline.passed():
+        logging.info("another worker stopped at step %d; stopping too", step)
+    else:
+        logging.info("time budget of %.0fs reached at step %d/%d; checkpoint saved, run the "
+                     "same command again to continue", t.time_budget, step, t.steps)
+
+
 def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: bool,
          source: data.ImageSource, eval_source: data.ImageSource,
          cleanup: contextlib.ExitStack) -> FitResult:
@@ -336,20 +337,17 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
         models.load_encoder_weights(state.generator, t.encoder_weights)
         logging.info("encoder %s initialized from %s", cfg.model.encoder, t.encoder_weights)
 
-    def batches_from(size: int, step: int):
-        """Distributed batches of `size` crops, from the element that step `step` starts at."""
+    def batches_from(size: int, first: int):
+        """Distributed batches of `size` crops, from the element that step `first` starts at."""
         return iter(strategy.distribute_datasets_from_function(
             lambda ctx: data.train_dataset(
                 source, image_size=size, batch_size=t.batch_size, seed=t.seed,
-                crop_area=cfg.data.crop_area, start_index=(step - 1) * t.batch_size,
+                crop_area=cfg.data.crop_area, start_index=(first - 1) * t.batch_size,
                 input_context=ctx, shuffle_buffer=cfg.data.shuffle_buffer,
                 input_noise=cfg.data.input_noise, color_space=cfg.model.color_space)))
 
-    sizes = parse_size_schedule(cfg.data.size_schedule, cfg.data.image_size, t.steps)
-    size, batches = None, None
-    schedule = parse_schedule(t.schedule, t.steps)
-    encoder_from = encoder_trains_from(t.train_encoder)
-    step_fns: dict[str, Callable] = {}  # one traced step per phase, built when first needed
+    batches = loop.Batches(cfg, batches_from)
+    steps = loop.StepChooser(cfg, state, lambda phase: make_train_step(state, cfg, strategy, phase))
     eval_L, eval_ab = next(iter(data.eval_dataset(eval_source, image_size=cfg.data.image_size,
                                                   batch_size=t.sheet_rows, limit=t.sheet_rows,
                                                   color_space=cfg.model.color_space)))
@@ -357,73 +355,33 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
               else tf.summary.create_noop_writer())
 
     metrics: dict[str, float] = {}
-    step = start
-    saved_at = start
+    step = saved_at = start
     with StopRequest() as stop:
-        mark_time, mark_step = time.perf_counter(), start
-        deadline = mark_time + t.time_budget if t.time_budget > 0 else math.inf
+        deadline = loop.Deadline(t.time_budget)
+        progress = loop.ProgressLine(t.steps, t.batch_size, start, t.log_every, writer)
         for step in range(start + 1, t.steps + 1):
-            if phase_at(sizes, step) != size:  # progressive resizing: same weights, new crops
-                size = phase_at(sizes, step)
-                if len(sizes) > 1:
-                    logging.info("size %d from step %d", size, step)
-                batches = batches_from(size, step)
-            phase = phase_at(schedule, step)
-            encoder = state.encoder()
-            if encoder is not None and not encoder.trainable and step >= (encoder_from or math.inf):
-                logging.info("the encoder trains from step %d", step)
-                encoder.trainable = True
-                step_fns.clear()  # the variables to update are fixed when a step is traced
-            if phase not in step_fns:
-                logging.info("phase %s from step %d", phase, step)
-                step_fns[phase] = make_train_step(state, cfg, strategy, phase)
+            phase, train_step = steps(step)
+            batch = batches(step)
             # Stop requests (signal, time budget) are agreed on inside the step.
-            wants_stop = stop.signum is not None or time.perf_counter() >= deadline
-            out = step_fns[phase](next(batches), tf.constant(float(wants_stop)))
+            wants_stop = stop.signum is not None or deadline.passed()
+            out = train_step(batch, tf.constant(float(wants_stop)))
             stopping = bool(out.pop("stop") > 0)
-            if step == start + 1:
-                logging.info("first step (tracing included) took %.1fs",
-                             time.perf_counter() - mark_time)
-                mark_time, mark_step = time.perf_counter(), step
-            if step % t.summary_every == 0 or step % t.log_every == 0 or step == t.steps:
-                metrics = {k: float(v) for k, v in out.items()}
-                if not all(math.isfinite(v) for v in metrics.values()):
-                    raise FloatingPointError(
-                        f"loss is not finite at step {step}: {metrics}; the last good "
-                        f"checkpoint is {manager.latest_checkpoint}")
-            if step % t.summary_every == 0:
-                with writer.as_default(step=step):
-                    for k, v in metrics.items():
-                        tf.summary.scalar(f"loss/{k}", v)
-            if step % t.log_every == 0 or step == t.steps:
-                now = time.perf_counter()
-                rate = (step - mark_step) / max(now - mark_time, 1e-9)
-                eta = (t.steps - step) / rate if rate > 0 else 0.0
-                logging.info("step %d/%d %s  d %.3f  g_gan %.3f  g_l1 %.4f  | %.1f img/s  ETA %s",
-                             step, t.steps, phase, metrics["d"], metrics["g_gan"], metrics["g_l1"],
-                             rate * t.batch_size, _format_eta(eta))
-                with writer.as_default(step=step):
-                    tf.summary.scalar("speed/images_per_second", rate * t.batch_size)
-                mark_time, mark_step = now, step
-            if step % t.image_every == 0 and chief:
+            if loop.itstime(step, t.summary_every) or loop.itstime(step, t.log_every, t.steps):
+                metrics = {k: float(v) for k, v in out.items()}  # a host sync: not every step
+                loop.check_finite(step, metrics, manager.latest_checkpoint)
+            if loop.itstime(step, t.summary_every):
+                loop.scalars(writer, step, metrics)
+            progress(step, metrics, phase)
+            if chief and loop.itstime(step, t.image_every):
                 _write_images(writer, state.generator, eval_L, eval_ab, step,
                               cfg.model.color_space)
-            if validator is not None and (step % t.eval_every == 0 or step == t.steps):
+            if validator is not None and loop.itstime(step, t.eval_every, t.steps):
                 _validate(validator, best, state.generator, writer, step)
-            if step % t.checkpoint_every == 0 or stopping:
+            if stopping or loop.itstime(step, t.checkpoint_every):
                 _save(state, manager, step)
                 saved_at = step
-            if stopping and stop.signum is None and time.perf_counter() < deadline:
-                logging.info("another worker stopped at step %d; stopping too", step)
-                break
-            if stopping and stop.signum is None:
-                logging.info("time budget of %.0fs reached at step %d/%d; checkpoint saved, "
-                             "run the same command again to continue", t.time_budget, step,
-                             t.steps)
-                break
             if stopping:
-                logging.warning("stopped by signal %d at step %d; checkpoint saved, run the "
-                                "same command again to resume", stop.signum, step)
+                _log_stop(step, stop.signum, deadline, t)
                 break
     if saved_at != step:
         _save(state, manager, step)
