@@ -22,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan.config import STRATEGIES, TrainConfig
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 
 
 def logical_cpus(n: int) -> list[str]:
@@ -71,9 +71,8 @@ def _tpu_strategy(name: str) -> tf.distribute.Strategy:
             tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, OSError, tf.errors.OpError) as e:  # OSError: URLError
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"--strategy=tpu: no TPU found{f' named {name!r}' if name else ''} "
-                        f"({first})") from None
+                        f"({first_line(e)})") from None
     return tf.distribute.TPUStrategy(resolver)
 
 

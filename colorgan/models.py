@@ -204,8 +204,8 @@ def load_encoder_weights(generator: keras.Model, spec: str) -> None:
     if spec == "none":
         return
     if spec == "imagenet":
-        if not net.host_reachable(KERAS_WEIGHTS_HOST):
-            raise UserError(f"--encoder_weights=imagenet: {KERAS_WEIGHTS_HOST[0]} cannot be "
+        if not net.host_reachable(net.DOWNLOAD_HOST):
+            raise UserError(f"--encoder_weights=imagenet: {net.DOWNLOAD_HOST[0]} cannot be "
                             "reached to download the ResNet50V2 weights; pass a local weights "
                             "file (--encoder_weights=PATH) or --encoder_weights=none")
     elif not Path(spec).is_file():
@@ -219,9 +219,6 @@ def load_encoder_weights(generator: keras.Model, spec: str) -> None:
     for layer in source.layers:
         if layer.weights:
             encoder.get_layer(layer.name).set_weights(layer.get_weights())
-
-
-KERAS_WEIGHTS_HOST = ("storage.googleapis.com", 443)
 
 
 def build_discriminator(cfg: ModelConfig, image_size: int = 0, in_channels: int = 1,

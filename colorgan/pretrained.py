@@ -27,7 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import config, fileio, models, vgg, vgg_unet, workdir
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 
 SHIPPED = Path(__file__).parent / "weights" / "colorizer"
 NAME = "pretrained"
@@ -219,14 +219,14 @@ def init_from(spec: str, cfg: config.Config, generator: keras.Model,
                 .expect_partial().assert_existing_objects_matched()
         except (AssertionError, ValueError) as e:
             raise UserError(f"--init_from={spec}: its generator does not fit this run's model "
-                            f"({str(e).splitlines()[0][:200]})") from None
+                            f"({first_line(e)})") from None
         try:
             tf.train.Checkpoint(discriminator=discriminator).restore(prefix) \
                 .expect_partial().assert_existing_objects_matched()
             return True
         except (AssertionError, ValueError) as e:
             logging.warning("--init_from=%s: its discriminator does not fit (%s); D starts "
-                            "from scratch", spec, str(e).splitlines()[0][:200])
+                            "from scratch", spec, first_line(e))
             return False
     module = tf.saved_model.load(_saved_model_dir(path))
     saved = list(module.generator_variables)

@@ -140,8 +140,7 @@ def make_colorizer(path: fileio.PathLike, render_size: int = 0,
 
 def next_version(export_dir: fileio.PathLike) -> int:
     """TF Serving serves the highest numeric subfolder; a new export takes the next number."""
-    versions = [int(name) for name in fileio.listdir(export_dir) if name.isdigit()]
-    return max(versions, default=0) + 1
+    return max(fileio.versions(export_dir), default=0) + 1
 
 
 def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | None = None) -> str:

@@ -15,9 +15,7 @@ from typing import Iterator
 import tensorflow as tf
 
 from colorgan import net, sources
-from colorgan.errors import UserError
-
-_DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # TFDS's own mirror of prepared datasets
+from colorgan.errors import UserError, first_line
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -34,7 +32,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 def network_reachable(timeout: float = 3.0) -> bool:
     """True if TFDS's download host answers within `timeout` seconds (DNS included)."""
-    return net.host_reachable(_DOWNLOAD_HOST, timeout)
+    return net.host_reachable(net.DOWNLOAD_HOST, timeout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +86,7 @@ def open_tfds(spec: str, *, data_dir: str = "", min_chroma: float = 0.0) -> Tfds
     try:
         builder = tfds.builder(name, data_dir=data_dir or None)
     except Exception as e:  # DatasetNotFoundError and malformed names alike
-        raise UserError(f"--data={spec}: {str(e).splitlines()[0]}") from None
+        raise UserError(f"--data={spec}: {first_line(e)}") from None
     if not builder.is_prepared():
         if not network_reachable():
             raise UserError(

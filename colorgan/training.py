@@ -26,8 +26,9 @@ from colorgan import (color, data, fileio, losses, models, pretrained, rebalance
 from colorgan.config import (Config, encoder_trains_from, generator_model, generator_size,
                              parse_schedule, parse_size_schedule, phase_at)
 from colorgan import distribute
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 from colorgan.interrupts import StopRequest
+from colorgan.progress import format_eta as _format_eta  # the step log's ETA
 from colorgan.train_step import make_train_step  # noqa: F401  (tests build steps through here)
 from colorgan.workdir import CHECKPOINT_DIR, CONFIG_FILE
 
@@ -210,7 +211,7 @@ def restore_latest(ckpt: tf.train.Checkpoint, manager: tf.train.CheckpointManage
             return path
         except Exception as e:  # damaged files raise OpError, IndexError, ValueError, ...
             logging.warning("cannot restore %s (%s: %s); trying an older checkpoint",
-                            path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+                            path, type(e).__name__, first_line(e))
     if manager.checkpoints:
         raise UserError(f"no checkpoint in {manager.directory} can be restored; "
                         "move that folder away to start afresh")
@@ -226,13 +227,6 @@ class FitResult:
     stopped_by_signal: int | None
     sheet: str | None
     state: TrainState | None = None  # the trained models, for callers in the same process
-
-
-def _format_eta(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
 def _colorize(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
