@@ -50,7 +50,7 @@ def open_model(path: fileio.PathLike) -> ColorizeFn:
     from colorgan import pretrained
     path = pretrained.resolve(path)
     if not fileio.exists(path) and not fileio.exists(path + ".index"):
-        raise UserError(f"--model: {path} does not exist")
+        raise UserError(f"model: {path} does not exist")
     saved = find_saved_model(path)
     if saved is not None:
         module = tf.saved_model.load(saved)
@@ -172,9 +172,9 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     """Colorizes every image the specs name into output_dir (None or "": beside each input,
     as NAME_colorized.FMT), keeping relative paths; one bad file does not stop the rest."""
     if fmt not in ("png", "jpg"):
-        raise UserError(f"--format={fmt!r}: choose png or jpg")
+        raise UserError(f"fmt={fmt!r}: choose png or jpg")
     if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"
-        raise UserError(f"--output_dir={output_dir}: colorize.py writes to a local folder; "
+        raise UserError(f"output_dir={output_dir}: colorize.py writes to a local folder; "
                         "copy the results up afterwards (gsutil cp -r)")
     inputs, problems = expand_inputs(specs)
     failed = [(p.split(":")[0], "no such file or folder") for p in problems]

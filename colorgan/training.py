@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import re
 import shutil
 import tempfile
 import time
@@ -151,11 +152,11 @@ def _check_config(workdir: str, cfg: Config, write: bool = True) -> None:
                      **old.get("model", {})}
         if old_model != new["model"]:
             diff = {k: (old_model[k], v) for k, v in new["model"].items() if old_model[k] != v}
-            raise UserError(f"--workdir={workdir} holds a run with a different model config "
+            raise UserError(f"workdir={workdir} holds a run with a different model config "
                             f"(was, now: {diff}); use a new workdir")
         for key in ("image_size", "size_schedule"):  # both decide the generator's depth
             if old["data"].get(key, "") != new["data"][key]:
-                raise UserError(f"--workdir={workdir} was trained with {key}="
+                raise UserError(f"workdir={workdir} was trained with {key}="
                                 f"{old['data'].get(key, '')!r}; use a new workdir")
     if write:
         fileio.write_text_atomic(path, cfg.to_json())
@@ -181,8 +182,8 @@ def _check_data_layout(state: TrainState, start: int, batch: int, pipelines: int
             f"{workdir} was trained with a global batch of {old[0]}"
             f"{f' on {old[1]} input pipelines' if old[1] != 1 or pipelines != 1 else ''}, "
             f"now {batch}{f' on {pipelines}' if old[1] != 1 or pipelines != 1 else ''}: resuming "
-            f"would shift the data stream. Use the same --batch_size and replicas, or start a "
-            f"new --workdir with --init_from={workdir}")
+            f"would shift the data stream. Use the same batch_size and replicas, or start a "
+            f"new workdir with init_from={workdir}")
     state.data_layout.assign([batch, pipelines])
 
 
@@ -193,7 +194,7 @@ def _save(state: TrainState, manager: tf.train.CheckpointManager, step: int) -> 
         raise FloatingPointError(
             f"weights are not finite at step {step}; not saved. The last good checkpoint "
             f"is {manager.latest_checkpoint or 'none'}: lower the learning rates, or try "
-            f"--precision=fp32, and rerun to resume from it")
+            f"precision=fp32, and rerun to resume from it")
     manager.save(checkpoint_number=step)
 
 
@@ -260,7 +261,8 @@ def fit(cfg: Config, workdir: fileio.PathLike,
                                        tfds_data_dir=cfg.data.tfds_data_dir)
     except UserError as e:
         if cfg.data.eval_source:  # asked for by name: the user should hear it failed
-            raise
+            # The sources name the field they were given in, `source`; this one is eval_source.
+            raise UserError(re.sub(r"^source\b", "eval_source", str(e))) from None
         logging.warning("no default eval images (%s); showing training images instead", e)
         eval_spec, eval_source = cfg.data.source, source
     if cfg.train.eval_every:  # scored as evaluate.py scores: every readable photo
