@@ -43,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, renames={"prefix": "output"})  # records.write_shards(prefix=...)

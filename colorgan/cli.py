@@ -3,29 +3,64 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
-from typing import Callable
+from typing import Callable, Collection, Mapping
 
 # Before TensorFlow is imported: hide its C++ info chatter (warnings still show) and
 # the CUDA probe of the GPU build on machines with no GPU driver.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
+_LEADING_NAME = re.compile(r"([a-z][a-z0-9_]*)(?=[=:])")
 
-def run(main: Callable[[list[str]], int | None]) -> None:
-    """absl.app.run(main), turning UserError into `<script>: error: <message>` and exit 2."""
-    from absl import app, logging
+
+def flag_message(message: str, flag_names: Collection[str],
+                 renames: Mapping[str, str] | None = None) -> str:
+    """A library message, which names a config field or argument first ("source: ...",
+    "render_size=8 ..."), as the script's user reads it: "--data: ...", "--render_size=8 ...".
+
+    The name becomes a flag through `renames` (a script's own argument -> flag names), then
+    config_flags.ALIASES in reverse (source -> data), else as it is; only where the script
+    has that flag (`flag_names`), so "model: ..." stays put in a script without --model.
+    """
+    from colorgan.config_flags import ALIASES
+
+    match = _LEADING_NAME.match(message)
+    if not match:
+        return message
+    name = match.group(1)
+    field_flags = {field: flag for flag, field in ALIASES.items()}
+    flag = (renames or {}).get(name) or field_flags.get(name, name)
+    if flag not in flag_names:
+        return message
+    return f"--{flag}{message[match.end():]}"
+
+
+def run(main: Callable[[list[str]], int | None],
+        renames: Mapping[str, str] | None = None) -> None:
+    """absl.app.run(main), turning UserError into `<script>: error: <message>` and exit 2.
+
+    A message that starts with a field or argument name is shown with its flag instead
+    (`flag_message`); `renames` maps this script's library arguments to its flags where
+    their names differ (make_tfrecords.py: prefix -> output).
+    """
+    from absl import app, flags, logging
 
     from colorgan.errors import UserError
+
+    def report(e: Exception) -> None:
+        message = flag_message(str(e), set(flags.FLAGS), renames)
+        print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
 
     def wrapped(argv):
         logging.set_verbosity(logging.INFO)
         try:
             return main(argv)
         except UserError as e:
-            print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
+            report(e)
             return 2
         except FloatingPointError as e:  # training diverged: the message names the good checkpoint
-            print(f"{os.path.basename(sys.argv[0])}: error: {e}", file=sys.stderr)
+            report(e)
             return 1
 
     app.run(wrapped)

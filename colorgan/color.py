@@ -201,4 +201,4 @@ def get_space(name: str) -> ColorSpace:
     try:
         return SPACES[name]
     except KeyError:
-        raise UserError(f"--color_space={name!r} is unknown; choose one of {sorted(SPACES)}") from None
+        raise UserError(f"color_space={name!r} is unknown; choose one of {sorted(SPACES)}") from None

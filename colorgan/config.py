@@ -212,7 +212,7 @@ def get_preset(name: str) -> Config:
     try:
         return PRESETS[name]
     except KeyError:
-        raise UserError(f"--preset={name!r} is unknown; choose one of {sorted(PRESETS)}") from None
+        raise UserError(f"preset={name!r} is unknown; choose one of {sorted(PRESETS)}") from None
 
 
 # Which section each overridable field lives in; names are unique across sections.
@@ -277,11 +277,11 @@ def validate(cfg: Config) -> None:
     if cfg.model.encoder == "vgg16":  # the VGG decoder's blocks end at S/8 ... S
         g_sides = [size // 8, size // 4, size // 2, size]
         if cfg.model.noise_channels:
-            raise UserError("noise_channels: not available with --encoder=vgg16 (its input is "
+            raise UserError("noise_channels: not available with encoder=vgg16 (its input is "
                             "the gray photo VGG16 was trained on)")
     encoder_trains_from(cfg.train.train_encoder)
     if cfg.train.train_encoder != "never" and cfg.model.encoder != "vgg16":
-        raise UserError(f"train_encoder={cfg.train.train_encoder!r}: only --encoder=vgg16 has a "
+        raise UserError(f"train_encoder={cfg.train.train_encoder!r}: only encoder=vgg16 has a "
                         f"frozen encoder (this run: encoder={cfg.model.encoder})")
     for name, sides in (("attention_g", g_sides),
                         ("attention_d", [size // 2, size // 4, size // 8])):

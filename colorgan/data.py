@@ -107,7 +107,8 @@ def default_eval_spec(spec: str) -> str:
     if spec in ("samples", "samples:train"):
         return "samples:val"
     if spec.startswith("tfds:"):
-        name = spec.split(":")[1]
+        from colorgan import tfds_source
+        name, _ = tfds_source.parse_spec(spec)  # keeps a ':x.y.z' version
         return f"tfds:{name}:validation"
     split = _split_folders(spec)
     return str(split[1]) if split else spec

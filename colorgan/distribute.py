@@ -22,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan.config import STRATEGIES, TrainConfig
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 
 
 def logical_cpus(n: int) -> list[str]:
@@ -35,7 +35,7 @@ def logical_cpus(n: int) -> list[str]:
         pass
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     if len(devices) < n:
-        raise UserError(f"--cpu_devices={n}: TensorFlow already started with {len(devices)} "
+        raise UserError(f"cpu_devices={n}: TensorFlow already started with {len(devices)} "
                         "CPU device(s); set it before anything else runs")
     return devices[:n]
 
@@ -71,9 +71,8 @@ def _tpu_strategy(name: str) -> tf.distribute.Strategy:
             tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, OSError, tf.errors.OpError) as e:  # OSError: URLError
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"--strategy=tpu: no TPU found{f' named {name!r}' if name else ''} "
-                        f"({first})") from None
+        raise UserError(f"strategy=tpu: no TPU found{f' named {name!r}' if name else ''} "
+                        f"({first_line(e)})") from None
     return tf.distribute.TPUStrategy(resolver)
 
 
@@ -102,7 +101,7 @@ def make_strategy(cfg: TrainConfig) -> tf.distribute.Strategy:
     elif name == "multi_worker":
         conf = tf_config()
         if not conf:
-            raise UserError("--strategy=multi_worker needs TF_CONFIG (the cluster and this "
+            raise UserError("strategy=multi_worker needs TF_CONFIG (the cluster and this "
                             "task); see README 'Several hosts'")
         # RING works on CPUs and GPUs alike; NCCL is picked by AUTO when there are GPUs.
         impl = (tf.distribute.experimental.CommunicationImplementation.AUTO
@@ -114,7 +113,7 @@ def make_strategy(cfg: TrainConfig) -> tf.distribute.Strategy:
     elif name == "tpu":
         strategy = _tpu_strategy(cfg.tpu)
     else:
-        raise UserError(f"--strategy={cfg.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        raise UserError(f"strategy={cfg.strategy!r}: choose one of {', '.join(STRATEGIES)}")
     logging.info("strategy %s with %d replica(s)", type(strategy).__name__,
                  strategy.num_replicas_in_sync)
     return strategy
@@ -125,8 +124,8 @@ def global_batch_size(cfg: TrainConfig, strategy: tf.distribute.Strategy) -> int
     replicas = strategy.num_replicas_in_sync
     batch = cfg.per_replica_batch_size * replicas if cfg.per_replica_batch_size else cfg.batch_size
     if batch % replicas:
-        raise UserError(f"--batch_size={batch} does not split over {replicas} replicas "
-                        "(or set --per_replica_batch_size)")
+        raise UserError(f"batch_size={batch} does not split over {replicas} replicas "
+                        "(or set per_replica_batch_size)")
     return batch
 
 

@@ -83,7 +83,7 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
             if bar is not None and bar.total:
                 bar.update(row["image"])
     if not rows:
-        raise UserError(f"--data={source.spec}: no images to evaluate")
+        raise UserError(f"source={source.spec}: no images to evaluate")
     return rows, sheet_cols
 
 

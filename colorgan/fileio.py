@@ -84,6 +84,11 @@ def listdir(path: PathLike) -> list[str]:
     return [name.rstrip("/") for name in tf.io.gfile.listdir(fspath(path))]
 
 
+def versions(path: PathLike) -> list[int]:
+    """The numeric names in a folder, ascending: TF Serving's model versions ([] if none)."""
+    return sorted(int(name) for name in listdir(path) if name.isdigit())
+
+
 def read_bytes(path: PathLike) -> bytes:
     with tf.io.gfile.GFile(fspath(path), "rb") as f:
         return f.read()

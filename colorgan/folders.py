@@ -69,7 +69,7 @@ def list_image_files(folder: str | os.PathLike) -> list[str]:
     """Sorted image files under `folder`, recursively, by extension (case-insensitive)."""
     root = Path(folder)
     if not root.exists():
-        raise UserError(f"--data: {folder} does not exist")
+        raise UserError(f"{folder} does not exist")
     if root.is_file():
         return [str(root)] if root.suffix.lower() in IMAGE_EXTENSIONS else []
     return sorted(str(p) for p in root.rglob("*")
@@ -78,7 +78,7 @@ def list_image_files(folder: str | os.PathLike) -> list[str]:
 
 def _samples_folder(split: str) -> Path:
     if split not in ("train", "val"):
-        raise UserError(f"--data: samples:{split} is unknown; use samples or samples:val")
+        raise UserError(f"source: samples:{split} is unknown; use samples or samples:val")
     return SAMPLES_DIR / split
 
 
@@ -120,19 +120,21 @@ def open_folder(spec: str, *, min_chroma: float = 3.0) -> FolderSource:
     if spec == "samples" or spec.startswith("samples:"):
         folder = _samples_folder(spec.partition(":")[2] or "train")
     elif fileio.is_remote(spec):  # folders are walked with pathlib, which cannot read gs://
-        raise UserError(f"--data={spec}: image folders must be local; for gs:// write "
-                        "TFRecords (make_tfrecords.py) and use --data='tfrecord:gs://.../train-*'")
+        raise UserError(f"source={spec}: image folders must be local; for gs:// write "
+                        "TFRecords (make_tfrecords.py) and use source='tfrecord:gs://.../train-*'")
     else:
         folder = Path(spec).expanduser()
+        if not folder.exists():
+            raise UserError(f"source: {folder} does not exist")
     files = list_image_files(folder)
     if not files:
-        raise UserError(f"--data: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {folder}")
+        raise UserError(f"source: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {folder}")
     usable, unreadable, gray = scan_files(files, min_chroma)
     if unreadable or gray:
         logging.warning("%s: skipped %d unreadable and %d grayscale of %d files",
                         folder, unreadable, gray, len(files))
     if not usable:
-        raise UserError(f"--data: no usable colour image under {folder} "
+        raise UserError(f"source: no usable colour image under {folder} "
                         f"({unreadable} unreadable, {gray} grayscale of {len(files)} files)")
     return FolderSource(spec=spec, paths=tuple(usable), skipped_unreadable=unreadable,
                         skipped_grayscale=gray)

@@ -8,6 +8,7 @@ and the output folder are local files (pathlib); the model may be remote (gs://.
 from __future__ import annotations
 
 import glob
+import io
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import data, fileio
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 from colorgan.progress import Progress
 
 ColorizeFn = Callable[[np.ndarray, int], np.ndarray]
@@ -34,8 +35,8 @@ def find_saved_model(path: fileio.PathLike) -> str | None:
     path = fileio.fspath(path)
     if fileio.isfile(fileio.join(path, "saved_model.pb")):
         return path
-    versions = sorted(int(name) for name in fileio.listdir(path) if name.isdigit()
-                      and fileio.isfile(fileio.join(path, name, "saved_model.pb")))
+    versions = [v for v in fileio.versions(path)
+                if fileio.isfile(fileio.join(path, str(v), "saved_model.pb"))]
     return fileio.join(path, str(versions[-1])) if versions else None
 
 
@@ -49,7 +50,7 @@ def open_model(path: fileio.PathLike) -> ColorizeFn:
     from colorgan import pretrained
     path = pretrained.resolve(path)
     if not fileio.exists(path) and not fileio.exists(path + ".index"):
-        raise UserError(f"--model: {path} does not exist")
+        raise UserError(f"model: {path} does not exist")
     saved = find_saved_model(path)
     if saved is not None:
         module = tf.saved_model.load(saved)
@@ -143,16 +144,16 @@ def read_image(path: Path, max_pixels: int = data.DEFAULT_MAX_PIXELS) -> np.ndar
 
 
 def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
-    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG file, via a temporary name."""
+    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG file, written atomically (fileio)."""
     from PIL import Image
     path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8))
-    tmp = path.with_name(f".{path.name}.tmp")
+    buf = io.BytesIO()
     if fmt == "png":
-        image.save(tmp, format="PNG")
+        image.save(buf, format="PNG")
     else:
-        image.save(tmp, format="JPEG", quality=95)
-    tmp.replace(path)
+        image.save(buf, format="JPEG", quality=95)
+    fileio.write_bytes_atomic(path, buf.getvalue())
 
 
 @dataclass
@@ -171,9 +172,9 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     """Colorizes every image the specs name into output_dir (None or "": beside each input,
     as NAME_colorized.FMT), keeping relative paths; one bad file does not stop the rest."""
     if fmt not in ("png", "jpg"):
-        raise UserError(f"--format={fmt!r}: choose png or jpg")
+        raise UserError(f"fmt={fmt!r}: choose png or jpg")
     if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"
-        raise UserError(f"--output_dir={output_dir}: colorize.py writes to a local folder; "
+        raise UserError(f"output_dir={output_dir}: colorize.py writes to a local folder; "
                         "copy the results up afterwards (gsutil cp -r)")
     inputs, problems = expand_inputs(specs)
     failed = [(p.split(":")[0], "no such file or folder") for p in problems]
@@ -200,7 +201,7 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             written.append(target)
             sources.append(path)
         except Exception as e:  # one bad file must not stop the batch
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            reason = first_line(e)
             failed.append((str(path), reason))
             logging.warning("skipped %s: %s", path, reason)
         progress.update(path.name)

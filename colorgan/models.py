@@ -204,24 +204,21 @@ def load_encoder_weights(generator: keras.Model, spec: str) -> None:
     if spec == "none":
         return
     if spec == "imagenet":
-        if not net.host_reachable(KERAS_WEIGHTS_HOST):
-            raise UserError(f"--encoder_weights=imagenet: {KERAS_WEIGHTS_HOST[0]} cannot be "
+        if not net.host_reachable(net.DOWNLOAD_HOST):
+            raise UserError(f"encoder_weights=imagenet: {net.DOWNLOAD_HOST[0]} cannot be "
                             "reached to download the ResNet50V2 weights; pass a local weights "
-                            "file (--encoder_weights=PATH) or --encoder_weights=none")
+                            "file (encoder_weights=PATH) or encoder_weights=none")
     elif not Path(spec).is_file():
-        raise UserError(f"--encoder_weights={spec}: no such file (or: imagenet, none)")
+        raise UserError(f"encoder_weights={spec}: no such file (or: imagenet, none)")
     try:
         source = keras.applications.ResNet50V2(include_top=False, weights=spec,
                                                input_shape=(None, None, 3))
     except (ValueError, OSError) as e:
-        raise UserError(f"--encoder_weights={spec}: not ResNet50V2 (no top) weights: {e}") from None
+        raise UserError(f"encoder_weights={spec}: not ResNet50V2 (no top) weights: {e}") from None
     encoder = generator.get_layer("encoder")
     for layer in source.layers:
         if layer.weights:
             encoder.get_layer(layer.name).set_weights(layer.get_weights())
-
-
-KERAS_WEIGHTS_HOST = ("storage.googleapis.com", 443)
 
 
 def build_discriminator(cfg: ModelConfig, image_size: int = 0, in_channels: int = 1,

@@ -1,9 +1,13 @@
-"""Is a download host reachable? Asked before anything that would otherwise hang offline."""
+"""Is the download host reachable? Asked before anything that would otherwise hang offline."""
 
 from __future__ import annotations
 
 import socket
 import threading
+
+# Google's storage host: TFDS's mirror of prepared datasets and Keras's application weights
+# (ResNet50V2's ImageNet weights) both download from it.
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
 
 def host_reachable(host: tuple[str, int], timeout: float = 3.0) -> bool:

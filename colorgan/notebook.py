@@ -14,7 +14,6 @@ import numpy as np
 
 from colorgan import net
 
-TFDS_HOST = ("storage.googleapis.com", 443)  # where TFDS downloads from
 DRIVE_ROOT = "/content/drive"
 
 
@@ -24,7 +23,7 @@ def in_colab() -> bool:
 
 def online() -> bool:
     """Whether datasets and weights can be downloaded (a 3 s probe, never a hang)."""
-    return net.host_reachable(TFDS_HOST)
+    return net.host_reachable(net.DOWNLOAD_HOST)
 
 
 def choose_data(requested: str = "auto", online_dataset: str = "tfds:imagenette") -> str:

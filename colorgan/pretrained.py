@@ -27,7 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import config, fileio, models, vgg, vgg_unet, workdir
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 
 SHIPPED = Path(__file__).parent / "weights" / "colorizer"
 NAME = "pretrained"
@@ -171,11 +171,11 @@ def check_compatible(source: config.Config, cfg: config.Config, spec: str) -> No
     for key in GENERATOR_FIELDS:
         was, now = getattr(source.model, key), getattr(cfg.model, key)
         if was != now:
-            raise UserError(f"--init_from={spec} is a model with {key}={was}; this run has "
-                            f"{key}={now} (pass --{key}={was}, or start from scratch)")
+            raise UserError(f"init_from={spec} is a model with {key}={was}; this run has "
+                            f"{key}={now} (set {key}={was}, or start from scratch)")
     if config.generator_size(source) != config.generator_size(cfg) and cfg.model.encoder == "unet":
-        raise UserError(f"--init_from={spec}: its U-Net is {config.generator_size(source)} px "
-                        f"deep, this run's {config.generator_size(cfg)} (use --image_size="
+        raise UserError(f"init_from={spec}: its U-Net is {config.generator_size(source)} px "
+                        f"deep, this run's {config.generator_size(cfg)} (use image_size="
                         f"{config.generator_size(source)})")
 
 
@@ -207,7 +207,7 @@ def init_from(spec: str, cfg: config.Config, generator: keras.Model,
         arrays = _read_npz(d_file)
         if [tuple(arrays.get(v.path, np.empty(0)).shape) for v in discriminator.variables] \
                 != [tuple(v.shape) for v in discriminator.variables]:
-            logging.warning("--init_from=%s: its discriminator does not fit this run's; D "
+            logging.warning("init_from=%s: its discriminator does not fit this run's; D "
                             "starts from scratch", spec)
             return False
         _assign(discriminator, arrays, d_file)
@@ -218,20 +218,20 @@ def init_from(spec: str, cfg: config.Config, generator: keras.Model,
             tf.train.Checkpoint(generator=generator).restore(prefix) \
                 .expect_partial().assert_existing_objects_matched()
         except (AssertionError, ValueError) as e:
-            raise UserError(f"--init_from={spec}: its generator does not fit this run's model "
-                            f"({str(e).splitlines()[0][:200]})") from None
+            raise UserError(f"init_from={spec}: its generator does not fit this run's model "
+                            f"({first_line(e)})") from None
         try:
             tf.train.Checkpoint(discriminator=discriminator).restore(prefix) \
                 .expect_partial().assert_existing_objects_matched()
             return True
         except (AssertionError, ValueError) as e:
-            logging.warning("--init_from=%s: its discriminator does not fit (%s); D starts "
-                            "from scratch", spec, str(e).splitlines()[0][:200])
+            logging.warning("init_from=%s: its discriminator does not fit (%s); D starts "
+                            "from scratch", spec, first_line(e))
             return False
     module = tf.saved_model.load(_saved_model_dir(path))
     saved = list(module.generator_variables)
     if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
-        raise UserError(f"--init_from={spec}: its generator's weights do not fit this run's "
+        raise UserError(f"init_from={spec}: its generator's weights do not fit this run's "
                         "model")
     for v, w in zip(generator.variables, saved):
         v.assign(w)

@@ -1,4 +1,5 @@
-"""A dependency-free progress bar for per-file work: count, images/s, ETA."""
+"""A dependency-free progress bar for per-file work (count, images/s, ETA), and the ETA format
+the training log shares."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import time
 
 
 def format_eta(seconds: float) -> str:
-    """Seconds -> "1h05m" or "4m07s"."""
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
+    """Seconds left -> "4m05s", or "2h07m" from an hour on."""
+    h, rem = divmod(int(seconds), 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
@@ -31,7 +31,7 @@ class Progress:
         pct = 100 * self.done / max(self.total, 1)
         width = len(str(self.total))
         return (f"{self.label}[{self.done:>{width}}/{self.total}] {pct:5.1f}%  "
-                f"{rate:.2f} img/s  ETA {int(eta) // 60}m{int(eta) % 60:02d}s")
+                f"{rate:.2f} img/s  ETA {format_eta(eta)}")
 
     def update(self, name: str = "") -> None:
         self.done += 1

@@ -53,8 +53,8 @@ def write_shards(items: Iterable[tuple[str, bytes]], prefix: str, *, shard_mb: f
     tf.io.gfile.makedirs(parent)
     existing = tf.io.gfile.glob(f"{prefix}-*-of-*{SUFFIX}")
     if existing and not overwrite:
-        raise UserError(f"--output={prefix}: {len(existing)} shard(s) exist already "
-                        "(--overwrite replaces them)")
+        raise UserError(f"prefix={prefix}: {len(existing)} shard(s) exist already "
+                        "(overwrite replaces them)")
     limit = int(shard_mb * 2**20)
     temps: list[str] = []
     writer, written = None, 0
@@ -98,7 +98,7 @@ def list_shards(pattern: str) -> list[str]:
     """The files a `tfrecord:GLOB` names, sorted; one-line UserError when there are none."""
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
-        raise UserError(f"--data=tfrecord:{pattern}: no files match")
+        raise UserError(f"source=tfrecord:{pattern}: no files match")
     return files
 
 

@@ -131,17 +131,16 @@ def make_colorizer(path: fileio.PathLike, render_size: int = 0,
     multiple = models.input_multiple(cfg.model, config.generator_size(cfg))
     render_size = render_size or image_size
     if render_size % multiple:
-        raise UserError(f"--render_size={render_size} must be a multiple of {multiple} "
+        raise UserError(f"render_size={render_size} must be a multiple of {multiple} "
                         f"for a model trained at {image_size}px")
     if max_pixels < 1:
-        raise UserError(f"--max_pixels={max_pixels} must be positive")
+        raise UserError(f"max_pixels={max_pixels} must be positive")
     return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg)
 
 
 def next_version(export_dir: fileio.PathLike) -> int:
     """TF Serving serves the highest numeric subfolder; a new export takes the next number."""
-    versions = [int(name) for name in fileio.listdir(export_dir) if name.isdigit()]
-    return max(versions, default=0) + 1
+    return max(fileio.versions(export_dir), default=0) + 1
 
 
 def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | None = None) -> str:
@@ -157,7 +156,7 @@ def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | Non
     version = version if version is not None else next_version(export_dir)
     target = fileio.join(export_dir, str(version))
     if fileio.exists(target):
-        raise UserError(f"{target} exists; pick another --version or leave it out")
+        raise UserError(f"{target} exists; pick another version or leave it out")
     if fileio.is_remote(target):
         _write_export(colorizer, target)
     else:

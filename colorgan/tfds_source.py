@@ -15,9 +15,7 @@ from typing import Iterator
 import tensorflow as tf
 
 from colorgan import net, sources
-from colorgan.errors import UserError
-
-_DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # TFDS's own mirror of prepared datasets
+from colorgan.errors import UserError, first_line
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -28,13 +26,13 @@ def parse_spec(spec: str) -> tuple[str, str]:
         split = parts.pop()
     name = ":".join(parts)
     if not name:
-        raise UserError(f"--data={spec!r}: expected tfds:NAME[:SPLIT], e.g. tfds:imagenette:train")
+        raise UserError(f"source={spec!r}: expected tfds:NAME[:SPLIT], e.g. tfds:imagenette:train")
     return name, split
 
 
 def network_reachable(timeout: float = 3.0) -> bool:
     """True if TFDS's download host answers within `timeout` seconds (DNS included)."""
-    return net.host_reachable(_DOWNLOAD_HOST, timeout)
+    return net.host_reachable(net.DOWNLOAD_HOST, timeout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,17 +86,17 @@ def open_tfds(spec: str, *, data_dir: str = "", min_chroma: float = 0.0) -> Tfds
     try:
         builder = tfds.builder(name, data_dir=data_dir or None)
     except Exception as e:  # DatasetNotFoundError and malformed names alike
-        raise UserError(f"--data={spec}: {str(e).splitlines()[0]}") from None
+        raise UserError(f"source={spec}: {first_line(e)}") from None
     if not builder.is_prepared():
         if not network_reachable():
             raise UserError(
-                f"--data={spec}: not prepared in {builder.data_dir} and no network to download it; "
-                f"run `tfds build {name}` where there is network, then pass --tfds_data_dir")
+                f"source={spec}: not prepared in {builder.data_dir} and no network to download it; "
+                f"run `tfds build {name}` where there is network, then set tfds_data_dir")
         builder.download_and_prepare()
     if split.split("[")[0] not in builder.info.splits:
-        raise UserError(f"--data={spec}: no split {split!r}; it has {sorted(builder.info.splits)}")
+        raise UserError(f"source={spec}: no split {split!r}; it has {sorted(builder.info.splits)}")
     keys = [k for k, f in builder.info.features.items() if isinstance(f, tfds.features.Image)]
     if not keys:
-        raise UserError(f"--data={spec}: the dataset has no image feature")
+        raise UserError(f"source={spec}: the dataset has no image feature")
     return TfdsSource(spec=spec, dataset=name, split=split, image_key=keys[0],
                       data_dir=str(builder.data_dir), min_chroma=min_chroma)

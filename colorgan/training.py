@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -23,7 +24,7 @@ from colorgan import (data, fileio, loop, models, pretrained, rebalance, sheets,
                       vgg, vgg_unet)
 from colorgan.config import Config, generator_model, generator_size
 from colorgan import distribute
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 from colorgan.interrupts import StopRequest
 from colorgan.train_step import make_train_step  # noqa: F401  (tests build steps through here)
 from colorgan.workdir import CHECKPOINT_DIR, CONFIG_FILE
@@ -147,11 +148,11 @@ def _check_config(workdir: str, cfg: Config, write: bool = True) -> None:
                      **old.get("model", {})}
         if old_model != new["model"]:
             diff = {k: (old_model[k], v) for k, v in new["model"].items() if old_model[k] != v}
-            raise UserError(f"--workdir={workdir} holds a run with a different model config "
+            raise UserError(f"workdir={workdir} holds a run with a different model config "
                             f"(was, now: {diff}); use a new workdir")
         for key in ("image_size", "size_schedule"):  # both decide the generator's depth
             if old["data"].get(key, "") != new["data"][key]:
-                raise UserError(f"--workdir={workdir} was trained with {key}="
+                raise UserError(f"workdir={workdir} was trained with {key}="
                                 f"{old['data'].get(key, '')!r}; use a new workdir")
     if write:
         fileio.write_text_atomic(path, cfg.to_json())
@@ -177,8 +178,8 @@ def _check_data_layout(state: TrainState, start: int, batch: int, pipelines: int
             f"{workdir} was trained with a global batch of {old[0]}"
             f"{f' on {old[1]} input pipelines' if old[1] != 1 or pipelines != 1 else ''}, "
             f"now {batch}{f' on {pipelines}' if old[1] != 1 or pipelines != 1 else ''}: resuming "
-            f"would shift the data stream. Use the same --batch_size and replicas, or start a "
-            f"new --workdir with --init_from={workdir}")
+            f"would shift the data stream. Use the same batch_size and replicas, or start a "
+            f"new workdir with init_from={workdir}")
     state.data_layout.assign([batch, pipelines])
 
 
@@ -189,7 +190,7 @@ def _save(state: TrainState, manager: tf.train.CheckpointManager, step: int) -> 
         raise FloatingPointError(
             f"weights are not finite at step {step}; not saved. The last good checkpoint "
             f"is {manager.latest_checkpoint or 'none'}: lower the learning rates, or try "
-            f"--precision=fp32, and rerun to resume from it")
+            f"precision=fp32, and rerun to resume from it")
     manager.save(checkpoint_number=step)
 
 
@@ -207,7 +208,7 @@ def restore_latest(ckpt: tf.train.Checkpoint, manager: tf.train.CheckpointManage
             return path
         except Exception as e:  # damaged files raise OpError, IndexError, ValueError, ...
             logging.warning("cannot restore %s (%s: %s); trying an older checkpoint",
-                            path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+                            path, type(e).__name__, first_line(e))
     if manager.checkpoints:
         raise UserError(f"no checkpoint in {manager.directory} can be restored; "
                         "move that folder away to start afresh")
@@ -256,7 +257,8 @@ def fit(cfg: Config, workdir: fileio.PathLike,
                                        tfds_data_dir=cfg.data.tfds_data_dir)
     except UserError as e:
         if cfg.data.eval_source:  # asked for by name: the user should hear it failed
-            raise
+            # The sources name the field they were given in, `source`; this one is eval_source.
+            raise UserError(re.sub(r"^source\b", "eval_source", str(e))) from None
         logging.warning("no default eval images (%s); showing training images instead", e)
         eval_spec, eval_source = cfg.data.source, source
     if cfg.train.eval_every:  # scored as evaluate.py scores: every readable photo

@@ -48,8 +48,8 @@ def resolve_checkpoint(path: fileio.PathLike, which: str = "latest") -> tuple[st
         prefix = tf.train.latest_checkpoint(fileio.join(path, folder))
         if prefix is None:
             raise UserError(f"{path} has no checkpoint yet (train first)" if which == "latest"
-                            else f"{path} has no best checkpoint (train with --keep_best and "
-                                 "--eval_every)")
+                            else f"{path} has no best checkpoint (train with keep_best and "
+                                 "eval_every set)")
         return prefix, path
     if fileio.isfile(path + ".index"):
         return path, fileio.dirname(fileio.dirname(path))

@@ -16,10 +16,11 @@ def test_folder_scan_skips_and_counts_bad_and_grayscale_files(photo_folder):
 
 
 def test_missing_path_and_empty_folder_are_user_errors(tmp_path):
-    with pytest.raises(UserError, match="does not exist"):
+    # Library errors name the config field (`source`), not train.py's flag (cli.py maps it).
+    with pytest.raises(UserError, match=r"^source: .*nope does not exist$"):
         data.open_source(str(tmp_path / "nope"))
     (tmp_path / "junk.jpg").write_bytes(b"\x00" * 10)
-    with pytest.raises(UserError, match="no usable colour image"):
+    with pytest.raises(UserError, match="^source: no usable colour image"):
         data.open_source(str(tmp_path))
     (tmp_path / "sub").mkdir()
     with pytest.raises(UserError, match="no image files"):
@@ -126,7 +127,7 @@ def test_tfds_offline_fails_at_once_with_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="not prepared .* no network") as e:
         data.open_source("tfds:mnist", tfds_data_dir=str(tmp_path))
     assert "\n" not in str(e.value)
-    with pytest.raises(UserError, match="tfds:no_such_dataset_xyz"):
+    with pytest.raises(UserError, match="^source=tfds:no_such_dataset_xyz: "):
         data.open_source("tfds:no_such_dataset_xyz", tfds_data_dir=str(tmp_path))
 
 
@@ -164,3 +165,4 @@ def test_folder_with_train_and_val_trains_on_train_and_shows_val(tmp_path):
     assert data.default_eval_spec(str(plain)) == str(plain)
     assert data.train_spec("samples") == "samples"
     assert data.default_eval_spec("tfds:coco/2017") == "tfds:coco/2017:validation"
+    assert data.default_eval_spec("tfds:mnist:3.0.1:train") == "tfds:mnist:3.0.1:validation"

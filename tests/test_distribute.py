@@ -104,7 +104,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
 
 
 def test_tpu_without_a_tpu_is_one_line():
-    with pytest.raises(UserError, match="--strategy=tpu: no TPU found"):
+    with pytest.raises(UserError, match="^strategy=tpu: no TPU found"):
         distribute.make_strategy(config.TrainConfig(strategy="tpu"))
 
 

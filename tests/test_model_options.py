@@ -109,7 +109,7 @@ def test_encoder_weights_from_file_none_and_offline_imagenet(tmp_path, monkeypat
         raise AssertionError("ResNet50V2 weights were requested although the host is unreachable")
 
     monkeypatch.setattr(keras.applications, "ResNet50V2", no_download)
-    with pytest.raises(config.UserError, match="cannot be reached.*--encoder_weights=none"):
+    with pytest.raises(config.UserError, match="cannot be reached.*encoder_weights=none"):
         models.load_encoder_weights(g, "imagenet")
 
 

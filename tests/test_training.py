@@ -131,6 +131,17 @@ def test_workdir_with_other_model_is_refused(tiny_cfg, tmp_path):
         training.fit(other, tmp_path)
 
 
+def test_errors_name_the_config_field(tiny_cfg, tmp_path):
+    """Library errors name fields as a notebook or a workdir's config.json spells them;
+    train.py shows them as flags (tests/test_cli.py)."""
+    missing = tmp_path / "no_eval_photos"
+    cfg = config.with_overrides(tiny_cfg, {"eval_source": str(missing)})
+    with pytest.raises(config.UserError, match=f"^eval_source: {missing} does not exist$"):
+        training.fit(cfg, tmp_path / "run")
+    with pytest.raises(config.UserError, match="^image_size=48: must be a power of two"):
+        config.with_overrides(tiny_cfg, {"image_size": 48})
+
+
 def test_fit_on_a_tfds_dataset_without_validation_split(tiny_cfg, tfds_photos, tmp_path):
     data_dir, _ = tfds_photos
     cfg = config.with_overrides(tiny_cfg, {"source": "tfds:colorgan_test_photos",
@@ -184,7 +195,7 @@ def test_resume_on_a_stream_with_grayscale_photos_is_exact(tiny_cfg, shards_with
 
 def test_resuming_with_another_global_batch_is_refused(tiny_cfg, tmp_path):
     training.fit(with_train(tiny_cfg, steps=1), tmp_path)
-    with pytest.raises(config.UserError, match="global batch of 4, now 8.*--init_from"):
+    with pytest.raises(config.UserError, match="global batch of 4, now 8.*init_from="):
         training.fit(with_train(tiny_cfg, steps=4, batch_size=8), tmp_path)
 
 
