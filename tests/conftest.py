@@ -23,6 +23,18 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def info_log(caplog):
+    """caplog with absl at INFO (earlier tests, TFDS and Keras imports, may have lowered
+    absl's verbosity); restored afterwards."""
+    from absl import logging as absl_logging
+    before = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
+    with caplog.at_level("INFO"):
+        yield caplog
+    absl_logging.set_verbosity(before)
+
+
+@pytest.fixture
 def tiny_cfg():
     """The tiny preset, quiet, on the shipped samples."""
     return config.with_overrides(config.get_preset("tiny"),

@@ -37,3 +37,9 @@ def test_bad_settings_name_the_field(field, value, match):
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.get_preset("tiny").train.steps = 3
+
+
+def test_unknown_preset_names_the_choices():
+    with pytest.raises(UserError) as e:
+        config.get_preset("nope")
+    assert str(e.value) == f"--preset='nope' is unknown; choose one of {sorted(config.PRESETS)}"

@@ -94,3 +94,44 @@ def test_bombs_fail_that_file_only(tmp_path):
     assert [p.name for p in report.written] == ["good.png"]
     assert [(name.split("/")[-1], "max_pixels" in why) for name, why in report.failed] == \
         [("bomb.webp", True)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained for 2 steps and exported: (workdir, export base path)."""
+    from colorgan import config, serving, training
+    root = tmp_path_factory.mktemp("tiny")
+    cfg = config.with_overrides(config.get_preset("tiny"), {
+        "steps": 2, "log_every": 1000, "image_every": 1000})
+    training.fit(cfg, root / "run")
+    serving.export(serving.make_colorizer(root / "run"), root / "export")
+    return root / "run", root / "export"
+
+
+def test_export_and_workdir_colorize_folders_keeping_sizes_exif_and_inputs(trained, tmp_path):
+    workdir, export = trained
+    photos = tmp_path / "photos"
+    write(photos / "a.png", rng.integers(0, 256, (30, 50, 3), dtype=np.uint8))
+    write(photos / "sub" / "g.jpg", rng.integers(0, 256, (21, 17), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    write(photos / "r.jpg", rng.integers(0, 256, (20, 40, 3), dtype=np.uint8), exif=exif)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    original = (photos / "a.png").read_bytes()
+
+    # Output into the input folder, same format: a.png must not be overwritten.
+    report = inference.colorize_files(inference.open_model(export), [str(photos)], photos)
+    assert [(name.split("/")[-1]) for name, _ in report.failed] == ["broken.jpg"]
+    assert (photos / "a.png").read_bytes() == original
+    assert sorted(p.relative_to(photos).as_posix() for p in report.written) == [
+        "a_colorized.png", "r.png", "sub/g.png"]
+    assert Image.open(photos / "a_colorized.png").size == (50, 30)
+    assert Image.open(photos / "sub" / "g.png").size == (17, 21)
+    assert Image.open(photos / "r.png").size == (20, 40)  # EXIF-rotated: 40x20 stored, 20x40 shown
+    assert all(Image.open(p).mode == "RGB" for p in report.written)
+
+    # From the workdir directly, JPEG output, a glob.
+    report = inference.colorize_files(inference.open_model(workdir), [str(photos / "*.png")],
+                                      tmp_path / "out", "jpg")
+    assert not report.failed
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "a_colorized.jpg", "r.jpg"]

@@ -117,6 +117,14 @@ def test_offline_probe_says_no_for_an_unroutable_host():
     assert not net.host_reachable(("192.0.2.1", 443), timeout=1.0)  # TEST-NET-1: never routed
 
 
+def test_probe_says_yes_for_a_local_listener():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert net.host_reachable(("127.0.0.1", port), timeout=1.0)
+
+
 def test_offline_probe_gives_up_on_a_lookup_that_never_returns(monkeypatch):
     """Offline DNS can block past any socket timeout; the probe returns False regardless
     (a probe that waited for it would hang this test)."""

@@ -25,6 +25,7 @@ def test_round_trip_keeps_every_image_byte_for_byte(val_source, shards):
     assert len(shards) > 2
     assert [Path(s).name for s in shards] == [
         records.shard_name("val", i, len(shards)) for i in range(len(shards))]
+    assert Path(shards[0]).name == f"val-00000-of-{len(shards):05d}.tfrecord"
     originals = {Path(p).name: Path(p).read_bytes() for p in val_source.paths}
     got = {}
     for record in tf.data.TFRecordDataset(shards):

@@ -77,12 +77,18 @@ def checkpoint_values(workdir):
     return {n: reader.get_tensor(n) for n in names}
 
 
-def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path):
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path, info_log):
     cfg = with_train(tiny_cfg, steps=6, checkpoint_every=100)
     training.fit(cfg, tmp_path / "straight")
     training.fit(with_train(cfg, steps=3), tmp_path / "resumed")
+    assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("ckpt-3")
+    info_log.clear()
     result = training.fit(cfg, tmp_path / "resumed")
     assert result.step == 6
+    assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("ckpt-6")
+    # The last step is logged whatever log_every is: progress, speed and time left.
+    log = info_log.text
+    assert "resuming at step 3 of 6" in log and "step 6/6" in log and "img/s" in log and "ETA" in log
     a, b = checkpoint_values(tmp_path / "straight"), checkpoint_values(tmp_path / "resumed")
     assert a.keys() == b.keys() and any(k.endswith("calls/.ATTRIBUTES/VARIABLE_VALUE") for k in a)
     for name in a:
