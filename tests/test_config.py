@@ -42,4 +42,4 @@ def test_configs_are_frozen():
 def test_unknown_preset_names_the_choices():
     with pytest.raises(UserError) as e:
         config.get_preset("nope")
-    assert str(e.value) == f"--preset='nope' is unknown; choose one of {sorted(config.PRESETS)}"
+    assert str(e.value) == f"preset='nope' is unknown; choose one of {sorted(config.PRESETS)}"
