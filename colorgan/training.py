@@ -64,8 +64,9 @@ class TrainState:
         variables = (self.generator.variables + self.discriminator.variables
                      + self.g_optimizer.variables + self.d_optimizer.variables
                      + (self.e_optimizer.variables if self.e_optimizer is not None else []))
-        return all(bool(tf.reduce_all(tf.math.is_finite(v)))
-                   for v in variables if tf.as_dtype(v.dtype).is_floating)
+        # One host sync for all of them, not one per variable.
+        return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v))
+                                   for v in variables if tf.as_dtype(v.dtype).is_floating]))
 
     def encoder(self) -> keras.Model | None:
         """The pretrained encoder of a vgg16 generator that trains it at some step, else None."""
@@ -252,8 +253,10 @@ def fit(cfg: Config, workdir: fileio.PathLike,
     source = data.open_source(data.train_spec(cfg.data.source), min_chroma=cfg.data.min_chroma,
                               tfds_data_dir=cfg.data.tfds_data_dir)
     eval_spec = cfg.data.eval_source or data.default_eval_spec(cfg.data.source)
+    # Validation scores every readable photo, as evaluate.py does; the sheets alone skip gray.
+    eval_chroma = 0.0 if cfg.train.eval_every else cfg.data.min_chroma
     try:
-        eval_source = data.open_source(eval_spec, min_chroma=cfg.data.min_chroma,
+        eval_source = data.open_source(eval_spec, min_chroma=eval_chroma,
                                        tfds_data_dir=cfg.data.tfds_data_dir)
     except UserError as e:
         if cfg.data.eval_source:  # asked for by name: the user should hear it failed
@@ -261,9 +264,9 @@ def fit(cfg: Config, workdir: fileio.PathLike,
             raise UserError(re.sub(r"^source\b", "eval_source", str(e))) from None
         logging.warning("no default eval images (%s); showing training images instead", e)
         eval_spec, eval_source = cfg.data.source, source
-    if cfg.train.eval_every:  # scored as evaluate.py scores: every readable photo
-        eval_source = data.open_source(eval_spec, min_chroma=0.0,
-                                       tfds_data_dir=cfg.data.tfds_data_dir)
+        if eval_chroma != cfg.data.min_chroma:
+            eval_source = data.open_source(eval_spec, min_chroma=eval_chroma,
+                                           tfds_data_dir=cfg.data.tfds_data_dir)
     fileio.makedirs(workdir)
     _check_config(workdir, cfg, write=chief)
     logging.info("training on %s (%s images) with %d replica(s)%s; eval images from %s",
