@@ -10,13 +10,16 @@ from colorgan import cli  # first: quiets TensorFlow's start-up
 
 from absl import flags, logging
 
+from colorgan import config, config_flags
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "pretrained", "pretrained (the colorizer shipped in colorgan), a "
                     "SavedModel / export base path, or a training workdir.")
 flags.DEFINE_string("output_dir", "", "Where the colour images go (default: beside each input, "
                     "as NAME_colorized.png).")
-flags.DEFINE_integer("render_size", 0, "Side the generator sees; larger = more context, "
-                     "slower (0 = the model's default).")
+# --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
+# model's own)
+config_flags.define_flat(config.RenderConfig)
 flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format.")
 
 
@@ -26,7 +29,7 @@ def main(argv):
 
     if len(argv) < 2:
         raise UserError("name the photos to colorize (files, folders or globs)")
-    model = inference.open_model(FLAGS.model)
+    model = inference.open_model(FLAGS.model, config_flags.render_config())
     report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size)
     logging.info("wrote %d image(s) %s", len(report.written),

@@ -8,12 +8,16 @@ from colorgan import cli  # first: quiets TensorFlow's start-up
 
 from absl import flags, logging
 
+from colorgan import config, config_flags
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "pretrained (the shipped colorizer), a SavedModel / export "
                     "base path, or a training workdir.", required=True)
 flags.DEFINE_string("data", "samples:val", "samples:val | FOLDER | tfds:NAME[:SPLIT].")
 flags.DEFINE_integer("size", 256, "Shorter side to this, then the centre square.")
-flags.DEFINE_integer("render_size", 0, "Side the generator sees (0 = the model's default).")
+# --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
+# model's own)
+config_flags.define_flat(config.RenderConfig)
 flags.DEFINE_string("output_dir", None, "Where metrics.json, per_image.csv, comparison.png go.",
                     required=True)
 flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
@@ -29,7 +33,7 @@ def main(argv):
 
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
     source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
-    model = inference.open_model(FLAGS.model)
+    model = inference.open_model(FLAGS.model, config_flags.render_config())
     result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
                                  render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
                                  limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)

@@ -11,6 +11,8 @@ from colorgan import cli  # first: quiets TensorFlow's start-up
 
 from absl import flags, logging
 
+from colorgan import config, config_flags
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (its latest checkpoint is exported).")
 flags.DEFINE_string("checkpoint", None, "Or a checkpoint prefix, e.g. WORKDIR/checkpoints/ckpt-500; "
@@ -19,7 +21,7 @@ flags.DEFINE_string("model", None, "Or 'pretrained' (the colorizer shipped in co
 flags.DEFINE_string("export_dir", None, "Model base path; the export goes to <export_dir>/<version>.",
                     required=True)
 flags.DEFINE_integer("version", None, "Version folder name (default: one more than the highest).")
-flags.DEFINE_integer("render_size", 0, "Side the generator sees (0 = the training image size).")
+config_flags.define_flat(config.RenderConfig)  # --render_size, --flip, --chroma_smooth, ...
 flags.DEFINE_integer("max_pixels", 50_000_000, "Larger images are refused (InvalidArgument).")
 
 
@@ -37,10 +39,12 @@ def main(argv):
     sources = [s for s in (FLAGS.workdir, FLAGS.checkpoint, FLAGS.model) if s]
     if len(sources) != 1:
         raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")
-    colorizer = serving.make_colorizer(sources[0], FLAGS.render_size, FLAGS.max_pixels)
+    colorizer = serving.make_colorizer(sources[0], config_flags.flat_values(config.RenderConfig),
+                                       FLAGS.max_pixels)
     path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version)
-    logging.info("SavedModel at %s (render size %d); serve with TF Serving, model_base_path=%s",
-                 path, int(colorizer.render_size), FLAGS.export_dir)
+    logging.info("SavedModel at %s (render size %d, %s); serve with TF Serving, "
+                 "model_base_path=%s", path, int(colorizer.render_size),
+                 colorizer.post_processing, FLAGS.export_dir)
     print(path)
     return 0
 

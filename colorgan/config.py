@@ -165,6 +165,39 @@ class Config:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class RenderConfig:
+    """How a trained generator colours a photo (export.py, colorize.py, evaluate.py and the
+    validation while training). Not part of a run's Config: one model, many renderings.
+
+    The defaults were chosen on the shipped model's *train* photos, not on samples:val
+    (BUILD_NOTES.md "Rendering"): flip + chroma_smooth remove most pastel blotches and gain
+    +0.5 dB; chroma_gain restores the colourfulness that averaging takes away.
+    """
+
+    render_size: int = _field(0, "Side the generator sees (0 = the model's training size); "
+                              "larger = more context, slower.")
+    flip: bool = _field(True, "Average the generator's colour for the photo and its mirror "
+                        "image (2x the generator's work; removes colour it is unsure of).")
+    chroma_smooth: float = _field(0.0625, "Guided-filter radius of the colour, as a fraction "
+                                  "of the render side (0 = off): one colour per evenly lit "
+                                  "region, edges kept.")
+    chroma_gain: float = _field(1.11, "Multiply the predicted chroma (a, b) by this "
+                                "(1 = as predicted).")
+
+    def __post_init__(self):
+        for name, value, least in (("render_size", self.render_size, "must be >= 0"),
+                                   ("chroma_smooth", self.chroma_smooth, "must be >= 0"),
+                                   ("chroma_gain", self.chroma_gain, "must be > 0")):
+            if value < 0 or (name == "chroma_gain" and value == 0):
+                raise UserError(f"{name}={value} {least}")
+
+    def post_processing(self) -> dict:
+        """The fields an export bakes in (render_size stays a call-time input)."""
+        return {"flip": self.flip, "chroma_smooth": self.chroma_smooth,
+                "chroma_gain": self.chroma_gain}
+
+
 def _preset(data: dict | None = None, model: dict | None = None, loss: dict | None = None,
             train: dict | None = None) -> Config:
     return Config(data=DataConfig(**(data or {})), model=ModelConfig(**(model or {})),

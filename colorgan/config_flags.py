@@ -65,23 +65,50 @@ def config_fields(cls: type = config.Config) -> dict[str, tuple[dataclasses.Fiel
     return out
 
 
+def _define(name: str, f: dataclasses.Field, kind: Any, default: Any,
+            flag_values: flags.FlagValues) -> None:
+    text, choices = f.metadata["help"], f.metadata.get("choices")
+    if choices:
+        flags.DEFINE_enum(name, default, list(choices), text, flag_values=flag_values)
+    elif kind in _SCALARS:
+        _SCALARS[kind](name, default, text, flag_values=flag_values)
+    elif typing.get_origin(kind) is tuple:
+        args = typing.get_args(kind)  # (str, ...) or (float, float)
+        length = None if args[-1] is Ellipsis else len(args)
+        flags.DEFINE(_TupleParser(args[0], length), name, default, text,
+                     flag_values=flag_values, serializer=flags.CsvListSerializer(","))
+    else:
+        raise TypeError(f"config field {f.name}: no flag type for {kind}")
+
+
 def define(flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """Defines one flag per config field in `flag_values`, each defaulting to None."""
     for name, (f, kind) in config_fields().items():
-        text, choices = f.metadata["help"], f.metadata.get("choices")
-        if choices:
-            flags.DEFINE_enum(name, None, list(choices), text, flag_values=flag_values)
-        elif kind in _SCALARS:
-            _SCALARS[kind](name, None, text, flag_values=flag_values)
-        elif typing.get_origin(kind) is tuple:
-            args = typing.get_args(kind)  # (str, ...) or (float, float)
-            length = None if args[-1] is Ellipsis else len(args)
-            flags.DEFINE(_TupleParser(args[0], length), name, None, text,
-                         flag_values=flag_values, serializer=flags.CsvListSerializer(","))
-        else:
-            raise TypeError(f"config field {f.name}: no flag type for {kind}")
+        _define(name, f, kind, None, flag_values)
+
+
+def define_flat(cls: type, flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """One flag per field of the flat dataclass `cls` (e.g. config.RenderConfig), each
+    defaulting to the field's default."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        _define(f.name, f, hints[f.name], f.default, flag_values)
+
+
+def flat_values(cls: type, flag_values: flags.FlagValues = flags.FLAGS) -> Any:
+    """`cls` built from the flags `define_flat` made."""
+    return cls(**{f.name: flag_values[f.name].value for f in dataclasses.fields(cls)})
 
 
 def overrides(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, Any]:
     """Field name -> its flag's value (None where unset), for `config.with_overrides`."""
     return {f.name: flag_values[name].value for name, (f, _) in config_fields().items()}
+
+
+def render_config(flag_values: flags.FlagValues = flags.FLAGS) -> config.RenderConfig | None:
+    """The RenderConfig of colorize.py / evaluate.py's flags, or None where no
+    post-processing flag was given: the model then renders as it was made to (an export
+    as exported, anything else with the defaults)."""
+    render = flat_values(config.RenderConfig, flag_values)
+    given = any(flag_values[name].present for name in render.post_processing())
+    return render if given else None

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import data, fileio
+from colorgan import config, data, fileio
 from colorgan.errors import UserError, first_line
 from colorgan.progress import Progress
 
@@ -40,12 +40,14 @@ def find_saved_model(path: fileio.PathLike) -> str | None:
     return fileio.join(path, str(versions[-1])) if versions else None
 
 
-def open_model(path: fileio.PathLike) -> ColorizeFn:
+def open_model(path: fileio.PathLike, render: config.RenderConfig | None = None) -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
     `path` is a SavedModel (or export base path) from export.py, a training workdir /
     checkpoint, or "pretrained" (the model shipped in colorgan); for the last two the graph
-    is built in memory exactly as export does.
+    is built in memory exactly as export does, with `render`'s post-processing (None = the
+    defaults). An export keeps the post-processing it was exported with (None = that one);
+    asking it for another is an error, not a silent change.
     """
     from colorgan import pretrained
     path = pretrained.resolve(path)
@@ -53,11 +55,17 @@ def open_model(path: fileio.PathLike) -> ColorizeFn:
         raise UserError(f"model: {path} does not exist")
     saved = find_saved_model(path)
     if saved is not None:
+        from colorgan import serving
+        baked = serving.exported_post_processing(saved)
+        if render is not None and render.post_processing() != baked:
+            asked = render.post_processing()
+            raise UserError(f"model: {saved} was exported with post-processing {baked}; "
+                            f"re-export it (export.py) for {asked}")
         module = tf.saved_model.load(saved)
         logging.info("loaded SavedModel %s", saved)
     else:
         from colorgan import serving
-        module = serving.make_colorizer(path)
+        module = serving.make_colorizer(path, render)
     return lambda images, render_size: module.colorize_at(
         tf.constant(images, tf.float32), tf.constant(render_size, tf.int32)).numpy()
 

@@ -11,12 +11,15 @@ recombine, encode), so serving cannot drift from training. Signatures:
 Colour comes from the generator run on L resized to render_size x render_size; its ab
 is upsampled to the input's size and joined with the input's own full-resolution L,
 so every detail of the luminance survives (only the chroma is low-resolution, which
-the eye forgives). This module does not import the training code. Checkpoints and
+the eye forgives). Before upsampling, the colour is post-processed as the export's
+config.RenderConfig says (baked in at export): averaged with the mirror image's,
+guided-filtered along L's edges (colorgan/chroma.py) and scaled by chroma_gain. This module does not import the training code. Checkpoints and
 export folders may be remote (gs://...): every path goes through fileio.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -25,10 +28,19 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, config, data, fileio, models, pretrained, workdir
+from colorgan import chroma, color, config, data, fileio, models, pretrained, workdir
 from colorgan.errors import UserError
 
 DEFAULT_MAX_PIXELS = data.DEFAULT_MAX_PIXELS
+RENDER_FILE = "assets.extra/colorgan_render.json"  # the export's RenderConfig.post_processing()
+
+
+def exported_post_processing(saved_model: str) -> dict:
+    """The post-processing an export bakes in (exports older than the file had none)."""
+    path = fileio.join(saved_model, RENDER_FILE)
+    if fileio.isfile(path):
+        return json.loads(fileio.read_text(path))
+    return config.RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0).post_processing()
 
 
 def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
@@ -61,8 +73,15 @@ class Colorizer(tf.Module):
     """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
 
     def __init__(self, generator: keras.Model, render_size: int, max_pixels: int,
-                 multiple: int, color_space: str = "lab", cfg: config.Config | None = None):
+                 multiple: int, color_space: str = "lab", cfg: config.Config | None = None,
+                 render: config.RenderConfig | None = None):
         super().__init__(name="colorizer")
+        render = render or config.RenderConfig()
+        # Python values, so a traced graph holds only the steps that are on.
+        self.flip = bool(render.flip)
+        self.chroma_smooth = float(render.chroma_smooth)
+        self.chroma_gain = float(render.chroma_gain)
+        self.post_processing = render.post_processing()  # written beside the SavedModel
         self.generator = generator
         # The session loader that TF Serving and saved_model_cli use only finds variables
         # the module tracks itself; a Keras 3 model inside is not enough. In the order of
@@ -85,9 +104,21 @@ class Colorizer(tf.Module):
         # to it: the output keeps every detail of the photo's own lightness.
         L_full = self.space.model_input(rgb)  # [B, H, W, 1] in [-1, 1]
         L_small = tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
-        ab_small = self.generator(L_small, training=False)  # [B, s, s, 2]
-        ab = tf.image.resize(ab_small, tf.shape(rgb)[1:3])
-        return self.space.to_rgb(L_full, tf.cast(ab, tf.float32))
+        ab = tf.image.resize(self._chroma(L_small, size), tf.shape(rgb)[1:3])
+        return self.space.to_rgb(L_full, ab)
+
+    def _chroma(self, L_small, size):
+        """L [B, s, s, 1] in [-1, 1] -> the post-processed colour [B, s, s, 2], float32."""
+        if self.flip:  # one generator call on twice the batch
+            both = self.generator(tf.concat([L_small, L_small[:, :, ::-1]], 0), training=False)
+            n = tf.shape(L_small)[0]
+            ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
+        else:
+            ab = tf.cast(self.generator(L_small, training=False), tf.float32)
+        if self.chroma_smooth > 0:
+            radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.chroma_smooth), tf.int32)
+            ab = chroma.guided_filter(L_small, ab, tf.maximum(radius, 1))
+        return ab * self.chroma_gain if self.chroma_gain != 1 else ab
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
                                                  name="images")])
@@ -118,24 +149,27 @@ class Colorizer(tf.Module):
         return {"colorized_png_bytes": pngs}
 
 
-def make_colorizer(path: fileio.PathLike, render_size: int = 0,
+def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
                    max_pixels: int = DEFAULT_MAX_PIXELS) -> Colorizer:
-    """A Colorizer from a workdir or checkpoint; render_size 0 = the training size.
+    """A Colorizer from a workdir, checkpoint or shipped model; render_size 0 = the training
+    size, render None = config.RenderConfig()'s defaults.
 
     The training size is the scale the generator learned objects at; larger render
     sizes give it more context and detail at the risk of colours it never saw at
     that scale (DeOldify's render factor trade-off).
     """
+    render = render or config.RenderConfig()
     generator, cfg = load_generator(path)
     image_size = cfg.data.image_size
     multiple = models.input_multiple(cfg.model, config.generator_size(cfg))
-    render_size = render_size or image_size
+    render_size = render.render_size or image_size
     if render_size % multiple:
         raise UserError(f"render_size={render_size} must be a multiple of {multiple} "
                         f"for a model trained at {image_size}px")
     if max_pixels < 1:
         raise UserError(f"max_pixels={max_pixels} must be positive")
-    return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg)
+    return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg,
+                     render)
 
 
 def next_version(export_dir: fileio.PathLike) -> int:
@@ -171,11 +205,14 @@ def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | Non
 
 
 def _write_export(colorizer: Colorizer, path: str) -> None:
-    """The SavedModel and, for --init_from=EXPORT_DIR, the Config in assets.extra/."""
+    """The SavedModel and, in assets.extra/ (TF Serving ignores it), the post-processing it
+    bakes in and, for --init_from=EXPORT_DIR, the Config."""
+    fileio.makedirs(fileio.join(path, "assets.extra"))
+    fileio.write_text_atomic(fileio.join(path, RENDER_FILE),
+                             json.dumps(colorizer.post_processing, indent=2) + "\n")
     if colorizer.cfg is not None:
-        config_path = fileio.join(path, pretrained.EXPORT_CONFIG)
-        fileio.makedirs(fileio.dirname(config_path))
-        fileio.write_text_atomic(config_path, colorizer.cfg.to_json())
+        fileio.write_text_atomic(fileio.join(path, pretrained.EXPORT_CONFIG),
+                                 colorizer.cfg.to_json())
     tf.saved_model.save(colorizer, path, signatures={
         "serving_default": colorizer.serve_bytes.get_concrete_function(),
         "colorize": colorizer.colorize.get_concrete_function()})

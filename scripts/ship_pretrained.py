@@ -26,7 +26,7 @@ flags.DEFINE_bool("discriminator", False, "Ship D too (for fine-tuning with a GA
 def main(argv):
     import tensorflow as tf
 
-    from colorgan import fileio, models, pretrained, serving, workdir
+    from colorgan import config, fileio, models, pretrained, serving, workdir
 
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
@@ -41,6 +41,7 @@ def main(argv):
     metrics = fileio.join(FLAGS.workdir, "eval", "metrics.json")  # the workdir may be gs://
     if fileio.isfile(metrics):
         card["eval"] = json.loads(fileio.read_text(metrics))
+        card["render"] = config.RenderConfig().post_processing()  # evaluate.py's defaults
     out = pretrained.save_shipped(generator, cfg, FLAGS.out or pretrained.SHIPPED,
                                   discriminator, card)
     size = sum(p.stat().st_size for p in out.iterdir())

@@ -48,7 +48,8 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def colorizer(workdir):
-    return serving.make_colorizer(workdir, render_size=64, max_pixels=5_000_000)
+    return serving.make_colorizer(workdir, config.RenderConfig(render_size=64),
+                                  max_pixels=5_000_000)
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +187,7 @@ def test_gray_rgba_gif_bmp_bytes_work(loaded):
 
 
 def test_bad_requests_fail_clearly_and_the_model_keeps_serving(workdir, tmp_path):
-    small = serving.make_colorizer(workdir, render_size=32, max_pixels=1000)
+    small = serving.make_colorizer(workdir, config.RenderConfig(render_size=32), max_pixels=1000)
     model = tf.saved_model.load(str(serving.export(small, tmp_path)))
     serve = model.signatures["serving_default"]
     good = encode(photo(20, 30))
@@ -200,6 +201,6 @@ def test_bad_requests_fail_clearly_and_the_model_keeps_serving(workdir, tmp_path
 
 def test_render_size_must_fit_the_network(workdir):
     with pytest.raises(UserError, match="multiple of 32"):
-        serving.make_colorizer(workdir, render_size=100)
+        serving.make_colorizer(workdir, config.RenderConfig(render_size=100))
     with pytest.raises(UserError, match="not a colorgan workdir|neither"):
         serving.make_colorizer(workdir / "checkpoints")
