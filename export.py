@@ -3,6 +3,7 @@
   python export.py --workdir=runs/demo --export_dir=runs/demo/export
 
 (or: python export.py --model=pretrained --export_dir=models/colorgan)
+(or a LiteRT model for fast CPU colorizing: --format=tflite [--quantize=fp16|dynamic])
 writes <export_dir>/<version>/ with signatures serving_default (image bytes in,
 PNG bytes out, full resolution) and colorize (float images in and out).
 """
@@ -22,6 +23,11 @@ flags.DEFINE_string("export_dir", None, "Model base path; the export goes to <ex
                     required=True)
 flags.DEFINE_integer("version", None, "Version folder name (default: one more than the highest).")
 config_flags.define_flat(config.RenderConfig)  # --render_size, --flip, --chroma_smooth, ...
+flags.DEFINE_enum("format", "savedmodel", ["savedmodel", "tflite"],
+                  "savedmodel (TF Serving) or tflite (LiteRT: model.tflite for colorize.py, "
+                  "fast on CPU; one render size).")
+flags.DEFINE_enum("quantize", "none", ["none", "fp16", "dynamic"],
+                  "tflite weights: none (fp32), fp16, or dynamic (int8 weights).")
 flags.DEFINE_integer("max_pixels", 50_000_000, "Larger images are refused (InvalidArgument).")
 
 
@@ -41,10 +47,20 @@ def main(argv):
         raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")
     colorizer = serving.make_colorizer(sources[0], config_flags.flat_values(config.RenderConfig),
                                        FLAGS.max_pixels)
-    path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version)
-    logging.info("SavedModel at %s (render size %d, %s); serve with TF Serving, "
-                 "model_base_path=%s", path, int(colorizer.render_size),
-                 colorizer.post_processing, FLAGS.export_dir)
+    if FLAGS.format == "tflite":
+        from colorgan import litert
+        path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version,
+                              writer=litert.writer(FLAGS.quantize))
+        logging.info("LiteRT model at %s/%s (render size %d, %s); colorize.py --model=%s",
+                     path, litert.FILE, int(colorizer.render_size), colorizer.post_processing,
+                     path)
+    else:
+        if FLAGS.quantize != "none":
+            raise UserError("--quantize applies to --format=tflite")
+        path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version)
+        logging.info("SavedModel at %s (render size %d, %s); serve with TF Serving, "
+                     "model_base_path=%s", path, int(colorizer.render_size),
+                     colorizer.post_processing, FLAGS.export_dir)
     print(path)
     return 0
 

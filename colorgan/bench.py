@@ -53,6 +53,59 @@ def _train_step(cfg: config.Config):
     return training.make_train_step(training.create_state(cfg, strategy), cfg, strategy)
 
 
+def _gflop(fn, *shapes) -> float:
+    """GFLOP of one call of fn on float32 inputs of `shapes` (TF's graph profiler: 2 per
+    multiply-add, from the layer shapes)."""
+    graph = tf.function(fn).get_concrete_function(
+        *[tf.TensorSpec(s, tf.float32) for s in shapes]).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops / 1e9
+
+
+def train_gflop_per_image(cfg: config.Config) -> float:
+    """The useful work of one train step per image, in GFLOP.
+
+    Issue 16's convention: 3 x (G + 3 D) forward FLOPs (G's forward; D on the real pair
+    and on the fake pair for D's loss and for G's loss; backward = 2 x forward, input and
+    weight gradients). L1-only runs have no D; a frozen VGG16 encoder has no backward, so
+    its forward counts once. pix2pix at 256^2: 12.0 + 3 x 6.3 -> 92.6 GFLOP.
+    """
+    size = cfg.data.image_size
+    G = models.build_generator(config.generator_model(cfg), size)
+    g = _gflop(lambda L: G(L, training=True), [1, size, size, 1])
+    d = 0.0
+    if cfg.loss.lambda_gan > 0:
+        D = models.build_discriminator(cfg.model, size)
+        d = _gflop(lambda L, ab: D([L, ab], training=True), [1, size, size, 1], [1, size, size, 2])
+    frozen = 0.0
+    if cfg.model.encoder == "vgg16" and cfg.train.train_encoder == "never":
+        from colorgan import vgg_unet
+        encoder = G.get_layer(vgg_unet.ENCODER)
+        frozen = _gflop(lambda x: encoder(x, training=False), [1, size, size, 3])
+    return 3 * (g + 3 * d) - 2 * frozen
+
+
+def matmul_roof(precision: str, repeats: int, n: int = 2048) -> dict:
+    """GFLOP/s of an n^3 matmul in fp32 or bf16: the machine's practical peak for dense
+    math in that precision, measured in the same run as the steps it is compared with."""
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
+    a = tf.random.normal([n, n], dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+    mm = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))
+    rates = _median_rate(lambda: mm().numpy(), 3, repeats, warmup=2)
+    return _figure("matmul_roof", "-", precision, n, 1, rates, "GFLOP/s", 2 * n ** 3 / 1e9)
+
+
+def with_roof(fig: dict, gflop_per_image: float, roof: dict | None) -> dict:
+    """A train figure plus its useful GFLOP/s and, with a roof, the fraction of it."""
+    fig = {**fig, "gflop_per_image": round(gflop_per_image, 2),
+           "gflops": round(fig["median"] * gflop_per_image, 1)}
+    if roof is not None:
+        fig["roof_fraction"] = round(fig["gflops"] / roof["median"], 3)
+    return fig
+
+
 def train_speed(cfg: config.Config, preset: str, steps: int, repeats: int) -> dict:
     """Images/s of the train step alone, on one fixed batch of real photos."""
     step = _train_step(cfg)
@@ -102,29 +155,71 @@ def jpeg_bytes(image: np.ndarray, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def serving_latency(cfg: config.Config, preset: str, repeats: int) -> list[dict]:
-    """Milliseconds per request of the exported serving_default, for a 256^2 and a 1 MP JPEG."""
+def _colorizer(cfg: config.Config) -> serving.Colorizer:
+    """The preset's (untrained) generator in the serving graph, default rendering."""
     size = cfg.data.image_size
     generator = models.build_generator(cfg.model, size)
-    colorizer = serving.Colorizer(generator, size, serving.DEFAULT_MAX_PIXELS,
-                                  models.input_multiple(cfg.model, size), cfg.model.color_space)
+    return serving.Colorizer(generator, size, serving.DEFAULT_MAX_PIXELS,
+                             models.input_multiple(cfg.model, size), cfg.model.color_space)
+
+
+PHOTO_SIZES = (("256x256", (256, 256)), ("1MP", (1155, 866)))
+
+
+def serving_latency(cfg: config.Config, preset: str, repeats: int) -> list[dict]:
+    """Milliseconds: the bare generator at its render size (batch 1), then a request to
+    the exported serving_default (PNG out) and serving_jpeg for a 256^2 and a 1 MP JPEG."""
+    colorizer = _colorizer(cfg)
+    size = cfg.data.image_size
+    L = tf.random.uniform([1, size, size, 1], -1, 1)
+    bare = tf.function(lambda x: colorizer.generator(x, training=False))
+    rates = _median_rate(lambda: bare(L).numpy(), 1, repeats, warmup=2)
+    out = [_figure("generator_bare", preset, "fp32", size, 1, [1e3 / r for r in rates], "ms")]
     with tempfile.TemporaryDirectory() as tmp:
-        serve = tf.saved_model.load(str(serving.export(colorizer, tmp))).signatures["serving_default"]
-    out = []
-    for label, (w, h) in (("256x256", (256, 256)), ("1MP", (1155, 866))):
+        signatures = tf.saved_model.load(str(serving.export(colorizer, tmp))).signatures
+    for label, (w, h) in PHOTO_SIZES:
         request = tf.constant([jpeg_bytes(synthetic_photo(w, h))])
-        rates = _median_rate(lambda: serve(image_bytes=request)["colorized_png_bytes"].numpy(),
-                             1, repeats, warmup=2)
-        fig = _figure(f"serving_{label}", preset, "fp32", size, 1, [1e3 / r for r in rates], "ms")
-        out.append(fig)
+        for name, key in (("serving_default", "colorized_png_bytes"),
+                          ("serving_jpeg", "colorized_jpeg_bytes")):
+            fn = signatures[name]
+            rates = _median_rate(lambda: fn(image_bytes=request)[key].numpy(), 1, repeats,
+                                 warmup=2)
+            out.append(_figure(f"{name}_{label}", preset, "fp32", size, 1,
+                               [1e3 / r for r in rates], "ms"))
+    return out
+
+
+def tflite_latency(cfg: config.Config, preset: str, repeats: int,
+                   quantize: tuple[str, ...] = ("none", "fp16", "dynamic")) -> list[dict]:
+    """Milliseconds per photo (float RGB in, RGB out, colorize.py's work minus the file
+    I/O) of the SavedModel's colorize_at and of LiteRT models, at 256^2 and 1 MP."""
+    from colorgan import litert
+    colorizer = _colorizer(cfg)
+    models_ = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = tf.saved_model.load(str(serving.export(colorizer, tmp + "/saved")))
+        models_["savedmodel"] = lambda x: saved.colorize_at(x, tf.constant(0)).numpy()
+        for q in quantize:
+            path = serving.export(colorizer, tmp + "/" + q, writer=litert.writer(q))
+            models_[f"tflite_{q}"] = litert.LiteColorizer(path + "/" + litert.FILE).colorize_at
+    out = []
+    for label, (w, h) in PHOTO_SIZES:
+        image = synthetic_photo(w, h)[None].astype(np.float32) / 255
+        for name, fn in models_.items():
+            rates = _median_rate(lambda: fn(image), 1, repeats, warmup=2)
+            out.append(_figure(f"colorize_{label}_{name}", preset, "fp32", cfg.data.image_size,
+                               1, [1e3 / r for r in rates], "ms"))
     return out
 
 
 def table(figures: list[dict]) -> str:
-    rows = ["| figure | preset | precision | size | batch | median | unit |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| figure | preset | precision | size | batch | median | unit | useful GFLOP/s |",
+            "|---|---|---|---|---|---|---|---|"]
     for f in figures:
         value = f"{f['median']:.4f}" if f["unit"] == "L1" else f"{f['median']:.1f}"
+        useful = f"{f['gflops']:.0f}" if "gflops" in f else ""
+        if "roof_fraction" in f:
+            useful += f" ({100 * f['roof_fraction']:.0f} % of the matmul roof)"
         rows.append(f"| {f['figure']} | {f['preset']} | {f['precision']} | {f['size']} | "
-                    f"{f['batch']} | {value} | {f['unit']} |")
+                    f"{f['batch']} | {value} | {f['unit']} | {useful} |")
     return "\n".join(rows)

@@ -43,8 +43,9 @@ def find_saved_model(path: fileio.PathLike) -> str | None:
 def open_model(path: fileio.PathLike, render: config.RenderConfig | None = None) -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
-    `path` is a SavedModel (or export base path) from export.py, a training workdir /
-    checkpoint, or "pretrained" (the model shipped in colorgan); for the last two the graph
+    `path` is a SavedModel or LiteRT model (a .tflite, or an export base path) from
+    export.py, a training workdir / checkpoint, or "pretrained" (the model shipped in
+    colorgan); for the last two the graph
     is built in memory exactly as export does, with `render`'s post-processing (None = the
     defaults). An export keeps the post-processing it was exported with (None = that one);
     asking it for another is an error, not a silent change.
@@ -53,14 +54,16 @@ def open_model(path: fileio.PathLike, render: config.RenderConfig | None = None)
     path = pretrained.resolve(path)
     if not fileio.exists(path) and not fileio.exists(path + ".index"):
         raise UserError(f"model: {path} does not exist")
-    saved = find_saved_model(path)
+    from colorgan import litert
+    lite, saved = litert.find(path), find_saved_model(path)
+    if lite is not None:
+        model = litert.LiteColorizer(lite)
+        _check_baked(lite, model.post_processing, render)
+        logging.info("loaded LiteRT model %s", lite)
+        return model.colorize_at
     if saved is not None:
         from colorgan import serving
-        baked = serving.exported_post_processing(saved)
-        if render is not None and render.post_processing() != baked:
-            asked = render.post_processing()
-            raise UserError(f"model: {saved} was exported with post-processing {baked}; "
-                            f"re-export it (export.py) for {asked}")
+        _check_baked(saved, serving.exported_post_processing(saved), render)
         module = tf.saved_model.load(saved)
         logging.info("loaded SavedModel %s", saved)
     else:
@@ -68,6 +71,12 @@ def open_model(path: fileio.PathLike, render: config.RenderConfig | None = None)
         module = serving.make_colorizer(path, render)
     return lambda images, render_size: module.colorize_at(
         tf.constant(images, tf.float32), tf.constant(render_size, tf.int32)).numpy()
+
+
+def _check_baked(path: str, baked: dict, render: config.RenderConfig | None) -> None:
+    if render is not None and render.post_processing() != baked:
+        raise UserError(f"model: {path} was exported with post-processing {baked}; "
+                        f"re-export it (export.py) for {render.post_processing()}")
 
 
 def expand_inputs(specs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:

@@ -5,6 +5,7 @@ recombine, encode), so serving cannot drift from training. Signatures:
 
   serving_default  image_bytes [None] string (JPEG/PNG/BMP/GIF/WebP, gray, RGB or RGBA)
                    -> colorized_png_bytes [None] string, each at its input's full size
+  serving_jpeg     the same -> colorized_jpeg_bytes (quality 95, no chroma subsampling)
   colorize         images [B, H, W, C] float32 in [0, 1], C = 1, 3 or 4
                    -> colorized [B, H, W, 3] float32 in [0, 1]
 
@@ -32,6 +33,7 @@ from colorgan import chroma, color, config, data, fileio, models, pretrained, wo
 from colorgan.errors import UserError
 
 DEFAULT_MAX_PIXELS = data.DEFAULT_MAX_PIXELS
+JPEG_QUALITY = 95
 RENDER_FILE = "assets.extra/colorgan_render.json"  # the export's RenderConfig.post_processing()
 
 
@@ -69,6 +71,20 @@ def _to_rgb(images: tf.Tensor) -> tf.Tensor:
                    lambda: images[..., :3])
 
 
+def prepare(images: tf.Tensor, size: tf.Tensor, space: color.ColorSpace):
+    """images [B, H, W, C] in [0, 1] -> (L [B, H, W, 1], L [B, size, size, 1]), in [-1, 1]:
+    the input channel (L or Y) at full resolution and at the render size."""
+    rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
+    L_full = space.model_input(rgb)
+    return L_full, tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
+
+
+def finish(L_full: tf.Tensor, ab_small: tf.Tensor, space: color.ColorSpace) -> tf.Tensor:
+    """The full-resolution L joined with the colour upsampled to it -> RGB [B, H, W, 3]:
+    the output keeps every detail of the photo's own lightness."""
+    return space.to_rgb(L_full, tf.image.resize(ab_small, tf.shape(L_full)[1:3]))
+
+
 class Colorizer(tf.Module):
     """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
 
@@ -91,21 +107,17 @@ class Colorizer(tf.Module):
         self.render_size = tf.constant(render_size, tf.int32)
         self.max_pixels = tf.constant(max_pixels, tf.int64)
         self.multiple = multiple  # the generator's input sides must be multiples of this
+        self.color_space = color_space
         self.space = color.get_space(color_space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
     def colorize_at(self, images, render_size):
         """images [B, H, W, C] in [0, 1], render side (0 = default) -> RGB [B, H, W, 3]."""
-        rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
         size = tf.where(render_size > 0, render_size, self.render_size)
         size = (size + self.multiple - 1) // self.multiple * self.multiple  # round up
-        # The input channel (L or Y) at full resolution, the predicted colour upsampled
-        # to it: the output keeps every detail of the photo's own lightness.
-        L_full = self.space.model_input(rgb)  # [B, H, W, 1] in [-1, 1]
-        L_small = tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
-        ab = tf.image.resize(self._chroma(L_small, size), tf.shape(rgb)[1:3])
-        return self.space.to_rgb(L_full, ab)
+        L_full, L_small = prepare(images, size, self.space)
+        return finish(L_full, self._chroma(L_small, size), self.space)
 
     def _chroma(self, L_small, size):
         """L [B, s, s, 1] in [-1, 1] -> the post-processed colour [B, s, s, 2], float32."""
@@ -130,23 +142,36 @@ class Colorizer(tf.Module):
             pixels, self.max_pixels,
             message="image has more pixels than max_pixels set at export")
 
-    def _one_png(self, image_bytes):
+    def _one_image(self, image_bytes):
+        """Encoded bytes -> the colorized image as uint8 [H, W, 3]."""
         # InvalidArgument for bytes that are no image, and for any whose header declares
         # more than max_pixels (checked before the decoder allocates: imageheader.py).
         image = data.decode_image(image_bytes, max_pixels=self.max_pixels)
         shape = tf.shape(image, out_type=tf.int64)
         with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
             out = self.colorize_at(image[None], tf.constant(0, tf.int32))[0]
+        return tf.image.convert_image_dtype(out, tf.uint8, saturate=True)
+
+    def _one_png(self, image_bytes):
         # zlib level 1: a 1 MP photo encodes in ~60 ms instead of ~400 ms at the default
         # level 6, for ~10 % more bytes (measured; BUILD_NOTES.md).
-        return tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),
-                                compression=1)
+        return tf.io.encode_png(self._one_image(image_bytes), compression=1)
+
+    def _one_jpeg(self, image_bytes):
+        # 4:4:4: chroma subsampling would halve the colour resolution we just predicted.
+        return tf.io.encode_jpeg(self._one_image(image_bytes), quality=JPEG_QUALITY,
+                                 chroma_downsampling=False)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(self, image_bytes):
         # Images in one request differ in size, so they are colorized one by one.
         pngs = tf.map_fn(self._one_png, image_bytes, fn_output_signature=tf.string)
         return {"colorized_png_bytes": pngs}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_jpeg(self, image_bytes):
+        jpegs = tf.map_fn(self._one_jpeg, image_bytes, fn_output_signature=tf.string)
+        return {"colorized_jpeg_bytes": jpegs}
 
 
 def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
@@ -177,8 +202,12 @@ def next_version(export_dir: fileio.PathLike) -> int:
     return max(fileio.versions(export_dir), default=0) + 1
 
 
-def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | None = None) -> str:
+def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | None = None,
+           writer=None) -> str:
     """Writes EXPORT_DIR/<version>/ (TF Serving's layout); never overwrites. Returns its path.
+
+    `writer(colorizer, folder)` writes the model files (default: the SavedModel;
+    litert.write_tflite for a .tflite).
 
     Local disk: written beside the target and renamed, so TF Serving never sees half an
     export. Remote (gs://...): written in place, our config first, since a folder rename
@@ -191,12 +220,16 @@ def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | Non
     target = fileio.join(export_dir, str(version))
     if fileio.exists(target):
         raise UserError(f"{target} exists; pick another version or leave it out")
+    writer = writer or _write_export
     if fileio.is_remote(target):
-        _write_export(colorizer, target)
+        writer(colorizer, target)
     else:
         tmp = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide it from a server's user
         try:
-            _write_export(colorizer, tmp)
+            writer(colorizer, tmp)
             os.rename(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -204,15 +237,21 @@ def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | Non
     return target
 
 
+def write_render_file(colorizer: Colorizer, path: str, **extra) -> None:
+    """The post-processing a model bakes in (plus `extra`), as JSON at `path`."""
+    fileio.makedirs(fileio.dirname(path))
+    fileio.write_text_atomic(path, json.dumps({**colorizer.post_processing, **extra},
+                                              indent=2) + "\n")
+
+
 def _write_export(colorizer: Colorizer, path: str) -> None:
     """The SavedModel and, in assets.extra/ (TF Serving ignores it), the post-processing it
     bakes in and, for --init_from=EXPORT_DIR, the Config."""
-    fileio.makedirs(fileio.join(path, "assets.extra"))
-    fileio.write_text_atomic(fileio.join(path, RENDER_FILE),
-                             json.dumps(colorizer.post_processing, indent=2) + "\n")
+    write_render_file(colorizer, fileio.join(path, RENDER_FILE))
     if colorizer.cfg is not None:
         fileio.write_text_atomic(fileio.join(path, pretrained.EXPORT_CONFIG),
                                  colorizer.cfg.to_json())
     tf.saved_model.save(colorizer, path, signatures={
         "serving_default": colorizer.serve_bytes.get_concrete_function(),
+        "serving_jpeg": colorizer.serve_jpeg.get_concrete_function(),
         "colorize": colorizer.colorize.get_concrete_function()})

@@ -15,12 +15,41 @@ def test_figures_and_table_for_each_precision():
     figures += l1 + [bench.pipeline_speed(cfg, "tiny", 8, 2)] + bench.serving_latency(cfg, "tiny", 2)
     assert [(f["figure"], f["precision"]) for f in figures] == [
         ("train", "fp32"), ("train", "bf16"), ("l1_short_run", "fp32"), ("l1_short_run", "bf16"),
-        ("input_pipeline", "fp32"), ("serving_256x256", "fp32"), ("serving_1MP", "fp32")]
+        ("input_pipeline", "fp32"), ("generator_bare", "fp32"),
+        ("serving_default_256x256", "fp32"), ("serving_jpeg_256x256", "fp32"),
+        ("serving_default_1MP", "fp32"), ("serving_jpeg_1MP", "fp32")]
     for f in figures:
         assert f["median"] > 0 and f["size"] == 32 and f["preset"] == "tiny"
         assert len(f["runs"]) == 1 if f["figure"] == "l1_short_run" else len(f["runs"]) >= 2
-    assert [f["unit"] for f in figures] == ["img/s"] * 2 + ["L1"] * 2 + ["img/s"] + ["ms"] * 2
+    assert [f["unit"] for f in figures] == ["img/s"] * 2 + ["L1"] * 2 + ["img/s"] + ["ms"] * 5
     assert abs(l1[0]["median"] - l1[1]["median"]) < 0.05 * l1[0]["median"], l1  # bf16 follows fp32
     table = bench.table(figures).splitlines()
     assert len(table) == 2 + len(figures)
     assert table[3].startswith("| train | tiny | bf16 | 32 | 4 |")
+
+
+@pytest.mark.slow  # three LiteRT conversions
+def test_tflite_figures_name_each_model_at_each_photo_size():
+    figures = bench.tflite_latency(bench.bench_cfg("tiny"), "tiny", 2, quantize=("none", "fp16"))
+    assert [f["figure"] for f in figures] == [
+        f"colorize_{size}_{model}" for size in ("256x256", "1MP")
+        for model in ("savedmodel", "tflite_none", "tflite_fp16")]
+    assert all(f["median"] > 0 and f["unit"] == "ms" and len(f["runs"]) == 2 for f in figures)
+
+
+def test_train_flops_follow_the_layer_shapes():
+    """The tiny preset's FLOPs from TF's profiler against a count from the formula for its
+    first conv (2 x k^2 x C_in x C_out x H_out x W_out), and the 3 x (G + 3 D) rule."""
+    from colorgan import config, models
+    cfg = bench.bench_cfg("tiny")
+    conv = models.build_generator(cfg.model, 32).layers[1]  # the first strided 4x4 conv
+    size = 32
+    gflop = bench._gflop(lambda x: conv(x), [1, size, size, 1])
+    filters, stride = conv.filters, conv.strides[0]
+    want = 2 * 4 * 4 * 1 * filters * (size // stride) ** 2 / 1e9
+    assert abs(gflop - want) <= 0.05 * want + 2 * filters * (size // stride) ** 2 / 1e9  # + bias
+    l1_only = config.with_overrides(cfg, {"lambda_gan": 0.0})
+    g = bench.train_gflop_per_image(l1_only) / 3
+    assert bench.train_gflop_per_image(cfg) > 3 * g  # D adds work
+    fig = bench.with_roof({"median": 10.0}, 2.0, {"median": 40.0})
+    assert fig["gflops"] == 20.0 and fig["roof_fraction"] == 0.5

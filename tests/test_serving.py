@@ -141,6 +141,21 @@ def test_saved_model_cli_show_and_run_both_signatures(exported, tmp_path):
             assert decode_png(result[0]).shape == (37, 45, 3)
 
 
+def test_jpeg_signature_equals_the_png_one_up_to_jpeg_loss(loaded):
+    image = photo(90, 130, seed=6)
+    request = tf.constant([encode(image), encode(photo(41, 23, seed=1))])
+    pngs = loaded.signatures["serving_default"](image_bytes=request)["colorized_png_bytes"]
+    jpegs = loaded.signatures["serving_jpeg"](image_bytes=request)["colorized_jpeg_bytes"]
+    assert list(loaded.signatures["serving_jpeg"].structured_outputs) == ["colorized_jpeg_bytes"]
+    for png, jpeg in zip(pngs.numpy(), jpegs.numpy()):
+        assert jpeg[:2] == b"\xff\xd8"  # a JPEG
+        a = decode_png(png).astype(np.float32)
+        b = tf.io.decode_jpeg(jpeg).numpy().astype(np.float32)
+        assert a.shape == b.shape
+        # Quality 95, 4:4:4: PSNR against the lossless output well above 35 dB.
+        assert 10 * np.log10(255 ** 2 / np.mean((a - b) ** 2)) > 35
+
+
 def test_full_resolution_2000x1500(loaded):
     jpeg = encode(photo(1500, 2000), "JPEG")
     png = loaded.signatures["serving_default"](image_bytes=tf.constant([jpeg]))

@@ -1,0 +1,75 @@
+"""LiteRT: export.py --format=tflite, and colorize.py on a .tflite colouring photos as the
+SavedModel does (issue 16: within 1.5/255), with the same pre- and post-processing."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorgan import config, inference, litert, serving
+from colorgan.errors import UserError
+
+VAL = Path(__file__).resolve().parents[1] / "colorgan" / "samples" / "val"
+PHOTOS = sorted(VAL.glob("*.jpg"))[:3]  # 320 px wide, non-square
+pytestmark = pytest.mark.slow  # converts the shipped model (~15 s each)
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return serving.make_colorizer("pretrained")
+
+
+@pytest.fixture(scope="module")
+def lite_dir(colorizer, tmp_path_factory):
+    return serving.export(colorizer, tmp_path_factory.mktemp("lite"), writer=litert.writer())
+
+
+@pytest.fixture(scope="module")
+def saved_dir(colorizer, tmp_path_factory):
+    return serving.export(colorizer, tmp_path_factory.mktemp("saved"))
+
+
+def test_tflite_colours_photos_as_the_saved_model_does(lite_dir, saved_dir):
+    lite, saved = inference.open_model(lite_dir), inference.open_model(saved_dir)
+    for photo in PHOTOS:
+        image = inference.read_image(photo)[None]
+        a, b = lite(image, 0), saved(image, 0)
+        assert a.shape == b.shape == image.shape[:3] + (3,)  # full resolution kept
+        assert np.abs(a - b).max() <= 1.5 / 255, photo.name
+        assert np.abs(a - image[..., :3]).mean() > 1 / 255  # coloured, not the input back
+
+
+def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
+    model = inference.open_model(Path(lite_dir) / litert.FILE)  # the file itself works too
+    report = inference.colorize_files(model, [str(p) for p in PHOTOS], tmp_path / "lite", "png")
+    reference = inference.colorize_files(inference.open_model(saved_dir),
+                                         [str(p) for p in PHOTOS], tmp_path / "saved", "png")
+    assert len(report.written) == len(PHOTOS) and not report.failed
+    for (_, out), (_, ref) in zip(report.pairs(), reference.pairs()):
+        a = np.asarray(Image.open(out), np.int16)
+        b = np.asarray(Image.open(ref), np.int16)
+        assert a.shape == b.shape and np.abs(a - b).max() <= 1  # one 8-bit level
+
+
+def test_fp16_weights_hold_quality(colorizer, lite_dir, tmp_path):
+    fp16 = serving.export(colorizer, tmp_path, writer=litert.writer("fp16"))
+    assert (Path(fp16) / litert.FILE).stat().st_size < 0.55 * (Path(lite_dir) / litert.FILE).stat().st_size
+    image = inference.read_image(PHOTOS[0])[None]
+    a, b = inference.open_model(fp16)(image, 0), inference.open_model(lite_dir)(image, 0)
+    assert np.abs(a - b).max() <= 1.5 / 255
+
+
+def test_a_tflite_renders_at_its_own_size_and_settings(lite_dir, tmp_path):
+    model = inference.open_model(lite_dir)
+    image = inference.read_image(PHOTOS[0])[None]
+    with pytest.raises(UserError, match="renders at 128 only"):
+        model(image, 256)
+    with pytest.raises(UserError, match="exported with post-processing"):
+        inference.open_model(lite_dir, config.RenderConfig(flip=False))
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes((Path(lite_dir) / litert.FILE).read_bytes())
+    with pytest.raises(UserError, match="has no colorgan_litert.json"):
+        inference.open_model(str(lone))
+    with pytest.raises(UserError, match="quantize='int4' is unknown"):
+        litert.convert(None, "int4")
