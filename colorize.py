@@ -14,7 +14,8 @@ from colorgan import config, config_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "pretrained", "pretrained (the colorizer shipped in colorgan), a "
-                    "SavedModel / export base path, or a training workdir.")
+                    "SavedModel / export base path, a LiteRT .tflite (export.py "
+                    "--format=tflite), or a training workdir.")
 flags.DEFINE_string("output_dir", "", "Where the colour images go (default: beside each input, "
                     "as NAME_colorized.png).")
 # --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
@@ -29,7 +30,8 @@ def main(argv):
 
     if len(argv) < 2:
         raise UserError("name the photos to colorize (files, folders or globs)")
-    model = inference.open_model(FLAGS.model, config_flags.render_config())
+    model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
+                                 FLAGS.render_size)
     report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size)
     logging.info("wrote %d image(s) %s", len(report.written),

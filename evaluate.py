@@ -12,7 +12,7 @@ from colorgan import config, config_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "pretrained (the shipped colorizer), a SavedModel / export "
-                    "base path, or a training workdir.", required=True)
+                    "base path, a LiteRT .tflite, or a training workdir.", required=True)
 flags.DEFINE_string("data", "samples:val", "samples:val | FOLDER | tfds:NAME[:SPLIT].")
 flags.DEFINE_integer("size", 256, "Shorter side to this, then the centre square.")
 # --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
@@ -33,7 +33,8 @@ def main(argv):
 
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
     source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
-    model = inference.open_model(FLAGS.model, config_flags.render_config())
+    model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
+                                 FLAGS.render_size)
     result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
                                  render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
                                  limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)

@@ -69,7 +69,9 @@ def train_gflop_per_image(cfg: config.Config) -> float:
     Issue 16's convention: 3 x (G + 3 D) forward FLOPs (G's forward; D on the real pair
     and on the fake pair for D's loss and for G's loss; backward = 2 x forward, input and
     weight gradients). L1-only runs have no D; a frozen VGG16 encoder has no backward, so
-    its forward counts once. pix2pix at 256^2: 12.0 + 3 x 6.3 -> 92.6 GFLOP.
+    its forward counts once. pix2pix at 256^2: 3 x (12.0 + 3 x 6.3) -> 92.7 GFLOP.
+    An upper bound: the step runs D on the fake pair once for both losses, and the pass
+    back through D for G's loss needs input gradients only (3 G + 7 D: 80 GFLOP there).
     """
     size = cfg.data.image_size
     G = models.build_generator(config.generator_model(cfg), size)
@@ -89,7 +91,7 @@ def train_gflop_per_image(cfg: config.Config) -> float:
 def matmul_roof(precision: str, repeats: int, n: int = 2048) -> dict:
     """GFLOP/s of an n^3 matmul in fp32 or bf16: the machine's practical peak for dense
     math in that precision, measured in the same run as the steps it is compared with."""
-    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
+    dtype = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}[precision]
     a = tf.random.normal([n, n], dtype=tf.float32)
     a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
     mm = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))

@@ -171,12 +171,14 @@ class RenderConfig:
     validation while training). Not part of a run's Config: one model, many renderings.
 
     The defaults were chosen on the shipped model's *train* photos, not on samples:val
-    (BUILD_NOTES.md "Rendering"): flip + chroma_smooth remove most pastel blotches and gain
-    +0.5 dB; chroma_gain restores the colourfulness that averaging takes away.
+    (BUILD_NOTES.md "Rendering"): flip + chroma_smooth remove most pastel blotches (+0.5 dB
+    at gain 1); chroma_gain 1.11 restores the colourfulness that averaging takes away
+    (+0.3 dB over the raw output in all).
     """
 
-    render_size: int = _field(0, "Side the generator sees (0 = the model's training size); "
-                              "larger = more context, slower.")
+    render_size: int = _field(0, "Side the generator sees (0 = the model's own: its training "
+                              "size, or the size it was exported with); larger = more "
+                              "context, slower.")
     flip: bool = _field(True, "Average the generator's colour for the photo and its mirror "
                         "image (2x the generator's work; removes colour it is unsure of).")
     chroma_smooth: float = _field(0.0625, "Guided-filter radius of the colour, as a fraction "

@@ -105,10 +105,16 @@ def overrides(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, Any]:
     return {f.name: flag_values[name].value for name, (f, _) in config_fields().items()}
 
 
-def render_config(flag_values: flags.FlagValues = flags.FLAGS) -> config.RenderConfig | None:
-    """The RenderConfig of colorize.py / evaluate.py's flags, or None where no
-    post-processing flag was given: the model then renders as it was made to (an export
-    as exported, anything else with the defaults)."""
-    render = flat_values(config.RenderConfig, flag_values)
-    given = any(flag_values[name].present for name in render.post_processing())
-    return render if given else None
+def post_processing_flags(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, Any]:
+    """The post-processing flags (config.RenderConfig's flip, chroma_smooth, chroma_gain)
+    that colorize.py / evaluate.py were given, validated; {} = none given: the model then
+    renders as it was made to (an export as exported, anything else with the defaults)."""
+    render = flat_values(config.RenderConfig, flag_values)  # validates every value
+    return {name: value for name, value in render.post_processing().items()
+            if flag_values[name].present}
+
+
+def as_flags(post_processing: dict[str, Any]) -> str:
+    """{"flip": True, "chroma_gain": 1.11} -> "--flip --chroma_gain=1.11"."""
+    return " ".join((f"--{k}" if v else f"--no{k}") if isinstance(v, bool) else f"--{k}={v}"
+                    for k, v in post_processing.items())

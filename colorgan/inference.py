@@ -40,43 +40,49 @@ def find_saved_model(path: fileio.PathLike) -> str | None:
     return fileio.join(path, str(versions[-1])) if versions else None
 
 
-def open_model(path: fileio.PathLike, render: config.RenderConfig | None = None) -> ColorizeFn:
+def open_model(path: fileio.PathLike, post_processing: dict | None = None,
+               render_size: int = 0) -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
     `path` is a SavedModel or LiteRT model (a .tflite, or an export base path) from
     export.py, a training workdir / checkpoint, or "pretrained" (the model shipped in
-    colorgan); for the last two the graph
-    is built in memory exactly as export does, with `render`'s post-processing (None = the
-    defaults). An export keeps the post-processing it was exported with (None = that one);
-    asking it for another is an error, not a silent change.
+    colorgan); for the last two the graph is built in memory exactly as export does, with
+    config.RenderConfig's defaults overridden by `post_processing` (e.g. {"flip": False}).
+    An export keeps the post-processing it was exported with: asking it for other values
+    is an error, not a silent change. `render_size` (0 = the model's) is checked here, once,
+    against a LiteRT model's fixed size.
     """
-    from colorgan import pretrained
+    from colorgan import config, litert, pretrained
+    post_processing = post_processing or {}
     path = pretrained.resolve(path)
     if not fileio.exists(path) and not fileio.exists(path + ".index"):
         raise UserError(f"model: {path} does not exist")
-    from colorgan import litert
     lite, saved = litert.find(path), find_saved_model(path)
     if lite is not None:
         model = litert.LiteColorizer(lite)
-        _check_baked(lite, model.post_processing, render)
+        _check_baked(lite, model.post_processing, post_processing)
+        model.check_render_size(render_size)
         logging.info("loaded LiteRT model %s", lite)
         return model.colorize_at
     if saved is not None:
         from colorgan import serving
-        _check_baked(saved, serving.exported_post_processing(saved), render)
+        _check_baked(saved, serving.exported_post_processing(saved), post_processing)
         module = tf.saved_model.load(saved)
         logging.info("loaded SavedModel %s", saved)
     else:
         from colorgan import serving
-        module = serving.make_colorizer(path, render)
+        module = serving.make_colorizer(path, config.RenderConfig(**post_processing))
     return lambda images, render_size: module.colorize_at(
         tf.constant(images, tf.float32), tf.constant(render_size, tf.int32)).numpy()
 
 
-def _check_baked(path: str, baked: dict, render: config.RenderConfig | None) -> None:
-    if render is not None and render.post_processing() != baked:
-        raise UserError(f"model: {path} was exported with post-processing {baked}; "
-                        f"re-export it (export.py) for {render.post_processing()}")
+def _check_baked(path: str, baked: dict, asked: dict) -> None:
+    """Refuses post-processing values that differ from those an export bakes in."""
+    from colorgan.config_flags import as_flags
+    differ = {k: v for k, v in asked.items() if baked.get(k) != v}
+    if differ:
+        raise UserError(f"model: {path} was exported with {as_flags(baked)}; leave out "
+                        f"{as_flags(differ)} or re-export it with export.py")
 
 
 def expand_inputs(specs: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, fileio, serving
+from colorgan import color, config, fileio, serving
 from colorgan.errors import UserError
 
 FILE = "model.tflite"
@@ -57,6 +57,7 @@ def writer(quantize: str = "none"):
                                   render_size=int(colorizer.render_size), quantize=quantize)
         fileio.write_bytes_atomic(fileio.join(folder, FILE), model)  # last: the export is whole
         logging.info("LiteRT model: %.1f MB (%s)", len(model) / 1e6, quantize)
+    write.marker = FILE  # what serving.export looks for in the other versions
     return write
 
 
@@ -92,7 +93,11 @@ class LiteColorizer:
             raise UserError(f"model: {path} has no {META} beside it (export it with "
                             "export.py --format=tflite)")
         self.meta = json.loads(fileio.read_text(meta_path))
-        self.post_processing = {k: self.meta[k] for k in ("flip", "chroma_smooth", "chroma_gain")}
+        missing = {*config.RenderConfig().post_processing(), "render_size", "color_space"} \
+            - set(self.meta)
+        if missing:
+            raise UserError(f"model: {meta_path} lacks {sorted(missing)}")
+        self.post_processing = {k: self.meta[k] for k in config.RenderConfig().post_processing()}
         self.size = int(self.meta["render_size"])
         self.space = color.get_space(self.meta["color_space"])
         self.interpreter = _interpreter(fileio.read_bytes(path), threads or os.cpu_count() or 1)
@@ -104,7 +109,10 @@ class LiteColorizer:
         images_spec = tf.TensorSpec([None, None, None, None], tf.float32)
         self._prepare = tf.function(lambda x: serving.prepare(x, self.size, self.space),
                                     input_signature=[images_spec])
-        self._finish = tf.function(lambda L, ab: serving.finish(L, ab, self.space))
+        self._finish = tf.function(
+            lambda L, ab: serving.finish(L, ab, self.space),
+            input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32),
+                             tf.TensorSpec([None, None, None, 2], tf.float32)])
 
     def _chroma(self, L_small: np.ndarray) -> np.ndarray:
         """L [B, s, s, 1] -> ab [B, s, s, 2], through the .tflite (which takes one image)."""
@@ -115,9 +123,12 @@ class LiteColorizer:
             out.append(self.interpreter.get_tensor(self._output)[0])
         return np.stack(out)
 
-    def colorize_at(self, images, render_size: int = 0) -> np.ndarray:
+    def check_render_size(self, render_size: int) -> None:
         if int(render_size) not in (0, self.size):
             raise UserError(f"render_size={int(render_size)}: this LiteRT model renders at "
                             f"{self.size} only (export another with --render_size)")
+
+    def colorize_at(self, images, render_size: int = 0) -> np.ndarray:
+        self.check_render_size(render_size)
         L_full, L_small = self._prepare(tf.constant(images, tf.float32))
         return self._finish(L_full, tf.constant(self._chroma(L_small.numpy()))).numpy()

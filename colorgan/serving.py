@@ -40,9 +40,14 @@ RENDER_FILE = "assets.extra/colorgan_render.json"  # the export's RenderConfig.p
 def exported_post_processing(saved_model: str) -> dict:
     """The post-processing an export bakes in (exports older than the file had none)."""
     path = fileio.join(saved_model, RENDER_FILE)
-    if fileio.isfile(path):
-        return json.loads(fileio.read_text(path))
-    return config.RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0).post_processing()
+    if not fileio.isfile(path):
+        return config.RenderConfig(flip=False, chroma_smooth=0.0,
+                                   chroma_gain=1.0).post_processing()
+    baked = json.loads(fileio.read_text(path))
+    keys = config.RenderConfig().post_processing()
+    if not set(keys) <= set(baked):
+        raise UserError(f"model: {path} lacks {sorted(set(keys) - set(baked))}")
+    return {k: baked[k] for k in keys}
 
 
 def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
@@ -176,8 +181,8 @@ class Colorizer(tf.Module):
 
 def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
                    max_pixels: int = DEFAULT_MAX_PIXELS) -> Colorizer:
-    """A Colorizer from a workdir, checkpoint or shipped model; render_size 0 = the training
-    size, render None = config.RenderConfig()'s defaults.
+    """A Colorizer from a workdir, checkpoint or shipped model, rendering as `render` says
+    (None = config.RenderConfig()'s defaults; its render_size 0 = the training size).
 
     The training size is the scale the generator learned objects at; larger render
     sizes give it more context and detail at the risk of colours it never saw at
@@ -207,7 +212,7 @@ def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | Non
     """Writes EXPORT_DIR/<version>/ (TF Serving's layout); never overwrites. Returns its path.
 
     `writer(colorizer, folder)` writes the model files (default: the SavedModel;
-    litert.write_tflite for a .tflite).
+    litert.writer(quantize) for a .tflite).
 
     Local disk: written beside the target and renamed, so TF Serving never sees half an
     export. Remote (gs://...): written in place, our config first, since a folder rename
@@ -221,13 +226,19 @@ def export(colorizer: Colorizer, export_dir: fileio.PathLike, version: int | Non
     if fileio.exists(target):
         raise UserError(f"{target} exists; pick another version or leave it out")
     writer = writer or _write_export
+    # One format per base path: TF Serving would try to load a .tflite version, and
+    # colorize.py reads the highest version of either.
+    marker = getattr(writer, "marker", "saved_model.pb")
+    other = [v for v in fileio.versions(export_dir)
+             if not fileio.exists(fileio.join(export_dir, str(v), marker))]
+    if other:
+        raise UserError(f"export_dir={export_dir}: version {other[-1]} is another format "
+                        f"(no {marker}); export to another folder")
     if fileio.is_remote(target):
         writer(colorizer, target)
     else:
         tmp = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide it from a server's user
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the export from a server's user
         try:
             writer(colorizer, tmp)
             os.rename(tmp, target)

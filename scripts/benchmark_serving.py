@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from colorgan import bench, models, serving  # noqa: E402
+from colorgan import bench, config, models, serving  # noqa: E402
 from colorgan.config import ModelConfig  # noqa: E402
 
 
@@ -40,10 +40,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--megapixels", type=float, default=1.0)
     parser.add_argument("--render_size", type=int, default=256)
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                        help="the default rendering's mirror pass (a second generator run)")
     args = parser.parse_args()
 
     generator = models.build_generator(ModelConfig(base_filters=64), 256)
-    colorizer = serving.Colorizer(generator, args.render_size, serving.DEFAULT_MAX_PIXELS, 256)
+    render = config.RenderConfig(flip=args.flip)
+    colorizer = serving.Colorizer(generator, args.render_size, serving.DEFAULT_MAX_PIXELS, 256,
+                                  render=render)
     with tempfile.TemporaryDirectory() as tmp:
         loaded = tf.saved_model.load(str(serving.export(colorizer, tmp)))
     serve = loaded.signatures["serving_default"]
@@ -64,7 +68,8 @@ def main():
     c_med, _, _ = timed(lambda: colorize(images=floats)["colorized"].numpy(), args.repeats)
     png = tf.function(lambda x: tf.io.encode_png(x, compression=1))
     p_med, _, _ = timed(lambda: png(tf.constant(img)).numpy(), args.repeats)
-    print(f"input: {w}x{h} JPEG ({len(jpeg) / 1e3:.0f} kB), render size {args.render_size}")
+    print(f"input: {w}x{h} JPEG ({len(jpeg) / 1e3:.0f} kB), render size {args.render_size}, "
+          f"rendering {render.post_processing()} (the bare generator runs once)")
     print(f"bare generator {args.render_size}^2: median {g_med * 1e3:.1f} ms "
           f"(min {g_min * 1e3:.1f}, max {g_max * 1e3:.1f})")
     print(f"serving_default end to end:  median {s_med * 1e3:.1f} ms "

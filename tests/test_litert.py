@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan import config, inference, litert, serving
+from colorgan import inference, litert, serving
 from colorgan.errors import UserError
 
 VAL = Path(__file__).resolve().parents[1] / "colorgan" / "samples" / "val"
@@ -61,15 +61,22 @@ def test_fp16_weights_hold_quality(colorizer, lite_dir, tmp_path):
 
 
 def test_a_tflite_renders_at_its_own_size_and_settings(lite_dir, tmp_path):
-    model = inference.open_model(lite_dir)
-    image = inference.read_image(PHOTOS[0])[None]
+    # A wrong render size is refused once, when the model opens, not once per photo.
     with pytest.raises(UserError, match="renders at 128 only"):
-        model(image, 256)
-    with pytest.raises(UserError, match="exported with post-processing"):
-        inference.open_model(lite_dir, config.RenderConfig(flip=False))
+        inference.open_model(lite_dir, render_size=256)
+    assert inference.open_model(lite_dir, render_size=128)
+    with pytest.raises(UserError, match="leave out --noflip"):
+        inference.open_model(lite_dir, {"flip": False})
     lone = tmp_path / "lone.tflite"
     lone.write_bytes((Path(lite_dir) / litert.FILE).read_bytes())
     with pytest.raises(UserError, match="has no colorgan_litert.json"):
         inference.open_model(str(lone))
     with pytest.raises(UserError, match="quantize='int4' is unknown"):
         litert.convert(None, "int4")
+
+
+def test_one_format_per_export_folder(colorizer, lite_dir, saved_dir):
+    with pytest.raises(UserError, match="is another format"):
+        serving.export(colorizer, Path(saved_dir).parent, writer=litert.writer())
+    with pytest.raises(UserError, match="is another format"):
+        serving.export(colorizer, Path(lite_dir).parent)

@@ -133,12 +133,35 @@ def test_export_keeps_its_post_processing(generator, tmp_path):
     model = inference.open_model(path)  # no flags: as exported
     np.testing.assert_allclose(model(images.numpy(), 0), colorize(generator, render, images),
                                atol=1e-5)
-    assert inference.open_model(path, render)  # the same settings, asked for: fine
-    with pytest.raises(UserError, match="exported with post-processing"):
-        inference.open_model(path, OFF)
-    # An export made before the file existed rendered without post-processing.
+    # The same value asked for explicitly: fine, and it is compared alone, not with the
+    # defaults of the flags that were not given (flip here, gain 1.11).
+    same = inference.open_model(path, {"chroma_gain": 1.2})
+    np.testing.assert_allclose(same(images.numpy(), 0), model(images.numpy(), 0), atol=1e-6)
+    with pytest.raises(UserError, match=r"exported with --flip --chroma_smooth=0.125 "
+                                        r"--chroma_gain=1.2; leave out --noflip"):
+        inference.open_model(path, {"flip": False})
+    # An export made before the file existed rendered without post-processing: --noflip
+    # matches it, --flip does not.
     os.remove(Path(path, serving.RENDER_FILE))
     assert serving.exported_post_processing(path) == OFF.post_processing()
+    assert inference.open_model(path, {"flip": False})
+    with pytest.raises(UserError, match="leave out --flip"):
+        inference.open_model(path, {"flip": True})
+
+
+def test_in_memory_models_take_the_given_flags_over_the_defaults(generator, tmp_path):
+    """A workdir (built in memory) renders with the defaults plus what was given."""
+    from colorgan import training
+    cfg = config.with_overrides(config.get_preset("tiny"), {"steps": 1, "log_every": 100,
+                                                            "image_every": 100})
+    training.fit(cfg, tmp_path / "run")
+    images = photos().numpy()
+    plain = inference.open_model(tmp_path / "run", {"flip": False, "chroma_smooth": 0.0,
+                                                    "chroma_gain": 1.0})(images, 0)
+    default = inference.open_model(tmp_path / "run")(images, 0)
+    reference = serving.make_colorizer(tmp_path / "run", OFF)
+    np.testing.assert_allclose(plain, reference.colorize_at(images, 0).numpy(), atol=1e-6)
+    assert np.abs(plain - default).max() > 1e-4  # the defaults do post-process
 
 
 def parse(*args):
@@ -148,12 +171,15 @@ def parse(*args):
     return fv
 
 
-def test_render_flags_none_unless_a_post_processing_flag_is_given():
-    assert config_flags.render_config(parse()) is None
-    assert config_flags.render_config(parse("--render_size=64")) is None  # a call-time input
-    assert config_flags.render_config(parse("--noflip")) == config.RenderConfig(flip=False)
+def test_post_processing_flags_are_only_those_given():
+    assert config_flags.post_processing_flags(parse()) == {}
+    assert config_flags.post_processing_flags(parse("--render_size=64")) == {}  # call-time input
+    assert config_flags.post_processing_flags(parse("--noflip")) == {"flip": False}
+    assert config_flags.post_processing_flags(parse("--chroma_gain=1.3", "--flip")) == \
+        {"flip": True, "chroma_gain": 1.3}
     assert config_flags.flat_values(config.RenderConfig, parse("--chroma_gain=1.3")) == \
         config.RenderConfig(chroma_gain=1.3)
+    assert config_flags.as_flags({"flip": False, "chroma_gain": 1.3}) == "--noflip --chroma_gain=1.3"
 
 
 def test_bad_render_flag_is_one_line(tmp_path):
