@@ -199,6 +199,18 @@ class RenderConfig:
         return {"flip": self.flip, "chroma_smooth": self.chroma_smooth,
                 "chroma_gain": self.chroma_gain}
 
+    @staticmethod
+    def baked(values: Mapping[str, Any], source: str) -> dict:
+        """The post-processing fields read back from an export's JSON at `source`."""
+        keys = RenderConfig().post_processing()
+        missing = sorted(set(keys) - set(values))
+        if missing:
+            raise UserError(f"model: {source} lacks {missing}")
+        return {k: values[k] for k in keys}
+
+
+RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour
+
 
 def _preset(data: dict | None = None, model: dict | None = None, loss: dict | None = None,
             train: dict | None = None) -> Config:

@@ -89,6 +89,16 @@ def versions(path: PathLike) -> list[int]:
     return sorted(int(name) for name in listdir(path) if name.isdigit())
 
 
+def latest_with(path: PathLike, name: str) -> str | None:
+    """`path` if it holds file `name`, else its highest numeric version (TF Serving's
+    layout) holding it, else None."""
+    path = fspath(path)
+    if isfile(join(path, name)):
+        return path
+    held = [v for v in versions(path) if isfile(join(path, str(v), name))]
+    return join(path, str(held[-1])) if held else None
+
+
 def read_bytes(path: PathLike) -> bytes:
     with tf.io.gfile.GFile(fspath(path), "rb") as f:
         return f.read()

@@ -32,12 +32,7 @@ def find_saved_model(path: fileio.PathLike) -> str | None:
 
     saved_model.pb is the last file a save writes: a folder without it is no model (yet).
     """
-    path = fileio.fspath(path)
-    if fileio.isfile(fileio.join(path, "saved_model.pb")):
-        return path
-    versions = [v for v in fileio.versions(path)
-                if fileio.isfile(fileio.join(path, str(v), "saved_model.pb"))]
-    return fileio.join(path, str(versions[-1])) if versions else None
+    return fileio.latest_with(path, "saved_model.pb")
 
 
 def open_model(path: fileio.PathLike, post_processing: dict | None = None,

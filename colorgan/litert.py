@@ -66,10 +66,8 @@ def find(path: str) -> str | None:
     version holding one) -> the .tflite's path; None when it is none of these."""
     if path.endswith(".tflite"):
         return path
-    if fileio.isfile(fileio.join(path, FILE)):
-        return fileio.join(path, FILE)
-    versions = [v for v in fileio.versions(path) if fileio.isfile(fileio.join(path, str(v), FILE))]
-    return fileio.join(path, str(versions[-1]), FILE) if versions else None
+    folder = fileio.latest_with(path, FILE)
+    return fileio.join(folder, FILE) if folder else None
 
 
 def _interpreter(model: bytes, threads: int):
@@ -93,11 +91,9 @@ class LiteColorizer:
             raise UserError(f"model: {path} has no {META} beside it (export it with "
                             "export.py --format=tflite)")
         self.meta = json.loads(fileio.read_text(meta_path))
-        missing = {*config.RenderConfig().post_processing(), "render_size", "color_space"} \
-            - set(self.meta)
-        if missing:
-            raise UserError(f"model: {meta_path} lacks {sorted(missing)}")
-        self.post_processing = {k: self.meta[k] for k in config.RenderConfig().post_processing()}
+        self.post_processing = config.RenderConfig.baked(self.meta, meta_path)
+        if not {"render_size", "color_space"} <= set(self.meta):
+            raise UserError(f"model: {meta_path} lacks render_size or color_space")
         self.size = int(self.meta["render_size"])
         self.space = color.get_space(self.meta["color_space"])
         self.interpreter = _interpreter(fileio.read_bytes(path), threads or os.cpu_count() or 1)

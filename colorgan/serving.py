@@ -41,13 +41,8 @@ def exported_post_processing(saved_model: str) -> dict:
     """The post-processing an export bakes in (exports older than the file had none)."""
     path = fileio.join(saved_model, RENDER_FILE)
     if not fileio.isfile(path):
-        return config.RenderConfig(flip=False, chroma_smooth=0.0,
-                                   chroma_gain=1.0).post_processing()
-    baked = json.loads(fileio.read_text(path))
-    keys = config.RenderConfig().post_processing()
-    if not set(keys) <= set(baked):
-        raise UserError(f"model: {path} lacks {sorted(set(keys) - set(baked))}")
-    return {k: baked[k] for k in keys}
+        return config.RAW.post_processing()
+    return config.RenderConfig.baked(json.loads(fileio.read_text(path)), path)
 
 
 def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
@@ -97,12 +92,9 @@ class Colorizer(tf.Module):
                  multiple: int, color_space: str = "lab", cfg: config.Config | None = None,
                  render: config.RenderConfig | None = None):
         super().__init__(name="colorizer")
-        render = render or config.RenderConfig()
         # Python values, so a traced graph holds only the steps that are on.
-        self.flip = bool(render.flip)
-        self.chroma_smooth = float(render.chroma_smooth)
-        self.chroma_gain = float(render.chroma_gain)
-        self.post_processing = render.post_processing()  # written beside the SavedModel
+        self.render = render or config.RenderConfig()
+        self.post_processing = self.render.post_processing()  # written beside the SavedModel
         self.generator = generator
         # The session loader that TF Serving and saved_model_cli use only finds variables
         # the module tracks itself; a Keras 3 model inside is not enough. In the order of
@@ -126,16 +118,18 @@ class Colorizer(tf.Module):
 
     def _chroma(self, L_small, size):
         """L [B, s, s, 1] in [-1, 1] -> the post-processed colour [B, s, s, 2], float32."""
-        if self.flip:  # one generator call on twice the batch
+        if self.render.flip:  # one generator call on twice the batch
             both = self.generator(tf.concat([L_small, L_small[:, :, ::-1]], 0), training=False)
             n = tf.shape(L_small)[0]
             ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
         else:
             ab = tf.cast(self.generator(L_small, training=False), tf.float32)
-        if self.chroma_smooth > 0:
-            radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.chroma_smooth), tf.int32)
+        if self.render.chroma_smooth > 0:
+            radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.render.chroma_smooth),
+                             tf.int32)
             ab = chroma.guided_filter(L_small, ab, tf.maximum(radius, 1))
-        return ab * self.chroma_gain if self.chroma_gain != 1 else ab
+        gain = self.render.chroma_gain
+        return ab * gain if gain != 1 else ab
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
                                                  name="images")])
