@@ -6,7 +6,8 @@ step alone, one fixed batch) with its useful GFLOP/s (bench.train_gflop_per_imag
 their fraction of the roof, input-pipeline images/s at
 the same size and batch, and the exported model's serving latency for a 256^2 and a 1 MP
 JPEG; with --figures=l1 also the mean L1 at the end of a short run per precision
-(--l1_steps). Medians over --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
+(--l1_steps); with --figures=quality the training seconds from scratch until samples:val
+PSNR is 0.5 and 1.0 dB above grayscale. Medians over --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
 machine. Run it on an otherwise idle machine.
 """
 
@@ -24,7 +25,12 @@ flags.DEFINE_list("precisions", ["fp32", "bf16"], "Train-step precisions: fp32, 
 flags.DEFINE_list("figures", ["roof", "train", "pipeline", "serving"],
                   "What to measure: roof (2048^3 matmul GFLOP/s per precision; train figures "
                   "then report their fraction of it), train, pipeline, serving, tflite (SavedModel vs LiteRT "
-                  "colorizing latency), l1 (short-run L1 per precision).")
+                  "colorizing latency), l1 (short-run L1 per precision), quality (seconds of "
+                  "training from scratch to samples:val PSNR gray + 0.5 and + 1.0 dB).")
+flags.DEFINE_float("quality_budget_s", 300, "Training seconds --figures=quality may spend "
+                   "per preset and precision before it gives up.")
+flags.DEFINE_integer("quality_eval_every", 0, "Steps between validations of --figures=quality "
+                     "(0: 10 at 128^2 and above, 250 below).")
 flags.DEFINE_integer("l1_steps", 200, "Steps of the --figures=l1 run.")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
@@ -54,7 +60,7 @@ def main(argv):
     from colorgan import bench
     from colorgan.errors import UserError
 
-    known = {"roof", "train", "pipeline", "serving", "tflite", "l1"}
+    known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality"}
     unknown = set(FLAGS.figures) - known
     if unknown:
         raise UserError(f"--figures: unknown {sorted(unknown)} ({', '.join(sorted(known))})")
@@ -93,7 +99,15 @@ def main(argv):
                 emit(bench.short_run_l1(bench.bench_cfg(preset, batch, precision), preset,
                                         FLAGS.l1_steps))
         if "pipeline" in FLAGS.figures:
-            emit(bench.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats))
+            for fig in bench.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats):
+                emit(fig)
+        if "quality" in FLAGS.figures:
+            every = FLAGS.quality_eval_every or (10 if cfg.data.image_size >= 128 else 250)
+            for precision in FLAGS.precisions:
+                logging.info("time to quality %s %s: validating every %d steps", preset,
+                             precision, every)
+                emit(bench.time_to_quality(bench.bench_cfg(preset, batch, precision), preset,
+                                           FLAGS.quality_budget_s, every))
         if "serving" in FLAGS.figures:
             for fig in bench.serving_latency(cfg, preset, FLAGS.repeats * 3):
                 emit(fig)

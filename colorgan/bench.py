@@ -131,14 +131,64 @@ def short_run_l1(cfg: config.Config, preset: str, steps: int) -> dict:
                    cfg.train.batch_size, [statistics.fmean(tail)], "L1")
 
 
-def pipeline_speed(cfg: config.Config, preset: str, batches: int, repeats: int) -> dict:
-    """Images/s the input pipeline delivers (decode, crop, flip, Lab) from the samples."""
-    ds = data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
-                            batch_size=cfg.train.batch_size, seed=0)
-    it = iter(ds)
-    rates = _median_rate(lambda: next(it)[0].numpy(), batches, repeats, warmup=3)
-    return _figure("input_pipeline", preset, "fp32", cfg.data.image_size, cfg.train.batch_size,
-                   rates, "img/s", cfg.train.batch_size)
+def pipeline_speed(cfg: config.Config, preset: str, batches: int, repeats: int) -> list[dict]:
+    """Images/s the input pipeline delivers (decode, crop, flip, Lab) from the samples,
+    decoding every photo each time ("input_pipeline") and from the in-memory cache of
+    decoded photos that training uses when they fit ("input_pipeline_cached")."""
+    out = []
+    for name, cache_mb in (("input_pipeline", 0), ("input_pipeline_cached", cfg.data.cache_mb)):
+        ds = data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
+                                batch_size=cfg.train.batch_size, seed=0, cache_mb=cache_mb)
+        it = iter(ds)
+        rates = _median_rate(lambda: next(it)[0].numpy(), batches, repeats, warmup=3)
+        out.append(_figure(name, preset, "fp32", cfg.data.image_size, cfg.train.batch_size,
+                           rates, "img/s", cfg.train.batch_size))
+    return out
+
+
+def time_to_quality(cfg: config.Config, preset: str, budget_s: float, eval_every: int,
+                    thresholds: tuple[float, ...] = (0.5, 1.0)) -> dict:
+    """Seconds of training from scratch until samples:val PSNR (evaluate.py's protocol,
+    256^2 crops, default rendering; LPIPS off) first reaches grayscale + each threshold dB.
+
+    The preset's training as train.py runs it (its seed, the cached samples, the step with
+    its first trace), validated every `eval_every` steps; validation time is not counted.
+    Stops at the last threshold or after `budget_s` s of training. The figure's "median"
+    is the seconds to the last threshold (None if not reached); "curve" lists
+    (step, training seconds, PSNR) at every validation.
+    """
+    from colorgan import validation
+    strategy = tf.distribute.get_strategy()
+    state = training.create_state(cfg, strategy)
+    step = training.make_train_step(state, cfg, strategy)
+    batches = iter(data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
+                                      batch_size=cfg.train.batch_size, seed=cfg.train.seed,
+                                      crop_area=cfg.data.crop_area, cache_mb=cfg.data.cache_mb))
+    validate = validation.Validator(cfg, data.open_source("samples:val", min_chroma=0),
+                                    use_lpips=False)
+    seconds, curve, reached, gray = 0.0, [], {}, None
+    done = 0
+    while seconds < budget_s and len(reached) < len(thresholds):
+        start = time.perf_counter()
+        for _ in range(eval_every):
+            out = step(next(batches))
+        float(out["g_l1"])  # waits for the last step
+        seconds += time.perf_counter() - start
+        done += eval_every
+        result = validate(state.generator)
+        psnr, gray = result["colorgan"]["psnr"], result["grayscale_baseline"]["psnr"]
+        curve.append((done, round(seconds, 1), round(psnr, 3)))
+        for t in thresholds:
+            if t not in reached and psnr >= gray + t:
+                reached[t] = seconds
+    last = reached.get(thresholds[-1])
+    fig = {"figure": "time_to_quality", "preset": preset, "precision": cfg.train.precision,
+           "size": cfg.data.image_size, "batch": cfg.train.batch_size,
+           "median": None if last is None else round(last, 1), "unit": "s", "runs": []}
+    fig.update({f"s_to_plus_{t}dB": (round(reached[t], 1) if t in reached else None)
+                for t in thresholds})
+    fig.update({"grayscale_psnr": round(gray, 3), "curve": curve, "budget_s": budget_s})
+    return fig
 
 
 def synthetic_photo(width: int, height: int) -> np.ndarray:
@@ -218,7 +268,15 @@ def table(figures: list[dict]) -> str:
     rows = ["| figure | preset | precision | size | batch | median | unit | useful GFLOP/s |",
             "|---|---|---|---|---|---|---|---|"]
     for f in figures:
-        value = f"{f['median']:.4f}" if f["unit"] == "L1" else f"{f['median']:.1f}"
+        if f["figure"] == "time_to_quality":
+            value = ", ".join(f"+{k[len('s_to_plus_'):-2]} dB: "
+                              + ("—" if v is None else f"{v:.0f}")
+                              for k, v in f.items() if k.startswith("s_to_plus_"))
+            value += f" (budget {f['budget_s']:.0f})"
+        elif f["median"] is None:
+            value = "—"
+        else:
+            value = f"{f['median']:.4f}" if f["unit"] == "L1" else f"{f['median']:.1f}"
         useful = f"{f['gflops']:.0f}" if "gflops" in f else ""
         if "roof_fraction" in f:
             useful += f" ({100 * f['roof_fraction']:.0f} % of the matmul roof)"

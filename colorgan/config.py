@@ -55,6 +55,9 @@ class DataConfig:
     shuffle_buffer: int = _field(2048, "Shuffle buffer of a tfds: source, in examples.")
     input_noise: float = _field(0.0, "Sigma of Gaussian noise on the training input L "
                                 "([-1, 1] range).")
+    cache_mb: float = _field(1024, "Keep a folder's decoded photos in memory when they fit in "
+                             "this many MB, so the train step never waits on JPEG decoding "
+                             "(0 = decode every time).")
     size_schedule: str = _field("", "Progressive resizing, e.g. 64:2000,128:2000,256:rest "
                                 "(crop side: steps); '' = image_size throughout.")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from colorgan import color, fileio, folders, records
+from colorgan import color, fileio, folders, memcache, records
 from colorgan.decode import DEFAULT_MAX_PIXELS, decode_image, load_file  # noqa: F401 (API)
 from colorgan.folders import (IMAGE_EXTENSIONS, SAMPLES_DIR, list_image_files,  # noqa: F401
                               scan_files)
@@ -120,7 +120,7 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
                   crop_area: tuple[float, float] = (0.35, 1.0), start_index: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
                   shuffle_buffer: int = 2048, input_noise: float = 0.0,
-                  color_space: str = "lab") -> tf.data.Dataset:
+                  color_space: str = "lab", cache_mb: float = 0.0) -> tf.data.Dataset:
     """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]) (or Y, UV: `to_model`);
     from a source with min_chroma > 0 (the TFDS and TFRecord streams), (L, ab, weights [b])
     where weight 0 marks a grayscale crop (the train step leaves it out of every loss).
@@ -133,14 +133,16 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     pipeline its own disjoint stream (`records.RecordSource.elements`).
     `input_noise` > 0 adds N(0, sigma^2) to L (then clips to [-1, 1]), drawn per element
     from its stateless seed: the same noise whatever the replica layout.
+    `cache_mb` > 0: a folder's photos are decoded once into memory when they fit
+    (`memcache.cache_in_memory`); the batches are the same bit for bit.
     """
     per_replica = batch_size
     if input_context is not None:
         per_replica = input_context.get_per_replica_batch_size(batch_size)
+    min_side = 2 * image_size  # room for a crop of 35% area at full resolution
+    source = memcache.cache_in_memory(source, min_side, cache_mb)
     elements = source.elements(seed=seed, start=start_index, shuffle_buffer=shuffle_buffer,
                                batch_size=batch_size, input_context=input_context)
-
-    min_side = 2 * image_size  # room for a crop of 35% area at full resolution
 
     # Folders were sorted out by the scan (their min_chroma is 0); a stream's grayscale crops
     # are weighed 0 instead of filtered: a filter would shift the stream against the resume

@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import (data, fileio, loop, models, pretrained, rebalance, sheets, validation,
-                      vgg, vgg_unet)
+from colorgan import (data, fileio, loop, models, optim, pretrained, rebalance, sheets,
+                      validation, vgg, vgg_unet)
 from colorgan.config import Config, generator_model, generator_size
 from colorgan import distribute
 from colorgan.errors import UserError, first_line
@@ -92,7 +92,7 @@ def precision_policy(precision: str):
 
 
 def _adam(cfg: Config, learning_rate: float) -> keras.optimizers.Optimizer:
-    opt = keras.optimizers.Adam(learning_rate, beta_1=cfg.train.beta_1)
+    opt = optim.FusedAdam(learning_rate, beta_1=cfg.train.beta_1)
     if cfg.train.precision == "fp16":  # fp16 gradients underflow without loss scaling
         opt = keras.optimizers.LossScaleOptimizer(opt)
     return opt
@@ -349,7 +349,8 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
                 source, image_size=size, batch_size=t.batch_size, seed=t.seed,
                 crop_area=cfg.data.crop_area, start_index=(first - 1) * t.batch_size,
                 input_context=ctx, shuffle_buffer=cfg.data.shuffle_buffer,
-                input_noise=cfg.data.input_noise, color_space=cfg.model.color_space)))
+                input_noise=cfg.data.input_noise, color_space=cfg.model.color_space,
+                cache_mb=cfg.data.cache_mb)))
 
     batches = loop.Batches(cfg, batches_from)
     steps = loop.StepChooser(cfg, state, lambda phase: make_train_step(state, cfg, strategy, phase))

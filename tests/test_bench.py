@@ -12,16 +12,16 @@ def test_figures_and_table_for_each_precision():
         figures.append(bench.train_speed(bench.bench_cfg("tiny", precision=precision), "tiny", 2, 2))
     l1 = [bench.short_run_l1(bench.bench_cfg("tiny", precision=p), "tiny", 3) for p in ("fp32", "bf16")]
     cfg = bench.bench_cfg("tiny")
-    figures += l1 + [bench.pipeline_speed(cfg, "tiny", 8, 2)] + bench.serving_latency(cfg, "tiny", 2)
+    figures += l1 + bench.pipeline_speed(cfg, "tiny", 8, 2) + bench.serving_latency(cfg, "tiny", 2)
     assert [(f["figure"], f["precision"]) for f in figures] == [
         ("train", "fp32"), ("train", "bf16"), ("l1_short_run", "fp32"), ("l1_short_run", "bf16"),
-        ("input_pipeline", "fp32"), ("generator_bare", "fp32"),
+        ("input_pipeline", "fp32"), ("input_pipeline_cached", "fp32"), ("generator_bare", "fp32"),
         ("serving_default_256x256", "fp32"), ("serving_jpeg_256x256", "fp32"),
         ("serving_default_1MP", "fp32"), ("serving_jpeg_1MP", "fp32")]
     for f in figures:
         assert f["median"] > 0 and f["size"] == 32 and f["preset"] == "tiny"
         assert len(f["runs"]) == 1 if f["figure"] == "l1_short_run" else len(f["runs"]) >= 2
-    assert [f["unit"] for f in figures] == ["img/s"] * 2 + ["L1"] * 2 + ["img/s"] + ["ms"] * 5
+    assert [f["unit"] for f in figures] == ["img/s"] * 2 + ["L1"] * 2 + ["img/s"] * 2 + ["ms"] * 5
     assert abs(l1[0]["median"] - l1[1]["median"]) < 0.05 * l1[0]["median"], l1  # bf16 follows fp32
     table = bench.table(figures).splitlines()
     assert len(table) == 2 + len(figures)
@@ -53,3 +53,18 @@ def test_train_flops_follow_the_layer_shapes():
     assert bench.train_gflop_per_image(cfg) > 3 * g  # D adds work
     fig = bench.with_roof({"median": 10.0}, 2.0, {"median": 40.0})
     assert fig["gflops"] == 20.0 and fig["roof_fraction"] == 0.5
+
+
+@pytest.mark.slow  # two validations of the tiny preset on samples:val (~20 s)
+def test_time_to_quality_reports_each_threshold_or_none():
+    """A threshold far below gray is reached at the first validation, one far above never:
+    the run then stops at the training budget, with the PSNR curve it saw."""
+    fig = bench.time_to_quality(bench.bench_cfg("tiny"), "tiny", budget_s=1e-3, eval_every=2,
+                                thresholds=(-50.0, 50.0))
+    assert fig["figure"] == "time_to_quality" and fig["unit"] == "s"
+    (steps, seconds, psnr), = fig["curve"]  # the budget is spent after the first 2 steps
+    assert steps == 2 and seconds > 0 and 5 < psnr < 50
+    assert fig["s_to_plus_-50.0dB"] == seconds and fig["s_to_plus_50.0dB"] is None
+    assert fig["median"] is None and 15 < fig["grayscale_psnr"] < 40
+    row = bench.table([fig]).splitlines()[2]
+    assert f"| +-50.0 dB: {seconds:.0f}, +50.0 dB: — (budget 0) | s |" in row
