@@ -24,7 +24,7 @@ import tensorflow as tf
 from colorgan import net, vgg_unet
 from colorgan.config import ModelConfig
 from colorgan.errors import UserError
-from colorgan.layers import (NoiseChannels, SelfAttention, SpectralConv2D,
+from colorgan.layers import (BatchNorm, NoiseChannels, SelfAttention, SpectralConv2D,
                              SpectralConv2DTranspose)
 
 
@@ -34,8 +34,7 @@ def _init():
 
 def _norm(cfg: ModelConfig, name: str) -> keras.layers.Layer:
     # momentum / epsilon as in pytorch pix2pix (0.1 / 1e-5), not Keras' 0.99 / 1e-3.
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
-                                           synchronized=cfg.sync_batch_norm, name=name)
+    return BatchNorm(momentum=0.9, epsilon=1e-5, synchronized=cfg.sync_batch_norm, name=name)
 
 
 class ReplicaConsistentDropout(keras.layers.Layer):

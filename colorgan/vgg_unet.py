@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from colorgan import color, vgg
 from colorgan.config import ModelConfig
-from colorgan.layers import SelfAttention
+from colorgan.layers import BatchNorm, SelfAttention
 
 ENCODER = "encoder"  # the nested VGG16 model's name
 MULTIPLE = 16  # four 2x2 max-pools before relu5_3
@@ -54,8 +54,8 @@ class Upsample2x(keras.layers.Layer):
 def _block(cfg: ModelConfig, conv, x, width: int, name: str):
     x = conv(width, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     # momentum / epsilon as the pix2pix U-Net's (models._norm).
-    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
-                                        synchronized=cfg.sync_batch_norm, name=f"{name}_bn")(x)
+    x = BatchNorm(momentum=0.9, epsilon=1e-5, synchronized=cfg.sync_batch_norm,
+                  name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_act")(x)
 
 
