@@ -151,7 +151,7 @@ def test_bench_py(tmp_path):
     figures = [json.loads(line) for line in out.read_text().splitlines()]
     assert [f["figure"] for f in figures] == ["machine", "input_pipeline", "input_pipeline_cached"]
     assert figures[0]["cores"] >= 1 and figures[0]["tensorflow"] == tf.__version__
-    assert proc.stdout.splitlines()[:2] == out.read_text().splitlines()  # stdout too
+    assert proc.stdout.splitlines()[:3] == out.read_text().splitlines()  # stdout too
     assert "| input_pipeline | tiny | fp32 | 32 | 4 |" in proc.stdout
     proc = run("bench.py", "--presets=tiny", "--figures=nope")
     assert_one_line_error(proc, words="--figures: unknown ['nope']")
