@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorgan import config, data, models, serving, training
+from colorgan.errors import UserError
 
 
 def _median_rate(fn: Callable[[], object], count: int, repeats: int, warmup: int) -> list[float]:
@@ -135,10 +136,15 @@ def pipeline_speed(cfg: config.Config, preset: str, batches: int, repeats: int) 
     """Images/s the input pipeline delivers (decode, crop, flip, Lab) from the samples,
     decoding every photo each time ("input_pipeline") and from the in-memory cache of
     decoded photos that training uses when they fit ("input_pipeline_cached")."""
+    from colorgan import memcache
     out = []
-    for name, cache_mb in (("input_pipeline", 0), ("input_pipeline_cached", cfg.data.cache_mb)):
-        ds = data.train_dataset(data.open_source("samples"), image_size=cfg.data.image_size,
-                                batch_size=cfg.train.batch_size, seed=0, cache_mb=cache_mb)
+    source = data.open_source("samples")
+    cached = memcache.cache_in_memory(source, 2 * cfg.data.image_size, cfg.data.cache_mb)
+    for name, src in (("input_pipeline", source), ("input_pipeline_cached", cached)):
+        if name.endswith("cached") and src is source:  # --cache_mb=0, or they do not fit
+            continue
+        ds = data.train_dataset(src, image_size=cfg.data.image_size,
+                                batch_size=cfg.train.batch_size, seed=0)
         it = iter(ds)
         rates = _median_rate(lambda: next(it)[0].numpy(), batches, repeats, warmup=3)
         out.append(_figure(name, preset, "fp32", cfg.data.image_size, cfg.train.batch_size,
@@ -151,13 +157,17 @@ def time_to_quality(cfg: config.Config, preset: str, budget_s: float, eval_every
     """Seconds of training from scratch until samples:val PSNR (evaluate.py's protocol,
     256^2 crops, default rendering; LPIPS off) first reaches grayscale + each threshold dB.
 
-    The preset's training as train.py runs it (its seed, the cached samples, the step with
-    its first trace), validated every `eval_every` steps; validation time is not counted.
+    The preset's GAN step at its image size, seed and batch (no phase or size schedule),
+    on the cached samples, its first trace included; validated every `eval_every` steps,
+    validation time not counted (nor building the cache, ~1 s).
     Stops at the last threshold or after `budget_s` s of training. The figure's "median"
     is the seconds to the last threshold (None if not reached); "curve" lists
     (step, training seconds, PSNR) at every validation.
     """
     from colorgan import validation
+    if eval_every < 1 or budget_s <= 0:
+        raise UserError(f"time to quality: eval_every={eval_every} and budget_s={budget_s} "
+                        "must be positive")
     strategy = tf.distribute.get_strategy()
     state = training.create_state(cfg, strategy)
     step = training.make_train_step(state, cfg, strategy)

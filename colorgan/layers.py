@@ -44,7 +44,8 @@ class BatchNorm(keras.layers.BatchNormalization):
             mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=self.epsilon,
             exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
         # The kernel returns the Bessel-corrected variance; Keras averages the batch's own.
-        n = tf.cast(tf.size(inputs) // tf.shape(inputs)[-1], tf.float32)
+        n = tf.cast(tf.size(inputs, out_type=tf.int64) // tf.shape(inputs, out_type=tf.int64)[-1],
+                    tf.float32)
         variance = variance * (n - 1.0) / tf.maximum(n, 2.0)
         momentum = self.momentum
         self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))

@@ -62,6 +62,7 @@ class Batches:
             self.size = phase_at(self.sizes, step)
             if len(self.sizes) > 1:
                 logging.info("size %d from step %d", self.size, step)
+            self.batches = None  # the old stream (and its photo cache) goes before the new one
             self.batches = self.make_batches(self.size, step)
         return next(self.batches)
 

@@ -71,6 +71,9 @@ class CachedSource(sources.ImageSource):
     def ordered_items(self) -> tf.data.Dataset:
         return self.inner.ordered_items()
 
+    def named_bytes(self):
+        return self.inner.named_bytes()
+
     def elements(self, **kwargs) -> tf.data.Dataset:
         return self.inner.elements(**kwargs)
 
@@ -88,16 +91,16 @@ class CachedSource(sources.ImageSource):
         return tf.ensure_shape(tf.cast(image, tf.float32) * self.scales[i], [None, None, 3])
 
 
-def _integers(image: np.ndarray) -> tuple[np.ndarray, int]:
+def _integers(image: np.ndarray) -> tuple[np.ndarray, int] | None:
     """float32 [H, W, 3] in [0, 1] -> (integers k, top) with k * float32(1 / top) == image bit
-    for bit, as tf.image.convert_image_dtype makes it from uint8 (top 255) or uint16 (top
-    65535: a 16-bit PNG, and every PNG, which decode.py reads as uint16)."""
-    for top in (255, 65535):
-        k = np.rint(image * top).astype(np.uint16)  # 2 bytes a value while the cache grows
+    for bit, as tf.image.convert_image_dtype makes it from uint8 (top 255: k is uint8) or
+    uint16 (top 65535: a 16-bit PNG, and every PNG, which decode.py reads as uint16).
+    None if neither reproduces the image: then it is no decoder's output, and not cached."""
+    for top, dtype in ((255, np.uint8), (65535, np.uint16)):
+        k = np.rint(image * top).astype(dtype)
         if np.array_equal(k.astype(np.float32) * np.float32(1 / top), image):
             return k, top
-    # Not seen with TF's decoders: uint16 keeps such values within 1/131070.
-    return k, 65535
+    return None
 
 
 def cache_in_memory(source: sources.ImageSource, min_side: int,
@@ -108,29 +111,39 @@ def cache_in_memory(source: sources.ImageSource, min_side: int,
 
     Decoding stops as soon as the photos so far, extrapolated to the whole source, need
     more than 1.5x the budget, so a large folder costs little before it is turned down.
+    Memory while building: the budget, plus one photo. Each input pipeline (each worker)
+    holds its own cache, and each size of a progressive schedule decodes its own.
     """
     if budget_mb <= 0 or source.is_stream or isinstance(source, CachedSource):
         return source
     budget, count = budget_mb * 2 ** 20, source.size
     start = time.perf_counter()
-    items, ints, tops, values = [], [], [], 0
+    items, ints, tops, nbytes = [], [], [], 0
     pairs = tf.data.Dataset.zip(source.ordered_items(), source.ordered_images(min_side))
     for item, image in pairs.as_numpy_iterator():
-        k, top = _integers(image)
+        pair = _integers(image)
+        if pair is None:
+            logging.info("%s: a photo is not a decoder's integers; decoding on the fly",
+                         source.spec)
+            return source
         items.append(item)
-        ints.append(k)
-        tops.append(top)
-        values += k.size
-        nbytes = values * (1 if max(tops) == 255 else 2)
+        ints.append(pair[0])
+        tops.append(pair[1])
+        # Once one photo needs 16 bits every value is stored in 16.
+        nbytes = sum(k.size for k in ints) * (1 if max(tops) == 255 else 2)
         if nbytes > budget or (len(items) == _PROBE and nbytes / _PROBE * count > 1.5 * budget):
             logging.info("%s: decoded photos need more than --cache_mb=%g MB; decoding them "
                          "on the fly", source.spec, budget_mb)
             return source
     dtype = np.uint8 if max(tops) == 255 else np.uint16
-    pixels = np.concatenate([k.ravel() for k in ints]).astype(dtype)
-    scales = np.array([1 / top for top in tops], np.float32)
     shapes = np.array([k.shape[:2] for k in ints], np.int64)
-    offsets = np.concatenate([[0], np.cumsum(shapes[:, 0] * shapes[:, 1] * 3)[:-1]])
+    sizes = shapes[:, 0] * shapes[:, 1] * 3
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pixels = np.empty(int(sizes.sum()), dtype)  # filled photo by photo: one copy at a time
+    for i, offset in enumerate(offsets):
+        pixels[offset:offset + sizes[i]] = ints[i].ravel()
+        ints[i] = None
+    scales = np.array([1 / top for top in tops], np.float32)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(items), tf.range(len(items), dtype=tf.int64)),
         default_value=-1)

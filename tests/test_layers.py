@@ -51,3 +51,21 @@ def test_fused_batch_norm_equals_keras(policy, tol):
     # Inference uses the moving statistics, as Keras does.
     np.testing.assert_allclose(tf.cast(fused(x, training=False), tf.float32).numpy(),
                                tf.cast(ref(x, training=False), tf.float32).numpy(), atol=tol * 3)
+
+
+def test_fused_kernel_runs_in_training_only():
+    x = tf.zeros([2, 4, 4, 3])
+    layer = layers.BatchNorm()
+    layer.build(x.shape)
+
+    def ops(training):
+        graph = tf.function(lambda t: layer(t, training=training)).get_concrete_function(x).graph
+        return {op.type for op in graph.get_operations()}
+
+    assert "FusedBatchNormV3" in ops(True)
+    assert "FusedBatchNormV3" not in ops(False)
+    layers.BatchNorm.fused = False
+    try:
+        assert "FusedBatchNormV3" not in ops(True)
+    finally:
+        layers.BatchNorm.fused = True

@@ -1,7 +1,6 @@
 """The in-memory cache of decoded photos (colorgan/memcache.py): same batches, bit for bit."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from colorgan import data, memcache
@@ -14,6 +13,7 @@ def take(ds, n):
 
 def test_cached_stream_equals_the_decoded_one_and_resumes_exactly(photo_folder):
     src = data.open_source(str(photo_folder))
+    assert isinstance(memcache.cache_in_memory(src, 64, 64), memcache.CachedSource)  # 2 x 32
     make = lambda cache_mb, start=0: data.train_dataset(  # noqa: E731
         src, image_size=32, batch_size=4, seed=1, start_index=start, cache_mb=cache_mb)
     plain, cached = take(make(0), 6), take(make(64), 6)
@@ -54,10 +54,23 @@ def test_cache_holds_each_photo_as_its_decoder_gave_it(photo_folder, tmp_path):
                                       deep_src.load(tf.constant(p)).numpy())
 
 
-def test_too_large_a_folder_and_streams_are_not_cached(photo_folder, tfds_photos):
+def test_too_large_a_folder_and_streams_are_not_cached(photo_folder, tfds_photos, monkeypatch):
     src = data.open_source(str(photo_folder))
     need = 2 * sum(int(np.prod(src.load(p, 32).shape)) for p in src.paths)  # uint16: PNGs
     assert memcache.cache_in_memory(src, 32, budget_mb=need / 2 ** 20 * 0.9) is src
+    # The first photos, extrapolated to the folder, already say it will not fit: it stops
+    # decoding there rather than at the budget. 10 photos; the budget holds about 3 times
+    # the first two (8-bit: a byte a value), so the budget alone would stop later.
+    first_two = sum(int(np.prod(src.load(p, 32).shape)) for p in src.paths[:2])
+    decoded = []
+    integers = memcache._integers
+    monkeypatch.setattr(memcache, "_integers", lambda im: decoded.append(1) or integers(im))
+    monkeypatch.setattr(memcache, "_PROBE", 2)
+    assert memcache.cache_in_memory(src, 32, budget_mb=3 * first_two / 2 ** 20) is src
+    assert len(decoded) == 2
+    # A photo off the decoders' integer grid is no decoder's output: nothing is cached.
+    monkeypatch.setattr(memcache, "_integers", lambda im: None)
+    assert memcache.cache_in_memory(src, 32, budget_mb=64) is src
     assert memcache.cache_in_memory(src, 32, budget_mb=0) is src
     data_dir, _ = tfds_photos
     stream = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=str(data_dir))
