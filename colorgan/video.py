@@ -95,6 +95,9 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
     info = probe(src)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would keep the video from other users
     written = 0
     try:
         with _open(src) as inp, av.open(tmp, "w", format=fmt) as out:

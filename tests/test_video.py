@@ -67,8 +67,8 @@ def test_transcode_keeps_frames_timestamps_and_audio(tmp_path, size):
     with av.open(str(dst)) as c:  # the frames are fn's output (H.264 at crf 18: close)
         out = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     assert np.abs(out.astype(float) - (255 - truth)).mean() < 6
-    assert [p.name for p in tmp_path.iterdir()] != [] and not any(
-        p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mp4"]  # no temp left
+    assert dst.stat().st_mode & 0o044 == src.stat().st_mode & 0o044  # readable as others' are
 
 
 def test_bad_clips_are_one_line_errors_and_leave_nothing(tmp_path):
