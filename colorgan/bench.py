@@ -139,7 +139,8 @@ def pipeline_speed(cfg: config.Config, preset: str, batches: int, repeats: int) 
     from colorgan import memcache
     out = []
     source = data.open_source("samples")
-    cached = memcache.cache_in_memory(source, 2 * cfg.data.image_size, cfg.data.cache_mb)
+    cached = memcache.cache_in_memory(source, data.decode_side(cfg.data.image_size),
+                                     cfg.data.cache_mb)
     for name, src in (("input_pipeline", source), ("input_pipeline_cached", cached)):
         if name.endswith("cached") and src is source:  # --cache_mb=0, or they do not fit
             continue

@@ -58,6 +58,12 @@ def eval_crop(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.clip_by_value(image[top:top + size, left:left + size, :], 0.0, 1.0)
 
 
+def decode_side(image_size: int) -> int:
+    """The shorter side training photos are decoded at (at least): room for a crop of 35 %
+    of the area at full resolution."""
+    return 2 * image_size
+
+
 def to_model(rgb: tf.Tensor, color_space: str = "lab") -> tuple[tf.Tensor, tf.Tensor]:
     """[..., S, S, 3] RGB in [0, 1] -> (L [..., S, S, 1], ab [..., S, S, 2]) model range.
 
@@ -139,7 +145,7 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     per_replica = batch_size
     if input_context is not None:
         per_replica = input_context.get_per_replica_batch_size(batch_size)
-    min_side = 2 * image_size  # room for a crop of 35% area at full resolution
+    min_side = decode_side(image_size)
     source = memcache.cache_in_memory(source, min_side, cache_mb)
     elements = source.elements(seed=seed, start=start_index, shuffle_buffer=shuffle_buffer,
                                batch_size=batch_size, input_context=input_context)
