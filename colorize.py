@@ -1,9 +1,12 @@
-"""Colorize photos: python colorize.py [--model=runs/demo/export] [--output_dir=out] PHOTOS...
+"""Colorize photos and videos: python colorize.py [--model=...] [--output_dir=out] INPUTS...
 
-PHOTOS are files, folders (searched recursively) or globs. --model is the colorizer
-shipped in colorgan by default, or an export (export.py) or a training workdir. Without
---output_dir each output goes beside its input as NAME_colorized.png. Each output keeps
-its input's size; inputs are never overwritten. Exit code 1 if any file failed, 2 for a bad flag or path.
+INPUTS are photos, videos (mp4, mov, mkv, avi, webm), folders (searched recursively) or
+globs; with --video each folder is instead one video's numbered frames. --model is the
+colorizer shipped in colorgan by default, or an export (export.py), a .tflite or a
+training workdir. Without --output_dir each output goes beside its input as
+NAME_colorized.png (.mp4 for a video, a folder for frames). Each output keeps its
+input's size; a video keeps its frame count, timestamps and audio; inputs are never
+overwritten. Exit code 1 if any input failed, 2 for a bad flag or path.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
@@ -21,7 +24,12 @@ flags.DEFINE_string("output_dir", "", "Where the colour images go (default: besi
 # --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
 # model's own)
 config_flags.define_flat(config.RenderConfig)
-flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format.")
+flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format of photos and frames.")
+# --temporal, --temporal_keep, --temporal_gate, --scene_cut, --flow_side
+config_flags.define_flat(config.TemporalConfig)
+flags.DEFINE_bool("video", False, "Each folder is one video's numbered frames (colorized in "
+                  "order, with --temporal), written to a folder of the same frame names.")
+flags.DEFINE_integer("batch_size", 8, "Video frames per generator call.", lower_bound=1)
 
 
 def main(argv):
@@ -29,12 +37,14 @@ def main(argv):
     from colorgan.errors import UserError
 
     if len(argv) < 2:
-        raise UserError("name the photos to colorize (files, folders or globs)")
+        raise UserError("name the photos or videos to colorize (files, folders or globs)")
+    temporal = config_flags.flat_values(config.TemporalConfig)  # validated before loading
     model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
     report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
-                                      FLAGS.render_size)
-    logging.info("wrote %d image(s) %s", len(report.written),
+                                      FLAGS.render_size, temporal=temporal,
+                                      frame_folders=FLAGS.video, batch_size=FLAGS.batch_size)
+    logging.info("wrote %d output(s) %s", len(report.written),
                  f"to {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs")
     for name, reason in report.failed:
         print(f"colorize.py: failed: {name}: {reason}", flush=True)

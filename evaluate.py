@@ -2,6 +2,10 @@
 
 Writes metrics.json (PSNR, SSIM, LPIPS, colourfulness, dCF, chroma ratio, and the same
 for the grayscale baseline), per_image.csv and comparison.png.
+
+--data=CLIP.mp4 (any video colorize.py reads) scores a video instead: the warping error
+of Lai et al. (flicker) frame by frame and with --temporal=flow, beside the clip's own,
+and colour PSNR where the clip is in colour; metrics.json and strip.png.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
@@ -13,14 +17,17 @@ from colorgan import config, config_flags
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "pretrained (the shipped colorizer), a SavedModel / export "
                     "base path, a LiteRT .tflite, or a training workdir.", required=True)
-flags.DEFINE_string("data", "samples:val", "samples:val | FOLDER | tfds:NAME[:SPLIT].")
+flags.DEFINE_string("data", "samples:val", "samples:val | FOLDER | tfds:NAME[:SPLIT] | "
+                    "a video file (flicker and colour PSNR of its frames).")
 flags.DEFINE_integer("size", 256, "Shorter side to this, then the centre square.")
 # --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
 # model's own)
 config_flags.define_flat(config.RenderConfig)
 flags.DEFINE_string("output_dir", None, "Where metrics.json, per_image.csv, comparison.png go.",
                     required=True)
-flags.DEFINE_integer("limit", None, "Evaluate only the first N images.")
+flags.DEFINE_integer("limit", None, "Evaluate only the first N images (frames of a video).")
+# --temporal, --temporal_keep, --temporal_gate, --scene_cut, --flow_side (videos)
+config_flags.define_flat(config.TemporalConfig)
 flags.DEFINE_integer("batch_size", 8, "Images per batch.")
 flags.DEFINE_bool("lpips", True, "Compute LPIPS (VGG16 v0.1, weights shipped in colorgan).")
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
@@ -29,8 +36,20 @@ flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import data, evaluation, inference
+    from colorgan import data, evaluation, inference, video
 
+    if video.is_video(FLAGS.data):
+        from colorgan import videoeval
+        temporal = config_flags.flat_values(config.TemporalConfig)
+        model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
+                                     FLAGS.render_size)
+        result = videoeval.evaluate_video(model, FLAGS.data, FLAGS.output_dir,
+                                          render_size=FLAGS.render_size, temporal=temporal,
+                                          batch_size=FLAGS.batch_size, limit=FLAGS.limit,
+                                          title=FLAGS.model)
+        logging.info("warping error %s | colour PSNR %s", result["warping_error"],
+                     result["colour_psnr"])
+        return 0
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
     source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
     model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),

@@ -212,6 +212,47 @@ class RenderConfig:
         return {k: values[k] for k in keys}
 
 
+TEMPORAL_METHODS = ("flow", "none")  # colorgan.temporal
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """How a video's colour is kept steady from frame to frame (colorize.py, evaluate.py).
+
+    "flow" carries each frame's colour along the optical flow to the next one and blends
+    it with that frame's own prediction where the motion is trustworthy (temporal.py).
+    The defaults were chosen on clips over the shipped *train* photos (BUILD_NOTES.md
+    "Video").
+    """
+
+    temporal: str = _field("flow", "Video colour from frame to frame: flow (carry the "
+                           "previous frame's colour along the motion where it is reliable) "
+                           "or none (every frame alone; flickers).", TEMPORAL_METHODS)
+    temporal_keep: float = _field(0.85, "Weight of the colour carried from the previous "
+                                  "frame where the motion is reliable (0 = none, < 1).")
+    temporal_gate: float = _field(6.0, "Lightness difference (Lab L, 0-100) between a pixel "
+                                  "and where the flow says it came from at which the carried "
+                                  "colour's weight falls to 61 %: a changed pixel gets its "
+                                  "own colour.")
+    scene_cut: float = _field(0.25, "A new shot starts (nothing carried over) where the "
+                              "lightness histograms of two frames differ by more than this "
+                              "(total variation, 0-1).")
+    flow_side: int = _field(320, "Optical flow is computed with the frame's longer side "
+                            "scaled down to this (chroma is smooth; larger = slower).")
+
+    def __post_init__(self):
+        if self.temporal not in TEMPORAL_METHODS:
+            raise UserError(f"temporal={self.temporal!r}: choose {' or '.join(TEMPORAL_METHODS)}")
+        if not 0 <= self.temporal_keep < 1:
+            raise UserError(f"temporal_keep={self.temporal_keep} must be in [0, 1)")
+        if self.temporal_gate <= 0:
+            raise UserError(f"temporal_gate={self.temporal_gate} must be > 0")
+        if not 0 < self.scene_cut <= 1:
+            raise UserError(f"scene_cut={self.scene_cut} must be in (0, 1]")
+        if self.flow_side < 16:
+            raise UserError(f"flow_side={self.flow_side} must be >= 16")
+
+
 RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour
 
 

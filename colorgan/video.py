@@ -40,7 +40,11 @@ class VideoInfo:
     fps: Fraction       # average frame rate
     frames: int         # as the container declares it (0: not declared)
     duration: float     # seconds (0.0: not declared)
-    audio_streams: int
+    audio_codecs: tuple[str, ...]  # one name per audio stream ("aac", "opus", ...)
+
+    @property
+    def audio_streams(self) -> int:
+        return len(self.audio_codecs)
 
 
 def _open(path: str | os.PathLike):
@@ -59,10 +63,31 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if not container.streams.video:
             raise UserError(f"{path}: no video stream")
         v = container.streams.video[0]
+        if v.codec_context is None:  # FFmpeg has no decoder for it (or it is mislabelled)
+            raise UserError(f"{path}: unknown video codec")
         duration = (float(container.duration) / 1e6) if container.duration else 0.0
         return VideoInfo(str(path), v.codec_context.width, v.codec_context.height,
                          Fraction(v.average_rate or 0), int(v.frames or 0), duration,
-                         len(container.streams.audio))
+                         tuple(a.codec_context.name for a in container.streams.audio))
+
+
+def read_frames(path: str | os.PathLike, batch_size: int = 8) -> Iterator[np.ndarray]:
+    """The clip's frames in order, as uint8 RGB batches [<= batch_size, H, W, 3].
+    UserError for a file with no video or one that stops decoding."""
+    import av
+    probe(path)
+    done = 0
+    try:
+        with _open(path) as container:
+            frames = (f.to_ndarray(format="rgb24") for f in container.decode(video=0))
+            for batch in _batches(frames, batch_size):
+                done += len(batch)
+                yield np.stack(batch)
+    except av.error.FFmpegError as e:
+        raise UserError(f"{path}: damaged or truncated: decoding stopped after {done} "
+                        f"frames ({e})") from None
+    if done == 0:
+        raise UserError(f"{path}: no frames")
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:
@@ -140,7 +165,8 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
             raise UserError(f"{src}: truncated ({written} of {info.frames} frames decode)")
         os.replace(tmp, dst)
     except av.error.FFmpegError as e:
-        raise UserError(f"{src}: decoding failed after {written} frames ({e})") from None
+        raise UserError(f"{src}: damaged or truncated: decoding stopped after {written} "
+                        f"frames ({e})") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan import folders, video
+from colorgan import clips, config, video
 from colorgan.errors import UserError
 
 av = pytest.importorskip("av")
@@ -14,29 +14,9 @@ av = pytest.importorskip("av")
 
 def make_clip(path, frames=24, fps=12, size=(64, 48), audio=True, codec="libx264"):
     """A pan across a shipped photo (the true colour video is known) plus a 440 Hz tone."""
-    photo = Image.open(sorted((folders.SAMPLES_DIR / "val").iterdir())[0]).convert("RGB")
-    photo = np.asarray(photo.resize((size[0] * 2, size[1])))
+    photo = np.asarray(Image.fromarray(clips.sample_photo(0)).resize((size[0] * 2, size[1])))
     truth = np.stack([photo[:, 2 * i:2 * i + size[0]] for i in range(frames)])
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream(codec, rate=fps)
-        odd = size[0] % 2 or size[1] % 2  # 4:2:0 needs even sides
-        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv444p" if odd else "yuv420p"
-        streams = [vs]
-        if audio:
-            aus = out.add_stream("aac", rate=16000)
-            streams.append(aus)
-        for image in truth:
-            out.mux(vs.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        if audio:
-            t = np.arange(int(16000 * frames / fps)) / 16000
-            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-            for k in range(0, len(tone), 1024):
-                frame = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp",
-                                                   layout="mono")
-                frame.sample_rate, frame.pts = 16000, k
-                out.mux(aus.encode(frame))
-        for s in streams:
-            out.mux(s.encode(None))
+    clips.write(path, truth, fps, tone_hz=440 if audio else 0, codec=codec)
     return truth
 
 
@@ -101,3 +81,120 @@ def test_bad_clips_are_one_line_errors_and_leave_nothing(tmp_path):
         video.transcode(src, dst, interrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["clip.mp4", "tone.m4a", "cut.mp4", "notes.mp4"])  # nothing half-written
+
+
+def test_damaged_clips_are_one_line_errors(tmp_path):
+    """An unknown codec, a clip with no frames and a cut-off file, each as one line."""
+    import av as _av
+    good = tmp_path / "good.mp4"
+    make_clip(good, audio=False)
+    unknown = tmp_path / "unknown.mp4"
+    unknown.write_bytes(good.read_bytes().replace(b"avc1", b"qqq1"))  # no decoder has it
+    empty = tmp_path / "empty.mp4"
+    with _av.open(str(empty), "w") as out:
+        s = out.add_stream("libx264", rate=12)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        out.start_encoding()
+    cut = tmp_path / "cut.mp4"  # index first (faststart), data cut off: frames declared, absent
+    with _av.open(str(tmp_path / "fast.mp4"), "w", options={"movflags": "faststart"}) as out:
+        s = out.add_stream("libx264", rate=12)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for image in make_clip(tmp_path / "x.mp4", audio=False):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(s.encode(None))
+    data = (tmp_path / "fast.mp4").read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for bad, words in ((unknown, "unknown video codec"), (empty, "no video stream"),
+                       (cut, "(damaged or truncated|truncated)")):
+        with pytest.raises(UserError, match=f"^{bad}: {words}"):
+            video.transcode(bad, tmp_path / "out.mp4", lambda rgb: rgb)
+        with pytest.raises(UserError, match=f"^{bad}: {words}"):
+            list(video.read_frames(bad))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def tint(images, render_size):
+    """A stand-in colorizer (the I/O tests need no network): warm tint, [B, H, W, 3]."""
+    return np.clip(images * np.array([1.0, 0.85, 0.7], np.float32), 0, 1)
+
+
+def test_colorize_files_takes_a_mixed_list(tmp_path):
+    from colorgan import inference
+    clip, photo, broken = tmp_path / "clip.mov", tmp_path / "photo.png", tmp_path / "bad.mkv"
+    truth = make_clip(clip)
+    Image.fromarray(truth[0]).save(photo)
+    broken.write_text("not a video")
+    report = inference.colorize_files(tint, [str(clip), str(photo), str(broken)],
+                                      tmp_path / "out")
+    assert sorted(p.name for p in report.written) == ["clip.mp4", "photo.png"]
+    assert report.failed == [(str(broken), report.failed[0][1])]
+    assert report.failed[0][1].startswith("not a readable video")  # the file named once
+    t_in, audio_in, packets_in = stream_facts(clip)
+    t_out, audio_out, packets_out = stream_facts(tmp_path / "out" / "clip.mp4")
+    assert (t_out, audio_out, packets_out) == (t_in, audio_in, packets_in)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4", "photo.png"]
+    # Beside the input, and never over it: clip_colorized.mp4.
+    again = inference.colorize_files(tint, [str(clip)], None, temporal=config.TemporalConfig(
+        temporal="none"))
+    assert again.written == [tmp_path / "clip_colorized.mp4"] and clip.exists()
+
+
+def test_a_folder_of_frames_is_one_video(tmp_path):
+    from colorgan import inference, videocolor
+    frames = tmp_path / "reel"
+    frames.mkdir()
+    truth = make_clip(tmp_path / "clip.mp4", frames=11, audio=False)
+    for i, image in enumerate(truth):  # frame_9 before frame_10: numbers, not text
+        Image.fromarray(image).save(frames / f"frame_{i}.png")
+    assert [p.name for p in videocolor.frame_files(frames)][9:] == ["frame_9.png", "frame_10.png"]
+    report = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
+                                      batch_size=4)
+    out = tmp_path / "out" / "reel"
+    assert report.written == [out] and not report.failed
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in frames.iterdir())
+    first = np.asarray(Image.open(out / "frame_0.png"))
+    assert first.shape == truth[0].shape
+    # The first frame is the model's own colour (nothing to carry yet) on the input's L.
+    x = truth[:1].astype(np.float32) / 255
+    L, ab = videocolor.lab_split(x, tint(x, 0))
+    np.testing.assert_allclose(first / 255, videocolor.lab_join(L, ab)[0], atol=1.01 / 255)
+    # Run again: a new folder beside it, the first one kept.
+    inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
+    Image.fromarray(truth[0][:20]).save(frames / "frame_99.png")
+    bad = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
+    assert "frames differ in size" in bad.failed[0][1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from colorgan import inference
+    return inference.open_model("pretrained")
+
+
+def test_flow_steadies_the_shipped_model_on_two_shots(shipped, tmp_path):
+    """The issue's acceptance on a clip made here: a pan over one photo, a cut, a zoom
+    into another. --temporal=flow at least halves the warping error of frame-by-frame
+    colour, keeps colour PSNR (within 0.2 dB), and carries nothing across the cut."""
+    from colorgan import inference, videoeval
+    frames, cut = clips.two_shots((96, 64), 12)
+    clip = tmp_path / "two_shots.mp4"
+    clips.write(clip, frames, fps=12)
+    result = videoeval.evaluate_video(shipped, str(clip), tmp_path / "eval")
+    we, psnr = result["warping_error"], result["colour_psnr"]
+    assert result["scene_cuts"] == [cut] and result["frames"] == 2 * cut
+    assert we["flow"] <= 0.5 * we["none"], we
+    assert psnr["flow"] >= psnr["none"] - 0.2, psnr
+    assert psnr["none"] > psnr["grayscale"]  # the shipped model colours these photos
+    assert (tmp_path / "eval" / "strip.png").stat().st_size > 0
+    report = inference.colorize_files(shipped, [str(clip)], tmp_path / "out")
+    out = report.written[0]
+    assert stream_facts(out) == stream_facts(clip)  # frames, timestamps, audio
+    assert video.probe(out).duration == pytest.approx(video.probe(clip).duration, abs=0.1)
+    with av.open(str(out)) as c:
+        decoded = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    # The first frame after the cut is the model's own colour for it: nothing carried.
+    alone = shipped(decoded[cut:cut + 1].astype(np.float32) / 255, 0)[0]
+    assert np.abs(decoded[cut] / 255 - alone).mean() < 2 / 255
