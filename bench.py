@@ -7,7 +7,8 @@ their fraction of the roof, input-pipeline images/s at
 the same size and batch, and the exported model's serving latency for a 256^2 and a 1 MP
 JPEG; with --figures=l1 also the mean L1 at the end of a short run per precision
 (--l1_steps); with --figures=quality the training seconds from scratch until samples:val
-PSNR is 0.5 and 1.0 dB above grayscale. Medians over --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
+PSNR is 0.5 and 1.0 dB above grayscale; with --figures=video colorize.py's frames/s on
+a 480p clip, frame by frame and with --temporal=flow. Medians over --repeats runs; one JSON line per figure on stdout, then a Markdown table, and the
 machine. Run it on an otherwise idle machine.
 """
 
@@ -26,12 +27,14 @@ flags.DEFINE_list("figures", ["roof", "train", "pipeline", "serving"],
                   "What to measure: roof (2048^3 matmul GFLOP/s per precision; train figures "
                   "then report their fraction of it), train, pipeline, serving, tflite (SavedModel vs LiteRT "
                   "colorizing latency), l1 (short-run L1 per precision), quality (seconds of "
-                  "training from scratch to samples:val PSNR gray + 0.5 and + 1.0 dB).")
+                  "training from scratch to samples:val PSNR gray + 0.5 and + 1.0 dB), video "
+                  "(colorize.py's frames/s on a 480p clip, frame by frame and --temporal=flow).")
 flags.DEFINE_float("quality_budget_s", 300, "Training seconds --figures=quality may spend "
                    "per preset and precision before it gives up.")
 flags.DEFINE_integer("quality_eval_every", 0, "Steps between validations of --figures=quality "
                      "(0: 10 at 128^2 and above, 250 below).")
 flags.DEFINE_integer("l1_steps", 200, "Steps of the --figures=l1 run.")
+flags.DEFINE_integer("video_frames", 48, "Frames of the 480p clip --figures=video colorizes.")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
 flags.DEFINE_integer("steps", 0, "Train steps per repeat (0: 5 at 256^2, 20 at the demo size).")
@@ -60,7 +63,7 @@ def main(argv):
     from colorgan import bench
     from colorgan.errors import UserError
 
-    known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality"}
+    known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality", "video"}
     unknown = set(FLAGS.figures) - known
     if unknown:
         raise UserError(f"--figures: unknown {sorted(unknown)} ({', '.join(sorted(known))})")
@@ -113,6 +116,9 @@ def main(argv):
                 emit(fig)
         if "tflite" in FLAGS.figures:
             for fig in bench.tflite_latency(cfg, preset, FLAGS.repeats * 3):
+                emit(fig)
+        if "video" in FLAGS.figures:
+            for fig in bench.video_speed(cfg, preset, FLAGS.video_frames, FLAGS.repeats):
                 emit(fig)
     print(bench.table(results[1:]))
     if out:

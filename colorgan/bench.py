@@ -11,6 +11,7 @@ import io
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -272,6 +273,48 @@ def tflite_latency(cfg: config.Config, preset: str, repeats: int,
             rates = _median_rate(lambda: fn(image), 1, repeats, warmup=2)
             out.append(_figure(f"colorize_{label}_{name}", preset, "fp32", cfg.data.image_size,
                                1, [1e3 / r for r in rates], "ms"))
+    return out
+
+
+VIDEO_SIZE = (640, 480)  # 480p
+
+
+def video_speed(cfg: config.Config, preset: str, frames: int, repeats: int,
+                size: tuple[int, int] = VIDEO_SIZE) -> list[dict]:
+    """Frames per second of colorize.py's work on a 480p H.264 clip with audio (decode,
+    the preset's generator in the default rendering, encode), frame by frame and with
+    --temporal=flow; then the temporal filter alone (ms per frame)."""
+    from colorgan import clips, temporal, videocolor
+    colorizer = _colorizer(cfg)
+
+    def model(images, render_size):
+        return colorizer.colorize_at(tf.constant(images, tf.float32),
+                                     tf.constant(render_size, tf.int32)).numpy()
+
+    out = []
+    truth, _ = clips.two_shots(size, max(frames // 2, 2))
+    name = f"{size[1]}p"
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "clip.mp4"
+        clips.write(src, truth, fps=24)
+        for method in config.TEMPORAL_METHODS[::-1]:  # none first: flow's cost shows beside it
+            run = lambda: videocolor.colorize_video(  # noqa: E731
+                model, src, Path(tmp) / "out.mp4",
+                temporal=config.TemporalConfig(temporal=method))
+            rates = _median_rate(run, 1, repeats, warmup=1)
+            out.append(_figure(f"video_{name}_{method}", preset, "fp32", cfg.data.image_size, 8,
+                               rates, "frames/s", scale=len(truth)))
+    frames_f = truth.astype(np.float32) / 255
+    L, ab = videocolor.lab_split(frames_f, frames_f)
+
+    def filter_all():
+        f = temporal.TemporalFilter(config.TemporalConfig())
+        for l, a in zip(L, ab):
+            f(l, a)
+
+    rates = _median_rate(filter_all, 1, repeats, warmup=1)
+    out.append(_figure(f"temporal_filter_{name}", preset, "fp32", cfg.data.image_size, 1,
+                       [1e3 / (r * len(truth)) for r in rates], "ms"))
     return out
 
 

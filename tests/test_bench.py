@@ -37,6 +37,14 @@ def test_tflite_figures_name_each_model_at_each_photo_size():
     assert all(f["median"] > 0 and f["unit"] == "ms" and len(f["runs"]) == 2 for f in figures)
 
 
+def test_video_figures_time_both_methods_and_the_filter():
+    figures = bench.video_speed(bench.bench_cfg("tiny"), "tiny", 4, 2, size=(64, 48))
+    assert [(f["figure"], f["unit"]) for f in figures] == [
+        ("video_48p_none", "frames/s"), ("video_48p_flow", "frames/s"),
+        ("temporal_filter_48p", "ms")]
+    assert all(len(f["runs"]) == 2 for f in figures)
+
+
 def test_train_flops_follow_the_layer_shapes():
     """The tiny preset's FLOPs from TF's profiler against a count from the formula for its
     first conv (2 x k^2 x C_in x C_out x H_out x W_out), and the 3 x (G + 3 D) rule."""

@@ -52,6 +52,24 @@ def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
         assert a.shape == b.shape and np.abs(a - b).max() <= 1  # one 8-bit level
 
 
+def test_a_tflite_colours_a_video(lite_dir, saved_dir, tmp_path):
+    """Videos go through a .tflite in batches of frames, like any model."""
+    import av
+    from colorgan import clips
+    frames, _ = clips.two_shots((64, 48), 4)
+    clip = tmp_path / "clip.mp4"
+    clips.write(clip, frames)
+    outs = {}
+    for name, path in (("lite", lite_dir), ("saved", saved_dir)):
+        report = inference.colorize_files(inference.open_model(path), [str(clip)],
+                                          tmp_path / name, batch_size=3)
+        assert not report.failed
+        with av.open(str(report.written[0])) as c:
+            outs[name] = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+    assert outs["lite"].shape == frames.shape
+    assert np.abs(outs["lite"].astype(float) - outs["saved"]).mean() < 1  # H.264 noise
+
+
 def test_fp16_weights_hold_quality(colorizer, lite_dir, tmp_path):
     fp16 = serving.export(colorizer, tmp_path, writer=litert.writer("fp16"))
     assert (Path(fp16) / litert.FILE).stat().st_size < 0.55 * (Path(lite_dir) / litert.FILE).stat().st_size

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, training
+from colorgan import clips, config, training, video
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--log_every=1000", "--image_every=1000"]
@@ -107,14 +107,36 @@ def test_colorize_py(exported, tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 50, 3), dtype=np.uint8)
                     ).save(photos / "a.png")
     (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    frames, _ = clips.two_shots((48, 32), 3)
+    clips.write(photos / "clip.mp4", frames)
     proc = run("colorize.py", f"--model={export}", f"--output_dir={tmp_path / 'out'}", str(photos))
     assert proc.returncode == 1, proc.stderr[-2000:]  # broken.jpg failed, a.png did not
     assert [line.split(": ")[:2] for line in proc.stdout.splitlines()] == [
         ["colorize.py", "failed"]] and "broken.jpg" in proc.stdout
     assert Image.open(tmp_path / "out" / "a.png").size == (50, 30)
-    assert "img/s" in proc.stderr
+    assert video.probe(tmp_path / "out" / "clip.mp4").frames == 6
+    assert "frames/s" in proc.stderr and "new shots at frames [3]" in proc.stderr
+    proc = run("colorize.py", f"--model={export}", "--temporal_keep=1.5", str(photos))
+    assert_one_line_error(proc, "colorize.py: error: --temporal_keep=1.5 must be in [0, 1)")
     proc = run("colorize.py", f"--model={tmp_path / 'nope'}", f"--output_dir={tmp_path / 'o'}", "x.jpg")
     assert_one_line_error(proc, f"colorize.py: error: --model: {tmp_path / 'nope'} does not exist")
+
+
+def test_evaluate_py_on_a_video(exported, tmp_path):
+    _, export = exported
+    frames, _ = clips.two_shots((48, 32), 3)
+    clips.write(tmp_path / "clip.mkv", frames)
+    proc = run("evaluate.py", f"--model={export}", f"--data={tmp_path / 'clip.mkv'}",
+               f"--output_dir={tmp_path / 'eval'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert result["frames"] == 6 and result["scene_cuts"] == [3]
+    assert set(result["warping_error"]) == {"none", "flow", "truth", "input"}
+    assert set(result["colour_psnr"]) == {"none", "flow", "grayscale"}
+    assert (tmp_path / "eval" / "strip.png").is_file()
+    proc = run("evaluate.py", f"--model={export}", f"--data={tmp_path / 'nope.mp4'}",
+               f"--output_dir={tmp_path / 'e2'}")
+    assert_one_line_error(proc, words="nope.mp4: not a readable video")
 
 
 def test_evaluate_py(exported, tmp_path):
