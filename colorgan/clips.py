@@ -67,29 +67,33 @@ def two_shots(size: tuple[int, int] = (96, 64), frames_per_shot: int = 12,
 
 
 def write(path: str | os.PathLike, frames: np.ndarray, fps: int = 12, *, tone_hz: float = 440.0,
-          codec: str = "libx264") -> None:
+          codec: str = "libx264", audio_codec: str = "aac") -> None:
     """uint8 RGB [T, H, W, 3] -> a video file (the container from the suffix), with a mono
-    AAC tone as its audio track (tone_hz 0: no audio). Odd sides are written in 4:4:4."""
+    tone in `audio_codec` as its audio track (tone_hz 0: no audio). Odd sides are written
+    in 4:4:4."""
     import av
     path = Path(path)
     h, w = frames.shape[1:3]
+    rate = 48000 if "opus" in audio_codec else 16000  # Opus takes 48 kHz only
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height = w, h
         vs.pix_fmt = "yuv444p" if (w % 2 or h % 2) and codec == "libx264" else "yuv420p"
         streams = [vs]
         if tone_hz:
-            aus = out.add_stream("aac", rate=16000)
+            aus = out.add_stream(audio_codec, rate=rate, layout="mono")
             streams.append(aus)
         for image in frames:
             out.mux(vs.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         if tone_hz:
-            t = np.arange(int(16000 * len(frames) / fps)) / 16000
+            t = np.arange(int(rate * len(frames) / fps)) / rate
             tone = (0.3 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)
-            for k in range(0, len(tone), 1024):
-                frame = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp",
+            step = 960 if "opus" in audio_codec else 1024
+            for k in range(0, len(tone), step):
+                # PyAV's encoder converts the samples to the codec's own format.
+                frame = av.AudioFrame.from_ndarray(tone[None, k:k + step], format="fltp",
                                                    layout="mono")
-                frame.sample_rate, frame.pts = 16000, k
+                frame.sample_rate, frame.pts = rate, k
                 out.mux(aus.encode(frame))
         for s in streams:
             out.mux(s.encode(None))

@@ -103,8 +103,8 @@ def expand_inputs(specs: list[str], frame_folders: bool = False
     mirror = len(matched) > 1
     found: list[tuple[Path, Path]] = []
     for m in matched:
-        if m.is_dir() and frame_folders:
-            found.append((m, Path(m.resolve().name)))
+        if m.is_dir() and frame_folders:  # resolved: "." has no name to put _colorized on
+            found.append((m.resolve(), Path(m.resolve().name)))
         elif m.is_dir():
             base = Path(m.resolve().name) if mirror else Path()
             files = data.list_image_files(m) + [

@@ -192,6 +192,8 @@ class WarpingError:
         self._sums: dict[str, float] = {}
         self.pairs = 0
         self.cuts = 0
+        self.cut_frames: list[int] = []  # the first frame of each new shot after the first
+        self._frames = 0
         self.masked: list[float] = []  # fraction of each pair's pixels masked out
 
     def add(self, reference_L: np.ndarray, videos: dict[str, np.ndarray]) -> None:
@@ -201,6 +203,7 @@ class WarpingError:
         ref, hist = to_u8(reference_L), histogram(reference_L)
         if self._prev is not None and histogram_change(self._prev[1], hist) > self.scene_cut:
             self.cuts += 1
+            self.cut_frames.append(self._frames)
         elif self._prev is not None:
             prev_ref, _, prev_videos = self._prev
             back, fwd = self._flow(ref, prev_ref), self._flow(prev_ref, ref)
@@ -210,12 +213,13 @@ class WarpingError:
             for name, frame in videos.items():
                 warped, _ = warp(prev_videos[name], back)
                 sq = (np.asarray(frame, np.float32) - warped) ** 2
-                # No pixel unmasked (a cut, or all motion boundary): the whole frame, as
-                # Lai et al.'s code does.
-                err = sq[keep].mean() if n else sq.mean()
+                # No pixel unmasked (all occluded or motion boundary): the pair adds 0, as
+                # in Lai et al.'s code (masked difference 0, divided by the frame's size).
+                err = sq[keep].mean() if n else 0.0
                 self._sums[name] = self._sums.get(name, 0.0) + float(err)
             self.pairs += 1
         self._prev = (ref, hist, {k: np.asarray(v, np.float32) for k, v in videos.items()})
+        self._frames += 1
 
     def result(self) -> dict[str, float]:
         """Video name -> its warping error (mean over frame pairs); {} for < 2 frames."""

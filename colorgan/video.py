@@ -46,6 +46,12 @@ class VideoInfo:
     def audio_streams(self) -> int:
         return len(self.audio_codecs)
 
+    @property
+    def expected_frames(self) -> int:
+        """The declared frame count, else duration x frame rate (Matroska and WebM declare
+        no count); 0 when neither is known. For progress and the truncation check."""
+        return self.frames or round(self.duration * float(self.fps))
+
 
 def _open(path: str | os.PathLike):
     import av
@@ -68,7 +74,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         duration = (float(container.duration) / 1e6) if container.duration else 0.0
         return VideoInfo(str(path), v.codec_context.width, v.codec_context.height,
                          Fraction(v.average_rate or 0), int(v.frames or 0), duration,
-                         tuple(a.codec_context.name for a in container.streams.audio))
+                         tuple(a.codec_context.name if a.codec_context else "unknown"
+                               for a in container.streams.audio))
 
 
 def read_frames(path: str | os.PathLike, batch_size: int = 8) -> Iterator[np.ndarray]:
@@ -135,16 +142,22 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
             vout.options = {"crf": str(crf)}
             audio = {a: out.add_stream_from_template(a) for a in inp.streams.audio}
 
+            packets = 0  # video packets with data: what the container holds
+
             def frames():
+                nonlocal packets
                 for packet in inp.demux(vin, *audio):
                     if packet.stream in audio:
                         if packet.dts is not None:  # skip the demuxer's flush packet only
                             packet.stream = audio[packet.stream]
                             out.mux(packet)
                         continue
+                    packets += packet.size > 0
                     for frame in packet.decode():  # the flush packet yields the last frames
                         yield frame
 
+            step = round(1 / (float(vin.average_rate or 25) * vin.time_base)) if vin.time_base else 1
+            last_pts = None
             for batch in _batches(frames(), batch_size):
                 rgb = np.stack([f.to_ndarray(format="rgb24") for f in batch])
                 result = np.asarray(fn(rgb))
@@ -153,7 +166,11 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
                                      f"uint8 {rgb.shape}")
                 for frame, image in zip(batch, result):
                     new = av.VideoFrame.from_ndarray(image, format="rgb24")
-                    new.pts, new.time_base = frame.pts, frame.time_base
+                    # A frame without a timestamp (some AVIs) follows the last one at the
+                    # average rate.
+                    pts = frame.pts if frame.pts is not None else (
+                        0 if last_pts is None else last_pts + step)
+                    new.pts, new.time_base, last_pts = pts, vin.time_base, pts
                     out.mux(vout.encode(new))
                 written += len(batch)
                 if on_frames:
@@ -161,11 +178,17 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
             out.mux(vout.encode(None))
         if written == 0:
             raise UserError(f"{src}: no frames")
-        if info.frames and written < info.frames:
-            raise UserError(f"{src}: truncated ({written} of {info.frames} frames decode)")
+        # Packets, not decoded frames: an edit list (a clip cut with -c copy) or an AVI's
+        # dropped-frame chunks decode to fewer frames than the container holds, legally.
+        if info.frames and packets < info.frames:
+            raise UserError(f"{src}: truncated ({packets} of {info.frames} frames present)")
+        expected = info.expected_frames
+        if not info.frames and expected and packets < 0.9 * expected - 1:
+            raise UserError(f"{src}: truncated ({packets} frames of the ~{expected} its "
+                            f"duration holds)")
         os.replace(tmp, dst)
     except av.error.FFmpegError as e:
-        raise UserError(f"{src}: damaged or truncated: decoding stopped after {written} "
+        raise UserError(f"{src}: damaged, truncated or unsupported: stopped after {written} "
                         f"frames ({e})") from None
     finally:
         if os.path.exists(tmp):

@@ -82,7 +82,7 @@ def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
     kept, atomic). Returns the number of frames; progress in frames/s with an ETA."""
     info = video.probe(src)
     colorize = FrameColorizer(model, render_size, temporal)
-    bar = Progress(info.frames, label=f"{src.name} ", unit="frames")
+    bar = Progress(info.expected_frames, label=f"{src.name} ", unit="frames")
 
     def fn(frames: np.ndarray) -> np.ndarray:
         rgb = colorize(frames.astype(np.float32) / 255)
@@ -124,21 +124,27 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
     files = frame_files(src)
     if not files:
         raise UserError(f"{src}: no image files (frames) in the folder")
+    stems = [p.stem for p in files]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:  # frame_1.png and frame_1.jpg would both become frame_1.<fmt>
+        raise UserError(f"{src}: frames {', '.join(twice[:3])} exist in two formats")
     if dst.exists():
         raise UserError(f"{dst} exists")
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}-", dir=dst.parent))
     colorize = FrameColorizer(model, render_size, temporal)
     bar = Progress(len(files), label=f"{src.name}/ ", unit="frames")
+    size = None  # the first frame's shape: every frame must have it
     try:
         for k in range(0, len(files), batch_size):
             batch = files[k:k + batch_size]
             images = [read_image(p) for p in batch]
-            shapes = {im.shape for im in images}
-            if len(shapes) > 1 or (k and images[0].shape != size):
-                raise UserError(f"{src}: frames differ in size ({batch[0].name}: "
-                                f"{images[0].shape[1]}x{images[0].shape[0]})")
-            size = images[0].shape
+            size = size or images[0].shape
+            for p, im in zip(batch, images):
+                if im.shape != size:
+                    raise UserError(f"{src}: frames differ in size ({p.name} is "
+                                    f"{im.shape[1]}x{im.shape[0]}, {files[0].name} "
+                                    f"{size[1]}x{size[0]})")
             for p, rgb in zip(batch, colorize(np.stack(images))):
                 write_image(rgb, tmp / f"{p.stem}.{fmt}", fmt)
             bar.update(batch[-1].name, len(batch))

@@ -3,7 +3,9 @@
 The clip's own frames are the reference: their lightness is what the model sees, their
 motion is what the warping error follows, and where the clip is in colour its colour is
 the truth. Each frame is predicted once; the prediction is then shown frame by frame
-("none") and through the temporal filter ("flow"), so the two differ only in the filter.
+("none", the model's RGB as colorize.py --temporal=none writes it) and through the
+temporal filter ("flow", rebuilt from the input's L: the same L, so the two differ by the
+filter and a gamut clip).
 The clip itself ("truth": its real flicker, the floor a method can reach with this
 flow and mask) and its gray version ("grayscale") are scored alongside.
 """
@@ -39,7 +41,8 @@ def evaluate_video(model, path: str, output_dir: fileio.PathLike, *, render_size
     methods = ["none"] + (["flow"] if temporal.temporal == "flow" else [])
     filt = TemporalFilter(temporal)
     warping = WarpingError(temporal.scene_cut)
-    total = min(info.frames, limit) if info.frames and limit else (limit or info.frames)
+    expected = info.expected_frames  # Matroska and WebM declare no count: from the duration
+    total = min(expected, limit) if expected and limit else (limit or expected)
     bar = Progress(total, label="evaluate ", unit="frames")
     sq_err = {m: 0.0 for m in methods + ["grayscale"]}
     chroma, n = 0.0, 0
@@ -77,7 +80,9 @@ def evaluate_video(model, path: str, output_dir: fileio.PathLike, *, render_size
     result = {
         "video": str(path), "frames": n, "fps": float(info.fps),
         "size": [info.width, info.height], "temporal": temporal.temporal,
-        "scene_cuts": filt.cuts[1:], "pairs_scored": warping.pairs,
+        # The filter's cuts; with --temporal=none the same rule on the same lightness.
+        "scene_cuts": filt.cuts[1:] if "flow" in methods else warping.cut_frames,
+        "pairs_scored": warping.pairs,
         "pairs_skipped_at_cuts": warping.cuts,
         "masked_fraction": float(np.mean(warping.masked)) if warping.masked else None,
         # Lai et al.'s E_warp: mean squared RGB difference per channel, [0, 1] scale.

@@ -78,7 +78,7 @@ def test_warping_error_skips_a_scene_cut():
     a, b = np.full((16, 16), 20.0), np.full((16, 16), 80.0)
     for L in (a, a, b, b):
         we.add(L, {"v": np.repeat((L / 100)[..., None], 3, -1)})
-    assert (we.pairs, we.cuts) == (2, 1) and we.result()["v"] < 1e-9
+    assert (we.pairs, we.cuts, we.cut_frames) == (2, 1, [2]) and we.result()["v"] < 1e-9
 
 
 def noisy_predictions(L, frames, sigma=6.0, seed=0):

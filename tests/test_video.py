@@ -104,14 +104,27 @@ def test_damaged_clips_are_one_line_errors(tmp_path):
         out.mux(s.encode(None))
     data = (tmp_path / "fast.mp4").read_bytes()
     cut.write_bytes(data[: len(data) * 2 // 3])
+    empty_mkv = tmp_path / "empty.mkv"  # Matroska keeps the empty track: it does not open
+    with _av.open(str(empty_mkv), "w") as out:
+        s = out.add_stream("libx264", rate=12)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        out.start_encoding()
+    cut_mkv = tmp_path / "cut.mkv"  # Matroska declares no frame count, only a duration
+    clips.write(tmp_path / "full.mkv", clips.two_shots((64, 48), 12)[0])
+    data = (tmp_path / "full.mkv").read_bytes()
+    cut_mkv.write_bytes(data[: len(data) * 6 // 10])
     before = sorted(p.name for p in tmp_path.iterdir())
     for bad, words in ((unknown, "unknown video codec"), (empty, "no video stream"),
-                       (cut, "(damaged or truncated|truncated)")):
+                       (empty_mkv, "not a readable video"),
+                       (cut, "damaged, truncated or unsupported|damaged or truncated")):
         with pytest.raises(UserError, match=f"^{bad}: {words}"):
             video.transcode(bad, tmp_path / "out.mp4", lambda rgb: rgb)
         with pytest.raises(UserError, match=f"^{bad}: {words}"):
             list(video.read_frames(bad))
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    with pytest.raises(UserError, match=rf"^{cut_mkv}: truncated \(14 frames of the ~2\d its"):
+        video.transcode(cut_mkv, tmp_path / "out.mp4", lambda rgb: rgb)
+    video.transcode(tmp_path / "full.mkv", tmp_path / "whole.mp4", lambda rgb: rgb)  # no alarm
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["whole.mp4"])
 
 
 def tint(images, render_size):
@@ -128,8 +141,8 @@ def test_colorize_files_takes_a_mixed_list(tmp_path):
     report = inference.colorize_files(tint, [str(clip), str(photo), str(broken)],
                                       tmp_path / "out")
     assert sorted(p.name for p in report.written) == ["clip.mp4", "photo.png"]
-    assert report.failed == [(str(broken), report.failed[0][1])]
-    assert report.failed[0][1].startswith("not a readable video")  # the file named once
+    [(name, reason)] = report.failed
+    assert name == str(broken) and reason.startswith("not a readable video")  # named once
     t_in, audio_in, packets_in = stream_facts(clip)
     t_out, audio_out, packets_out = stream_facts(tmp_path / "out" / "clip.mp4")
     assert (t_out, audio_out, packets_out) == (t_in, audio_in, packets_in)
@@ -162,10 +175,25 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
     # Run again: a new folder beside it, the first one kept.
     inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
-    Image.fromarray(truth[0][:20]).save(frames / "frame_99.png")
+    Image.fromarray(truth[0][:20]).save(frames / "frame_99.png")  # in the last batch of 4
+    bad = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
+                                   batch_size=4)
+    assert bad.failed[0][1] == "frames differ in size (frame_99.png is 64x20, frame_0.png 64x48)"
+    (frames / "frame_99.png").unlink()
+    Image.fromarray(truth[1]).save(frames / "frame_1.jpg")
     bad = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
-    assert "frames differ in size" in bad.failed[0][1]
+    assert bad.failed[0][1] == "frames frame_1 exist in two formats"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
+    (frames / "frame_1.jpg").unlink()
+    # "." names the folder it stands for: beside it as reel_colorized.
+    import os
+    cwd = os.getcwd()
+    os.chdir(frames)
+    try:
+        here = inference.colorize_files(tint, ["."], None, frame_folders=True)
+    finally:
+        os.chdir(cwd)
+    assert here.written == [tmp_path / "reel_colorized"] and not here.failed
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +226,22 @@ def test_flow_steadies_the_shipped_model_on_two_shots(shipped, tmp_path):
     # The first frame after the cut is the model's own colour for it: nothing carried.
     alone = shipped(decoded[cut:cut + 1].astype(np.float32) / 255, 0)[0]
     assert np.abs(decoded[cut] / 255 - alone).mean() < 2 / 255
+
+
+@pytest.mark.parametrize("name,codec,audio,out_suffix", [
+    ("clip.webm", "libvpx-vp9", "libopus", ".mp4"),    # Opus has a place in MP4
+    ("clip.avi", "mpeg4", "pcm_s16le", ".mkv"),        # PCM does not: Matroska
+    ("clip.mkv", "libx264", "aac", ".mp4"),
+])
+def test_every_container_in_keeps_its_frames_and_audio(tmp_path, name, codec, audio, out_suffix):
+    from colorgan import inference
+    frames, _ = clips.two_shots((64, 48), 4)
+    clip = tmp_path / name
+    clips.write(clip, frames, codec=codec, audio_codec=audio)
+    report = inference.colorize_files(tint, [str(clip)], tmp_path / "out")
+    assert report.written == [tmp_path / "out" / f"clip{out_suffix}"], report.failed
+    t_in, audio_in, packets_in = stream_facts(clip)
+    t_out, audio_out, packets_out = stream_facts(report.written[0])
+    assert len(t_out) == len(frames) and audio_out == audio_in
+    assert t_out == pytest.approx(t_in, abs=1e-3)  # Matroska keeps milliseconds
+    assert packets_out == packets_in
