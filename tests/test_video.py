@@ -30,6 +30,13 @@ def stream_facts(path):
     return times, audio, audio_packets
 
 
+def audio_times(path):
+    """(start, end) in seconds of every audio packet: the audio's place in time."""
+    with av.open(str(path)) as c:
+        return [(float(p.pts * p.time_base), float((p.pts + p.duration) * p.time_base))
+                for p in c.demux(c.streams.audio[0]) if p.size]
+
+
 @pytest.mark.parametrize("size", [(64, 48), (65, 47)])
 def test_transcode_keeps_frames_timestamps_and_audio(tmp_path, size):
     src, dst = tmp_path / "clip.mp4", tmp_path / "out.mp4"
@@ -220,7 +227,8 @@ def test_flow_steadies_the_shipped_model_on_two_shots(shipped, tmp_path):
     report = inference.colorize_files(shipped, [str(clip)], tmp_path / "out")
     out = report.written[0]
     assert stream_facts(out) == stream_facts(clip)  # frames, timestamps, audio
-    assert video.probe(out).duration == pytest.approx(video.probe(clip).duration, abs=0.1)
+    assert video.probe(out).duration == video.probe(clip).duration
+    assert audio_times(out) == audio_times(clip)
     with av.open(str(out)) as c:
         decoded = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     # The first frame after the cut is the model's own colour for it: nothing carried.
@@ -245,3 +253,10 @@ def test_every_container_in_keeps_its_frames_and_audio(tmp_path, name, codec, au
     assert len(t_out) == len(frames) and audio_out == audio_in
     assert t_out == pytest.approx(t_in, abs=1e-3)  # Matroska keeps milliseconds
     assert packets_out == packets_in
+    info_in, info_out = video.probe(clip), video.probe(report.written[0])
+    # Millisecond timestamps (Matroska's) make 12 fps an average of 128000/10667.
+    assert float(info_out.fps) == pytest.approx(float(info_in.fps), rel=1e-3)
+    # The duration: frames at the same times (above) and audio at the same times. The
+    # containers' own duration fields differ by their bookkeeping (a Matroska input
+    # says 0.731 s where its last audio packet ends at 0.704 s, as the MP4 out says).
+    assert np.allclose(audio_times(report.written[0]), audio_times(clip), atol=1e-3)
