@@ -88,6 +88,10 @@ class ModelConfig:
     encoder: str = _field("unet", "G's encoder: pix2pix U-Net, VGG16 (shipped ImageNet weights) "
                           "or ResNet50V2 (DeOldify-style; weights from --encoder_weights).",
                           ENCODERS)
+    hints: bool = _field(False, "User colour hints as G input (Zhang et al. 2017): an ab map and "
+                         "a mask beside L; training reveals random patches of the true colour "
+                         "(hints.py). With --init_from a model without them, their branch "
+                         "starts at zero: the model starts as the source.")
 
 
 @dataclass(frozen=True)

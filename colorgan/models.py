@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from colorgan import net, vgg_unet
+from colorgan import hints, net, vgg_unet
 from colorgan.config import ModelConfig
 from colorgan.errors import UserError
 from colorgan.layers import (BatchNorm, NoiseChannels, SelfAttention, SpectralConv2D,
@@ -94,6 +94,21 @@ def _g_convs(cfg: ModelConfig) -> tuple[type, type]:
     return keras.layers.Conv2D, keras.layers.Conv2DTranspose
 
 
+def takes_hints(generator: keras.Model) -> bool:
+    """Whether G's input has hint channels beside L (ModelConfig.hints; noise channels z
+    are made inside G, not fed)."""
+    return generator.input_shape[-1] > 1
+
+
+def colorize(generator: keras.Model, L: tf.Tensor, hint_maps: tf.Tensor | None = None,
+             training: bool = False) -> tf.Tensor:
+    """G's ab [B, H, W, 2] for L [B, H, W, 1]; a hint model gets `hint_maps` [B, H, W, 3]
+    (None: no hints, i.e. automatic colorization). Every caller of G goes through here."""
+    if takes_hints(generator):
+        return generator(hints.with_hints(L, hint_maps), training=training)
+    return generator(L, training=training)
+
+
 def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
                     out_channels: int = 2, seed: int = 0) -> keras.Model:
     """U-Net generator; level i (0-based) has min(base * 2**i, 8 * base) filters.
@@ -107,6 +122,11 @@ def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     -> dropout (three innermost blocks) -> ReLU, then concat with the encoder skip.
     Output: transposed conv to out_channels, tanh.
     """
+    if cfg.hints:  # [L, hint a, hint b, mask] (hints.py)
+        if cfg.encoder == "resnet50v2":
+            raise UserError("hints: the resnet50v2 generator takes L only; use --encoder=vgg16 "
+                            "or unet")
+        in_channels += hints.CHANNELS
     if cfg.encoder == "resnet50v2":
         return build_resnet_generator(cfg, image_size, in_channels, out_channels, seed)
     conv, deconv = _g_convs(cfg)

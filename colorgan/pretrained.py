@@ -113,6 +113,11 @@ def set_generator_weights(generator: keras.Model, cfg: config.Config, path: str)
         encoder = vgg_unet.encoder_variables(generator)
         if not any(v.path in arrays for v in encoder):
             optional = {id(v) for v in encoder}
+    # A hint model started from one without hints: its hint branch keeps its (zero-output)
+    # initial weights, so it starts as the source model.
+    branch = vgg_unet.hint_variables(generator)
+    if not any(v.path in arrays for v in branch):
+        optional |= {id(v) for v in branch}
     _assign(generator, arrays, fileio.join(path, GENERATOR_FILE), optional)
 
 

@@ -119,11 +119,11 @@ class Colorizer(tf.Module):
     def _chroma(self, L_small, size):
         """L [B, s, s, 1] in [-1, 1] -> the post-processed colour [B, s, s, 2], float32."""
         if self.render.flip:  # one generator call on twice the batch
-            both = self.generator(tf.concat([L_small, L_small[:, :, ::-1]], 0), training=False)
+            both = models.colorize(self.generator, tf.concat([L_small, L_small[:, :, ::-1]], 0))
             n = tf.shape(L_small)[0]
             ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
         else:
-            ab = tf.cast(self.generator(L_small, training=False), tf.float32)
+            ab = tf.cast(models.colorize(self.generator, L_small), tf.float32)
         if self.render.chroma_smooth > 0:
             radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.render.chroma_smooth),
                              tf.int32)

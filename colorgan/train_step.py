@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 import tensorflow as tf
 
-from colorgan import color, losses, rebalance
+from colorgan import color, hints, losses, models, rebalance
 from colorgan.config import Config
 
 if TYPE_CHECKING:
@@ -36,6 +36,21 @@ class _Phases:
         self.e_vars = list(encoder.trainable_variables) if encoder is not None else []
         e_ids = {id(v) for v in self.e_vars}
         self.g_vars = [v for v in state.generator.trainable_variables if id(v) not in e_ids]
+        self.hints = models.takes_hints(state.generator)
+
+    def G(self, L: tf.Tensor, hint_maps: tf.Tensor | None, training: bool = True) -> tf.Tensor:
+        return models.colorize(self.state.generator, L, hint_maps, training=training)
+
+    def simulated_hints(self, ab: tf.Tensor) -> tf.Tensor | None:
+        """A hint model's hints for this step: random patches of the true colour, seeded
+        by (step, replica) so that a resumed run draws what the uninterrupted one drew."""
+        if not self.hints:
+            return None
+        ctx = tf.distribute.get_replica_context()
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        seed = tf.stack([tf.cast(self.state.step, tf.int32),
+                         tf.cast(replica, tf.int32) + 7919 * self.cfg.train.seed])
+        return hints.simulate(ab, seed)
 
     # ------------------------------------------------------------------ pieces
 
@@ -99,13 +114,13 @@ class _Phases:
 
     def d_step(self, L, ab, w) -> dict:
         zero = tf.constant(_ZERO)
-        d_loss = self.d_update(L, ab, self.state.generator(L, training=False), w)
+        d_loss = self.d_update(L, ab, self.G(L, self.simulated_hints(ab), training=False), w)
         return {"g_total": zero, "g_gan": zero, "g_l1": zero, "g_perceptual": zero, "d": d_loss}
 
     def g_step(self, L, ab, w) -> dict:
-        G, lam = self.state.generator, self.cfg.loss
+        lam, hint_maps = self.cfg.loss, self.simulated_hints(ab)
         with tf.GradientTape(persistent=True) as tape:
-            fake_ab = tf.cast(G(L, training=True), tf.float32)
+            fake_ab = tf.cast(self.G(L, hint_maps), tf.float32)
             g_l1, g_perc = self.g_reconstruction(L, ab, fake_ab, w)
             g_total = lam.lambda_l1 * g_l1 + lam.lambda_perceptual * g_perc
             g_scaled, e_scaled = self.g_scaled(g_total)
@@ -119,11 +134,11 @@ class _Phases:
         if self.lambda_gan <= 0:  # an L1-only run: D stays untouched
             return self.g_step(L, ab, w)
         state, lam, kind = self.state, self.cfg.loss, self.cfg.loss.gan_loss
-        G, D = state.generator, state.discriminator
+        D, hint_maps = state.discriminator, self.simulated_hints(ab)
         for _ in range(self.cfg.train.d_steps - 1):  # extra D updates against the current G
-            self.d_update(L, ab, tf.stop_gradient(G(L, training=True)), w)
+            self.d_update(L, ab, tf.stop_gradient(self.G(L, hint_maps)), w)
         with tf.GradientTape(persistent=True) as tape:
-            fake_ab = tf.cast(G(L, training=True), tf.float32)
+            fake_ab = tf.cast(self.G(L, hint_maps), tf.float32)
             g_l1, g_perc = self.g_reconstruction(L, ab, fake_ab, w)
             real_logits, fake_logits = self.logits(L, ab), self.logits(L, fake_ab)
             g_gan = self.average(losses.generator_gan_loss(fake_logits, kind), w)

@@ -228,7 +228,7 @@ class FitResult:
 
 
 def _colorize(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
-    return generator(L, training=False)
+    return models.colorize(generator, L)  # a hint model: automatic (no hints)
 
 
 def _write_images(writer, generator, eval_L, eval_ab, step: int, space: str) -> None:

@@ -70,15 +70,19 @@ def build_vgg_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     weights = weights if weights is not None else vgg.load_weights()
     b = cfg.base_filters
     inputs = keras.Input((None, None, in_channels), name="L")
+    L = inputs[..., :1] if in_channels > 1 else inputs
     # float32: the colour maths would lose precision in a bf16 policy.
-    rgb = GrayRGB(cfg.color_space, dtype="float32", name="gray_rgb")(inputs)  # (B, S, S, 3) in [0, 1]
+    rgb = GrayRGB(cfg.color_space, dtype="float32", name="gray_rgb")(L)  # (B, S, S, 3) in [0, 1]
     encoder = vgg.build_trunk(weights, name=ENCODER)
     f1, f2, f3, f4, f5 = encoder(rgb)  # S: 64, S/2: 128, S/4: 256, S/8: 512, S/16: 512 ch
+    hint_features = _hint_branch(cfg, inputs[..., 1:], b) if in_channels > 1 else None
     x = _block(cfg, conv, f5, 8 * b, "mid")  # (B, S/16, S/16, 8b)
+    x = _add_hints(x, hint_features, 4, 8 * b)
     for k, (skip, width) in enumerate(zip((f4, f3, f2, f1), (8 * b, 4 * b, 2 * b, b))):
         x = Upsample2x(name=f"up{k}")(x)
         x = keras.layers.Concatenate(name=f"up{k}_skip")([x, skip])
         x = _block(cfg, conv, x, width, f"dec{k}")  # (B, S/2^(3-k), S/2^(3-k), width)
+        x = _add_hints(x, hint_features, 3 - k, width)
         if cfg.attention_g and cfg.attention_g == image_size >> (3 - k):
             x = SelfAttention(name=f"dec{k}_attention")(x)
     # Plain even with spectral norm: a zero kernel has no largest singular value to divide by.
@@ -88,9 +92,41 @@ def build_vgg_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     return keras.Model(inputs, outputs, name="generator")
 
 
+def _hint_branch(cfg: ModelConfig, hints, b: int) -> list:
+    """Hints [B, S, S, 3] -> features at S, S/2, S/4, S/8, S/16 (widths b, 2b, 4b, 8b, 8b).
+
+    The frozen VGG16 encoder sees only L, so the hints reach the decoder through this
+    branch of strided convs instead of through G's first layer, as in Zhang et al.
+    """
+    x, out = hints, []
+    for level, width in enumerate((b, 2 * b, 4 * b, 8 * b, 8 * b)):
+        x = keras.layers.Conv2D(width, 3, strides=1 if level == 0 else 2, padding="same",
+                                name=f"hint{level}_conv")(x)
+        x = keras.layers.ReLU(name=f"hint{level}_act")(x)
+        out.append(x)
+    return out
+
+
+def _add_hints(x, features: list | None, level: int, width: int):
+    """x + a 1x1 projection of the hint features at its scale (level: S / 2^level). The
+    projection starts at zero (as ControlNet's zero convolutions): a hint model built from
+    a model without hints computes exactly what that model did until training moves it."""
+    if features is None:
+        return x
+    hint = keras.layers.Conv2D(width, 1, kernel_initializer="zeros",
+                               name=f"hint{level}_proj")(features[level])
+    return keras.layers.Add(name=f"hint{level}_add")([x, hint])
+
+
 def encoder_variables(generator: keras.Model) -> list:
     """The VGG16 encoder's variables (trainable or not)."""
     return list(generator.get_layer(ENCODER).variables)
+
+
+def hint_variables(generator: keras.Model) -> list:
+    """The hint branch's variables (none in a model without hints)."""
+    return [v for layer in generator.layers if layer.name.startswith("hint")
+            for v in layer.variables]
 
 
 def decoder_weights(generator: keras.Model) -> dict[str, "np.ndarray"]:
