@@ -30,6 +30,9 @@ config_flags.define_flat(config.TemporalConfig)
 flags.DEFINE_bool("video", False, "Each folder is one video's numbered frames (colorized in "
                   "order, with --temporal), written to a folder of the same frame names.")
 flags.DEFINE_integer("batch_size", 8, "Video frames per generator call.", lower_bound=1)
+flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
+                    '[{"x": 0.5, "y": 0.5, "color": "#e02020"}, ...] with x, y in [0, 1] of '
+                    "the width and height from the top left (a hint model: train.py --hints).")
 
 
 def main(argv):
@@ -39,11 +42,16 @@ def main(argv):
     if len(argv) < 2:
         raise UserError("name the photos or videos to colorize (files, folders or globs)")
     temporal = config_flags.flat_values(config.TemporalConfig)  # validated before loading
+    points = None
+    if FLAGS.hints:
+        from colorgan import hints
+        points = hints.read_points(FLAGS.hints)
     model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
     report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size, temporal=temporal,
-                                      frame_folders=FLAGS.video, batch_size=FLAGS.batch_size)
+                                      frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
+                                      points=points)
     logging.info("wrote %d output(s) %s", len(report.written),
                  f"to {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs")
     for name, reason in report.failed:

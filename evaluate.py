@@ -31,12 +31,16 @@ config_flags.define_flat(config.TemporalConfig)
 flags.DEFINE_integer("batch_size", 8, "Images per batch.")
 flags.DEFINE_bool("lpips", True, "Compute LPIPS (VGG16 v0.1, weights shipped in colorgan).")
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
+flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
+                  "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
+                  "sweep: one folder each (hints_N/) and hints_sweep.json / .png.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import data, evaluation, inference, video
+    from colorgan import data, evaluation, fileio, hints, inference, video
+    from colorgan.errors import UserError
 
     if video.is_video(FLAGS.data):
         from colorgan import videoeval
@@ -54,10 +58,31 @@ def main(argv):
     source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
     model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
-    result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
-                                 render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
-                                 limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)
-    logging.info("colorgan %s | grayscale %s", result["colorgan"], result["grayscale_baseline"])
+    try:
+        counts = [int(n) for n in FLAGS.hints]
+    except ValueError:
+        raise UserError(f"--hints={','.join(FLAGS.hints)}: whole numbers, e.g. 0,1,2,5,10") from None
+    if any(n < 0 or n > hints.MAX_REVEAL for n in counts):
+        raise UserError(f"--hints: each between 0 and {hints.MAX_REVEAL}")
+    if any(counts):
+        model.check_hints()
+    if len(counts) == 1:
+        result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
+                                     render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
+                                     limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
+                                     hints=counts[0])
+        logging.info("colorgan %s | grayscale %s", result["colorgan"],
+                     result["grayscale_baseline"])
+        return 0
+    sweep = {}
+    for n in counts:
+        out = fileio.join(FLAGS.output_dir, f"hints_{n}")
+        sweep[n] = evaluation.evaluate(model, source, out, size=FLAGS.size,
+                                       render_size=FLAGS.render_size,
+                                       batch_size=FLAGS.batch_size, limit=FLAGS.limit,
+                                       use_lpips=FLAGS.lpips, title=FLAGS.model, hints=n)
+        logging.info("%d hint(s): PSNR %.2f", n, sweep[n]["colorgan"]["psnr"])
+    evaluation.write_hint_sweep(sweep, FLAGS.output_dir, FLAGS.model)
     return 0
 
 

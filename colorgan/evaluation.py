@@ -48,11 +48,14 @@ def _summary(rows: list[dict], prefix: str) -> dict:
 
 def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, render_size: int = 0,
           batch_size: int = 8, limit: int | None = None, lpips: metrics.LPIPS | None = None,
-          sheet_rows: int = 0, progress: bool = False) -> tuple[list[dict], dict[str, list]]:
+          sheet_rows: int = 0, progress: bool = False,
+          hints: int = 0) -> tuple[list[dict], dict[str, list]]:
     """The protocol's per-image scores: ([row per image], sheet columns of the first rows).
 
     Each row holds the model's and the grayscale baseline's PSNR, SSIM, LPIPS (NaN without
-    `lpips`), colourfulness and chroma, and the truth's colourfulness and chroma.
+    `lpips`), colourfulness and chroma, and the truth's colourfulness and chroma. `hints`
+    > 0 reveals that many random patches of each photo's true colour to a hint model
+    (Zhang et al.'s sweep), the same patches on every run (seeded by the photo's index).
     """
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:
@@ -64,7 +67,10 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
     for L, ab in data.eval_dataset(source, image_size=size, batch_size=batch_size, limit=limit):
         truth = color.model_to_rgb(L, ab)  # the crop itself, via Lab and back (exact to 1e-4)
         gray = color.gray_rgb(L)
-        pred = tf.constant(model(truth.numpy(), render_size))
+        if hints:
+            pred = tf.constant(model.reveal(truth.numpy(), render_size, hints, (len(rows), hints)))
+        else:
+            pred = tf.constant(model(truth.numpy(), render_size))
         scores = {"": _scores(pred * 255, truth * 255, lpips),
                   "baseline_": _scores(gray * 255, truth * 255, lpips)}
         truth_cf = metrics.colourfulness(truth * 255).numpy()
@@ -95,16 +101,18 @@ def summary(rows: list[dict]) -> dict:
 def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,
              size: int = 256, render_size: int = 0, batch_size: int = 8,
              limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
-             title: str = "colorgan") -> dict:
+             title: str = "colorgan", hints: int = 0) -> dict:
     """Runs the model over the source; returns (and writes) the summary metrics."""
     output_dir = fileio.fspath(output_dir)
     fileio.makedirs(output_dir)
     lpips = metrics.LPIPS.shipped() if use_lpips else None
     rows, sheet_cols = score(model, source, size=size, render_size=render_size,
                              batch_size=batch_size, limit=limit, lpips=lpips,
-                             sheet_rows=sheet_rows, progress=True)
-
-    result = {"n": len(rows), "size": size, "data": source.spec, **summary(rows)}
+                             sheet_rows=sheet_rows, progress=True, hints=hints)
+    if hints:
+        title = f"{title}, {hints} hint(s)"
+    result = {"n": len(rows), "size": size, "data": source.spec, "hints": hints,
+              **summary(rows)}
     fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
                              json.dumps(result, indent=2) + "\n")
     table = io.StringIO(newline="")
@@ -122,3 +130,32 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.Pat
                             f"  (n={len(rows)}, {size}px)")
     logging.info("wrote %s/metrics.json, per_image.csv, comparison.png", output_dir)
     return result
+
+
+def write_hint_sweep(sweep: dict[int, dict], output_dir: fileio.PathLike, title: str) -> None:
+    """{N: evaluate()'s result} -> hints_sweep.json and hints_sweep.png (PSNR against the
+    number of revealed hints, as Zhang et al. plot it, with the grayscale baseline)."""
+    from matplotlib.figure import Figure
+    output_dir = fileio.fspath(output_dir)
+    counts = sorted(sweep)
+    table = {str(n): {k: sweep[n]["colorgan"][k] for k in ("psnr", "ssim", "lpips")}
+             for n in counts}
+    gray = sweep[counts[0]]["grayscale_baseline"]["psnr"]
+    fileio.write_text_atomic(fileio.join(output_dir, "hints_sweep.json"), json.dumps(
+        {"data": sweep[counts[0]]["data"], "n": sweep[counts[0]]["n"], "psnr_by_hints": table,
+         "grayscale_psnr": gray}, indent=2) + "\n")
+    fig = Figure(figsize=(5, 3.4))
+    ax = fig.subplots()
+    x = [max(n, 0.5) for n in counts]  # log axis: 0 hints drawn at 0.5
+    ax.plot(x, [sweep[n]["colorgan"]["psnr"] for n in counts], "o-", label="colorgan")
+    ax.axhline(gray, color="gray", linestyle="--", label="grayscale")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [str(n) for n in counts])
+    ax.set_xlabel("revealed hints per photo")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"{title}: {sweep[counts[0]]['data']}", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    fileio.write_bytes_atomic(fileio.join(output_dir, "hints_sweep.png"), buf.getvalue())

@@ -22,6 +22,7 @@ CHANNELS = 3  # hint a, hint b, mask
 MAX_PATCHES = 32  # the geometric count is cut here (P(n > 32) = 0.875^33 ~ 1e-2)
 SIDES = (1, 9)  # patch sides, inclusive
 STOP = 0.125  # Zhang et al.'s p: stop adding patches with this probability
+MAX_REVEAL = 64  # evaluate.py --hints=N: at most this many
 
 
 def none(L: tf.Tensor) -> tf.Tensor:
@@ -68,27 +69,28 @@ def paint(shape: tf.Tensor, top: tf.Tensor, left: tf.Tensor, side: tf.Tensor,
 
 
 def simulate(ab: tf.Tensor, seed: tf.Tensor, *, none_share: float = 0.25,
-             count: int | None = None) -> tf.Tensor:
+             count: tf.Tensor | int | None = None) -> tf.Tensor:
     """Random hints from the true colour: ab [B, H, W, 2] -> hints [B, H, W, 3].
 
     seed: int32 [2] for the stateless random ops (the same seed, the same hints: a
     resumed run draws what the uninterrupted one drew). `none_share` of the images get
-    no hints on top of the geometric draw's own zeros (1/8). `count` fixes the number of
-    patches per image instead (evaluate.py --hints=N).
+    no hints on top of the geometric draw's own zeros (1/8). `count` (0..MAX_REVEAL)
+    fixes the number of patches per image instead (evaluate.py --hints=N).
     """
     ab = tf.convert_to_tensor(ab, tf.float32)
     shape = tf.shape(ab)
-    k = MAX_PATCHES if count is None else max(int(count), 1)
     b = shape[0]
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), 5)
     if count is None:
+        k = MAX_PATCHES
         # Geometric on {0, 1, ...} with P(n = 0) = STOP: n = floor(log u / log(1 - STOP)).
         u = tf.random.stateless_uniform([b], seeds[0], 1e-7, 1.0)
         n = tf.cast(tf.floor(tf.math.log(u) / tf.math.log(1.0 - STOP)), tf.int32)
         keep = tf.random.stateless_uniform([b], seeds[1]) >= none_share
         n = tf.where(keep, tf.minimum(n, k), 0)
     else:
-        n = tf.fill([b], tf.constant(int(count), tf.int32))
+        k = MAX_REVEAL
+        n = tf.fill([b], tf.minimum(tf.cast(count, tf.int32), k))
     active = tf.range(k)[None, :] < n[:, None]  # [B, K]
     side = tf.random.stateless_uniform([b, k], seeds[2], SIDES[0], SIDES[1] + 1, tf.int32)
     # Sides no larger than the image (tests use 8 px images).
@@ -104,7 +106,7 @@ def simulate(ab: tf.Tensor, seed: tf.Tensor, *, none_share: float = 0.25,
 
 
 def from_points(shape: tf.Tensor, x: tf.Tensor, y: tf.Tensor, ab: tf.Tensor,
-                side: int = 3) -> tf.Tensor:
+                side: int | tf.Tensor = 3) -> tf.Tensor:
     """User points -> hints [1, H, W, 3] for one image of shape [1, H, W, ...].
 
     x, y float [N] in [0, 1] of the image's width and height; ab [N, 2] in the model
@@ -113,7 +115,7 @@ def from_points(shape: tf.Tensor, x: tf.Tensor, y: tf.Tensor, ab: tf.Tensor,
     h, w = shape[1], shape[2]
     x = tf.convert_to_tensor(x, tf.float32)
     y = tf.convert_to_tensor(y, tf.float32)
-    s = tf.minimum(tf.constant(side, tf.int32), tf.minimum(h, w))
+    s = tf.minimum(tf.cast(side, tf.int32), tf.minimum(h, w))
 
     def corner(frac, size):
         centre = tf.cast(tf.floor(tf.clip_by_value(frac, 0.0, 1.0) * tf.cast(size, tf.float32)),
@@ -124,3 +126,42 @@ def from_points(shape: tf.Tensor, x: tf.Tensor, y: tf.Tensor, ab: tf.Tensor,
     sides = tf.fill(tf.shape(top), s)
     active = tf.ones(tf.shape(top), tf.bool)
     return paint(shape, top, left, sides, tf.cast(ab, tf.float32)[None], active)
+
+
+def parse_color(text: str) -> tuple[float, float, float]:
+    """"#e02020" or "#e22" -> sRGB (r, g, b) in [0, 1]. ValueError otherwise."""
+    digits = str(text).strip().removeprefix("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    if len(digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValueError(f"color {text!r} is not #rrggbb")
+    return tuple(int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+def read_points(path) -> list[tuple[float, float, tuple[float, float, float]]]:
+    """A hints file -> [(x, y, (r, g, b))]. The file is a JSON list of
+    {"x": 0.5, "y": 0.5, "color": "#e02020"}, x and y in [0, 1] of the image's width and
+    height (from its top left). UserError naming the file and the item otherwise."""
+    import json
+    from pathlib import Path
+
+    from colorgan.errors import UserError
+    try:
+        items = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise UserError(f"hints: {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise UserError(f"hints: {path} is not JSON ({e})") from None
+    if not isinstance(items, list):
+        raise UserError(f"hints: {path} must hold a list of {{\"x\", \"y\", \"color\"}}")
+    points = []
+    for i, item in enumerate(items):
+        try:
+            x, y = float(item["x"]), float(item["y"])
+            if not (0 <= x <= 1 and 0 <= y <= 1):
+                raise ValueError("x and y must be in [0, 1]")
+            points.append((x, y, parse_color(item["color"])))
+        except (KeyError, TypeError, ValueError) as e:
+            what = f"lacks {e}" if isinstance(e, KeyError) else str(e)
+            raise UserError(f"hints: {path}: item {i}: {what}") from None
+    return points

@@ -67,8 +67,48 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
     else:
         from colorgan import serving
         module = serving.make_colorizer(path, config.RenderConfig(**post_processing))
-    return lambda images, render_size: module.colorize_at(
-        tf.constant(images, tf.float32), tf.constant(render_size, tf.int32)).numpy()
+    return LoadedModel(module, path)
+
+
+class LoadedModel:
+    """A SavedModel's or an in-memory Colorizer's functions as numpy calls.
+
+    model(images, render_size): images float [B, H, W, C] in [0, 1] -> RGB [B, H, W, 3].
+    """
+
+    def __init__(self, module, path: str):
+        self.module, self.path = module, path
+        # Exports from before hints have no such variable: they take none.
+        flag = getattr(module, "takes_hints", None)
+        self.takes_hints = bool(flag.numpy()) if flag is not None else False
+
+    def __call__(self, images: np.ndarray, render_size: int = 0) -> np.ndarray:
+        return self.module.colorize_at(tf.constant(images, tf.float32),
+                                       tf.constant(render_size, tf.int32)).numpy()
+
+    def check_hints(self) -> None:
+        if not self.takes_hints:
+            raise UserError(f"hints: the model {self.path} has no hint channels (train one "
+                            "with --hints)")
+
+    def reveal(self, images: np.ndarray, render_size: int, count: int,
+               seed: tuple[int, int]) -> np.ndarray:
+        """`count` random patches of the images' own colour given as hints (evaluate.py)."""
+        self.check_hints()
+        return self.module.colorize_revealing(
+            tf.constant(images, tf.float32), tf.constant(render_size, tf.int32),
+            tf.constant(count, tf.int32), tf.constant(seed, tf.int32)).numpy()
+
+    def with_points(self, image: np.ndarray, render_size: int, points: list[tuple]) -> np.ndarray:
+        """One image [1, H, W, C] with user hints [(x, y, (r, g, b)), ...], x, y in [0, 1]
+        and the colour in [0, 1]."""
+        self.check_hints()
+        x = np.array([p[0] for p in points], np.float32)
+        y = np.array([p[1] for p in points], np.float32)
+        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
+        return self.module.colorize_points(tf.constant(image, tf.float32),
+                                           tf.constant(render_size, tf.int32),
+                                           x, y, rgb).numpy()
 
 
 def _check_baked(path: str, baked: dict, asked: dict) -> None:
@@ -197,13 +237,20 @@ class Report:
 def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike | None,
                    fmt: str = "png", render_size: int = 0, *,
                    temporal: config.TemporalConfig = config.TemporalConfig(),
-                   frame_folders: bool = False, batch_size: int = 8) -> Report:
+                   frame_folders: bool = False, batch_size: int = 8,
+                   points: list | None = None) -> Report:
     """Colorizes every photo and video the specs name into output_dir (None or "": beside
     each input, as NAME_colorized.FMT), keeping relative paths; one bad file does not stop
     the rest. Videos become H.264 .mp4 (.mkv where their audio needs it) with `temporal`
     steadying the colour; with `frame_folders` each folder is a video's numbered frames,
-    colorized into a folder of the same frame names. Photos and frames are written as fmt."""
+    colorized into a folder of the same frame names. Photos and frames are written as fmt.
+    `points` (hints.read_points) are colour hints for every photo: a hint model only."""
     from colorgan import video, videocolor
+    if points and isinstance(model, LoadedModel):
+        model.check_hints()
+    elif points:  # a LiteRT model: one fixed input, L only
+        raise UserError("hints: a .tflite model takes none; use a SavedModel, a workdir or "
+                        "the shipped model")
     if fmt not in ("png", "jpg"):
         raise UserError(f"fmt={fmt!r}: choose png or jpg")
     if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"
@@ -225,6 +272,9 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
         try:
             kind = "frames" if path.is_dir() else "video" if video.is_video(path) else "photo"
             out_fmt = {"frames": "", "video": None, "photo": fmt}[kind]
+            if kind != "photo" and points:
+                raise UserError("hints are for photos; videos and frames are colorized "
+                                "without them")
             if out_fmt is None:
                 out_fmt = videocolor.output_suffix(path)[1:]  # probes: a bad clip fails here
             names = _output_names(path, rel, output_dir, out_fmt, input_paths)
@@ -241,6 +291,9 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             elif kind == "frames":
                 videocolor.colorize_frames(model, path, target, fmt=fmt, render_size=render_size,
                                            temporal=temporal, batch_size=batch_size)
+            elif points:
+                image = read_image(path)
+                write_image(model.with_points(image[None], render_size, points)[0], target, fmt)
             else:
                 image = read_image(path)
                 rgb = model(image[None], render_size)[0]

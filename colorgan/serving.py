@@ -29,7 +29,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from colorgan import chroma, color, config, data, fileio, models, pretrained, workdir
+from colorgan import chroma, color, config, data, fileio, hints, models, pretrained, workdir
 from colorgan.errors import UserError
 
 DEFAULT_MAX_PIXELS = data.DEFAULT_MAX_PIXELS
@@ -106,30 +106,72 @@ class Colorizer(tf.Module):
         self.multiple = multiple  # the generator's input sides must be multiples of this
         self.color_space = color_space
         self.space = color.get_space(color_space)
+        # Saved with the export (a variable), so a loaded SavedModel can say whether it
+        # takes hints.
+        self.takes_hints = tf.Variable(models.takes_hints(generator), trainable=False,
+                                       name="takes_hints")
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
     def colorize_at(self, images, render_size):
         """images [B, H, W, C] in [0, 1], render side (0 = default) -> RGB [B, H, W, 3]."""
-        size = tf.where(render_size > 0, render_size, self.render_size)
-        size = (size + self.multiple - 1) // self.multiple * self.multiple  # round up
+        size = self._size(render_size)
         L_full, L_small = prepare(images, size, self.space)
         return finish(L_full, self._chroma(L_small, size), self.space)
 
-    def _chroma(self, L_small, size):
-        """L [B, s, s, 1] in [-1, 1] -> the post-processed colour [B, s, s, 2], float32."""
+    def _chroma(self, L_small, size, hint_maps=None):
+        """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3]) -> the
+        post-processed colour [B, s, s, 2], float32."""
         if self.render.flip:  # one generator call on twice the batch
-            both = models.colorize(self.generator, tf.concat([L_small, L_small[:, :, ::-1]], 0))
+            both_h = None if hint_maps is None else tf.concat(
+                [hint_maps, hint_maps[:, :, ::-1]], 0)
+            both = models.colorize(self.generator, tf.concat([L_small, L_small[:, :, ::-1]], 0),
+                                   both_h)
             n = tf.shape(L_small)[0]
             ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
         else:
-            ab = tf.cast(models.colorize(self.generator, L_small), tf.float32)
+            ab = tf.cast(models.colorize(self.generator, L_small, hint_maps), tf.float32)
         if self.render.chroma_smooth > 0:
             radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.render.chroma_smooth),
                              tf.int32)
             ab = chroma.guided_filter(L_small, ab, tf.maximum(radius, 1))
         gain = self.render.chroma_gain
         return ab * gain if gain != 1 else ab
+
+    def _size(self, render_size):
+        size = tf.where(render_size > 0, render_size, self.render_size)
+        return (size + self.multiple - 1) // self.multiple * self.multiple  # round up
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
+                                  tf.TensorSpec([2], tf.int32)])
+    def colorize_revealing(self, images, render_size, count, seed):
+        """Like colorize_at, with `count` random patches of the images' own colour given as
+        hints (hints.simulate at the render size; `seed` picks them): evaluate.py --hints=N.
+        A model without hint channels ignores them."""
+        size = self._size(render_size)
+        L_full, L_small = prepare(images, size, self.space)
+        rgb = tf.image.resize(tf.clip_by_value(_to_rgb(images), 0.0, 1.0), tf.stack([size, size]),
+                              antialias=True)
+        _, ab_small = self.space.to_model(rgb)
+        maps = hints.simulate(ab_small, seed, count=count)
+        return finish(L_full, self._chroma(L_small, size, maps), self.space)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None, 3], tf.float32)])
+    def colorize_points(self, images, render_size, x, y, rgb):
+        """One image [1, H, W, C] with user hints: points x, y [N] in [0, 1] of its width and
+        height, each asking for the sRGB colour rgb [N, 3] in [0, 1] there (only its
+        chroma counts: the photo keeps its lightness)."""
+        size = self._size(render_size)
+        L_full, L_small = prepare(images, size, self.space)
+        _, ab = self.space.to_model(tf.clip_by_value(rgb, 0.0, 1.0))
+        # A 3-pixel patch at the 128 px the shipped model trained at, in proportion elsewhere.
+        side = tf.maximum(1, (3 * size + 64) // 128)
+        maps = hints.from_points(tf.shape(L_small), x, y, ab, side)
+        return finish(L_full, self._chroma(L_small, size, maps), self.space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
                                                  name="images")])

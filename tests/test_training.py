@@ -79,8 +79,10 @@ def checkpoint_values(workdir):
     return {n: reader.get_tensor(n) for n in names}
 
 
-def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path, info_log):
-    cfg = with_train(tiny_cfg, steps=6, checkpoint_every=100)
+@pytest.mark.parametrize("hints", [False, True])  # simulated hints drawn again alike
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path, info_log, hints):
+    cfg = with_train(config.with_overrides(tiny_cfg, {"hints": hints}), steps=6,
+                     checkpoint_every=100)
     training.fit(cfg, tmp_path / "straight")
     training.fit(with_train(cfg, steps=3), tmp_path / "resumed")
     assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("ckpt-3")

@@ -1,0 +1,108 @@
+"""colorgan/hints.py and the hint model: simulated hints against their definition, user
+points, the hint branch starting as the model it was built from, and the hints file."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorgan import config, hints, inference, models, pretrained
+from colorgan.errors import UserError
+
+
+def boxes(mask):
+    """Bounding boxes of the connected 1-regions of a [H, W] mask (scipy-free: one box
+    when there is one patch)."""
+    ys, xs = np.nonzero(mask)
+    return (ys.min(), ys.max() + 1, xs.min(), xs.max() + 1) if len(ys) else None
+
+
+def test_one_revealed_patch_holds_the_mean_true_colour():
+    rng = np.random.default_rng(0)
+    ab = tf.constant(rng.uniform(-0.5, 0.5, (6, 32, 32, 2)), tf.float32)
+    out = hints.simulate(ab, tf.constant([3, 4]), count=1).numpy()
+    for i in range(6):
+        top, bottom, left, right = boxes(out[i, ..., 2])
+        side = bottom - top
+        assert side == right - left and hints.SIDES[0] <= side <= hints.SIDES[1]
+        assert out[i, ..., 2].sum() == side * side  # one square, nothing else
+        want = ab.numpy()[i, top:bottom, left:right].mean((0, 1))
+        np.testing.assert_allclose(out[i, top:bottom, left:right, :2], np.broadcast_to(
+            want, (side, side, 2)), atol=1e-5)
+        assert not out[i, ..., :2][out[i, ..., 2] == 0].any()  # 0 where no hint
+
+
+def test_simulated_hints_follow_the_seed():
+    ab = tf.random.stateless_uniform([4, 16, 16, 2], [1, 1], -0.5, 0.5)
+    a = hints.simulate(ab, tf.constant([7, 0]))
+    np.testing.assert_array_equal(a, hints.simulate(ab, tf.constant([7, 0])))
+    assert not np.array_equal(a, hints.simulate(ab, tf.constant([8, 0])))
+
+
+def test_the_number_of_patches_is_geometric_with_a_share_of_none():
+    """P(no hints) = none_share + (1 - none_share) p (geometric count: P(0) = p), measured
+    on 3000 images."""
+    ab = tf.zeros([3000, 12, 12, 2])
+    maps = hints.simulate(ab, tf.constant([5, 5]), none_share=0.25).numpy()
+    has = maps[..., 2].reshape(3000, -1).any(1)
+    p = hints.STOP
+    assert 1 - has.mean() == pytest.approx(0.25 + 0.75 * p, abs=0.03)
+    # Without the share: P(none) = p.
+    maps = hints.simulate(ab, tf.constant([6, 6]), none_share=0.0).numpy()
+    assert 1 - maps[..., 2].reshape(3000, -1).any(1).mean() == pytest.approx(p, abs=0.02)
+
+
+def test_user_points_become_small_patches():
+    shape = tf.constant([1, 20, 30, 1])
+    maps = hints.from_points(shape, [0.5, 0.0], [0.5, 1.0], [[0.3, -0.2], [0.1, 0.1]],
+                             side=3).numpy()[0]
+    assert maps[..., 2].sum() == 18  # two 3x3 patches
+    np.testing.assert_allclose(maps[9:12, 14:17, :2], np.broadcast_to([0.3, -0.2], (3, 3, 2)))
+    np.testing.assert_allclose(maps[17:20, 0:3, :2], np.broadcast_to([0.1, 0.1], (3, 3, 2)))
+
+
+def test_hints_file(tmp_path):
+    good = tmp_path / "h.json"
+    good.write_text(json.dumps([{"x": 0.25, "y": 1, "color": "#e02020"},
+                                {"x": 0, "y": 0.5, "color": "0f0"}]))
+    assert hints.read_points(good) == [(0.25, 1.0, (224 / 255, 32 / 255, 32 / 255)),
+                                       (0.0, 0.5, (0.0, 1.0, 0.0))]
+    for text, words in (('{"x": 1}', "must hold a list"), ("[{", "is not JSON"),
+                        ('[{"x": 2, "y": 0, "color": "#000"}]', "item 0: x and y"),
+                        ('[{"x": 0, "y": 0, "color": "red"}]', "is not #rrggbb"),
+                        ('[{"x": 0, "y": 0}]', "item 0: lacks 'color'")):
+        good.write_text(text)
+        with pytest.raises(UserError, match=words):
+            hints.read_points(good)
+    with pytest.raises(UserError, match="nope.json"):
+        hints.read_points(tmp_path / "nope.json")
+
+
+@pytest.fixture(scope="module")
+def hint_model_from_shipped():
+    """The shipped model's config with hints, its weights loaded: the hint branch new."""
+    source = pretrained.read_config("pretrained")
+    cfg = dataclasses.replace(source, model=dataclasses.replace(source.model, hints=True))
+    G = models.build_generator(config.generator_model(cfg), config.generator_size(cfg))
+    pretrained.set_generator_weights(G, source, pretrained.resolve("pretrained"))
+    return G
+
+
+def test_a_hint_model_starts_as_the_model_it_came_from(hint_model_from_shipped):
+    shipped, _ = pretrained.load_shipped("pretrained")
+    G = hint_model_from_shipped
+    assert models.takes_hints(G) and not models.takes_hints(shipped)
+    L = tf.random.stateless_uniform([2, 64, 64, 1], [0, 1], -1, 1)
+    ab = tf.random.stateless_uniform([2, 64, 64, 2], [0, 2], -0.4, 0.4)
+    want = shipped(L, training=False)
+    np.testing.assert_array_equal(models.colorize(G, L), want)
+    np.testing.assert_array_equal(  # the zero projections: hints change nothing yet
+        models.colorize(G, L, hints.simulate(ab, tf.constant([1, 1]), count=10)), want)
+
+
+def test_hints_for_a_model_without_them_are_one_line():
+    model = inference.open_model("pretrained")
+    with pytest.raises(UserError, match="has no hint channels"):
+        inference.colorize_files(model, ["x.jpg"], None, points=[(0.5, 0.5, (1, 0, 0))])
