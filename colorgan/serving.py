@@ -209,10 +209,41 @@ class Colorizer(tf.Module):
         pngs = tf.map_fn(self._one_png, image_bytes, fn_output_signature=tf.string)
         return {"colorized_png_bytes": pngs}
 
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="image_bytes"),
+                                  tf.TensorSpec([None], tf.float32, name="hint_x"),
+                                  tf.TensorSpec([None], tf.float32, name="hint_y"),
+                                  tf.TensorSpec([None], tf.string, name="hint_color")])
+    def serve_hints(self, image_bytes, hint_x, hint_y, hint_color):
+        """One photo and user hints -> PNG: points hint_x, hint_y in [0, 1] of its width
+        and height (from the top left), each asking for the sRGB hex colour hint_color
+        there. Exported only for a hint model (serving_hints)."""
+        image = data.decode_image(image_bytes[0], max_pixels=self.max_pixels)
+        shape = tf.shape(image, out_type=tf.int64)
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
+            out = self.colorize_points(image[None], tf.constant(0, tf.int32), hint_x, hint_y,
+                                       hex_to_rgb(hint_color))[0]
+        png = tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),
+                               compression=1)
+        return {"colorized_png_bytes": png[None]}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_jpeg(self, image_bytes):
         jpegs = tf.map_fn(self._one_jpeg, image_bytes, fn_output_signature=tf.string)
         return {"colorized_jpeg_bytes": jpegs}
+
+
+def hex_to_rgb(colors: tf.Tensor) -> tf.Tensor:
+    """sRGB hex strings [N] ("#e02020" or "e02020") -> [N, 3] float in [0, 1];
+    InvalidArgument for anything else."""
+    digits = tf.strings.regex_replace(colors, "^#", "")
+    check = tf.debugging.assert_equal(
+        tf.strings.regex_full_match(digits, "[0-9a-fA-F]{6}"), True,
+        message="hint_color must be sRGB hex, #rrggbb")
+    with tf.control_dependencies([check]):
+        codes = tf.strings.unicode_decode(digits, "UTF-8").to_tensor(shape=[None, 6])
+    # '0'-'9' are 48-57, 'A'-'F' 65-70, 'a'-'f' 97-102.
+    nibble = tf.where(codes <= 57, codes - 48, tf.where(codes >= 97, codes - 87, codes - 55))
+    return tf.cast(nibble[:, 0::2] * 16 + nibble[:, 1::2], tf.float32) / 255.0
 
 
 def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
@@ -298,7 +329,9 @@ def _write_export(colorizer: Colorizer, path: str) -> None:
     if colorizer.cfg is not None:
         fileio.write_text_atomic(fileio.join(path, pretrained.EXPORT_CONFIG),
                                  colorizer.cfg.to_json())
-    tf.saved_model.save(colorizer, path, signatures={
-        "serving_default": colorizer.serve_bytes.get_concrete_function(),
-        "serving_jpeg": colorizer.serve_jpeg.get_concrete_function(),
-        "colorize": colorizer.colorize.get_concrete_function()})
+    signatures = {"serving_default": colorizer.serve_bytes.get_concrete_function(),
+                  "serving_jpeg": colorizer.serve_jpeg.get_concrete_function(),
+                  "colorize": colorizer.colorize.get_concrete_function()}
+    if models.takes_hints(colorizer.generator):
+        signatures["serving_hints"] = colorizer.serve_hints.get_concrete_function()
+    tf.saved_model.save(colorizer, path, signatures=signatures)

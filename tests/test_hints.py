@@ -106,3 +106,39 @@ def test_hints_for_a_model_without_them_are_one_line():
     model = inference.open_model("pretrained")
     with pytest.raises(UserError, match="has no hint channels"):
         inference.colorize_files(model, ["x.jpg"], None, points=[(0.5, 0.5, (1, 0, 0))])
+
+
+def test_a_hint_export_serves_hints_from_bytes(tmp_path):
+    """serving_hints (image bytes + points with hex colours) equals colorize_points on
+    the decoded photo; a bad colour is refused; a model without hints has no such
+    signature."""
+    import io
+
+    from PIL import Image
+
+    from colorgan import clips, serving
+    cfg = config.with_overrides(config.get_preset("tiny"), {"hints": True})
+    G = models.build_generator(cfg.model, 32)
+    colorizer = serving.Colorizer(G, 32, serving.DEFAULT_MAX_PIXELS, models.input_multiple(
+        cfg.model, 32), cfg=cfg)
+    module = tf.saved_model.load(serving.export(colorizer, tmp_path / "export"))
+    photo = clips.sample_photo(1)[:40, :56]
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, format="PNG")
+    x, y = tf.constant([0.2, 0.7]), tf.constant([0.5, 0.1])
+    out = module.signatures["serving_hints"](
+        image_bytes=tf.constant([buf.getvalue()]), hint_x=x, hint_y=y,
+        hint_color=tf.constant(["#e02020", "2040E0"]))["colorized_png_bytes"]
+    got = np.asarray(Image.open(io.BytesIO(out[0].numpy())))
+    want = module.colorize_points(tf.constant(photo[None] / 255, tf.float32), tf.constant(0), x, y,
+                                  tf.constant([[224, 32, 32], [32, 64, 224]], tf.float32) / 255)
+    assert np.abs(got / 255 - want[0].numpy()).max() <= 1 / 255 + 1e-6
+    with pytest.raises(tf.errors.InvalidArgumentError, match="#rrggbb"):
+        module.signatures["serving_hints"](image_bytes=tf.constant([buf.getvalue()]),
+                                           hint_x=x[:1], hint_y=y[:1],
+                                           hint_color=tf.constant(["red"]))
+    plain = config.get_preset("tiny")
+    no_hints = serving.Colorizer(models.build_generator(plain.model, 32), 32,
+                                 serving.DEFAULT_MAX_PIXELS, 32, cfg=plain)
+    exported = tf.saved_model.load(serving.export(no_hints, tmp_path / "plain"))
+    assert "serving_hints" not in exported.signatures and not exported.takes_hints.numpy()
