@@ -152,8 +152,15 @@ def read_points(path) -> list[tuple[float, float, tuple[float, float, float]]]:
         raise UserError(f"hints: {path}: {e.strerror or e}") from None
     except ValueError as e:
         raise UserError(f"hints: {path} is not JSON ({e})") from None
+    return parse_points(items, str(path))
+
+
+def parse_points(items, source: str) -> list[tuple[float, float, tuple[float, float, float]]]:
+    """[{"x", "y", "color"}, ...] (read_points' format, from a file or a request) ->
+    [(x, y, (r, g, b))]; UserError naming `source` and the item otherwise."""
+    from colorgan.errors import UserError
     if not isinstance(items, list):
-        raise UserError(f"hints: {path} must hold a list of {{\"x\", \"y\", \"color\"}}")
+        raise UserError(f"hints: {source} must hold a list of {{\"x\", \"y\", \"color\"}}")
     points = []
     for i, item in enumerate(items):
         try:
@@ -163,5 +170,5 @@ def read_points(path) -> list[tuple[float, float, tuple[float, float, float]]]:
             points.append((x, y, parse_color(item["color"])))
         except (KeyError, TypeError, ValueError) as e:
             what = f"lacks {e}" if isinstance(e, KeyError) else str(e)
-            raise UserError(f"hints: {path}: item {i}: {what}") from None
+            raise UserError(f"hints: {source}: item {i}: {what}") from None
     return points
