@@ -66,6 +66,7 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                       for o in c.outputs)
     assert "training on samples" in outputs and "6 colorized, 0 failed" in outputs
+    assert "colorgan app: http://127.0.0.1:" in outputs  # the web app's cell started it
     # The side-by-side figure and the sample sheet were displayed as images.
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
