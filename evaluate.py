@@ -65,7 +65,7 @@ def main(argv):
     if any(n < 0 or n > hints.MAX_REVEAL for n in counts):
         raise UserError(f"--hints: each between 0 and {hints.MAX_REVEAL}")
     if any(counts):
-        model.check_hints()
+        inference.require_hints(model)
     if len(counts) == 1:
         result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
                                      render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,

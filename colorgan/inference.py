@@ -70,6 +70,15 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
     return LoadedModel(module, path)
 
 
+def require_hints(model) -> None:
+    """UserError (one line) unless `model` takes colour hints."""
+    if isinstance(model, LoadedModel):
+        model.check_hints()
+    else:  # a LiteRT model: one fixed input, L only
+        raise UserError("hints: a .tflite model takes none; use a SavedModel, a workdir or "
+                        "the shipped model")
+
+
 class LoadedModel:
     """A SavedModel's or an in-memory Colorizer's functions as numpy calls.
 
@@ -246,11 +255,8 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     colorized into a folder of the same frame names. Photos and frames are written as fmt.
     `points` (hints.read_points) are colour hints for every photo: a hint model only."""
     from colorgan import video, videocolor
-    if points and isinstance(model, LoadedModel):
-        model.check_hints()
-    elif points:  # a LiteRT model: one fixed input, L only
-        raise UserError("hints: a .tflite model takes none; use a SavedModel, a workdir or "
-                        "the shipped model")
+    if points:
+        require_hints(model)
     if fmt not in ("png", "jpg"):
         raise UserError(f"fmt={fmt!r}: choose png or jpg")
     if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"
