@@ -24,7 +24,12 @@ DEMO_PRECISION ?= fp32
 BASE_WORKDIR ?= runs/base
 BASE_PRECISION ?= bf16
 
-.PHONY: setup demo test report pretrained clean
+# The hint model (README "Colour hints"): the shipped model fine-tuned with simulated
+# hints for HINTS_BUDGET seconds, then Zhang et al.'s sweep of PSNR against revealed hints.
+HINTS_WORKDIR ?= runs/hints
+HINTS_BUDGET ?= 1200
+
+.PHONY: setup demo test report pretrained hints clean
 
 setup: $(STAMP)
 
@@ -60,6 +65,12 @@ pretrained: setup
 	$(BIN)/python evaluate.py --model=$(BASE_WORKDIR) --data=samples:val --output_dir=$(BASE_WORKDIR)/eval
 	$(BIN)/python scripts/ship_pretrained.py --workdir=$(BASE_WORKDIR) --discriminator
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --output_dir=$(BASE_WORKDIR)/eval_shipped
+
+hints: setup
+	$(BIN)/python train.py --preset=finetune --init_from=pretrained --hints --workdir=$(HINTS_WORKDIR) \
+	  --precision=$(BASE_PRECISION) --steps=5000 --time_budget=$(HINTS_BUDGET) --g_learning_rate=5e-5
+	$(BIN)/python evaluate.py --model=$(HINTS_WORKDIR) --data=samples:val \
+	  --output_dir=$(HINTS_WORKDIR)/eval --hints=0,1,2,5,10,20,50
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
