@@ -32,6 +32,7 @@ PAGE = """<!doctype html>
  figure { margin: 0; } figcaption { font-size: 0.9em; color: #555; margin-bottom: 0.3em; }
  #photo-wrap { position: relative; display: inline-block; cursor: crosshair; }
  #photo-wrap img, .pane img { max-width: 420px; max-height: 420px; display: block; }
+ #photo, #before { filter: grayscale(1); }  /* what the model sees: the lightness */
  .dot { position: absolute; width: 12px; height: 12px; margin: -7px 0 0 -7px;
         border: 2px solid #fff; border-radius: 50%; box-shadow: 0 0 2px #000; }
  #slider-wrap { position: relative; display: inline-block; }
@@ -42,7 +43,7 @@ PAGE = """<!doctype html>
 </style></head>
 <body>
 <h1>colorgan</h1>
-<p>Upload a gray (or colour) photo. <span id="hint-help">Then click on it to ask for a
+<p>Upload a photo (gray, or colour: only its lightness is used). <span id="hint-help">Then click on it to ask for a
 colour there: pick the colour first.</span></p>
 <p><input type="file" id="upload" accept="image/*">
  <label id="color-label">hint colour <input type="color" id="color" value="#e02020"></label>
