@@ -33,8 +33,9 @@ PAGE = """<!doctype html>
  #photo-wrap { position: relative; display: inline-block; cursor: crosshair; }
  #photo-wrap img, .pane img { max-width: 420px; max-height: 420px; display: block; }
  #photo, #before { filter: grayscale(1); }  /* what the model sees: the lightness */
- .dot { position: absolute; width: 12px; height: 12px; margin: -7px 0 0 -7px;
-        border: 2px solid #fff; border-radius: 50%; box-shadow: 0 0 2px #000; }
+ .dot { position: absolute; width: 12px; height: 12px; margin: -8px 0 0 -8px;
+        border: 2px solid #fff; border-radius: 50%; box-shadow: 0 0 2px #000;
+        pointer-events: none; }  /* a click on a dot still reaches the photo */
  #slider-wrap { position: relative; display: inline-block; }
  #slider-wrap img { max-width: 420px; max-height: 420px; display: block; }
  #before { position: absolute; top: 0; left: 0; clip-path: inset(0 50% 0 0); }
@@ -61,7 +62,7 @@ colour there: pick the colour first.</span></p>
 <input type="range" id="slider" min="0" max="100" value="50" style="width: 420px">
 <script>
 const TAKES_HINTS = __TAKES_HINTS__;
-let photoB64 = null, hints = [], busy = 0, pending = false;
+let photoB64 = null, hints = [], busy = 0, pending = false, upload = 0;
 const $ = (id) => document.getElementById(id);
 if (!TAKES_HINTS) {
   $("hint-help").textContent = "This model takes no hints (train one with --hints).";
@@ -80,14 +81,16 @@ async function colorize(withHints) {
 async function update() {
   if (busy) { pending = true; return; }
   busy = 1; status("colorizing...");
+  const mine = upload, count = hints.length;
   try {
     const url = await colorize(true);
+    if (mine !== upload) return;  // a newer photo came meanwhile
     $("result").src = url; $("after").src = url; $("download").href = url;
     $("download").hidden = false;
-    $("result").dataset.hints = String(hints.length);
-    status(hints.length ? hints.length + " hint(s)" : "done");
+    $("result").dataset.hints = String(count);
+    status(count ? count + " hint(s)" : "done");
   } catch (e) { status(e.message, true); }
-  busy = 0;
+  finally { busy = 0; }
   if (pending) { pending = false; update(); }
 }
 function drawDots() {
@@ -102,6 +105,7 @@ function drawDots() {
 $("upload").addEventListener("change", () => {
   const file = $("upload").files[0]; if (!file) return;
   const reader = new FileReader();
+  const mine = ++upload;
   reader.onload = async () => {
     const dataUrl = reader.result;
     photoB64 = dataUrl.slice(dataUrl.indexOf(",") + 1);
@@ -110,9 +114,13 @@ $("upload").addEventListener("change", () => {
     status("colorizing...");
     try {
       const url = await colorize(false);
+      if (mine !== upload) return;  // a newer photo came meanwhile
       $("auto").src = url; $("auto").dataset.ready = "1";
-      $("result").src = url; $("after").src = url; $("download").href = url;
-      $("download").hidden = false; $("result").dataset.hints = "0";
+      if (!hints.length) {  // hints clicked meanwhile: their result stands
+        $("result").src = url; $("after").src = url; $("download").href = url;
+        $("result").dataset.hints = "0";
+      }
+      $("download").hidden = false;
       status("done");
     } catch (e) { status(e.message, true); }
   };
@@ -175,6 +183,8 @@ def _handler(app: App):
     from colorgan.errors import UserError
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 60  # seconds a connection may sit idle: a short body does not hold a thread
+
         def log_message(self, fmt, *args):  # absl's log, not stderr lines per request
             from absl import logging
             logging.debug("app: " + fmt, *args)
@@ -198,19 +208,28 @@ def _handler(app: App):
         def do_POST(self):
             if self.path != "/colorize":
                 return self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_UPLOAD:
-                return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                  {"error": f"upload over {MAX_UPLOAD >> 20} MB"})
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_UPLOAD:
+                return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if length > 0 else
+                                  HTTPStatus.BAD_REQUEST,
+                                  {"error": f"a body of 0 to {MAX_UPLOAD >> 20} MB, please"})
             try:
                 request = json.loads(self.rfile.read(length))
                 encoded = base64.b64decode(request["image"], validate=True)
                 points = hints.parse_points(request.get("hints") or [], "request")
                 png = app.colorize(encoded, points)
-            except (ValueError, KeyError, TypeError) as e:
-                return self._json(HTTPStatus.BAD_REQUEST, {"error": f"bad request ({e})"})
             except UserError as e:
                 return self._json(HTTPStatus.BAD_REQUEST, {"error": str(e)})
+            except (ValueError, KeyError, TypeError, RecursionError) as e:
+                return self._json(HTTPStatus.BAD_REQUEST, {"error": f"bad request ({e})"})
+            except Exception as e:  # the model failed: say so rather than drop the connection
+                from absl import logging
+                logging.exception("app: /colorize failed")
+                return self._json(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                  {"error": f"colorizing failed ({type(e).__name__})"})
             self._json(HTTPStatus.OK, {
                 "image": "data:image/png;base64," + base64.b64encode(png).decode()})
 

@@ -90,7 +90,8 @@ class ModelConfig:
                           ENCODERS)
     hints: bool = _field(False, "User colour hints as G input (Zhang et al. 2017): an ab map and "
                          "a mask beside L; training reveals random patches of the true colour "
-                         "(hints.py). With --init_from a model without them, their branch "
+                         "(hints.py). With --init_from a vgg16 model without them (shipped "
+                         "format: pretrained, or scripts/ship_pretrained.py's), their branch "
                          "starts at zero: the model starts as the source.")
 
 

@@ -55,7 +55,8 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
     Each row holds the model's and the grayscale baseline's PSNR, SSIM, LPIPS (NaN without
     `lpips`), colourfulness and chroma, and the truth's colourfulness and chroma. `hints`
     > 0 reveals that many random patches of each photo's true colour to a hint model
-    (Zhang et al.'s sweep), the same patches on every run (seeded by the photo's index).
+    (Zhang et al.'s sweep), the same patches on every run with the same batch_size (seeded
+    by N and the index of each batch's first photo).
     """
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:

@@ -23,6 +23,7 @@ MAX_PATCHES = 32  # the geometric count is cut here (P(n > 32) = 0.875^33 ~ 1e-2
 SIDES = (1, 9)  # patch sides, inclusive
 STOP = 0.125  # Zhang et al.'s p: stop adding patches with this probability
 MAX_REVEAL = 64  # evaluate.py --hints=N: at most this many
+MAX_POINTS = 256  # user hints per photo: painting costs points x pixels of memory
 
 
 def none(L: tf.Tensor) -> tf.Tensor:
@@ -161,6 +162,8 @@ def parse_points(items, source: str) -> list[tuple[float, float, tuple[float, fl
     from colorgan.errors import UserError
     if not isinstance(items, list):
         raise UserError(f"hints: {source} must hold a list of {{\"x\", \"y\", \"color\"}}")
+    if len(items) > MAX_POINTS:
+        raise UserError(f"hints: {source} holds {len(items)} hints; at most {MAX_POINTS}")
     points = []
     for i, item in enumerate(items):
         try:

@@ -103,7 +103,8 @@ def takes_hints(generator: keras.Model) -> bool:
 def colorize(generator: keras.Model, L: tf.Tensor, hint_maps: tf.Tensor | None = None,
              training: bool = False) -> tf.Tensor:
     """G's ab [B, H, W, 2] for L [B, H, W, 1]; a hint model gets `hint_maps` [B, H, W, 3]
-    (None: no hints, i.e. automatic colorization). Every caller of G goes through here."""
+    (None: no hints, i.e. automatic colorization). Training, validation and serving call G
+    through here (bench.py's figures are for presets without hints)."""
     if takes_hints(generator):
         return generator(hints.with_hints(L, hint_maps), training=training)
     return generator(L, training=training)

@@ -217,9 +217,16 @@ class Colorizer(tf.Module):
         """One photo and user hints -> PNG: points hint_x, hint_y in [0, 1] of its width
         and height (from the top left), each asking for the sRGB hex colour hint_color
         there. Exported only for a hint model (serving_hints)."""
+        n = tf.shape(hint_x)[0]
+        checks = [tf.debugging.assert_equal(tf.shape(hint_y)[0], n,
+                                            message="hint_x, hint_y, hint_color differ in length"),
+                  tf.debugging.assert_equal(tf.shape(hint_color)[0], n,
+                                            message="hint_x, hint_y, hint_color differ in length"),
+                  tf.debugging.assert_less_equal(n, hints.MAX_POINTS,
+                                                 message=f"at most {hints.MAX_POINTS} hints")]
         image = data.decode_image(image_bytes[0], max_pixels=self.max_pixels)
         shape = tf.shape(image, out_type=tf.int64)
-        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1]), *checks]):
             out = self.colorize_points(image[None], tf.constant(0, tf.int32), hint_x, hint_y,
                                        hex_to_rgb(hint_color))[0]
         png = tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),

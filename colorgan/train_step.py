@@ -48,8 +48,9 @@ class _Phases:
             return None
         ctx = tf.distribute.get_replica_context()
         replica = ctx.replica_id_in_sync_group if ctx is not None else 0
-        seed = tf.stack([tf.cast(self.state.step, tf.int32),
-                         tf.cast(replica, tf.int32) + 7919 * self.cfg.train.seed])
+        seed = tf.stack([tf.cast(self.state.step, tf.int32), tf.cast(replica, tf.int32)])
+        # The run's seed folded in (any size: no int32 product to overflow).
+        seed = tf.random.experimental.stateless_fold_in(seed, self.cfg.train.seed % 2**31)
         return hints.simulate(ab, seed)
 
     # ------------------------------------------------------------------ pieces

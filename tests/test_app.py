@@ -84,8 +84,32 @@ def test_the_api_colorizes_and_refuses_bad_requests(server):
                        ({"image": image, "hints": [{"x": 3, "y": 0, "color": "#fff"}]}, "x and y")):
         status, body = post(url, bad)
         assert status == 400 and words in body["error"], body
+    many = [{"x": 0.5, "y": 0.5, "color": "#fff"}] * 257
+    status, body = post(url, {"image": image, "hints": many})
+    assert status == 400 and "at most 256" in body["error"]
     with urllib.request.urlopen(url) as response:
         assert b"<title>colorgan</title>" in response.read()
+    import http.client
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    for length in ("-1", "lots"):  # never read "until the client closes"
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.putrequest("POST", "/colorize")
+        conn.putheader("Content-Length", length)
+        conn.endheaders()
+        assert conn.getresponse().status == 400
+        conn.close()
+
+
+class Broken(HintStub):
+    def __call__(self, images, render_size=0):
+        raise RuntimeError("out of memory")
+
+
+def test_a_failing_model_is_a_500_not_a_dropped_connection(server):
+    url = server(Broken())
+    photo = base64.b64encode(png_bytes(clips.sample_photo(2)[:48, :64])).decode()
+    status, body = post(url, {"image": photo})
+    assert status == 500 and body["error"] == "colorizing failed (RuntimeError)"
 
 
 def test_a_model_without_hints_says_so(server):

@@ -137,6 +137,10 @@ def test_a_hint_export_serves_hints_from_bytes(tmp_path):
         module.signatures["serving_hints"](image_bytes=tf.constant([buf.getvalue()]),
                                            hint_x=x[:1], hint_y=y[:1],
                                            hint_color=tf.constant(["red"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="differ in length"):
+        module.signatures["serving_hints"](image_bytes=tf.constant([buf.getvalue()]),
+                                           hint_x=x, hint_y=y[:1],
+                                           hint_color=tf.constant(["#e02020", "#2040e0"]))
     plain = config.get_preset("tiny")
     no_hints = serving.Colorizer(models.build_generator(plain.model, 32), 32,
                                  serving.DEFAULT_MAX_PIXELS, 32, cfg=plain)
