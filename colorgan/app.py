@@ -154,17 +154,14 @@ class App:
         import tensorflow as tf
         from PIL import Image
 
-        from colorgan import data, inference
+        from colorgan import inference
         from colorgan.errors import UserError
         if points and not self.takes_hints:
             raise UserError("this model takes no hints (train one with --hints)")
         try:
-            image = data.decode_image(tf.constant(encoded), max_pixels=data.DEFAULT_MAX_PIXELS)
+            image = inference.decode_bytes(encoded)
         except tf.errors.InvalidArgumentError as e:
             raise UserError(f"not a readable image ({e.message.splitlines()[0][:200]})") from None
-        image = image.numpy()
-        turn = inference._ORIENT.get(inference.exif_orientation(encoded))
-        image = np.ascontiguousarray(turn(image)) if turn else image
         with self._lock:
             if points:
                 rgb = self.model.with_points(image[None], self.render_size, points)[0]

@@ -213,7 +213,12 @@ def read_image(path: Path, max_pixels: int = data.DEFAULT_MAX_PIXELS) -> np.ndar
     bits, bombs are refused from their header); only the EXIF rotation, which TF's
     decoders ignore, is applied here on top.
     """
-    encoded = Path(path).read_bytes()
+    return decode_bytes(Path(path).read_bytes(), max_pixels)
+
+
+def decode_bytes(encoded: bytes, max_pixels: int = data.DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Image file bytes -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated (read_image's
+    decoding, for bytes that come from elsewhere: the web app's uploads)."""
     image = data.decode_image(tf.constant(encoded), max_pixels=max_pixels).numpy()
     turn = _ORIENT.get(exif_orientation(encoded))
     return np.ascontiguousarray(turn(image)) if turn else image

@@ -28,6 +28,13 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
+def umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def is_video(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
@@ -127,9 +134,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
     info = probe(src)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would keep the video from other users
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 would keep the video from other users
     written = 0
     try:
         with _open(src) as inp, av.open(tmp, "w", format=fmt) as out:

@@ -148,7 +148,7 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
             for p, rgb in zip(batch, colorize(np.stack(images))):
                 write_image(rgb, tmp / f"{p.stem}.{fmt}", fmt)
             bar.update(batch[-1].name, len(batch))
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the frames
+        os.chmod(tmp, 0o777 & ~video.umask())  # mkdtemp's 0700 would hide the frames
         os.replace(tmp, dst)
     finally:
         bar.finish()
@@ -156,8 +156,3 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
             shutil.rmtree(tmp)
     return len(files)
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
