@@ -24,12 +24,15 @@ DEMO_PRECISION ?= fp32
 BASE_WORKDIR ?= runs/base
 BASE_PRECISION ?= bf16
 
-# The hint model (README "Colour hints"): the shipped model fine-tuned with simulated
-# hints for HINTS_BUDGET seconds, then Zhang et al.'s sweep of PSNR against revealed hints.
+# Colour hints (README "Colour hints"): `make hints` is Zhang et al.'s sweep of PSNR against
+# revealed hints for the shipped model (HINTS_MODEL); `make hints-branch` trains the learned
+# hint branch on top of it (--preset=hints: the rest frozen) for HINTS_BUDGET seconds and
+# sweeps that. On the shipped photos the branch does not help yet (BUILD_NOTES "Hints").
+HINTS_MODEL ?= pretrained
 HINTS_WORKDIR ?= runs/hints
-HINTS_BUDGET ?= 1200
+HINTS_BUDGET ?= 1500
 
-.PHONY: setup demo test report pretrained hints clean
+.PHONY: setup demo test report pretrained hints hints-branch clean
 
 setup: $(STAMP)
 
@@ -42,9 +45,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Fine-tuning the shipped model beats training the demo U-Net from scratch in the same
-# 8 minutes (README "The two commands"); `make report` still trains that U-Net.
+# 8 minutes (README "The two commands"); `make report` still trains that U-Net. --nohints:
+# the demo fine-tunes the automatic colour alone (drop it to keep the shipped hint branch).
 demo: setup
-	$(BIN)/python train.py --preset=finetune --init_from=pretrained --workdir=$(WORKDIR) \
+	$(BIN)/python train.py --preset=finetune --init_from=pretrained --nohints --workdir=$(WORKDIR) \
 	  --time_budget=$(DEMO_BUDGET) --precision=$(DEMO_PRECISION)
 	$(BIN)/python export.py --workdir=$(WORKDIR) --export_dir=$(WORKDIR)/export
 	$(BIN)/python colorize.py --model=$(WORKDIR)/export --output_dir=$(WORKDIR)/colorized colorgan/samples/val
@@ -67,10 +71,14 @@ pretrained: setup
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --output_dir=$(BASE_WORKDIR)/eval_shipped
 
 hints: setup
-	$(BIN)/python train.py --preset=finetune --init_from=pretrained --hints --workdir=$(HINTS_WORKDIR) \
-	  --precision=$(BASE_PRECISION) --steps=5000 --time_budget=$(HINTS_BUDGET) --g_learning_rate=5e-5
-	$(BIN)/python evaluate.py --model=$(HINTS_WORKDIR) --data=samples:val \
-	  --output_dir=$(HINTS_WORKDIR)/eval --hints=0,1,2,5,10,20,50
+	$(BIN)/python evaluate.py --model=$(HINTS_MODEL) --data=samples:val --output_dir=runs/hints_sweep \
+	  --hints=0,1,2,5,10,20,50
+
+hints-branch: setup
+	$(BIN)/python train.py --preset=hints --init_from=pretrained --hints --workdir=$(HINTS_WORKDIR) \
+	  --precision=$(BASE_PRECISION) --time_budget=$(HINTS_BUDGET)
+	$(BIN)/python evaluate.py --model=$(HINTS_WORKDIR) --data=samples:val --output_dir=$(HINTS_WORKDIR)/eval \
+	  --hints=0,1,2,5,10,20,50
 
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)

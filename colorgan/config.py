@@ -137,6 +137,9 @@ class TrainConfig:
                             "WORKDIR | EXPORT_DIR. Its model config and image size are taken "
                             "over; the rest comes from --preset and the flags. Rerunning resumes "
                             "the fine-tune from --workdir.")
+    hints_only: bool = _field(False, "Train only the hint branch of a --hints vgg16 model "
+                              "(--init_from one without hints): the rest of G stays as it was, "
+                              "so without hints it colours exactly as its source.")
     strategy: str = _field("auto", "tf.distribute strategy (auto: multi_worker with a TF_CONFIG "
                            "cluster, tpu when there is one, mirrored with 2+ GPUs, else default).",
                            STRATEGIES)
@@ -295,6 +298,12 @@ PRESETS: dict[str, Config] = {
     "finetune": _preset(
         train=dict(steps=500, batch_size=16, g_learning_rate=2e-5, d_learning_rate=2e-5,
                    log_every=25, summary_every=25, image_every=100, checkpoint_every=100)),
+    # The hint model (`make hints`, with --init_from and --hints): the shipped model frozen,
+    # its hint branch trained on L1 alone (Zhang et al. regress too; no D to train).
+    "hints": _preset(
+        train=dict(steps=3000, batch_size=16, g_learning_rate=1e-4, schedule="g:rest",
+                   hints_only=True, log_every=25, summary_every=25, image_every=250,
+                   checkpoint_every=100)),
     # For tests: seconds, not minutes.
     "tiny": _preset(
         data=dict(image_size=32),
@@ -376,6 +385,10 @@ def validate(cfg: Config) -> None:
             raise UserError("noise_channels: not available with encoder=vgg16 (its input is "
                             "the gray photo VGG16 was trained on)")
     encoder_trains_from(cfg.train.train_encoder)
+    if cfg.train.hints_only and not (cfg.model.hints and cfg.model.encoder == "vgg16"
+                                     and cfg.train.init_from):
+        raise UserError("hints_only: needs --hints, encoder=vgg16 and --init_from (the model "
+                        "whose colour the hint branch learns to correct)")
     if cfg.train.train_encoder != "never" and cfg.model.encoder != "vgg16":
         raise UserError(f"train_encoder={cfg.train.train_encoder!r}: only encoder=vgg16 has a "
                         f"frozen encoder (this run: encoder={cfg.model.encoder})")

@@ -110,6 +110,9 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
         d_opt = _adam(cfg, cfg.train.d_learning_rate)
         # Optimizer slots must exist before the first traced step under a strategy,
         # otherwise that step fails feeding an uninitialized placeholder.
+        if cfg.train.hints_only:  # frozen layers also keep BN in inference mode
+            for layer in generator.layers:
+                layer.trainable = layer.name.startswith("hint")
         g_opt.build(generator.trainable_variables)  # a vgg16 encoder is frozen here
         d_opt.build(discriminator.trainable_variables)
         e_opt = None  # only where the encoder can train: its Adam slots are 2 x 14.7 M floats

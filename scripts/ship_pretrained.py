@@ -3,8 +3,9 @@
 
 Writes config.json, generator.npz (for a frozen vgg16 encoder only what differs from
 VGG16), discriminator.npz (when the run trained one and --discriminator) and
-model_card.json (step, the workdir's eval/metrics.json if there is one). `make pretrained`
-runs the whole recipe: train, evaluate, then this.
+model_card.json (step, the workdir's eval/metrics.json and eval/hints_sweep.json where
+they exist, and the card of the model it was initialised from). `make pretrained` runs the
+whole recipe: train, evaluate, then this; `make hints` trains the hint model on top.
 """
 
 import json
@@ -38,10 +39,18 @@ def main(argv):
         tf.train.Checkpoint(discriminator=discriminator).restore(prefix).expect_partial() \
             .assert_existing_objects_matched()
     card = {"workdir": FLAGS.workdir, "checkpoint": fileio.basename(prefix)}
+    if cfg.train.init_from:  # e.g. the hint model: the card of the model it started from
+        card["init_from"] = cfg.train.init_from
+        source_card = fileio.join(pretrained.resolve(cfg.train.init_from), "model_card.json")
+        if fileio.isfile(source_card):
+            card["init_from_card"] = json.loads(fileio.read_text(source_card))
     metrics = fileio.join(FLAGS.workdir, "eval", "metrics.json")  # the workdir may be gs://
     if fileio.isfile(metrics):
         card["eval"] = json.loads(fileio.read_text(metrics))
         card["render"] = config.RenderConfig().post_processing()  # evaluate.py's defaults
+    sweep = fileio.join(FLAGS.workdir, "eval", "hints_sweep.json")  # a hint model's (make hints)
+    if fileio.isfile(sweep):
+        card["hints_sweep"] = json.loads(fileio.read_text(sweep))
     out = pretrained.save_shipped(generator, cfg, FLAGS.out or pretrained.SHIPPED,
                                   discriminator, card)
     size = sum(p.stat().st_size for p in out.iterdir())

@@ -101,3 +101,13 @@ def shards_with_gray(tmp_path_factory):
 
     prefix = str(tmp_path_factory.mktemp("gray") / "mixed")
     return records.write_shards(items(), prefix, shard_mb=0.3)
+
+
+@pytest.fixture(scope="session")
+def plain_export(tmp_path_factory):
+    """An export of an untrained tiny model without hint channels (the shipped one has them)."""
+    from colorgan import models, serving
+    cfg = config.get_preset("tiny")
+    colorizer = serving.Colorizer(models.build_generator(cfg.model, 32), 32,
+                                  serving.DEFAULT_MAX_PIXELS, 32, cfg=cfg)
+    return str(serving.export(colorizer, tmp_path_factory.mktemp("plain")))

@@ -112,9 +112,9 @@ def test_a_failing_model_is_a_500_not_a_dropped_connection(server):
     assert status == 500 and body["error"] == "colorizing failed (RuntimeError)"
 
 
-def test_a_model_without_hints_says_so(server):
+def test_a_model_without_hints_says_so(server, plain_export):
     from colorgan import inference
-    url = server(inference.open_model("pretrained"))
+    url = server(inference.open_model(plain_export))
     photo = base64.b64encode(png_bytes(clips.sample_photo(2)[:48, :64])).decode()
     status, body = post(url, {"image": photo, "hints": [{"x": 0.5, "y": 0.5, "color": "#f00"}]})
     assert status == 400 and "takes no hints" in body["error"]
@@ -141,7 +141,8 @@ def test_in_a_browser_a_red_hint_makes_that_spot_redder(server, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    url = server(HintStub())
+    from colorgan import inference
+    url = server(inference.open_model("pretrained"))  # the shipped hint model
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(clips.sample_photo(2)[:96, :128]))
     browser = chromium()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, config, data, inference, losses, pretrained, serving, training
+from colorgan import color, config, data, inference, losses, models, pretrained, serving
+from colorgan import training
 from colorgan import vgg_unet
 from colorgan.errors import UserError
 
@@ -45,7 +46,8 @@ def test_the_shipped_model_loads_and_colorizes_offline(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", no_network)
     assert pretrained.is_shipped_format("pretrained")
     files = list(pretrained.SHIPPED.iterdir())
-    assert sum(p.stat().st_size for p in files) <= 20_000_000
+    # decoder 14.9 MB + D 2.8 MB + hint branch 5.1 MB (float32)
+    assert sum(p.stat().st_size for p in files) <= 25_000_000
     source = data.open_source("samples:val", min_chroma=0.0)
     images = [inference.read_image(Path(p)) for p in source.paths[:4]]
     model = inference.open_model("pretrained")
@@ -103,7 +105,8 @@ def _first_step_l1(cfg, spec):
     else:
         reference, _ = serving.load_generator(spec)
     L, ab = batch
-    expected = float(tf.reduce_mean(losses.l1_loss(ab, reference(L, training=True))))
+    expected = float(tf.reduce_mean(losses.l1_loss(ab, models.colorize(reference, L,
+                                                                       training=True))))
     got = float(training.make_train_step(state, cfg, strategy)(batch)["g_l1"])
     return got, expected
 
@@ -122,8 +125,9 @@ def test_init_from_starts_at_the_source_models_loss(vgg_run, shipped_copy, which
 
 
 def test_init_from_the_real_shipped_model_starts_at_its_loss():
-    cfg = pretrained.with_architecture_of("pretrained", config.with_overrides(
-        config.get_preset("tiny"), {**QUIET, "batch_size": 2}))
+    # Without its hint branch (--nohints): simulated hints would change the first loss.
+    cfg = config.with_overrides(pretrained.with_architecture_of("pretrained", config.with_overrides(
+        config.get_preset("tiny"), {**QUIET, "batch_size": 2})), {"hints": False})
     assert cfg.model.encoder == "vgg16" and cfg.train.batch_size == 2
     got, expected = _first_step_l1(cfg, "pretrained")
     assert abs(got - expected) < 1e-5
@@ -233,3 +237,29 @@ def test_beside_input_outputs_never_collide_nor_pile_up(tmp_path):
     again = inference.colorize_files(tint, [str(tmp_path)], None)  # a rerun: same files again
     assert sorted(p.name for p in again.written) == names
     assert len(list(tmp_path.iterdir())) == 6
+
+
+def test_hints_only_trains_the_hint_branch_alone(vgg_run, shipped_copy, tmp_path):
+    """--preset=hints: every weight outside the hint branch (batch-norm statistics too)
+    stays the source model's, so without hints the result colours as the source does."""
+    spec = str(shipped_copy)
+    cfg = config.with_overrides(
+        pretrained.with_architecture_of(spec, config.get_preset("hints")),
+        {**QUIET, "steps": 3, "batch_size": 2, "init_from": spec, "hints": True,
+         "checkpoint_every": 1000})
+    assert cfg.train.hints_only and cfg.model.hints
+    source, _ = pretrained.load_shipped(spec)
+    run = training.fit(cfg, tmp_path / "run")
+    G = run.state.generator
+    branch = {id(v) for v in vgg_unet.hint_variables(G)}
+    before = {v.path: v.numpy() for v in source.variables}
+    for v in G.variables:
+        if id(v) not in branch:
+            np.testing.assert_array_equal(v.numpy(), before[v.path], err_msg=v.path)
+    moved = [v.path for v in vgg_unet.hint_variables(G)
+             if "proj" in v.path and np.abs(v.numpy()).max() > 0]
+    assert moved  # the zero projections learned something in 3 steps
+    L = tf.random.stateless_uniform([2, 32, 32, 1], [4, 4], -1, 1)
+    np.testing.assert_array_equal(models.colorize(G, L), source(L, training=False))
+    with pytest.raises(UserError, match="hints_only: needs --hints"):
+        config.with_overrides(cfg, {"hints": False})
