@@ -90,9 +90,9 @@ class ModelConfig:
                           ENCODERS)
     hints: bool = _field(False, "User colour hints as G input (Zhang et al. 2017): an ab map and "
                          "a mask beside L; training reveals random patches of the true colour "
-                         "(hints.py). With --init_from a vgg16 model without them (shipped "
-                         "format: pretrained, or scripts/ship_pretrained.py's), their branch "
-                         "starts at zero: the model starts as the source.")
+                         "(hints.py). A vgg16 hint model colours a photo without hints "
+                         "exactly as its decoder alone would; with --init_from a model "
+                         "without them, its hint branch starts at zero.")
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ class TrainConfig:
                             "over; the rest comes from --preset and the flags. Rerunning resumes "
                             "the fine-tune from --workdir.")
     hints_only: bool = _field(False, "Train only the hint branch of a --hints vgg16 model "
-                              "(--init_from one without hints): the rest of G stays as it was, "
-                              "so without hints it colours exactly as its source.")
+                              "started --init_from another model: the rest of G stays as it "
+                              "was, so without hints it colours exactly as its source.")
     strategy: str = _field("auto", "tf.distribute strategy (auto: multi_worker with a TF_CONFIG "
                            "cluster, tpu when there is one, mirrored with 2+ GPUs, else default).",
                            STRATEGIES)
@@ -298,7 +298,7 @@ PRESETS: dict[str, Config] = {
     "finetune": _preset(
         train=dict(steps=500, batch_size=16, g_learning_rate=2e-5, d_learning_rate=2e-5,
                    log_every=25, summary_every=25, image_every=100, checkpoint_every=100)),
-    # The hint model (`make hints`, with --init_from and --hints): the shipped model frozen,
+    # The hint branch (`make hints-branch`, with --init_from and --hints): the model frozen,
     # its hint branch trained on L1 alone (Zhang et al. regress too; no D to train).
     "hints": _preset(
         train=dict(steps=3000, batch_size=16, g_learning_rate=1e-4, schedule="g:rest",
@@ -386,9 +386,11 @@ def validate(cfg: Config) -> None:
                             "the gray photo VGG16 was trained on)")
     encoder_trains_from(cfg.train.train_encoder)
     if cfg.train.hints_only and not (cfg.model.hints and cfg.model.encoder == "vgg16"
-                                     and cfg.train.init_from):
-        raise UserError("hints_only: needs --hints, encoder=vgg16 and --init_from (the model "
-                        "whose colour the hint branch learns to correct)")
+                                     and cfg.train.init_from
+                                     and cfg.train.train_encoder == "never"):
+        raise UserError("hints_only: needs --hints, encoder=vgg16, --init_from (the model "
+                        "whose colour the hint branch learns to correct) and a frozen "
+                        "encoder (train_encoder=never)")
     if cfg.train.train_encoder != "never" and cfg.model.encoder != "vgg16":
         raise UserError(f"train_encoder={cfg.train.train_encoder!r}: only encoder=vgg16 has a "
                         f"frozen encoder (this run: encoder={cfg.model.encoder})")

@@ -129,10 +129,11 @@ class HintPropagation(keras.layers.Layer):
     "local hints" propagate by the same two cues):
       ab + sum_q w(p, q) d(q) / (sum_q w(p, q) + eps),
       w = exp(-|p - q|^2 / 2 (sigma S)^2) exp(-(L_p - L_q)^2 / 2 tau^2),
-    over a grid of CELLS x CELLS cells (d: the mean difference over a cell's hinted
-    pixels; a cell counts once however much of it is hinted), then bilinear to H x W, so
-    the cost is CELLS^4 per image whatever the size. No hints: w = 0 and ab comes back
-    unchanged.
+    with S = sqrt(H W) (the side, for the square renders serving makes), over a grid of
+    CELLS x CELLS cells (fewer on a side shorter than CELLS; d: the mean difference over a
+    cell's hinted pixels; a cell counts once however much of it is hinted), then bilinear
+    to H x W, so the cost is at most CELLS^4 per image whatever the size. No hints: w = 0
+    and ab comes back unchanged.
 
     sigma (a share of the side), tau and eps are fixed, not learned: learned (log space)
     they drifted to eps 1.8 in 1,368 steps, damping the correction (10 hints: +1.0 dB
@@ -155,33 +156,35 @@ class HintPropagation(keras.layers.Layer):
         L, hints, ab = (tf.cast(t, tf.float32) for t in inputs)
         shape = tf.shape(ab)
         b, h, w = shape[0], shape[1], shape[2]
-        n = self.CELLS
+        # CELLS per side, or one per pixel on a side shorter than that (16 px renders).
+        nh, nw = tf.minimum(h, self.CELLS), tf.minimum(w, self.CELLS)
         mask = hints[..., 2:]
 
-        def member(size):  # [size, n]: each row or column's cell, / the cell's count
+        def member(size, n):  # [size, n]: each row or column's cell, / the cell's count
             one = tf.one_hot((tf.range(size) * n) // size, n)
             return one / tf.reduce_sum(one, 0, keepdims=True)
 
-        rows, cols = member(h), member(w)
+        rows, cols = member(h, nh), member(w, nw)
 
-        def cells(x):  # [B, H, W, C] -> [B, n * n, C], the mean over each cell
+        def cells(x):  # [B, H, W, C] -> [B, nh * nw, C], the mean over each cell
             # Area resizing computes the same but has no gradient. Two 2-D matmuls: a
             # 3-operand einsum does not convert to LiteRT, and a batch matmul broadcasting
             # [1, 1, n, H] against [B, C, H, W] crashed in oneDNN (TF 2.21, Zen 4).
             c = tf.shape(x)[3]
             x = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, -1])  # [H, B W C]
-            x = tf.reshape(tf.matmul(rows, x, transpose_a=True), [n, b, w, c])
-            x = tf.reshape(tf.transpose(x, [2, 1, 0, 3]), [w, -1])  # [W, B n C]
-            x = tf.reshape(tf.matmul(cols, x, transpose_a=True), [n, b, n, c])  # [j, B, i, C]
-            return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [b, n * n, c])
+            x = tf.reshape(tf.matmul(rows, x, transpose_a=True), [nh, b, w, c])
+            x = tf.reshape(tf.transpose(x, [2, 1, 0, 3]), [w, -1])  # [W, B nh C]
+            x = tf.reshape(tf.matmul(cols, x, transpose_a=True), [nw, b, nh, c])  # [j, B, i, C]
+            return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [b, nh * nw, c])
 
         share = cells(mask)  # [B, Q, 1]
         delta = tf.math.divide_no_nan(cells((hints[..., :2] - ab) * mask), share)  # [B, Q, 2]
         Lc = cells(L)[..., 0]  # [B, Q]
-        cell_h, cell_w = tf.cast(h, tf.float32) / n, tf.cast(w, tf.float32) / n
-        centre = tf.range(n, dtype=tf.float32) + 0.5
-        yy, xx = tf.meshgrid(centre * cell_h, centre * cell_w, indexing="ij")
-        pos = tf.reshape(tf.stack([yy, xx], -1), [n * n, 2])
+        cell_h = tf.cast(h, tf.float32) / tf.cast(nh, tf.float32)
+        cell_w = tf.cast(w, tf.float32) / tf.cast(nw, tf.float32)
+        yy, xx = tf.meshgrid((tf.range(nh, dtype=tf.float32) + 0.5) * cell_h,
+                             (tf.range(nw, dtype=tf.float32) + 0.5) * cell_w, indexing="ij")
+        pos = tf.reshape(tf.stack([yy, xx], -1), [nh * nw, 2])
         dist2 = tf.reduce_sum(tf.square(pos[:, None] - pos[None]), -1)  # [P, Q] in px^2
         side = tf.sqrt(tf.cast(h * w, tf.float32))
         sigma, tau = self.sigma * side, self.tau
@@ -190,7 +193,7 @@ class HintPropagation(keras.layers.Layer):
                   * tf.cast(share > 0, tf.float32)[:, None, :, 0])  # [B, P, Q]
         total = tf.reduce_sum(weight, -1, keepdims=True)
         correction = tf.matmul(weight, delta) / (total + self.eps)  # [B, P, 2]
-        correction = tf.image.resize(tf.reshape(correction, [b, n, n, 2]), [h, w])
+        correction = tf.image.resize(tf.reshape(correction, [b, nh, nw, 2]), [h, w])
         return tf.clip_by_value(ab + correction, -1.0, 1.0)
 
 
@@ -239,9 +242,10 @@ def _gained_conv(width: int, kernel: int, dilation: int, gain: float, name: str)
 
 
 def _add_hints(x, features: list | None, level: int, width: int):
-    """x + a 1x1 projection of the hint features at its scale (level: S / 2^level). The
-    projection starts at zero (as ControlNet's zero convolutions): a hint model built from
-    a model without hints computes exactly what that model did until training moves it.
+    """x + a 1x1 projection of the hint features at its scale (level: S / 2^level), times
+    "the image has a hint". The projection starts at zero (as ControlNet's zero
+    convolutions), so until training moves it the branch adds nothing (HintPropagation
+    alone acts on hints), and without hints it never does.
 
     At S/8 and S/16 the features come from a fusion block that sees the decoder's own
     features beside the hints: three 3x3 convs dilated 1, 2, 4 (a reach of 7 cells, 112

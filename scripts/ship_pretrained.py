@@ -5,7 +5,7 @@ Writes config.json, generator.npz (for a frozen vgg16 encoder only what differs 
 VGG16), discriminator.npz (when the run trained one and --discriminator) and
 model_card.json (step, the workdir's eval/metrics.json and eval/hints_sweep.json where
 they exist, and the card of the model it was initialised from). `make pretrained` runs the
-whole recipe: train, evaluate, then this; `make hints` trains the hint model on top.
+whole recipe: train, evaluate, then this; `make hints-branch` trains a hint branch on top.
 """
 
 import json
@@ -48,7 +48,8 @@ def main(argv):
     if fileio.isfile(metrics):
         card["eval"] = json.loads(fileio.read_text(metrics))
         card["render"] = config.RenderConfig().post_processing()  # evaluate.py's defaults
-    sweep = fileio.join(FLAGS.workdir, "eval", "hints_sweep.json")  # a hint model's (make hints)
+    # A hint model's sweep (make hints-branch).
+    sweep = fileio.join(FLAGS.workdir, "eval", "hints_sweep.json")
     if fileio.isfile(sweep):
         card["hints_sweep"] = json.loads(fileio.read_text(sweep))
     out = pretrained.save_shipped(generator, cfg, FLAGS.out or pretrained.SHIPPED,

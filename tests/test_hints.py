@@ -164,26 +164,28 @@ def test_a_hint_export_serves_hints_from_bytes(tmp_path):
     assert "serving_hints" not in exported.signatures and not exported.takes_hints.numpy()
 
 
-def test_hint_propagation_against_its_formula():
-    """HintPropagation at 32 x 32 (one pixel per cell, so no resizing) against the bilateral
-    formula written out in NumPy; no hints give the colour back unchanged; gradients pass."""
+@pytest.mark.parametrize("h, w", [(32, 32), (16, 24)])
+def test_hint_propagation_against_its_formula(h, w):
+    """HintPropagation with one pixel per cell (32 x 32, and a non-square render under 32
+    px a side), so no resizing, against the bilateral formula written out in NumPy; no
+    hints give the colour back unchanged; gradients pass."""
     from colorgan.vgg_unet import HintPropagation
     layer = HintPropagation()
-    n = layer.CELLS
-    L = tf.random.stateless_uniform([2, n, n, 1], [1, 1], -1, 1)
-    ab = tf.random.stateless_uniform([2, n, n, 2], [1, 2], -0.5, 0.5)
-    truth = tf.random.stateless_uniform([2, n, n, 2], [1, 3], -0.5, 0.5)
+    L = tf.random.stateless_uniform([2, h, w, 1], [1, 1], -1, 1)
+    ab = tf.random.stateless_uniform([2, h, w, 2], [1, 2], -0.5, 0.5)
+    truth = tf.random.stateless_uniform([2, h, w, 2], [1, 3], -0.5, 0.5)
     maps = hints.simulate(truth, tf.constant([2, 2]), count=6)
     out = layer([L, maps, ab]).numpy()
     sigma, tau, eps = layer.sigma, layer.tau, layer.eps
-    yy, xx = np.mgrid[0:n, 0:n]
+    yy, xx = np.mgrid[0:h, 0:w]
     for i in range(2):
         m = maps[i, ..., 2].numpy() > 0
         delta = maps[i, ..., :2].numpy()[m] - ab[i].numpy()[m]  # [Q, 2]
         Li, Lq = L[i, ..., 0].numpy(), L[i, ..., 0].numpy()[m]
         d2 = (yy[..., None] - yy[m]) ** 2 + (xx[..., None] - xx[m]) ** 2
-        w = np.exp(-d2 / (2 * (sigma * n) ** 2)) * np.exp(-(Li[..., None] - Lq) ** 2 / (2 * tau ** 2))
-        want = ab[i].numpy() + (w @ delta) / (w.sum(-1, keepdims=True) + eps)
+        w2 = np.exp(-d2 / (2 * (sigma * np.sqrt(h * w)) ** 2)) \
+            * np.exp(-(Li[..., None] - Lq) ** 2 / (2 * tau ** 2))
+        want = ab[i].numpy() + (w2 @ delta) / (w2.sum(-1, keepdims=True) + eps)
         np.testing.assert_allclose(out[i], np.clip(want, -1, 1), atol=2e-5)
         assert np.abs(out[i][m] - maps[i, ..., :2].numpy()[m]).mean() < \
             np.abs(ab[i].numpy()[m] - maps[i, ..., :2].numpy()[m]).mean() * 0.8  # pulled to hints
