@@ -155,9 +155,10 @@ def _check_config(workdir: str, cfg: Config, write: bool = True) -> None:
             raise UserError(f"workdir={workdir} holds a run with a different model config "
                             f"(was, now: {diff}); use a new workdir")
         # hints_only decides which variables have Adam slots in the checkpoint.
-        if old.get("train", {}).get("hints_only", False) != new["train"]["hints_only"]:
-            raise UserError(f"workdir={workdir} was trained with hints_only="
-                            f"{old.get('train', {}).get('hints_only', False)}; use a new workdir")
+        was = old.get("train", {}).get("hints_only", False)
+        if was != new["train"]["hints_only"]:
+            raise UserError(f"workdir={workdir} was trained with hints_only={was}; use a new "
+                            "workdir")
         for key in ("image_size", "size_schedule"):  # both decide the generator's depth
             if old["data"].get(key, "") != new["data"][key]:
                 raise UserError(f"workdir={workdir} was trained with {key}="

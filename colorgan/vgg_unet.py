@@ -79,14 +79,14 @@ def build_vgg_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     rgb = GrayRGB(cfg.color_space, dtype="float32", name="gray_rgb")(L)  # (B, S, S, 3) in [0, 1]
     encoder = vgg.build_trunk(weights, name=ENCODER)
     f1, f2, f3, f4, f5 = encoder(rgb)  # S: 64, S/2: 128, S/4: 256, S/8: 512, S/16: 512 ch
-    hint_features = _hint_branch(cfg, inputs[..., 1:], b) if in_channels > 1 else None
+    branch = _hint_branch(cfg, inputs[..., 1:], b) if in_channels > 1 else None
     x = _block(cfg, conv, f5, 8 * b, "mid")  # (B, S/16, S/16, 8b)
-    x = _add_hints(x, hint_features, 4, 8 * b)
+    x = _add_hints(x, branch, 4, 8 * b)
     for k, (skip, width) in enumerate(zip((f4, f3, f2, f1), (8 * b, 4 * b, 2 * b, b))):
         x = Upsample2x(name=f"up{k}")(x)
         x = keras.layers.Concatenate(name=f"up{k}_skip")([x, skip])
         x = _block(cfg, conv, x, width, f"dec{k}")  # (B, S/2^(3-k), S/2^(3-k), width)
-        x = _add_hints(x, hint_features, 3 - k, width)
+        x = _add_hints(x, branch, 3 - k, width)
         if cfg.attention_g and cfg.attention_g == image_size >> (3 - k):
             x = SelfAttention(name=f"dec{k}_attention")(x)
     # Plain even with spectral norm: a zero kernel has no largest singular value to divide by.
@@ -177,9 +177,9 @@ class HintPropagation(keras.layers.Layer):
             x = tf.reshape(tf.matmul(cols, x, transpose_a=True), [nw, b, nh, c])  # [j, B, i, C]
             return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [b, nh * nw, c])
 
-        share = cells(mask)  # [B, Q, 1]
-        delta = tf.math.divide_no_nan(cells((hints[..., :2] - ab) * mask), share)  # [B, Q, 2]
-        Lc = cells(L)[..., 0]  # [B, Q]
+        means = cells(tf.concat([(hints[..., :2] - ab) * mask, mask, L], -1))  # [B, Q, 4]
+        share, Lc = means[..., 2:3], means[..., 3]  # [B, Q, 1], [B, Q]
+        delta = tf.math.divide_no_nan(means[..., :2], share)  # [B, Q, 2]
         cell_h = tf.cast(h, tf.float32) / tf.cast(nh, tf.float32)
         cell_w = tf.cast(w, tf.float32) / tf.cast(nw, tf.float32)
         yy, xx = tf.meshgrid((tf.range(nh, dtype=tf.float32) + 0.5) * cell_h,
@@ -197,10 +197,10 @@ class HintPropagation(keras.layers.Layer):
         return tf.clip_by_value(ab + correction, -1.0, 1.0)
 
 
-def _hint_branch(cfg: ModelConfig, hints, b: int) -> list:
-    """Hints [B, S, S, 3] -> features at S, S/2, S/4 (widths b, 2b, 4b), the hints
-    themselves averaged down to S/8 and S/16 for the fusion blocks (_add_hints), and
-    last whether each image has any hint [B, 1, 1, 1].
+def _hint_branch(cfg: ModelConfig, hints, b: int) -> tuple[list, tf.Tensor]:
+    """Hints [B, S, S, 3] -> (features at S, S/2, S/4 (widths b, 2b, 4b) and the hints
+    themselves averaged down to S/8 and S/16 for the fusion blocks (_add_hints), whether
+    each image has any hint [B, 1, 1, 1]).
 
     The frozen VGG16 encoder sees only L, so the hints reach the decoder through this
     branch instead of through G's first layer, as in Zhang et al. Each scale gets the
@@ -218,8 +218,7 @@ def _hint_branch(cfg: ModelConfig, hints, b: int) -> list:
     # [B, 1, 1, 1]: 1 where the image has any hint. The branch's output is multiplied by it,
     # so a photo without hints gets exactly the decoder's own colour (a bias in the branch
     # would otherwise add a constant to it).
-    out.append(HintPresence(name="hint_presence")(hints))
-    return out
+    return out, HintPresence(name="hint_presence")(hints)
 
 
 class HintPresence(keras.layers.Layer):
@@ -241,7 +240,7 @@ def _gained_conv(width: int, kernel: int, dilation: int, gain: float, name: str)
     return lambda x: scale(conv(x))
 
 
-def _add_hints(x, features: list | None, level: int, width: int):
+def _add_hints(x, branch: tuple[list, tf.Tensor] | None, level: int, width: int):
     """x + a 1x1 projection of the hint features at its scale (level: S / 2^level), times
     "the image has a hint". The projection starts at zero (as ControlNet's zero
     convolutions), so until training moves it the branch adds nothing (HintPropagation
@@ -252,8 +251,9 @@ def _add_hints(x, features: list | None, level: int, width: int):
     px at S/16), so a hint can spread over the region the image features say it belongs
     to. A branch that saw the hints alone and spread them 3x3 gained 0.25 dB at 10 hints
     after 1,686 steps (BUILD_NOTES "Hints")."""
-    if features is None:
+    if branch is None:
         return x
+    features, presence = branch
     h = features[level]
     if level >= FUSED_FROM:
         h = keras.layers.Concatenate(name=f"hint{level}_fuse")([x, h])
@@ -267,7 +267,7 @@ def _add_hints(x, features: list | None, level: int, width: int):
     # fine-tune keeps low to keep the source model's colour): at the decoder's rate the
     # projections stayed ~0.01 after 200 steps and 10 hints gained nothing.
     hint = keras.layers.Rescaling(HINT_GAIN, name=f"hint{level}_gain")(hint)
-    hint = keras.layers.Multiply(name=f"hint{level}_gate")([hint, features[-1]])
+    hint = keras.layers.Multiply(name=f"hint{level}_gate")([hint, presence])
     return keras.layers.Add(name=f"hint{level}_add")([x, hint])
 
 

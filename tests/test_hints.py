@@ -124,7 +124,7 @@ def test_hints_for_a_model_without_them_are_one_line(plain_export):
         inference.colorize_files(model, ["x.jpg"], None, points=[(0.5, 0.5, (1, 0, 0))])
 
 
-def test_a_hint_export_serves_hints_from_bytes(tmp_path):
+def test_a_hint_export_serves_hints_from_bytes(tmp_path, plain_export):
     """serving_hints (image bytes + points with hex colours) equals colorize_points on
     the decoded photo; a bad colour is refused; a model without hints has no such
     signature."""
@@ -157,10 +157,7 @@ def test_a_hint_export_serves_hints_from_bytes(tmp_path):
         module.signatures["serving_hints"](image_bytes=tf.constant([buf.getvalue()]),
                                            hint_x=x, hint_y=y[:1],
                                            hint_color=tf.constant(["#e02020", "#2040e0"]))
-    plain = config.get_preset("tiny")
-    no_hints = serving.Colorizer(models.build_generator(plain.model, 32), 32,
-                                 serving.DEFAULT_MAX_PIXELS, 32, cfg=plain)
-    exported = tf.saved_model.load(serving.export(no_hints, tmp_path / "plain"))
+    exported = tf.saved_model.load(plain_export)
     assert "serving_hints" not in exported.signatures and not exported.takes_hints.numpy()
 
 
