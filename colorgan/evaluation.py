@@ -152,19 +152,23 @@ def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.Pat
     sheets.save_sheet({k: np.stack(v) for k, v in sheet_cols.items()},
                       fileio.join(output_dir, "comparison.png"),
                       title=f"{title}: PSNR {m['psnr']:.2f}  SSIM {m['ssim']:.3f}{lp}  "
-                            f"dCF {m['delta_colourfulness']:.1f}  chroma x{m['chroma_ratio']:.2f}"
-                            f"{_fid_text(m)}\ngrayscale: PSNR {b['psnr']:.2f}  "
-                            f"dCF {b['delta_colourfulness']:.1f}{_fid_text(b)}"
-                            f"  (n={len(rows)}, {size}px)")
+                            f"dCF {m['delta_colourfulness']:.1f}  chroma x{m['chroma_ratio']:.2f}\n"
+                            f"grayscale: PSNR {b['psnr']:.2f}  dCF {b['delta_colourfulness']:.1f}"
+                            f"  (n={len(rows)}, {size}px){_fid_text(m, b)}")
     logging.info("wrote %s/metrics.json, per_image.csv, comparison.png", output_dir)
     return result
 
 
-def _fid_text(scores: dict) -> str:
-    """"  FID 41.2  KID 12.3e-3" for a sheet title, or "" where FID was not computed."""
-    if scores.get("fid") is None:
+def _fid_text(model: dict, gray: dict) -> str:
+    """A sheet title's third line, "FID 80.1 (gray 92.6)  KID 5.9e-3 (gray 16.6e-3)", or ""
+    where FID was not computed."""
+    if model.get("fid") is None:
         return ""
-    return f"  FID {scores['fid']:.1f}  KID {scores['kid'] * 1e3:.1f}e-3"
+    def kid(scores):
+        return "n/a" if scores["kid"] is None else f"{scores['kid'] * 1e3:.1f}e-3"
+
+    return (f"\nFID {model['fid']:.1f} (gray {gray['fid']:.1f})  "
+            f"KID {kid(model)} (gray {kid(gray)})")
 
 
 def write_hint_sweep(sweep: dict[int, dict], output_dir: fileio.PathLike, title: str) -> None:

@@ -90,27 +90,39 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def kid_subset_size(n: int) -> int:
     """Half the smaller set, at most 1000: a subset as large as the set would draw the same
-    photos every time and report a spread of 0."""
+    photos every time and report a spread of 0 (and paired sets need disjoint halves)."""
     return min(KID_MAX_SUBSET, max(2, n // 2))
 
 
 def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_SUBSETS,
-                              subset_size: int | None = None,
-                              seed: int = 0) -> tuple[float, float] | tuple[None, None]:
+                              subset_size: int | None = None, seed: int = 0,
+                              paired: bool = False) -> tuple[float, float] | tuple[None, None]:
     """KID of [Na, D], [Nb, D]: (mean, std) of the unbiased MMD^2 over `subsets` random
-    subsets of `subset_size` (kid_subset_size of the smaller set) drawn without replacement
-    from each set. (None, None) with fewer than 2 in either set."""
+    subsets of `subset_size` (default kid_subset_size of the smaller set) drawn without
+    replacement from each set. (None, None) with fewer than 2 in either set (4 if paired).
+
+    `paired`: a[i] and b[i] show the same scene (a photo and its colorized copy). Each
+    subset pair is then drawn from disjoint photos: a colorized photo beside its own truth
+    is far closer than two photos of one distribution, and would pull KID below 0.
+    """
     n = min(len(a), len(b))
-    if n < 2:
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired sets differ in size: {len(a)} and {len(b)}")
+    most = n // 2 if paired else n
+    if most < 2:
         return None, None
-    m = min(subset_size or kid_subset_size(n), n)
+    m = min(subset_size or kid_subset_size(n), most)
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     d = a.shape[1]
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(subsets):
-        x = a[rng.choice(len(a), m, replace=False)]
-        y = b[rng.choice(len(b), m, replace=False)]
+        if paired:
+            order = rng.permutation(n)
+            x, y = a[order[:m]], b[order[m:2 * m]]
+        else:
+            x = a[rng.choice(len(a), m, replace=False)]
+            y = b[rng.choice(len(b), m, replace=False)]
         kxx = (x @ x.T / d + 1) ** 3
         kyy = (y @ y.T / d + 1) ** 3
         kxy = (x @ y.T / d + 1) ** 3
@@ -120,8 +132,9 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_S
 
 
 def scores(truth: np.ndarray, other: np.ndarray) -> dict:
-    """{"fid", "kid", "kid_std"} of `other`'s features against the truth's."""
-    kid, kid_std = kernel_inception_distance(truth, other)
+    """{"fid", "kid", "kid_std"} of `other`'s features against the truth's, other[i] being
+    truth[i]'s photo colorized (KID's subsets paired accordingly)."""
+    kid, kid_std = kernel_inception_distance(truth, other, paired=True)
     fid = frechet_distance(truth, other)
     return {"fid": None if fid is None else round(fid, 4),
             "kid": None if kid is None else round(kid, 6),

@@ -93,6 +93,18 @@ def test_kid_is_the_unbiased_mmd_and_grows_with_the_shift():
     assert fid.kid_subset_size(46) == 23 and fid.kid_subset_size(50_000) == 1000
 
 
+def test_paired_kid_draws_disjoint_photos():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(60, 16))
+    copy = a + 0.05 * rng.normal(size=a.shape)  # each photo's near-identical "colorized" copy
+    # Unpaired, a photo next to its own copy drags KID far below 0; paired, KID is ~0.
+    unpaired = fid.kernel_inception_distance(a, copy)
+    paired = fid.kernel_inception_distance(a, copy, paired=True)
+    assert unpaired[0] < -3 * unpaired[1]
+    assert abs(paired[0]) < 0.25 * paired[1] and unpaired[0] < paired[0] - 0.1
+    assert fid.kernel_inception_distance(a[:3], a[:3], paired=True) == (None, None)
+
+
 def test_weights_reader_refuses_other_files_and_foreign_code(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="nope.pt: no such file"):
         inception.weights_path(tmp_path / "nope.pt")
@@ -146,6 +158,7 @@ def test_fid_py_on_a_folder_and_itself(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "fid.json").read_text())
     assert abs(result["fid"]) < 1e-2 and result["n_real"] == result["n_other"] == 5
+    assert result["paired"] and result["kid_subset_size"] == 2
     assert "FID" in proc.stdout and "img/s" in proc.stderr
     proc = subprocess.run([sys.executable, "fid.py", str(tmp_path / "nope"), str(folder)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
