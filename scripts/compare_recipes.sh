@@ -61,8 +61,12 @@ $PY - "$OUT" $ORDER <<'PYEOF'
 import json, re, sys
 from pathlib import Path
 out, names = Path(sys.argv[1]), sys.argv[2:]
-rows = ["| recipe | steps in budget | PSNR ↑ | SSIM ↑ | LPIPS ↓ | CF | ΔCF ↓ | chroma ratio |",
-        "|---|---|---|---|---|---|---|---|"]
+rows = ["| recipe | steps in budget | PSNR ↑ | SSIM ↑ | LPIPS ↓ | CF | ΔCF ↓ | chroma ratio "
+        "| FID ↓ | KID×10³ ↓ |", "|---|---|---|---|---|---|---|---|---|---|"]
+def fid_kid(m):  # "–" where metrics.json predates FID/KID or ran with --nofid
+    if m.get("fid") is None:
+        return "– | –"
+    return f"{m['fid']:.1f} | {m['kid'] * 1e3:.1f} ± {m['kid_std'] * 1e3:.1f}"
 for name in names:
     if not (out / name / "eval" / "metrics.json").exists():
         continue
@@ -70,7 +74,8 @@ for name in names:
     step = max(int(p.name.split("-")[1].split(".")[0])
                for p in (out / name / "checkpoints").glob("ckpt-*.index"))
     rows.append(f"| {name} | {step} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['lpips']:.3f} | "
-                f"{m['colourfulness']:.1f} | {m['delta_colourfulness']:.1f} | {m['chroma_ratio']:.2f} |")
+                f"{m['colourfulness']:.1f} | {m['delta_colourfulness']:.1f} | {m['chroma_ratio']:.2f} | "
+                f"{fid_kid(m)} |")
 table = "\n".join(rows)
 (out / "table.md").write_text(table + "\n")
 print(table)
