@@ -63,7 +63,14 @@ def main(argv):
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
     source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
     # Before the model: a missing weights file should stop the run before the long part.
-    fid_network = fid.FIDNetwork(FLAGS.fid_weights) if FLAGS.fid else None
+    fid_network = None
+    if FLAGS.fid:
+        try:
+            fid_network = fid.FIDNetwork(FLAGS.fid_weights)
+        except UserError as e:
+            raise UserError(f"{e}; --nofid skips FID and KID") from None
+    elif FLAGS.fid_weights:
+        raise UserError("--fid_weights with --nofid: drop one")
     model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
     try:

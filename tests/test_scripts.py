@@ -142,11 +142,11 @@ def test_evaluate_py_on_a_video(exported, tmp_path):
 def test_evaluate_py(exported, tmp_path):
     _, export = exported
     out = tmp_path / "eval"
-    proc = run("evaluate.py", f"--model={export}", "--data=samples:val", "--limit=3", "--size=32",
+    proc = run("evaluate.py", f"--model={export}", "--data=samples:val", "--limit=4", "--size=32",
                f"--output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "metrics.json").read_text())
-    assert result["n"] == 3 and result["fid_protocol"]["images"] == 3
+    assert result["n"] == 4 and result["fid_protocol"]["kid_subset_size"] == 2
     for row in ("colorgan", "grayscale_baseline"):
         assert result[row]["fid"] > 0 and result[row]["kid_std"] >= 0
     assert (out / "per_image.csv").is_file() and (out / "comparison.png").stat().st_size > 0
