@@ -49,7 +49,8 @@ class FIDNetwork:
         """Image files, whole (no crop), each resized to 299 x 299 -> [N, 2048] float64.
 
         JPEGs decode with libjpeg's accurate DCT, as PIL decodes them (bit for bit on the
-        shipped photos): the reference implementations read files with PIL. Raises UserError for a file that does not decode."""
+        shipped photos): the reference implementations read files with PIL. Raises
+        UserError for a file that does not decode."""
         if not paths:
             raise ValueError("no image files to score")
         bar = Progress(len(paths), label=progress_label) if progress_label else None
