@@ -62,7 +62,9 @@ def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     assert list((work / "export").glob("*/saved_model.pb"))
     assert len(list((work / "colorized").glob("*.png"))) == 6
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
-    assert set(metrics) >= {"colorgan", "grayscale_baseline"}
+    assert set(metrics) >= {"colorgan", "grayscale_baseline", "fid_protocol"}
+    for row in ("colorgan", "grayscale_baseline"):  # FID/KID computed (8 photos in CI)
+        assert metrics[row]["fid"] > 0 and isinstance(metrics[row]["kid"], float)
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                       for o in c.outputs)
     assert "training on samples" in outputs and "6 colorized, 0 failed" in outputs
