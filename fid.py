@@ -45,8 +45,7 @@ def main(argv):
         other = other[[order[name] for name in real_names]]
     kid, kid_std = fid.kernel_inception_distance(real, other, seed=FLAGS.seed, paired=paired)
     result = {"fid": fid.frechet_distance(real, other), "kid": kid, "kid_std": kid_std,
-              "kid_subset_size": None if kid is None else
-              fid.kid_subset_size(min(len(real), len(other))),
+              "kid_subset_size": fid.kid_subset_size(min(len(real), len(other)), paired),
               "paired": paired, "n_real": len(real), "n_other": len(other)}
 
     def fmt(value, spec):

@@ -117,9 +117,7 @@ def fid_protocol(n: int, size: int) -> dict:
                        f"{inception.PACKAGE}=={inception.PINNED} default_1.pt)",
             "images": n, "reference": f"the same {n} photos' true {size}px centre crops",
             "input": f"8-bit {size}px crops resized to 299 (TF1 bilinear)",
-            "kid_subsets": fid.KID_SUBSETS,
-            # paired: each subset pair takes disjoint photos, so KID needs 4 or more
-            "kid_subset_size": fid.kid_subset_size(n) if n >= 4 else None}
+            "kid_subsets": fid.KID_SUBSETS, "kid_subset_size": fid.kid_subset_size(n, paired=True)}
 
 
 def evaluate(model: ColorizeFn, source: data.ImageSource, output_dir: fileio.PathLike, *,

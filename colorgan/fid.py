@@ -36,14 +36,6 @@ class FIDNetwork:
         """
         return self._net(inception.preprocess(images)).numpy().astype(np.float64)
 
-    def folder_features(self, folder: str, batch_size: int = 16,
-                        progress: bool = True) -> tuple[list[str], np.ndarray]:
-        """Every image under `folder` (recursive) -> (paths, file_features of them).
-        Raises UserError for a missing or empty folder."""
-        paths = list_images(folder)
-        return paths, self.file_features(paths, batch_size,
-                                         f"features {folder} " if progress else None)
-
     def file_features(self, paths: list[str], batch_size: int = 16,
                       progress_label: str | None = None) -> np.ndarray:
         """Image files, whole (no crop), each resized to 299 x 299 -> [N, 2048] float64.
@@ -97,10 +89,13 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(mu @ mu + np.trace(sa) + np.trace(sb) - 2.0 * cross)
 
 
-def kid_subset_size(n: int) -> int:
-    """Half the smaller set, at most 1000: a subset as large as the set would draw the same
-    photos every time and report a spread of 0 (and paired sets need disjoint halves)."""
-    return min(KID_MAX_SUBSET, max(2, n // 2))
+def kid_subset_size(n: int, paired: bool = False) -> int | None:
+    """KID's default subset size for sets of n (the smaller one): half of it, at most 1000
+    (a subset as large as the set would draw the same photos every time and report a spread
+    of 0; paired sets need disjoint halves). None where KID cannot be computed: n < 2, or
+    n < 4 paired."""
+    most = n // 2 if paired else n
+    return None if most < 2 else min(KID_MAX_SUBSET, max(2, n // 2), most)
 
 
 def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_SUBSETS,
@@ -120,10 +115,10 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_S
     n = min(len(a), len(b))
     if paired and len(a) != len(b):
         raise ValueError(f"paired sets differ in size: {len(a)} and {len(b)}")
-    most = n // 2 if paired else n
-    if most < 2:
+    m = kid_subset_size(n, paired)
+    if m is None:
         return None, None
-    m = min(subset_size or kid_subset_size(n), most)
+    m = min(subset_size, n // 2 if paired else n) if subset_size else m
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     d = a.shape[1]
     rng = np.random.default_rng(seed)

@@ -36,7 +36,8 @@ def main(argv):
         peak = np.abs(mine - theirs).max(1) / np.abs(theirs).max(1)
         worst = max(worst, rel.max(), peak.max())
         print(f"set {i}: {len(paths)} images, features' relative error (L2) "
-              f"median {np.median(rel):.2e} max {rel.max():.2e}; max |diff| / max |f| {peak.max():.2e}")
+              f"median {np.median(rel):.2e} max {rel.max():.2e}; "
+              f"max |diff| / max |f| {peak.max():.2e}")
         ours.append(mine)
     mine_fid = fid.frechet_distance(ours[0], ours[1])
     their_fid = float(ref["fid"])
