@@ -60,7 +60,7 @@ def machine() -> dict:
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import bench
+    from colorgan.bench import measure
     from colorgan.errors import UserError
 
     known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality", "video"}
@@ -83,44 +83,44 @@ def main(argv):
     roofs = {}
     if "roof" in FLAGS.figures:
         for precision in FLAGS.precisions:
-            roofs[precision] = bench.matmul_roof(precision, FLAGS.repeats)
+            roofs[precision] = measure.matmul_roof(precision, FLAGS.repeats)
             emit(roofs[precision])
     for preset in FLAGS.presets:
         batch = FLAGS.pix2pix_batch if preset == "pix2pix" else None
-        cfg = bench.bench_cfg(preset, batch)
+        cfg = measure.bench_cfg(preset, batch)
         steps = FLAGS.steps or (5 if cfg.data.image_size >= 256 else 20)
         if "train" in FLAGS.figures:
-            gflop = bench.train_gflop_per_image(cfg)
+            gflop = measure.train_gflop_per_image(cfg)
             for precision in FLAGS.precisions:
                 logging.info("train %s %s: %d x %d steps", preset, precision, FLAGS.repeats, steps)
-                fig = bench.train_speed(bench.bench_cfg(preset, batch, precision), preset, steps,
+                fig = measure.train_speed(measure.bench_cfg(preset, batch, precision), preset, steps,
                                         FLAGS.repeats)
-                emit(bench.with_roof(fig, gflop, roofs.get(precision)))
+                emit(measure.with_roof(fig, gflop, roofs.get(precision)))
         if "l1" in FLAGS.figures:
             for precision in FLAGS.precisions:
                 logging.info("l1 %s %s: %d steps", preset, precision, FLAGS.l1_steps)
-                emit(bench.short_run_l1(bench.bench_cfg(preset, batch, precision), preset,
+                emit(measure.short_run_l1(measure.bench_cfg(preset, batch, precision), preset,
                                         FLAGS.l1_steps))
         if "pipeline" in FLAGS.figures:
-            for fig in bench.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats):
+            for fig in measure.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats):
                 emit(fig)
         if "quality" in FLAGS.figures:
             every = FLAGS.quality_eval_every or (10 if cfg.data.image_size >= 128 else 250)
             for precision in FLAGS.precisions:
                 logging.info("time to quality %s %s: validating every %d steps", preset,
                              precision, every)
-                emit(bench.time_to_quality(bench.bench_cfg(preset, batch, precision), preset,
+                emit(measure.time_to_quality(measure.bench_cfg(preset, batch, precision), preset,
                                            FLAGS.quality_budget_s, every))
         if "serving" in FLAGS.figures:
-            for fig in bench.serving_latency(cfg, preset, FLAGS.repeats * 3):
+            for fig in measure.serving_latency(cfg, preset, FLAGS.repeats * 3):
                 emit(fig)
         if "tflite" in FLAGS.figures:
-            for fig in bench.tflite_latency(cfg, preset, FLAGS.repeats * 3):
+            for fig in measure.tflite_latency(cfg, preset, FLAGS.repeats * 3):
                 emit(fig)
         if "video" in FLAGS.figures:
-            for fig in bench.video_speed(cfg, preset, FLAGS.video_frames, FLAGS.repeats):
+            for fig in measure.video_speed(cfg, preset, FLAGS.video_frames, FLAGS.repeats):
                 emit(fig)
-    print(bench.table(results[1:]))
+    print(measure.table(results[1:]))
     if out:
         out.close()
     return 0

@@ -36,7 +36,8 @@ flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
 
 
 def main(argv):
-    from colorgan import inference
+    from colorgan.serve import opener
+    from colorgan.serve import files
     from colorgan.errors import UserError
 
     if len(argv) < 2:
@@ -44,11 +45,11 @@ def main(argv):
     temporal = config_flags.flat_values(config.TemporalConfig)  # validated before loading
     points = None
     if FLAGS.hints:
-        from colorgan import hints
+        from colorgan.models import hints
         points = hints.read_points(FLAGS.hints)
-    model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
+    model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
-    report = inference.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
+    report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size, temporal=temporal,
                                       frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
                                       points=points)

@@ -45,15 +45,20 @@ flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N ran
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import data, evaluation, fid, fileio, hints, inference, video
+    from colorgan import fileio
+    from colorgan.data import input_pipeline
+    from colorgan.evaluate import protocol, fid_kid
+    from colorgan.models import hints
+    from colorgan.serve import opener
+    from colorgan.video import container
     from colorgan.errors import UserError
 
-    if video.is_video(FLAGS.data):
-        from colorgan import videoeval
+    if container.is_video(FLAGS.data):
+        from colorgan.evaluate import video_protocol
         temporal = config_flags.flat_values(config.TemporalConfig)
-        model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
+        model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                      FLAGS.render_size)
-        result = videoeval.evaluate_video(model, FLAGS.data, FLAGS.output_dir,
+        result = video_protocol.evaluate_video(model, FLAGS.data, FLAGS.output_dir,
                                           render_size=FLAGS.render_size, temporal=temporal,
                                           batch_size=FLAGS.batch_size, limit=FLAGS.limit,
                                           title=FLAGS.model)
@@ -61,17 +66,17 @@ def main(argv):
                      result["colour_psnr"])
         return 0
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
-    source = data.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
+    source = input_pipeline.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
     # Before the model: a missing weights file should stop the run before the long part.
     fid_network = None
     if FLAGS.fid:
         try:
-            fid_network = fid.FIDNetwork(FLAGS.fid_weights)
+            fid_network = fid_kid.FIDNetwork(FLAGS.fid_weights)
         except UserError as e:
             raise UserError(f"{e}; --nofid skips FID and KID") from None
     elif FLAGS.fid_weights:
         raise UserError("--fid_weights with --nofid: drop one")
-    model = inference.open_model(FLAGS.model, config_flags.post_processing_flags(),
+    model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                  FLAGS.render_size)
     try:
         counts = [int(n) for n in FLAGS.hints]
@@ -80,9 +85,9 @@ def main(argv):
     if any(n < 0 or n > hints.MAX_REVEAL for n in counts):
         raise UserError(f"--hints: each between 0 and {hints.MAX_REVEAL}")
     if any(counts):
-        inference.require_hints(model)
+        opener.require_hints(model)
     if len(counts) == 1:
-        result = evaluation.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
+        result = protocol.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
                                      render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
                                      limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
                                      hints=counts[0], fid_network=fid_network)
@@ -92,13 +97,13 @@ def main(argv):
     sweep = {}
     for n in counts:
         out = fileio.join(FLAGS.output_dir, f"hints_{n}")
-        sweep[n] = evaluation.evaluate(model, source, out, size=FLAGS.size,
+        sweep[n] = protocol.evaluate(model, source, out, size=FLAGS.size,
                                        render_size=FLAGS.render_size,
                                        batch_size=FLAGS.batch_size, limit=FLAGS.limit,
                                        use_lpips=FLAGS.lpips, title=FLAGS.model, hints=n,
                                        fid_network=fid_network)
         logging.info("%d hint(s): PSNR %.2f", n, sweep[n]["colorgan"]["psnr"])
-    evaluation.write_hint_sweep(sweep, FLAGS.output_dir, FLAGS.model)
+    protocol.write_hint_sweep(sweep, FLAGS.output_dir, FLAGS.model)
     return 0
 
 

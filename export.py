@@ -34,7 +34,9 @@ flags.DEFINE_integer("max_pixels", 50_000_000, "Larger images are refused (Inval
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import serving, workdir
+    from colorgan import workdir
+    from colorgan.serve import savedmodel
+    from colorgan.serve import opener
     from colorgan.errors import UserError
 
     if FLAGS.checkpoint == "best":
@@ -45,11 +47,11 @@ def main(argv):
     sources = [s for s in (FLAGS.workdir, FLAGS.checkpoint, FLAGS.model) if s]
     if len(sources) != 1:
         raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")
-    colorizer = serving.make_colorizer(sources[0], config_flags.flat_values(config.RenderConfig),
+    colorizer = opener.make_colorizer(sources[0], config_flags.flat_values(config.RenderConfig),
                                        FLAGS.max_pixels)
     if FLAGS.format == "tflite":
-        from colorgan import litert
-        path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version,
+        from colorgan.serve import litert
+        path = savedmodel.export(colorizer, FLAGS.export_dir, FLAGS.version,
                               writer=litert.writer(FLAGS.quantize))
         logging.info("LiteRT model at %s/%s (render size %d, %s); colorize.py --model=%s",
                      path, litert.FILE, int(colorizer.render_size), colorizer.post_processing,
@@ -57,7 +59,7 @@ def main(argv):
     else:
         if FLAGS.quantize != "none":
             raise UserError("--quantize applies to --format=tflite")
-        path = serving.export(colorizer, FLAGS.export_dir, FLAGS.version)
+        path = savedmodel.export(colorizer, FLAGS.export_dir, FLAGS.version)
         logging.info("SavedModel at %s (render size %d, %s); serve with TF Serving, "
                      "model_base_path=%s", path, int(colorizer.render_size),
                      colorizer.post_processing, FLAGS.export_dir)

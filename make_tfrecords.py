@@ -24,14 +24,15 @@ flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import data, progress, records
+    from colorgan import progress
+    from colorgan.data import input_pipeline, records
     from colorgan.errors import UserError
 
     if FLAGS.shard_mb <= 0:
         raise UserError(f"--shard_mb={FLAGS.shard_mb}: must be > 0")
     if FLAGS.data.startswith("tfrecord:"):
         raise UserError("--data is TFRecords already")
-    source = data.open_source(FLAGS.data, min_chroma=FLAGS.min_chroma,
+    source = input_pipeline.open_source(FLAGS.data, min_chroma=FLAGS.min_chroma,
                               tfds_data_dir=FLAGS.tfds_data_dir or "")
     bar = progress.Progress(source.size or 0, label="writing ") if source.size else None
     shards = records.write_shards(records.source_items(source), FLAGS.output,

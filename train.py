@@ -24,13 +24,14 @@ flags.adopt_module_key_flags(config_flags)  # so --help lists them as train.py's
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan import training
+    from colorgan.train import fit
     from colorgan.errors import UserError
 
     overrides = config_flags.overrides(FLAGS)
     base = config.get_preset(FLAGS.preset)
     if FLAGS.init_from:  # the source's architecture, then the preset's training settings
-        from colorgan import fileio, pretrained
+        from colorgan import fileio
+        from colorgan.models import pretrained
         # A rerun resumes: its architecture is the workdir's, whatever became of the source.
         resumed = fileio.isfile(fileio.join(FLAGS.workdir, "config.json"))
         base = pretrained.with_architecture_of(FLAGS.workdir if resumed else FLAGS.init_from,
@@ -45,7 +46,7 @@ def main(argv):
                             "encoder to freeze or unfreeze (use --encoder=vgg16)")
     cfg = config.with_overrides(base, overrides)
     logging.info("config:\n%s", cfg.to_json())
-    result = training.fit(cfg, FLAGS.workdir)
+    result = fit.fit(cfg, FLAGS.workdir)
     if result.stopped_by_signal is not None:
         return 128 + result.stopped_by_signal
     logging.info("done at step %d: %s; sample sheet %s", result.step, result.metrics, result.sheet)

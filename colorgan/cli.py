@@ -11,6 +11,11 @@ from typing import Callable, Collection, Mapping
 # the CUDA probe of the GPU build on machines with no GPU driver.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
+from absl import app, flags, logging  # noqa: E402  (absl does not import TensorFlow)
+
+from colorgan.config_flags import ALIASES  # noqa: E402
+from colorgan.errors import UserError  # noqa: E402
+
 _LEADING_NAME = re.compile(r"([a-z][a-z0-9_]*)(?=[=:])")
 
 
@@ -23,8 +28,6 @@ def flag_message(message: str, flag_names: Collection[str],
     config_flags.ALIASES in reverse (source -> data), else as it is; only where the script
     has that flag (`flag_names`), so "model: ..." stays put in a script without --model.
     """
-    from colorgan.config_flags import ALIASES
-
     match = _LEADING_NAME.match(message)
     if not match:
         return message
@@ -44,10 +47,6 @@ def run(main: Callable[[list[str]], int | None],
     (`flag_message`); `renames` maps this script's library arguments to its flags where
     their names differ (make_tfrecords.py: prefix -> output).
     """
-    from absl import app, flags, logging
-
-    from colorgan.errors import UserError
-
     def report(e: Exception) -> None:
         message = flag_message(str(e), set(flags.FLAGS), renames)
         print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)

@@ -220,7 +220,7 @@ class RenderConfig:
         return {k: values[k] for k in keys}
 
 
-TEMPORAL_METHODS = ("flow", "none")  # colorgan.temporal
+TEMPORAL_METHODS = ("flow", "none")  # colorgan.video.temporal
 
 
 @dataclass(frozen=True)

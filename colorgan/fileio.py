@@ -9,10 +9,14 @@ photos for colorize.py, image folders for --data) keep pathlib.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import posixpath
 import re
+import shutil
+import tempfile
+from typing import Iterator
 
 import tensorflow as tf
 
@@ -108,20 +112,80 @@ def read_text(path: PathLike) -> str:
     return read_bytes(path).decode("utf-8")
 
 
-def write_bytes_atomic(path: PathLike, data: bytes) -> None:
-    """Writes `data` so that a reader sees the old file or the whole new one, never half.
+def _read_umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it; it is set straight back
+    os.umask(mask)
+    return mask
 
-    Written under a temporary name beside `path`, then renamed over it, on every
-    filesystem: on local disk and hdfs:// the rename is atomic; on gs:// it is a
-    server-side copy (one object replaced whole) plus a delete, a small price for a
-    few files per run. Writing gs:// objects in place would be atomic too, but not on
-    ram://, whose writes append to an existing file instead of replacing it.
+
+# Read once, at import: setting it to read it is not thread-safe (the web app writes from
+# threads), and a process's umask does not change under it.
+UMASK = _read_umask()
+FILE_MODE = 0o666 & ~UMASK  # what open() would create: readable by those the user allows
+FOLDER_MODE = 0o777 & ~UMASK
+
+
+@contextlib.contextmanager
+def publishing(path: PathLike, *, folder: bool = False) -> Iterator[str]:
+    """Yields a temporary path to write `path`'s content to; when the block ends without an
+    error it becomes `path` whole, else it is removed. The one way colorgan publishes a
+    file or folder (photos, videos, frame folders, exports, shipped weights, sheets,
+    metrics, checkpoints' JSON): a reader, a server or a rerun sees the old one or the
+    whole new one, never half, and an error or Ctrl-C leaves nothing behind.
+
+    Local: a temporary name beside `path` (same filesystem, so the rename is atomic; a
+    file keeps `path`'s suffix, which writers such as PyAV read the format from), given
+    the permissions a plain open() or mkdir would (FILE_MODE, FOLDER_MODE; mkstemp's
+    0600 would hide a photo or an export from a server's user), then renamed over `path`.
+    An existing folder is replaced. Remote (gs://, ram://, ...): a file goes to NAME.tmp
+    and is renamed over `path` (on gs:// a server-side copy, one object replaced whole; on
+    ram://, writes append to an existing file, so writing in place would not replace it);
+    a folder is written in place, since a folder rename there copies every object: its
+    writer must write its marker file last (a SavedModel's saved_model.pb).
     """
-    path = fspath(path)
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "wb") as f:
+    path = fspath(path).rstrip("/") if is_remote(path) else fspath(path)
+    if is_remote(path):
+        if folder:
+            makedirs(path)
+            yield path
+            return
+        tmp = path + ".tmp"
+        if exists(tmp):  # left by a crash: a ram:// write would append to it
+            tf.io.gfile.remove(tmp)
+        try:
+            yield tmp
+            tf.io.gfile.rename(tmp, path, overwrite=True)
+        finally:
+            if exists(tmp):
+                tf.io.gfile.remove(tmp)
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    name = os.path.basename(os.path.normpath(path))
+    if folder:
+        tmp = tempfile.mkdtemp(prefix=f".{name}-", dir=parent)
+        os.chmod(tmp, FOLDER_MODE)
+    else:
+        stem, suffix = os.path.splitext(name)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=suffix, dir=parent)
+        os.close(fd)
+        os.chmod(tmp, FILE_MODE)
+    try:
+        yield tmp
+        if folder and os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Writes `data` so that a reader sees the old file or the whole new one (publishing)."""
+    with publishing(path) as tmp, tf.io.gfile.GFile(tmp, "wb") as f:
         f.write(data)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:

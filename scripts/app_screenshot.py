@@ -31,10 +31,12 @@ def main(argv):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from colorgan import app, clips, inference
+    from colorgan.app import web
+    from colorgan.video import clips
+    from colorgan.serve import opener
     from PIL import Image
 
-    server = app.make_server(inference.open_model(FLAGS.model), port=0)
+    server = web.make_server(opener.open_model(FLAGS.model), port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"

@@ -20,7 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from colorgan import bench, config, models, serving  # noqa: E402
+from colorgan import config
+from colorgan.bench import measure
+from colorgan.models import networks
+from colorgan.serve import graph  # noqa: E402
+from colorgan.serve import savedmodel
 from colorgan.config import ModelConfig  # noqa: E402
 
 
@@ -44,18 +48,18 @@ def main():
                         help="the default rendering's mirror pass (a second generator run)")
     args = parser.parse_args()
 
-    generator = models.build_generator(ModelConfig(base_filters=64), 256)
+    generator = networks.build_generator(ModelConfig(base_filters=64), 256)
     render = config.RenderConfig(flip=args.flip)
-    colorizer = serving.Colorizer(generator, args.render_size, serving.DEFAULT_MAX_PIXELS, 256,
+    colorizer = graph.Colorizer(generator, args.render_size, graph.DEFAULT_MAX_PIXELS, 256,
                                   render=render)
     with tempfile.TemporaryDirectory() as tmp:
-        loaded = tf.saved_model.load(str(serving.export(colorizer, tmp)))
+        loaded = tf.saved_model.load(str(savedmodel.export(colorizer, tmp)))
     serve = loaded.signatures["serving_default"]
 
     w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
     h = int(round(w * 3 / 4))
-    img = bench.synthetic_photo(w, h)
-    jpeg = bench.jpeg_bytes(img)
+    img = measure.synthetic_photo(w, h)
+    jpeg = measure.jpeg_bytes(img)
     request = tf.constant([jpeg])
 
     bare = tf.function(lambda x: generator(x, training=False))

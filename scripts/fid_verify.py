@@ -14,7 +14,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from colorgan import fid
+from colorgan.evaluate import fid_kid
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("reference", None, "fid_reference.py's .npz.", required=True)
@@ -26,7 +26,7 @@ flags.DEFINE_string("fid_weights", None, "default_1.pt (else the installed fid-h
 def main(argv):
     del argv
     ref = np.load(FLAGS.reference)
-    net = fid.FIDNetwork(FLAGS.fid_weights)
+    net = fid_kid.FIDNetwork(FLAGS.fid_weights)
     ours, worst = [], 0.0
     for i in (0, 1):
         paths = [str(p) for p in ref[f"paths_{i}"]]
@@ -39,14 +39,14 @@ def main(argv):
               f"median {np.median(rel):.2e} max {rel.max():.2e}; "
               f"max |diff| / max |f| {peak.max():.2e}")
         ours.append(mine)
-    mine_fid = fid.frechet_distance(ours[0], ours[1])
+    mine_fid = fid_kid.frechet_distance(ours[0], ours[1])
     their_fid = float(ref["fid"])
     # The FID formula on the reference's own features isolates the network from the formula.
-    formula_fid = fid.frechet_distance(ref["feats_0"], ref["feats_1"])
+    formula_fid = fid_kid.frechet_distance(ref["feats_0"], ref["feats_1"])
     gap = abs(mine_fid - their_fid) / their_fid
     print(f"FID: colorgan {mine_fid:.5f}  reference {their_fid:.5f}  (relative gap {gap:.2e}); "
           f"colorgan's formula on the reference's features {formula_fid:.5f}")
-    kid, kid_std = fid.kernel_inception_distance(ours[0], ours[1])
+    kid, kid_std = fid_kid.kernel_inception_distance(ours[0], ours[1])
     print(f"KID (colorgan): {kid:.6f} +- {kid_std:.6f}")
     if FLAGS.fixture:
         paths = [str(p) for p in ref["paths_0"][:FLAGS.fixture_count]]

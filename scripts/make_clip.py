@@ -1,5 +1,5 @@
 """Write a test clip whose true colour is known: a pan over one shipped photo, a scene
-cut, then a zoom into another (colorgan.clips), with a 440 Hz tone as audio:
+cut, then a zoom into another (colorgan.video.clips), with a 440 Hz tone as audio:
   python scripts/make_clip.py --output=runs/clip.mp4 [--size=256x192] [--frames_per_shot=24]
 
 `evaluate.py --data=runs/clip.mp4` then scores a colorizer's flicker and colour on it;
@@ -24,7 +24,7 @@ flags.DEFINE_enum("split", "val", ["train", "val"], "Which shipped photos to fil
 
 
 def main(argv):
-    from colorgan import clips
+    from colorgan.video import clips
     from colorgan.errors import UserError
 
     try:

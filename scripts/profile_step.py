@@ -24,7 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tensorflow as tf  # noqa: E402
 from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa: E402
 
-from colorgan import bench, data, training  # noqa: E402
+from colorgan.bench import measure
+from colorgan.data import input_pipeline
+from colorgan.train import train_step
+from colorgan.train import train_state
 
 
 def part(op_name: str) -> str:
@@ -44,11 +47,11 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--logdir", default="/tmp/colorgan_profile")
     args = parser.parse_args()
-    cfg = bench.bench_cfg(args.preset, args.batch, args.precision)
+    cfg = measure.bench_cfg(args.preset, args.batch, args.precision)
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
-    step = training.make_train_step(state, cfg, strategy)
-    batch = next(iter(data.train_dataset(data.open_source("samples"), seed=0,
+    state = train_state.create_state(cfg, strategy)
+    step = train_step.make_train_step(state, cfg, strategy)
+    batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), seed=0,
                                          image_size=cfg.data.image_size, batch_size=args.batch)))
     for _ in range(3):
         step(batch)["g_l1"].numpy()

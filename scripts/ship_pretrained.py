@@ -27,15 +27,17 @@ flags.DEFINE_bool("discriminator", False, "Ship D too (for fine-tuning with a GA
 def main(argv):
     import tensorflow as tf
 
-    from colorgan import config, fileio, models, pretrained, serving, workdir
+    from colorgan import config, fileio, workdir
+    from colorgan.models import networks, pretrained
+    from colorgan.serve import opener
 
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    generator, cfg = serving.load_generator(FLAGS.workdir)
+    generator, cfg = opener.load_generator(FLAGS.workdir)
     prefix, _ = workdir.resolve_checkpoint(FLAGS.workdir)
     discriminator = None
     if FLAGS.discriminator:
-        discriminator = models.build_discriminator(cfg.model, cfg.data.image_size)
+        discriminator = networks.build_discriminator(cfg.model, cfg.data.image_size)
         tf.train.Checkpoint(discriminator=discriminator).restore(prefix).expect_partial() \
             .assert_existing_objects_matched()
     card = {"workdir": FLAGS.workdir, "checkpoint": fileio.basename(prefix)}

@@ -88,8 +88,8 @@ def shards_with_gray(tmp_path_factory):
 
     from PIL import Image
 
-    from colorgan import data, records
-    val_source = data.open_source("samples:val")
+    from colorgan.data import input_pipeline, records
+    val_source = input_pipeline.open_source("samples:val")
 
     def items():
         for i, (name, encoded) in enumerate(records.source_items(val_source)):
@@ -106,8 +106,10 @@ def shards_with_gray(tmp_path_factory):
 @pytest.fixture(scope="session")
 def plain_export(tmp_path_factory):
     """An export of an untrained tiny model without hint channels (the shipped one has them)."""
-    from colorgan import models, serving
+    from colorgan.models import networks
+    from colorgan.serve import graph
+    from colorgan.serve import savedmodel
     cfg = config.get_preset("tiny")
-    colorizer = serving.Colorizer(models.build_generator(cfg.model, 32), 32,
-                                  serving.DEFAULT_MAX_PIXELS, 32, cfg=cfg)
-    return str(serving.export(colorizer, tmp_path_factory.mktemp("plain")))
+    colorizer = graph.Colorizer(networks.build_generator(cfg.model, 32), 32,
+                                  graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg)
+    return str(savedmodel.export(colorizer, tmp_path_factory.mktemp("plain")))

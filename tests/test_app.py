@@ -1,4 +1,4 @@
-"""colorgan/app.py: the HTTP API, and the page in a real headless Chromium (Selenium)."""
+"""colorgan/app/web.py: the HTTP API, and the page in a real headless Chromium (Selenium)."""
 
 import base64
 import io
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan import app, clips
+from colorgan.app import web
+from colorgan.video import clips
 
 
 class HintStub:
@@ -38,7 +39,7 @@ class HintStub:
 @pytest.fixture
 def server():
     def start(model):
-        srv = app.make_server(model, port=0)
+        srv = web.make_server(model, port=0)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
         return f"http://127.0.0.1:{srv.server_address[1]}/"
@@ -113,8 +114,8 @@ def test_a_failing_model_is_a_500_not_a_dropped_connection(server):
 
 
 def test_a_model_without_hints_says_so(server, plain_export):
-    from colorgan import inference
-    url = server(inference.open_model(plain_export))
+    from colorgan.serve import opener
+    url = server(opener.open_model(plain_export))
     photo = base64.b64encode(png_bytes(clips.sample_photo(2)[:48, :64])).decode()
     status, body = post(url, {"image": photo, "hints": [{"x": 0.5, "y": 0.5, "color": "#f00"}]})
     assert status == 400 and "takes no hints" in body["error"]
@@ -141,8 +142,8 @@ def test_in_a_browser_a_red_hint_makes_that_spot_redder(server, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from colorgan import inference
-    url = server(inference.open_model("pretrained"))  # the shipped hint model
+    from colorgan.serve import opener
+    url = server(opener.open_model("pretrained"))  # the shipped hint model
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(clips.sample_photo(2)[:96, :128]))
     browser = chromium()

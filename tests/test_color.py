@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, data
+from colorgan import color
+from colorgan.data import folders
+from colorgan.data import decode
 
 skcolor = pytest.importorskip("skimage.color")
 
@@ -17,8 +19,8 @@ def random_rgb(shape=(4, 16, 16, 3), seed=0):
 
 
 def sample_photo():
-    paths = data.list_image_files(data.SAMPLES_DIR / "val")
-    return data.load_file(paths[0]).numpy()
+    paths = folders.list_image_files(folders.SAMPLES_DIR / "val")
+    return decode.load_file(paths[0]).numpy()
 
 
 def lab_modes():

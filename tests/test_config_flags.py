@@ -95,7 +95,8 @@ def test_validate_uses_the_flag_choices():
 def test_modules_implement_exactly_the_declared_choices():
     import tensorflow as tf
 
-    from colorgan import color, losses
+    from colorgan import color
+    from colorgan.train import losses
 
     assert tuple(color.SPACES) == config.COLOR_SPACES
     logits = tf.zeros([2, 4, 4, 1])

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from colorgan import config, distribute
+from colorgan import config
+from colorgan.train import distribute
 from colorgan.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,12 +22,13 @@ DRIVER = """
 import sys
 import numpy as np
 from absl import logging
-from colorgan import config, training
+from colorgan import config
+from colorgan.train import fit
 logging.set_verbosity(logging.INFO)
 cfg = config.with_overrides(config.get_preset("tiny"), {
     "steps": 3, "batch_size": 4, "checkpoint_every": 2, "strategy": sys.argv[3],
     "cpu_devices": 2})  # used by "mirrored" only
-result = training.fit(cfg, sys.argv[1])
+result = fit.fit(cfg, sys.argv[1])
 s = result.state
 np.savez(sys.argv[2], step=s.step.numpy(),
          **{f"w{i}": v.numpy() for i, v in enumerate(s.generator.weights + s.discriminator.weights)})

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from colorgan import color, data, evaluation
+from colorgan import color
+from colorgan.data import input_pipeline
+from colorgan.evaluate import protocol
 
 KEYS = {"psnr", "ssim", "lpips", "colourfulness", "delta_colourfulness", "chroma_ratio"}
 
@@ -25,11 +27,11 @@ def tint(images, render_size):
 
 @pytest.fixture(scope="module")
 def val():
-    return data.open_source("samples:val", min_chroma=0.0)
+    return input_pipeline.open_source("samples:val", min_chroma=0.0)
 
 
 def test_evaluate_writes_metrics_csv_and_sheet_with_the_baseline(val, tmp_path):
-    result = evaluation.evaluate(tint, val, tmp_path, size=64, limit=5)
+    result = protocol.evaluate(tint, val, tmp_path, size=64, limit=5)
     assert json.loads((tmp_path / "metrics.json").read_text()) == result
     assert result["n"] == 5 and result["size"] == 64 and result["data"] == "samples:val"
     for row in ("colorgan", "grayscale_baseline"):
@@ -49,7 +51,7 @@ def test_evaluate_writes_metrics_csv_and_sheet_with_the_baseline(val, tmp_path):
 
 
 def test_a_colorizer_that_adds_no_colour_scores_as_the_baseline(val, tmp_path):
-    result = evaluation.evaluate(gray, val, tmp_path, size=32, limit=4, use_lpips=False)
+    result = protocol.evaluate(gray, val, tmp_path, size=32, limit=4, use_lpips=False)
     model, baseline = result["colorgan"], result["grayscale_baseline"]
     assert model["lpips"] is None and baseline["lpips"] is None  # not computed
     for key in KEYS - {"lpips"}:

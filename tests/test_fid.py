@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from colorgan import color, data, evaluation, fid, folders, inception
+from colorgan import color
+from colorgan.data import input_pipeline, folders
+from colorgan.evaluate import protocol, fid_kid, inception
 from colorgan.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +26,7 @@ FIXTURE = Path(__file__).parent / "data" / "fid_reference.npz"
 
 @pytest.fixture(scope="module")
 def network():
-    return fid.FIDNetwork()
+    return fid_kid.FIDNetwork()
 
 
 def test_features_equal_the_torch_reference_on_the_fixture_photos(network):
@@ -62,12 +64,12 @@ def test_frechet_distance_equals_the_sqrtm_formula_and_is_zero_for_one_set():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(200, 16))
     b = rng.normal(0.3, 1.5, size=(150, 16)) @ rng.normal(size=(16, 16))
-    assert fid.frechet_distance(a, b) == pytest.approx(_scipy_fid(a, b), rel=1e-9)
-    assert abs(fid.frechet_distance(a, a)) < 1e-9
+    assert fid_kid.frechet_distance(a, b) == pytest.approx(_scipy_fid(a, b), rel=1e-9)
+    assert abs(fid_kid.frechet_distance(a, a)) < 1e-9
     # Fewer photos than dimensions (singular covariances), as with ~50 photos and 2048-d.
     c, d = rng.normal(size=(20, 64)), rng.normal(0.2, 1.0, size=(25, 64))
-    assert fid.frechet_distance(c, d) == pytest.approx(_scipy_fid(c, d), rel=1e-4)
-    assert fid.frechet_distance(c[:1], d) is None
+    assert fid_kid.frechet_distance(c, d) == pytest.approx(_scipy_fid(c, d), rel=1e-4)
+    assert fid_kid.frechet_distance(c[:1], d) is None
 
 
 def _direct_mmd(x, y):
@@ -84,13 +86,13 @@ def test_kid_is_the_unbiased_mmd_and_grows_with_the_shift():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(12, 8)), rng.normal(0.5, 1.0, size=(12, 8))
     # Subsets as large as the sets hold every photo: the mean is the MMD of the whole sets.
-    mean, std = fid.kernel_inception_distance(a, b, subsets=3, subset_size=12)
+    mean, std = fid_kid.kernel_inception_distance(a, b, subsets=3, subset_size=12)
     assert mean == pytest.approx(_direct_mmd(a, b), rel=1e-9) and std < 1e-12
-    near = fid.kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)))
-    far = fid.kernel_inception_distance(rng.normal(size=(200, 8)),
+    near = fid_kid.kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)))
+    far = fid_kid.kernel_inception_distance(rng.normal(size=(200, 8)),
                                         rng.normal(1.0, 1.0, size=(200, 8)))
     assert abs(near[0]) < 3 * near[1] + 1e-3 and far[0] > 10 * max(near[0], far[1])
-    assert fid.kid_subset_size(46) == 23 and fid.kid_subset_size(50_000) == 1000
+    assert fid_kid.kid_subset_size(46) == 23 and fid_kid.kid_subset_size(50_000) == 1000
 
 
 def test_paired_kid_draws_disjoint_photos():
@@ -98,11 +100,11 @@ def test_paired_kid_draws_disjoint_photos():
     a = rng.normal(size=(60, 16))
     copy = a + 0.05 * rng.normal(size=a.shape)  # each photo's near-identical "colorized" copy
     # Unpaired, a photo next to its own copy drags KID far below 0; paired, KID is ~0.
-    unpaired = fid.kernel_inception_distance(a, copy)
-    paired = fid.kernel_inception_distance(a, copy, paired=True)
+    unpaired = fid_kid.kernel_inception_distance(a, copy)
+    paired = fid_kid.kernel_inception_distance(a, copy, paired=True)
     assert unpaired[0] < -3 * unpaired[1]
     assert abs(paired[0]) < 0.25 * paired[1] and unpaired[0] < paired[0] - 0.1
-    assert fid.kernel_inception_distance(a[:3], a[:3], paired=True) == (None, None)
+    assert fid_kid.kernel_inception_distance(a[:3], a[:3], paired=True) == (None, None)
 
 
 def test_weights_reader_refuses_other_files_and_foreign_code(tmp_path, monkeypatch):
@@ -145,13 +147,13 @@ def _empty_zip():
 
 
 def test_evaluate_reports_fid_and_kid_for_model_and_baseline(network, tmp_path):
-    val = data.open_source("samples:val", min_chroma=0.0)
+    val = input_pipeline.open_source("samples:val", min_chroma=0.0)
 
     def faded(images, render_size):  # nearly right: the true colour at 80 % chroma
         L, ab = color.rgb_to_model(images[..., :3])
         return color.model_to_rgb(L, ab * 0.8).numpy()
 
-    result = evaluation.evaluate(faded, val, tmp_path, size=32, limit=8, use_lpips=False,
+    result = protocol.evaluate(faded, val, tmp_path, size=32, limit=8, use_lpips=False,
                                  fid_network=network)
     assert json.loads((tmp_path / "metrics.json").read_text()) == result
     model, gray = result["colorgan"], result["grayscale_baseline"]

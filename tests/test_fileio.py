@@ -15,8 +15,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorgan import (config, data, evaluation, fileio, inference, pretrained, serving,
-                      training, workdir)
+from colorgan import config, fileio, workdir
+from colorgan.data import input_pipeline
+from colorgan.evaluate import protocol
+from colorgan.serve import opener
+from colorgan.serve import savedmodel
+from colorgan.serve import files
+from colorgan.models import pretrained
+from colorgan.train import fit
+from colorgan.train import train_state
 from colorgan.errors import UserError
 
 QUIET = {"log_every": 1000, "summary_every": 1000, "image_every": 1000}
@@ -75,9 +82,9 @@ def test_ram_round_trip_and_listdir():
 
 def test_remote_image_folder_and_colorize_output_are_one_line_errors():
     with pytest.raises(UserError, match="tfrecord:gs://"):
-        data.open_source("gs://bucket/photos")
+        input_pipeline.open_source("gs://bucket/photos")
     with pytest.raises(UserError, match="local folder"):
-        inference.colorize_files(lambda x, r: x, ["x.jpg"], "gs://bucket/out")
+        files.colorize_files(lambda x, r: x, ["x.jpg"], "gs://bucket/out")
 
 
 # ------------------------------------------------------------------ a run on ram://
@@ -102,14 +109,14 @@ def remote(tmp_path_factory):
                       steps=4, checkpoint_every=100)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(cwd)
-        straight = training.fit(cfg, fileio.join(root, "straight"))
-        first = training.fit(_with_train(cfg, steps=2), fileio.join(root, "run"))
-        resumed = training.fit(cfg, fileio.join(root, "run"))
-        colorizer = serving.make_colorizer(fileio.join(root, "run"))
-        exported = serving.export(colorizer, fileio.join(root, "export"))
-        model = inference.open_model(fileio.join(root, "export"))  # the base path
-        source = data.open_source("samples:val", min_chroma=0.0)
-        metrics = evaluation.evaluate(model, source, fileio.join(root, "eval"), size=32,
+        straight = fit.fit(cfg, fileio.join(root, "straight"))
+        first = fit.fit(_with_train(cfg, steps=2), fileio.join(root, "run"))
+        resumed = fit.fit(cfg, fileio.join(root, "run"))
+        colorizer = opener.make_colorizer(fileio.join(root, "run"))
+        exported = savedmodel.export(colorizer, fileio.join(root, "export"))
+        model = opener.open_model(fileio.join(root, "export"))  # the base path
+        source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+        metrics = protocol.evaluate(model, source, fileio.join(root, "eval"), size=32,
                                       limit=2, batch_size=2, use_lpips=False, sheet_rows=2)
     return dict(root=root, cwd=cwd, cfg=cfg, straight=straight, first=first, resumed=resumed,
                 colorizer=colorizer, exported=exported, metrics=metrics)
@@ -148,14 +155,14 @@ def test_export_to_ram_loads_back_and_matches(in_cwd):
     assert exported == fileio.join(remote["root"], "export", "1")
     assert fileio.isfile(fileio.join(exported, "saved_model.pb"))
     assert pretrained.read_config(fileio.join(remote["root"], "export")).model == remote["cfg"].model
-    assert serving.next_version(fileio.join(remote["root"], "export")) == 2
+    assert savedmodel.next_version(fileio.join(remote["root"], "export")) == 2
     loaded = tf.saved_model.load(exported)
     images = tf.random.uniform([1, 40, 48, 3], seed=1)
     want = remote["colorizer"].colorize(images)["colorized"].numpy()
     got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
     with pytest.raises(UserError, match="exists"):
-        serving.export(remote["colorizer"], fileio.join(remote["root"], "export"), version=1)
+        savedmodel.export(remote["colorizer"], fileio.join(remote["root"], "export"), version=1)
 
 
 def test_evaluate_writes_its_outputs_remotely(remote):
@@ -171,7 +178,7 @@ def test_init_from_a_remote_workdir_and_export(in_cwd):
     cfg = remote["cfg"]
     want = [v.numpy() for v in remote["colorizer"].generator.variables]
     for spec in ("run", "export"):
-        state = training.create_state(cfg, tf.distribute.get_strategy())
+        state = train_state.create_state(cfg, tf.distribute.get_strategy())
         pretrained.init_from(fileio.join(remote["root"], spec), cfg, state.generator,
                              state.discriminator)
         for a, b in zip(state.generator.variables, want):

@@ -1,4 +1,4 @@
-"""colorgan/hints.py and the hint model: simulated hints against their definition, user
+"""colorgan/models/hints.py and the hint model: simulated hints against their definition, user
 points, the hint branch starting as the model it was built from, and the hints file."""
 
 import dataclasses
@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, hints, inference, models, pretrained
+from colorgan import config
+from colorgan.models import hints, networks, pretrained
+from colorgan.serve import opener
+from colorgan.serve import files
 from colorgan.errors import UserError
 
 
@@ -90,7 +93,7 @@ def plain_and_hint_model(tmp_path_factory):
     def build(with_hints):
         cfg = dataclasses.replace(source, model=dataclasses.replace(source.model,
                                                                     hints=with_hints))
-        return models.build_generator(config.generator_model(cfg),
+        return networks.build_generator(config.generator_model(cfg),
                                       config.generator_size(cfg)), cfg
 
     plain, plain_cfg = build(False)
@@ -105,13 +108,13 @@ def test_a_hint_model_starts_as_the_model_it_came_from(plain_and_hint_model):
     """Without hints it is the source model bit for bit; hints move the colour toward
     them at once (HintPropagation starts working, the learned branch at zero)."""
     plain, G = plain_and_hint_model
-    assert models.takes_hints(G) and not models.takes_hints(plain)
+    assert networks.takes_hints(G) and not networks.takes_hints(plain)
     L = tf.random.stateless_uniform([2, 64, 64, 1], [0, 1], -1, 1)
     ab = tf.random.stateless_uniform([2, 64, 64, 2], [0, 2], -0.4, 0.4)
     want = plain(L, training=False)
-    np.testing.assert_array_equal(models.colorize(G, L), want)
+    np.testing.assert_array_equal(networks.colorize(G, L), want)
     maps = hints.simulate(ab, tf.constant([1, 1]), count=10)
-    got = models.colorize(G, L, maps)
+    got = networks.colorize(G, L, maps)
     mask = maps[..., 2] > 0
     before = tf.reduce_mean(tf.abs(tf.boolean_mask(want - maps[..., :2], mask)))
     after = tf.reduce_mean(tf.abs(tf.boolean_mask(got - maps[..., :2], mask)))
@@ -119,9 +122,9 @@ def test_a_hint_model_starts_as_the_model_it_came_from(plain_and_hint_model):
 
 
 def test_hints_for_a_model_without_them_are_one_line(plain_export):
-    model = inference.open_model(plain_export)
+    model = opener.open_model(plain_export)
     with pytest.raises(UserError, match="has no hint channels"):
-        inference.colorize_files(model, ["x.jpg"], None, points=[(0.5, 0.5, (1, 0, 0))])
+        files.colorize_files(model, ["x.jpg"], None, points=[(0.5, 0.5, (1, 0, 0))])
 
 
 def test_a_hint_export_serves_hints_from_bytes(tmp_path, plain_export):
@@ -132,12 +135,14 @@ def test_a_hint_export_serves_hints_from_bytes(tmp_path, plain_export):
 
     from PIL import Image
 
-    from colorgan import clips, serving
+    from colorgan.video import clips
+    from colorgan.serve import graph
+    from colorgan.serve import savedmodel
     cfg = config.with_overrides(config.get_preset("tiny"), {"hints": True})
-    G = models.build_generator(cfg.model, 32)
-    colorizer = serving.Colorizer(G, 32, serving.DEFAULT_MAX_PIXELS, models.input_multiple(
+    G = networks.build_generator(cfg.model, 32)
+    colorizer = graph.Colorizer(G, 32, graph.DEFAULT_MAX_PIXELS, networks.input_multiple(
         cfg.model, 32), cfg=cfg)
-    module = tf.saved_model.load(serving.export(colorizer, tmp_path / "export"))
+    module = tf.saved_model.load(savedmodel.export(colorizer, tmp_path / "export"))
     photo = clips.sample_photo(1)[:40, :56]
     buf = io.BytesIO()
     Image.fromarray(photo).save(buf, format="PNG")
@@ -166,7 +171,7 @@ def test_hint_propagation_against_its_formula(h, w):
     """HintPropagation with one pixel per cell (32 x 32, and a non-square render under 32
     px a side), so no resizing, against the bilateral formula written out in NumPy; no
     hints give the colour back unchanged; gradients pass."""
-    from colorgan.vgg_unet import HintPropagation
+    from colorgan.models.vgg_unet import HintPropagation
     layer = HintPropagation()
     L = tf.random.stateless_uniform([2, h, w, 1], [1, 1], -1, 1)
     ab = tf.random.stateless_uniform([2, h, w, 2], [1, 2], -0.5, 0.5)
@@ -210,12 +215,12 @@ def test_the_shipped_model_makes_a_red_hint_red(tmp_path):
     """Issue 18's acceptance with the shipped hint model, through colorize.py's path: one
     red hint on the chair photo's seat makes that spot clearly red (R well above G and B);
     the automatic colour there is not. Without hints the shipped model is unchanged."""
-    model = inference.open_model("pretrained")
+    model = opener.open_model("pretrained")
     assert model.takes_hints
     photo = str(VAL / "gcompris_categorization_chair.jpg")
     red = [(0.5, 0.5, (224 / 255, 32 / 255, 32 / 255))]
-    hinted = inference.colorize_files(model, [photo], tmp_path / "hint", "png", points=red)
-    auto = inference.colorize_files(model, [photo], tmp_path / "auto", "png")
+    hinted = files.colorize_files(model, [photo], tmp_path / "hint", "png", points=red)
+    auto = files.colorize_files(model, [photo], tmp_path / "auto", "png")
     (_, hinted_png), = hinted.pairs()
     (_, auto_png), = auto.pairs()
     r, g, b = _spot(hinted_png, 0.5, 0.5)
@@ -227,11 +232,12 @@ def test_the_shipped_model_makes_a_red_hint_red(tmp_path):
 def test_ten_revealed_hints_raise_psnr(tmp_path):
     """Zhang et al.'s measure on 12 samples:val crops at 128 px: 10 revealed patches of
     the true colour raise PSNR well above none (+2.4 dB on all 46 at 256 px)."""
-    from colorgan import color, data
-    source = data.open_source("samples:val", min_chroma=0.0)
-    L, ab = next(iter(data.eval_dataset(source, image_size=128, batch_size=12)))
+    from colorgan import color
+    from colorgan.data import input_pipeline
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    L, ab = next(iter(input_pipeline.eval_dataset(source, image_size=128, batch_size=12)))
     truth = color.model_to_rgb(L, ab).numpy()
-    model = inference.open_model("pretrained")
+    model = opener.open_model("pretrained")
     psnr = {n: float(tf.reduce_mean(tf.image.psnr(model.reveal(truth, 0, n, (0, 7)),
                                                   truth, 1.0))) for n in (0, 10)}
     assert psnr[10] > psnr[0] + 1.5, psnr

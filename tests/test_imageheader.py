@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import data, imageheader
+from colorgan.data import input_pipeline, imageheader
+from colorgan.data import decode
 import imagefiles as F  # tests/imagefiles.py
 
 rng = np.random.default_rng(0)
@@ -33,7 +34,7 @@ def test_declared_pixels_equal_the_decoded_size(kind):
     encoded = REAL[kind]()
     declared = int(imageheader.declared_pixels(tf.constant(encoded)))
     assert declared == H * W
-    assert data.decode_image(encoded).shape == (H, W, 3)
+    assert decode.decode_image(encoded).shape == (H, W, 3)
 
 
 def test_a_gif_declares_every_frame():
@@ -41,7 +42,7 @@ def test_a_gif_declares_every_frame():
     encoded = F.gif(frames)
     assert int(imageheader.declared_pixels(tf.constant(encoded))) == 4 * H * W
     assert tf.io.decode_gif(encoded).shape == (4, H, W, 3)  # what TF allocates
-    first = data.decode_image(encoded)
+    first = decode.decode_image(encoded)
     assert first.shape == (H, W, 3)
 
 
@@ -72,16 +73,16 @@ def test_bombs_are_refused_before_decoding(kind):
     assert len(encoded) < 1000
     assert int(imageheader.declared_pixels(tf.constant(encoded))) == pixels
     with pytest.raises(tf.errors.InvalidArgumentError, match="more pixels than max_pixels"):
-        data.decode_image(encoded)
+        decode.decode_image(encoded)
     with pytest.raises(tf.errors.InvalidArgumentError, match="more pixels than max_pixels"):
-        tf.function(data.decode_image)(tf.constant(encoded))
+        tf.function(decode.decode_image)(tf.constant(encoded))
 
 
 def test_max_pixels_is_a_limit_not_a_guess():
     encoded = REAL["png"]()
-    assert data.decode_image(encoded, max_pixels=H * W).shape == (H, W, 3)
+    assert decode.decode_image(encoded, max_pixels=H * W).shape == (H, W, 3)
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_pixels"):
-        data.decode_image(encoded, max_pixels=H * W - 1)
+        decode.decode_image(encoded, max_pixels=H * W - 1)
 
 
 def test_animated_webp_is_refused_not_decoded():
@@ -90,22 +91,22 @@ def test_animated_webp_is_refused_not_decoded():
     assert bool(imageheader.webp_is_animated(tf.constant(encoded)))
     assert not bool(imageheader.webp_is_animated(tf.constant(REAL["webp_extended"]())))
     with pytest.raises(tf.errors.InvalidArgumentError, match="animated WebP"):
-        data.decode_image(encoded)
+        decode.decode_image(encoded)
 
 
 @pytest.mark.parametrize("encoded, reason", [
     (b"", "empty string"), (b"hello, world", "not a JPEG"), (b"\x89PNG", "max_pixels|PNG")])
 def test_non_images_get_one_line(encoded, reason):
     with pytest.raises(tf.errors.InvalidArgumentError, match=reason):
-        data.decode_image(encoded)
+        decode.decode_image(encoded)
 
 
 def test_sixteen_bit_png_keeps_its_precision():
     gray = rng.integers(0, 65536, (H, W)).astype(np.uint16)
     rgb = rng.integers(0, 65536, (H, W, 3)).astype(np.uint16)
-    np.testing.assert_allclose(data.decode_image(F.png16(gray)).numpy(),
+    np.testing.assert_allclose(decode.decode_image(F.png16(gray)).numpy(),
                                np.repeat(gray[..., None], 3, -1) / 65535, atol=1e-6)
-    np.testing.assert_allclose(data.decode_image(F.png16(rgb)).numpy(), rgb / 65535, atol=1e-6)
+    np.testing.assert_allclose(decode.decode_image(F.png16(rgb)).numpy(), rgb / 65535, atol=1e-6)
 
 
 def test_bombs_in_a_folder_are_skipped_and_counted(tmp_path):
@@ -114,5 +115,5 @@ def test_bombs_in_a_folder_are_skipped_and_counted(tmp_path):
     (tmp_path / "bomb.png").write_bytes(F.png_bomb())
     (tmp_path / "bomb.webp").write_bytes(F.webp_lossless_bomb())
     (tmp_path / "anim.webp").write_bytes(F.animated_webp([photo(), photo()]))
-    source = data.open_source(str(tmp_path), min_chroma=0)
+    source = input_pipeline.open_source(str(tmp_path), min_chroma=0)
     assert len(source.paths) == 2 and source.skipped_unreadable == 3

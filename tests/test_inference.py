@@ -7,7 +7,10 @@ import pytest
 from PIL import Image, ImageOps
 
 import imagefiles as F  # tests/imagefiles.py
-from colorgan import data, inference
+from colorgan.data import decode
+from colorgan.serve import opener
+from colorgan.serve import files
+from colorgan.data import imagefiles
 
 rng = np.random.default_rng(0)
 
@@ -31,7 +34,7 @@ def test_exif_orientation_matches_pillow(tmp_path, orientation):
     write(path, array, "PNG", exif=exif.tobytes())
     with Image.open(path) as im:
         want = np.asarray(ImageOps.exif_transpose(im).convert("RGB"), np.float32) / 255
-    got = inference.read_image(path)
+    got = imagefiles.read_image(path)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, atol=1e-6)
 
@@ -43,8 +46,8 @@ def test_sixteen_bit_png_is_read_as_serving_reads_it(tmp_path, kind):
     array = rng.integers(0, 65536, shape).astype(np.uint16)
     path = tmp_path / "deep.png"
     path.write_bytes(F.png16(array))
-    got = inference.read_image(path)
-    np.testing.assert_array_equal(got, data.decode_image(path.read_bytes()).numpy())
+    got = imagefiles.read_image(path)
+    np.testing.assert_array_equal(got, decode.decode_image(path.read_bytes()).numpy())
     want = array / 65535 if kind == "rgb" else np.repeat(array[..., None] / 65535, 3, -1)
     np.testing.assert_allclose(got, want, atol=1e-6)
 
@@ -53,7 +56,7 @@ def test_folders_with_the_same_file_names_keep_apart(tmp_path):
     for folder, value in (("a", 50), ("b", 200)):
         write(tmp_path / folder / "x.png", np.full((8, 8, 3), value, np.uint8))
     out = tmp_path / "out"
-    report = inference.colorize_files(tint, [str(tmp_path / "a"), str(tmp_path / "b")], out)
+    report = files.colorize_files(tint, [str(tmp_path / "a"), str(tmp_path / "b")], out)
     assert not report.failed
     assert sorted(p.relative_to(out).as_posix() for p in report.written) == ["a/x.png", "b/x.png"]
     means = {p.parent.name: np.asarray(Image.open(p)).mean() for p in report.written}
@@ -62,7 +65,7 @@ def test_folders_with_the_same_file_names_keep_apart(tmp_path):
 
 def test_one_folder_maps_onto_the_output_folder(tmp_path):
     write(tmp_path / "in" / "sub" / "x.png", np.zeros((8, 8, 3), np.uint8))
-    report = inference.colorize_files(tint, [str(tmp_path / "in")], tmp_path / "out")
+    report = files.colorize_files(tint, [str(tmp_path / "in")], tmp_path / "out")
     assert [p.relative_to(tmp_path / "out").as_posix() for p in report.written] == ["sub/x.png"]
 
 
@@ -72,7 +75,7 @@ def test_same_stem_in_one_folder_and_files_named_twice_never_overwrite(tmp_path)
     write(tmp_path / "d" / "x.png", np.full((8, 8, 3), 120, np.uint8))
     out = tmp_path / "out"
     specs = [str(tmp_path / "x.jpg"), str(tmp_path / "x.png"), str(tmp_path / "d" / "x.png")]
-    report = inference.colorize_files(tint, specs, out)
+    report = files.colorize_files(tint, specs, out)
     names = [p.name for p in report.written]
     assert names == ["x.png", "x_png.png", "x_2.png"]
     assert len({p.read_bytes() for p in report.written}) == 3
@@ -82,7 +85,7 @@ def test_same_stem_in_one_folder_and_files_named_twice_never_overwrite(tmp_path)
 def test_output_into_the_input_folder_never_overwrites_an_input(tmp_path):
     original = np.full((8, 8, 3), 77, np.uint8)
     write(tmp_path / "a.png", original)
-    report = inference.colorize_files(tint, [str(tmp_path)], tmp_path)
+    report = files.colorize_files(tint, [str(tmp_path)], tmp_path)
     assert [p.name for p in report.written] == ["a_colorized.png"]
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), original)
 
@@ -90,7 +93,7 @@ def test_output_into_the_input_folder_never_overwrites_an_input(tmp_path):
 def test_bombs_fail_that_file_only(tmp_path):
     write(tmp_path / "good.png", np.zeros((8, 8, 3), np.uint8))
     (tmp_path / "bomb.webp").write_bytes(F.webp_lossless_bomb())
-    report = inference.colorize_files(tint, [str(tmp_path)], tmp_path / "out")
+    report = files.colorize_files(tint, [str(tmp_path)], tmp_path / "out")
     assert [p.name for p in report.written] == ["good.png"]
     assert [(name.split("/")[-1], "max_pixels" in why) for name, why in report.failed] == \
         [("bomb.webp", True)]
@@ -99,12 +102,14 @@ def test_bombs_fail_that_file_only(tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model trained for 2 steps and exported: (workdir, export base path)."""
-    from colorgan import config, serving, training
+    from colorgan import config
+    from colorgan.serve import savedmodel
+    from colorgan.train import fit
     root = tmp_path_factory.mktemp("tiny")
     cfg = config.with_overrides(config.get_preset("tiny"), {
         "steps": 2, "log_every": 1000, "image_every": 1000})
-    training.fit(cfg, root / "run")
-    serving.export(serving.make_colorizer(root / "run"), root / "export")
+    fit.fit(cfg, root / "run")
+    savedmodel.export(opener.make_colorizer(root / "run"), root / "export")
     return root / "run", root / "export"
 
 
@@ -120,7 +125,7 @@ def test_export_and_workdir_colorize_folders_keeping_sizes_exif_and_inputs(train
     original = (photos / "a.png").read_bytes()
 
     # Output into the input folder, same format: a.png must not be overwritten.
-    report = inference.colorize_files(inference.open_model(export), [str(photos)], photos)
+    report = files.colorize_files(opener.open_model(export), [str(photos)], photos)
     assert [(name.split("/")[-1]) for name, _ in report.failed] == ["broken.jpg"]
     assert (photos / "a.png").read_bytes() == original
     assert sorted(p.relative_to(photos).as_posix() for p in report.written) == [
@@ -131,7 +136,7 @@ def test_export_and_workdir_colorize_folders_keeping_sizes_exif_and_inputs(train
     assert all(Image.open(p).mode == "RGB" for p in report.written)
 
     # From the workdir directly, JPEG output, a glob.
-    report = inference.colorize_files(inference.open_model(workdir), [str(photos / "*.png")],
+    report = files.colorize_files(opener.open_model(workdir), [str(photos / "*.png")],
                                       tmp_path / "out", "jpg")
     assert not report.failed
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "a_colorized.jpg", "r.jpg"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import layers
+from colorgan.models import layers
 
 
 def _pair(policy):

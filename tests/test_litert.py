@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan import inference, litert, serving
+from colorgan.serve import opener, litert
+from colorgan.serve import savedmodel
+from colorgan.serve import files
+from colorgan.data import imagefiles
 from colorgan.errors import UserError
 
 VAL = Path(__file__).resolve().parents[1] / "colorgan" / "samples" / "val"
@@ -17,23 +20,23 @@ pytestmark = pytest.mark.slow  # converts the shipped model (~15 s each)
 
 @pytest.fixture(scope="module")
 def colorizer():
-    return serving.make_colorizer("pretrained")
+    return opener.make_colorizer("pretrained")
 
 
 @pytest.fixture(scope="module")
 def lite_dir(colorizer, tmp_path_factory):
-    return serving.export(colorizer, tmp_path_factory.mktemp("lite"), writer=litert.writer())
+    return savedmodel.export(colorizer, tmp_path_factory.mktemp("lite"), writer=litert.writer())
 
 
 @pytest.fixture(scope="module")
 def saved_dir(colorizer, tmp_path_factory):
-    return serving.export(colorizer, tmp_path_factory.mktemp("saved"))
+    return savedmodel.export(colorizer, tmp_path_factory.mktemp("saved"))
 
 
 def test_tflite_colours_photos_as_the_saved_model_does(lite_dir, saved_dir):
-    lite, saved = inference.open_model(lite_dir), inference.open_model(saved_dir)
+    lite, saved = opener.open_model(lite_dir), opener.open_model(saved_dir)
     for photo in PHOTOS:
-        image = inference.read_image(photo)[None]
+        image = imagefiles.read_image(photo)[None]
         a, b = lite(image, 0), saved(image, 0)
         assert a.shape == b.shape == image.shape[:3] + (3,)  # full resolution kept
         assert np.abs(a - b).max() <= 1.5 / 255, photo.name
@@ -41,9 +44,9 @@ def test_tflite_colours_photos_as_the_saved_model_does(lite_dir, saved_dir):
 
 
 def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
-    model = inference.open_model(Path(lite_dir) / litert.FILE)  # the file itself works too
-    report = inference.colorize_files(model, [str(p) for p in PHOTOS], tmp_path / "lite", "png")
-    reference = inference.colorize_files(inference.open_model(saved_dir),
+    model = opener.open_model(Path(lite_dir) / litert.FILE)  # the file itself works too
+    report = files.colorize_files(model, [str(p) for p in PHOTOS], tmp_path / "lite", "png")
+    reference = files.colorize_files(opener.open_model(saved_dir),
                                          [str(p) for p in PHOTOS], tmp_path / "saved", "png")
     assert len(report.written) == len(PHOTOS) and not report.failed
     for (_, out), (_, ref) in zip(report.pairs(), reference.pairs()):
@@ -55,13 +58,13 @@ def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
 def test_a_tflite_colours_a_video(lite_dir, saved_dir, tmp_path):
     """Videos go through a .tflite in batches of frames, like any model."""
     import av
-    from colorgan import clips
+    from colorgan.video import clips
     frames, _ = clips.two_shots((64, 48), 4)
     clip = tmp_path / "clip.mp4"
     clips.write(clip, frames)
     outs = {}
     for name, path in (("lite", lite_dir), ("saved", saved_dir)):
-        report = inference.colorize_files(inference.open_model(path), [str(clip)],
+        report = files.colorize_files(opener.open_model(path), [str(clip)],
                                           tmp_path / name, batch_size=3)
         assert not report.failed
         with av.open(str(report.written[0])) as c:
@@ -71,30 +74,30 @@ def test_a_tflite_colours_a_video(lite_dir, saved_dir, tmp_path):
 
 
 def test_fp16_weights_hold_quality(colorizer, lite_dir, tmp_path):
-    fp16 = serving.export(colorizer, tmp_path, writer=litert.writer("fp16"))
+    fp16 = savedmodel.export(colorizer, tmp_path, writer=litert.writer("fp16"))
     assert (Path(fp16) / litert.FILE).stat().st_size < 0.55 * (Path(lite_dir) / litert.FILE).stat().st_size
-    image = inference.read_image(PHOTOS[0])[None]
-    a, b = inference.open_model(fp16)(image, 0), inference.open_model(lite_dir)(image, 0)
+    image = imagefiles.read_image(PHOTOS[0])[None]
+    a, b = opener.open_model(fp16)(image, 0), opener.open_model(lite_dir)(image, 0)
     assert np.abs(a - b).max() <= 1.5 / 255
 
 
 def test_a_tflite_renders_at_its_own_size_and_settings(lite_dir, tmp_path):
     # A wrong render size is refused once, when the model opens, not once per photo.
     with pytest.raises(UserError, match="renders at 128 only"):
-        inference.open_model(lite_dir, render_size=256)
-    assert inference.open_model(lite_dir, render_size=128)
+        opener.open_model(lite_dir, render_size=256)
+    assert opener.open_model(lite_dir, render_size=128)
     with pytest.raises(UserError, match="leave out --noflip"):
-        inference.open_model(lite_dir, {"flip": False})
+        opener.open_model(lite_dir, {"flip": False})
     lone = tmp_path / "lone.tflite"
     lone.write_bytes((Path(lite_dir) / litert.FILE).read_bytes())
     with pytest.raises(UserError, match="has no colorgan_litert.json"):
-        inference.open_model(str(lone))
+        opener.open_model(str(lone))
     with pytest.raises(UserError, match="quantize='int4' is unknown"):
         litert.convert(None, "int4")
 
 
 def test_one_format_per_export_folder(colorizer, lite_dir, saved_dir):
     with pytest.raises(UserError, match="is another format"):
-        serving.export(colorizer, Path(saved_dir).parent, writer=litert.writer())
+        savedmodel.export(colorizer, Path(saved_dir).parent, writer=litert.writer())
     with pytest.raises(UserError, match="is another format"):
-        serving.export(colorizer, Path(lite_dir).parent)
+        savedmodel.export(colorizer, Path(lite_dir).parent)

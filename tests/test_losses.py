@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from colorgan import losses
+from colorgan.train import losses
 
 
 def softplus(x):

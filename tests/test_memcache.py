@@ -1,9 +1,9 @@
-"""The in-memory cache of decoded photos (colorgan/memcache.py): same batches, bit for bit."""
+"""The in-memory cache of decoded photos (colorgan/data/memcache.py): same batches, bit for bit."""
 
 import numpy as np
 import tensorflow as tf
 
-from colorgan import data, memcache
+from colorgan.data import input_pipeline, memcache
 from imagefiles import png16
 
 
@@ -12,9 +12,9 @@ def take(ds, n):
 
 
 def test_cached_stream_equals_the_decoded_one_and_resumes_exactly(photo_folder):
-    src = data.open_source(str(photo_folder))
+    src = input_pipeline.open_source(str(photo_folder))
     assert isinstance(memcache.cache_in_memory(src, 64, 64), memcache.CachedSource)  # 2 x 32
-    make = lambda cache_mb, start=0: data.train_dataset(  # noqa: E731
+    make = lambda cache_mb, start=0: input_pipeline.train_dataset(  # noqa: E731
         src, image_size=32, batch_size=4, seed=1, start_index=start, cache_mb=cache_mb)
     plain, cached = take(make(0), 6), take(make(64), 6)
     for a, b in zip(plain, cached):  # two epochs of 10 photos, every format of the folder
@@ -25,7 +25,7 @@ def test_cached_stream_equals_the_decoded_one_and_resumes_exactly(photo_folder):
 
 
 def test_cache_holds_each_photo_as_its_decoder_gave_it(photo_folder, tmp_path):
-    src = data.open_source(str(photo_folder))
+    src = input_pipeline.open_source(str(photo_folder))
     cached = memcache.cache_in_memory(src, 32, budget_mb=64)
     assert isinstance(cached, memcache.CachedSource)
     assert cached.pixels.dtype == tf.uint16  # PNGs are decoded as 16-bit (decode.py)
@@ -37,7 +37,7 @@ def test_cache_holds_each_photo_as_its_decoder_gave_it(photo_folder, tmp_path):
     np.testing.assert_array_equal(cached.load(tf.constant(src.paths[0]), 0).numpy(),
                                   src.load(tf.constant(src.paths[0]), 0).numpy())
     # A folder of JPEGs only needs a byte per value; a 16-bit PNG keeps its 16 bits.
-    jpegs = data.open_source(str(photo_folder / "c0.jpg"))
+    jpegs = input_pipeline.open_source(str(photo_folder / "c0.jpg"))
     assert memcache.cache_in_memory(jpegs, 0, budget_mb=1).pixels.dtype == tf.uint8
     folder = tmp_path / "deep"
     folder.mkdir()
@@ -46,7 +46,7 @@ def test_cache_holds_each_photo_as_its_decoder_gave_it(photo_folder, tmp_path):
         deep = np.stack([rng.integers(0, 65536, (24, 20)), np.full((24, 20), 300 * i),
                          rng.integers(0, 65536, (24, 20))], -1).astype(np.uint16)
         (folder / f"d{i}.png").write_bytes(png16(deep))
-    deep_src = data.open_source(str(folder), min_chroma=0)
+    deep_src = input_pipeline.open_source(str(folder), min_chroma=0)
     deep_cached = memcache.cache_in_memory(deep_src, 0, budget_mb=1)
     assert deep_cached.pixels.dtype == tf.uint16
     for p in deep_src.paths:
@@ -55,7 +55,7 @@ def test_cache_holds_each_photo_as_its_decoder_gave_it(photo_folder, tmp_path):
 
 
 def test_too_large_a_folder_and_streams_are_not_cached(photo_folder, tfds_photos, monkeypatch):
-    src = data.open_source(str(photo_folder))
+    src = input_pipeline.open_source(str(photo_folder))
     need = 2 * sum(int(np.prod(src.load(p, 32).shape)) for p in src.paths)  # uint16: PNGs
     assert memcache.cache_in_memory(src, 32, budget_mb=need / 2 ** 20 * 0.9) is src
     # The first photos, extrapolated to the folder, already say it will not fit: it stops
@@ -73,5 +73,5 @@ def test_too_large_a_folder_and_streams_are_not_cached(photo_folder, tfds_photos
     assert memcache.cache_in_memory(src, 32, budget_mb=64) is src
     assert memcache.cache_in_memory(src, 32, budget_mb=0) is src
     data_dir, _ = tfds_photos
-    stream = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=str(data_dir))
+    stream = input_pipeline.open_source("tfds:colorgan_test_photos", tfds_data_dir=str(data_dir))
     assert memcache.cache_in_memory(stream, 32, budget_mb=64) is stream

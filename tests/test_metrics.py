@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import data, metrics, vgg
+from colorgan.data import input_pipeline
+from colorgan.data import folders
+from colorgan.data import decode
+from colorgan.evaluate import metrics
+from colorgan.models import vgg
 from colorgan.errors import UserError
 
 skm = pytest.importorskip("skimage.metrics")
@@ -13,8 +17,8 @@ skcolor = pytest.importorskip("skimage.color")
 
 def real_pairs(size=96, n=3):
     """Crops of sample photos and a noisy / shifted version of each, 0..255 float32."""
-    paths = data.list_image_files(data.SAMPLES_DIR / "val")[:n]
-    a = np.stack([data.eval_crop(data.load_file(p), size).numpy() * 255 for p in paths])
+    paths = folders.list_image_files(folders.SAMPLES_DIR / "val")[:n]
+    a = np.stack([input_pipeline.eval_crop(decode.load_file(p), size).numpy() * 255 for p in paths])
     rng = np.random.default_rng(0)
     b = np.clip(a + rng.normal(0, 12, a.shape) + [10, -5, 0], 0, 255)
     return a.astype(np.float32), b.astype(np.float32)

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, config, data, models, net, serving, training
-from colorgan.layers import NoiseChannels
+from colorgan import color, config, net
+from colorgan.data import input_pipeline
+from colorgan.data import folders
+from colorgan.data import decode
+from colorgan.models import networks
+from colorgan.serve import savedmodel
+from colorgan.serve import opener
+from colorgan.train import fit
+from colorgan.models.layers import NoiseChannels
 
 skcolor = pytest.importorskip("skimage.color")
 
@@ -17,7 +24,7 @@ skcolor = pytest.importorskip("skimage.color")
 def rgb_batch(seed=0):
     rgb = np.random.default_rng(seed).random((2, 16, 16, 3)).astype(np.float32)
     rgb[0, 0, :4] = [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 0, 1]]  # gamut corners
-    photo = data.eval_crop(data.load_file(data.list_image_files(data.SAMPLES_DIR / "val")[0]), 16)
+    photo = input_pipeline.eval_crop(decode.load_file(folders.list_image_files(folders.SAMPLES_DIR / "val")[0]), 16)
     return np.concatenate([rgb, photo.numpy()[None]])
 
 
@@ -45,11 +52,11 @@ def test_model_input_is_the_first_channel_of_to_model(name):
     rgb = rgb_batch()
     x, _ = space.to_model(rgb)
     np.testing.assert_allclose(space.model_input(rgb).numpy(), x.numpy(), atol=1e-5)
-    ds = data.eval_dataset(data.open_source("samples:val", min_chroma=0), image_size=32,
+    ds = input_pipeline.eval_dataset(input_pipeline.open_source("samples:val", min_chroma=0), image_size=32,
                            batch_size=2, limit=2, color_space=name)
     L, ab = next(iter(ds))
-    first = data.list_image_files(data.SAMPLES_DIR / "val")[0]
-    truth = data.eval_crop(data.load_file(first, 32), 32)  # as eval_dataset loads it
+    first = folders.list_image_files(folders.SAMPLES_DIR / "val")[0]
+    truth = input_pipeline.eval_crop(decode.load_file(first, 32), 32)  # as eval_dataset loads it
     np.testing.assert_allclose(space.to_rgb(L, ab)[0].numpy(), truth.numpy(), atol=1e-3)
 
 
@@ -67,18 +74,18 @@ def test_noise_channels_are_standard_normal_per_example_and_reproducible():
     flipped = layer(tf.image.flip_left_right(x[:1])).numpy()[..., 1:]
     assert np.abs(flipped - z[:1]).mean() > 0.5  # a flipped crop is a new input
     assert np.abs(NoiseChannels(2, seed=4)(x).numpy()[..., 1:] - z).mean() > 0.5
-    g = models.build_generator(config.ModelConfig(base_filters=8, noise_channels=2), 32)
+    g = networks.build_generator(config.ModelConfig(base_filters=8, noise_channels=2), 32)
     assert g.get_layer("down0_conv").kernel.shape == (4, 4, 3, 8)  # L + 2 z channels
 
 
 @pytest.mark.parametrize("size", [32, 64])
 def test_resnet_generator_shapes(size):
     cfg = config.ModelConfig(base_filters=8, encoder="resnet50v2", attention_g=size // 4)
-    g = models.build_generator(cfg, size)
+    g = networks.build_generator(cfg, size)
     assert g.output_shape == (None, None, None, 2)
     out = g(tf.zeros([2, size, size, 1]))
     assert out.shape == (2, size, size, 2)
-    assert models.input_multiple(cfg, size) == 32
+    assert networks.input_multiple(cfg, size) == 32
     # Twice the training size works too (fully convolutional), like serving at a larger render.
     assert g(tf.zeros([1, 2 * size, size + 32, 1])).shape == (1, 2 * size, size + 32, 2)
     # The encoder is the whole of ResNet50V2 without its top (23.56 M parameters).
@@ -92,16 +99,16 @@ def test_encoder_weights_from_file_none_and_offline_imagenet(tmp_path, monkeypat
                                            input_shape=(None, None, 3))
     path = tmp_path / "resnet50v2_notop.weights.h5"
     source.save_weights(path)
-    g = models.build_generator(cfg, 32)
+    g = networks.build_generator(cfg, 32)
     name = "conv3_block1_1_conv"
     before = g.get_layer("encoder").get_layer(name).kernel.numpy()
-    models.load_encoder_weights(g, "none")
+    networks.load_encoder_weights(g, "none")
     np.testing.assert_array_equal(g.get_layer("encoder").get_layer(name).kernel.numpy(), before)
-    models.load_encoder_weights(g, str(path))
+    networks.load_encoder_weights(g, str(path))
     np.testing.assert_array_equal(g.get_layer("encoder").get_layer(name).kernel.numpy(),
                                   source.get_layer(name).kernel.numpy())
     with pytest.raises(config.UserError, match="no such file"):
-        models.load_encoder_weights(g, str(tmp_path / "missing.h5"))
+        networks.load_encoder_weights(g, str(tmp_path / "missing.h5"))
     # Offline, "imagenet" stops at the probe: Keras' download (which retries) never starts.
     monkeypatch.setattr(net, "host_reachable", lambda host, timeout=3.0: False)
 
@@ -110,7 +117,7 @@ def test_encoder_weights_from_file_none_and_offline_imagenet(tmp_path, monkeypat
 
     monkeypatch.setattr(keras.applications, "ResNet50V2", no_download)
     with pytest.raises(config.UserError, match="cannot be reached.*encoder_weights=none"):
-        models.load_encoder_weights(g, "imagenet")
+        networks.load_encoder_weights(g, "imagenet")
 
 
 def test_offline_probe_says_no_for_an_unroutable_host():
@@ -151,15 +158,15 @@ def test_offline_probe_gives_up_on_a_lookup_that_never_returns(monkeypatch):
 ], ids=["yuv_z", "resnet"])
 def test_options_train_resume_and_export(tiny_cfg, tmp_path, options):
     cfg = config.with_overrides(tiny_cfg, {**options, "steps": 2, "checkpoint_every": 100})
-    training.fit(cfg, tmp_path / "resumed")
-    result = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
+    fit.fit(cfg, tmp_path / "resumed")
+    result = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
     assert result.step == 3 and all(np.isfinite(v) for v in result.metrics.values())
     if cfg.model.encoder != "resnet50v2":  # ResNet50's 25 M weights: 30 s per extra run
-        straight = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
+        straight = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
         for k, v in straight.metrics.items():
             assert v == pytest.approx(result.metrics[k], rel=1e-4), k
-    colorizer = serving.make_colorizer(tmp_path / "resumed")
-    loaded = tf.saved_model.load(str(serving.export(colorizer, tmp_path / "export")))
+    colorizer = opener.make_colorizer(tmp_path / "resumed")
+    loaded = tf.saved_model.load(str(savedmodel.export(colorizer, tmp_path / "export")))
     x = tf.random.uniform([1, 32, 48, 3])
     got = loaded.signatures["colorize"](images=x)["colorized"].numpy()
     np.testing.assert_allclose(got, colorizer.colorize(x)["colorized"].numpy(), atol=1e-5)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import models
+from colorgan.models import networks
 from colorgan.config import ModelConfig
 
 
@@ -29,7 +29,7 @@ def expected_discriminator_params(f, cin=3):
 
 
 def test_generator_at_paper_size_has_the_paper_parameter_count():
-    g = models.build_generator(ModelConfig(base_filters=64), 256)
+    g = networks.build_generator(ModelConfig(base_filters=64), 256)
     trainable = sum(int(np.prod(v.shape)) for v in g.trainable_variables)
     assert trainable == expected_generator_params(256, 64)
     assert 54.3e6 < trainable < 54.5e6  # pix2pix's 54.4 M
@@ -38,14 +38,14 @@ def test_generator_at_paper_size_has_the_paper_parameter_count():
 
 @pytest.mark.parametrize("size,base", [(32, 8), (64, 16), (128, 8)])
 def test_generator_shapes_and_depth_follow_size(size, base):
-    g = models.build_generator(ModelConfig(base_filters=base), size)
+    g = networks.build_generator(ModelConfig(base_filters=base), size)
     x = tf.random.normal([2, size, size, 1])
     y = g(x, training=False)
     assert y.shape == (2, size, size, 2)
     assert np.abs(y.numpy()).max() < 1  # tanh
     trainable = sum(int(np.prod(v.shape)) for v in g.trainable_variables)
     assert trainable == expected_generator_params(size, base)
-    bottleneck = g.get_layer(f"down{models.generator_levels(size) - 1}_act").output
+    bottleneck = g.get_layer(f"down{networks.generator_levels(size) - 1}_act").output
     assert tuple(bottleneck.shape[1:3]) == (None, None)
     probe = keras.Model(g.input, bottleneck)
     assert probe(x).shape[1:3] == (1, 1)
@@ -54,7 +54,7 @@ def test_generator_shapes_and_depth_follow_size(size, base):
 
 
 def test_generator_init_is_normal_0_02():
-    g = models.build_generator(ModelConfig(base_filters=64), 64)
+    g = networks.build_generator(ModelConfig(base_filters=64), 64)
     kernel = g.get_layer("down2_conv").kernel.numpy()
     assert abs(kernel.mean()) < 1e-3 and abs(kernel.std() - 0.02) < 1e-3
 
@@ -62,7 +62,7 @@ def test_generator_init_is_normal_0_02():
 def test_bottleneck_signal_survives_at_batch_one():
     """Batch norm over a 1x1 map at batch 1 outputs its bias whatever the input (pix2pix's
     known flaw); with no norm there, the bottleneck must still tell two inputs apart."""
-    g = models.build_generator(ModelConfig(base_filters=8, dropout=0.0), 32)
+    g = networks.build_generator(ModelConfig(base_filters=8, dropout=0.0), 32)
     inner = keras.Model(g.input, g.get_layer("down4_act").output)
     a = inner(tf.random.normal([1, 32, 32, 1], seed=1), training=True).numpy()
     b = inner(tf.random.normal([1, 32, 32, 1], seed=2), training=True).numpy()
@@ -72,14 +72,14 @@ def test_bottleneck_signal_survives_at_batch_one():
 
 @pytest.mark.parametrize("size", [32, 64, 256])
 def test_discriminator_output_size_from_formula(size):
-    d = models.build_discriminator(ModelConfig(disc_filters=8))
+    d = networks.build_discriminator(ModelConfig(disc_filters=8))
     out = d([tf.zeros([1, size, size, 1]), tf.zeros([1, size, size, 2])])
     n = size // 8 - 2  # three stride-2 convs, then two 4x4 valid convs on 1-padded maps
     assert out.shape == (1, n, n, 1)
 
 
 def test_discriminator_parameters():
-    d = models.build_discriminator(ModelConfig(disc_filters=64))
+    d = networks.build_discriminator(ModelConfig(disc_filters=64))
     assert d.count_params() == expected_discriminator_params(64)
 
 
@@ -89,7 +89,7 @@ def test_discriminator_receptive_field_is_70():
     jumps = np.cumprod([1] + strides[:-1])
     rf = 1 + sum(3 * j for j in jumps)
     assert rf == 70
-    d = models.build_discriminator(ModelConfig(disc_filters=8))
+    d = networks.build_discriminator(ModelConfig(disc_filters=8))
     L = tf.random.normal([1, 256, 256, 1])
     ab = tf.random.normal([1, 256, 256, 2])
     with tf.GradientTape() as tape:
@@ -103,7 +103,7 @@ def test_discriminator_receptive_field_is_70():
 
 
 def test_dropout_is_identity_at_inference_and_consistent_across_replicas():
-    layer = models.ReplicaConsistentDropout(0.5, seed=7)
+    layer = networks.ReplicaConsistentDropout(0.5, seed=7)
     x = tf.ones([4, 3, 3, 2])
     layer.build(x.shape)
     np.testing.assert_array_equal(layer(x, training=False), x)
@@ -114,7 +114,7 @@ def test_dropout_is_identity_at_inference_and_consistent_across_replicas():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"],
                                               cross_device_ops=tf.distribute.ReductionToOneDevice())
     with strategy.scope():
-        replicated = models.ReplicaConsistentDropout(0.5, seed=7)
+        replicated = networks.ReplicaConsistentDropout(0.5, seed=7)
         replicated.build(x.shape)
     halves = strategy.experimental_distribute_values_from_function(
         lambda ctx: x[2 * ctx.replica_id_in_sync_group:2 * ctx.replica_id_in_sync_group + 2])

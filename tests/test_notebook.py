@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from colorgan import notebook
+from colorgan.app import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "colorgan_colab.ipynb"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import optim
+from colorgan.train import optim
 
 
 def _run(make_optimizer, strategy, grads, w0):

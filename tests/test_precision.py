@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, data, serving, training
+from colorgan import config
+from colorgan.data import input_pipeline
+from colorgan.serve import opener
+from colorgan.train import fit
+from colorgan.train import train_step
+from colorgan.train import train_state
 
 
 def _cfg(tiny_cfg, precision, **extra):
@@ -16,15 +21,15 @@ def _cfg(tiny_cfg, precision, **extra):
 
 def _l1_curve(cfg, n=30):
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
-    step = training.make_train_step(state, cfg, strategy)
-    batches = iter(data.train_dataset(data.open_source("samples"), image_size=32, batch_size=4,
+    state = train_state.create_state(cfg, strategy)
+    step = train_step.make_train_step(state, cfg, strategy)
+    batches = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32, batch_size=4,
                                       seed=0))
     return state, [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(n)]
 
 
 def test_bf16_computes_in_bf16_and_keeps_float32_at_the_edges(tiny_cfg):
-    state = training.create_state(_cfg(tiny_cfg, "bf16"), tf.distribute.get_strategy())
+    state = train_state.create_state(_cfg(tiny_cfg, "bf16"), tf.distribute.get_strategy())
     G, D = state.generator, state.discriminator
     convs = [l for l in G.layers + D.layers if isinstance(l, keras.layers.Conv2D)]
     assert convs and all(l.compute_dtype == "bfloat16" for l in convs)
@@ -58,14 +63,14 @@ def test_fp16_uses_loss_scaling_and_stays_finite(tiny_cfg, extra):
 
 def test_a_bf16_run_exports_in_float32(tiny_cfg, tmp_path):
     cfg = _cfg(tiny_cfg, "bf16", steps=3, checkpoint_every=3)
-    result = training.fit(cfg, tmp_path / "run")
-    colorizer = serving.make_colorizer(tmp_path / "run")
+    result = fit.fit(cfg, tmp_path / "run")
+    colorizer = opener.make_colorizer(tmp_path / "run")
     assert all(v.dtype in ("float32", "int64") for v in colorizer.generator.weights)
     images = tf.random.stateless_uniform([1, 32, 32, 3], seed=[1, 2])
     out = colorizer.colorize(images)["colorized"]
     assert out.dtype == tf.float32 and out.shape == (1, 32, 32, 3)
     # The float32 export computes what the bf16 generator computed, up to bf16 rounding.
-    L = data.to_model(images)[0]
+    L = input_pipeline.to_model(images)[0]
     ab32 = colorizer.generator(L, training=False)
     ab16 = result.state.generator(L, training=False)
     assert float(tf.reduce_max(tf.abs(ab32 - ab16))) < 0.05

@@ -9,9 +9,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, config, data, inference, losses, models, pretrained, serving
-from colorgan import training
-from colorgan import vgg_unet
+from colorgan import color, config
+from colorgan.data import input_pipeline
+from colorgan.data import folders
+from colorgan.serve import opener
+from colorgan.serve import savedmodel
+from colorgan.serve import files
+from colorgan.data import imagefiles
+from colorgan.train import losses
+from colorgan.models import networks, pretrained
+from colorgan.train import fit
+from colorgan.train import train_step
+from colorgan.train import train_state
+from colorgan.models import vgg_unet
 from colorgan.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,13 +38,13 @@ def vgg_cfg(**overrides):
 def vgg_run(tmp_path_factory):
     """A tiny vgg16 workdir trained 8 steps with a GAN loss (so it has a D)."""
     path = tmp_path_factory.mktemp("vgg_run")
-    training.fit(vgg_cfg(steps=8), path)
+    fit.fit(vgg_cfg(steps=8), path)
     return path
 
 
 @pytest.fixture(scope="module")
 def shipped_copy(vgg_run, tmp_path_factory):
-    generator, cfg = serving.load_generator(vgg_run)
+    generator, cfg = opener.load_generator(vgg_run)
     out = tmp_path_factory.mktemp("ship") / "model"
     return pretrained.save_shipped(generator, cfg, out)
 
@@ -49,9 +59,9 @@ def test_the_shipped_model_loads_and_colorizes_offline(monkeypatch):
     # 17.7 MB today (the hint branch ships at zero, so not at all); room for a trained
     # hint branch (5.1 MB)
     assert sum(p.stat().st_size for p in files) <= 25_000_000
-    source = data.open_source("samples:val", min_chroma=0.0)
-    images = [inference.read_image(Path(p)) for p in source.paths[:4]]
-    model = inference.open_model("pretrained")
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    images = [imagefiles.read_image(Path(p)) for p in source.paths[:4]]
+    model = opener.open_model("pretrained")
     for rgb in images:
         out = model(rgb[None], 0)[0]
         assert out.shape == rgb.shape and 0 <= out.min() and out.max() <= 1
@@ -62,7 +72,7 @@ def test_the_shipped_model_loads_and_colorizes_offline(monkeypatch):
         assert np.mean(dL < 1.0) > 0.99 and dL.mean() < 0.2
         assert float(color.mean_chroma(color.rgb_to_lab(tf.constant(out[None])))[0]) > 5
     # Over the 46 validation crops (128 px): closer to the truth than leaving them gray.
-    L, ab = next(iter(data.eval_dataset(source, image_size=128, batch_size=64)))
+    L, ab = next(iter(input_pipeline.eval_dataset(source, image_size=128, batch_size=64)))
     truth = color.model_to_rgb(L, ab)
     out = model(truth.numpy(), 0)
     gray = color.gray_rgb(L)
@@ -71,7 +81,7 @@ def test_the_shipped_model_loads_and_colorizes_offline(monkeypatch):
 
 
 def test_shipped_format_round_trip_keeps_outputs_and_leaves_out_vgg(vgg_run, shipped_copy):
-    generator, cfg = serving.load_generator(vgg_run)
+    generator, cfg = opener.load_generator(vgg_run)
     again, cfg2 = pretrained.load_shipped(shipped_copy)
     assert cfg2 == cfg
     L = tf.random.uniform([2, 48, 32, 1], -1, 1, seed=3)
@@ -96,19 +106,19 @@ def test_damaged_shipped_file_is_one_clear_error(shipped_copy, tmp_path):
 def _first_step_l1(cfg, spec):
     """(g_l1 of the first fine-tuning step, L1 of the source model on that batch)."""
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
+    state = train_state.create_state(cfg, strategy)
     pretrained.init_from(spec, cfg, state.generator, state.discriminator)
-    source = data.open_source("samples")
-    batch = next(iter(data.train_dataset(source, image_size=cfg.data.image_size,
+    source = input_pipeline.open_source("samples")
+    batch = next(iter(input_pipeline.train_dataset(source, image_size=cfg.data.image_size,
                                          batch_size=cfg.train.batch_size, seed=0)))
     if pretrained.is_shipped_format(spec):
         reference, _ = pretrained.load_shipped(spec)
     else:
-        reference, _ = serving.load_generator(spec)
+        reference, _ = opener.load_generator(spec)
     L, ab = batch
-    expected = float(tf.reduce_mean(losses.l1_loss(ab, models.colorize(reference, L,
+    expected = float(tf.reduce_mean(losses.l1_loss(ab, networks.colorize(reference, L,
                                                                        training=True))))
-    got = float(training.make_train_step(state, cfg, strategy)(batch)["g_l1"])
+    got = float(train_step.make_train_step(state, cfg, strategy)(batch)["g_l1"])
     return got, expected
 
 
@@ -120,7 +130,7 @@ def test_init_from_starts_at_the_source_models_loss(vgg_run, shipped_copy, which
     got, expected = _first_step_l1(cfg, spec)
     assert abs(got - expected) < 1e-5
     # ... and not where a fresh model starts (ab = 0): the weights really came over.
-    L, ab = next(iter(data.train_dataset(data.open_source("samples"), image_size=32,
+    L, ab = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
                                          batch_size=cfg.train.batch_size, seed=0)))
     assert abs(float(tf.reduce_mean(tf.abs(ab))) - expected) > 1e-4  # 10x the tolerance above
 
@@ -135,11 +145,11 @@ def test_init_from_the_real_shipped_model_starts_at_its_loss():
 
 
 def test_init_from_an_export_copies_the_generator(vgg_run, tmp_path):
-    colorizer = serving.make_colorizer(vgg_run)
-    export = serving.export(colorizer, tmp_path / "export")
+    colorizer = opener.make_colorizer(vgg_run)
+    export = savedmodel.export(colorizer, tmp_path / "export")
     assert (Path(export) / pretrained.EXPORT_CONFIG).is_file()
     cfg = pretrained.with_architecture_of(str(tmp_path / "export"), vgg_cfg())
-    state = training.create_state(cfg, tf.distribute.get_strategy())
+    state = train_state.create_state(cfg, tf.distribute.get_strategy())
     pretrained.init_from(str(tmp_path / "export"), cfg, state.generator, state.discriminator)
     for a, b in zip(state.generator.variables, colorizer.generator.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -148,9 +158,9 @@ def test_init_from_an_export_copies_the_generator(vgg_run, tmp_path):
 def test_fine_tune_resumes_from_its_own_workdir_not_the_init(vgg_run, tmp_path):
     cfg = pretrained.with_architecture_of(str(vgg_run), config.with_overrides(
         config.get_preset("tiny"), {**QUIET, "steps": 3, "init_from": str(vgg_run)}))
-    straight = training.fit(cfg, tmp_path / "a")
-    training.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "b")
-    resumed = training.fit(cfg, tmp_path / "b")
+    straight = fit.fit(cfg, tmp_path / "a")
+    fit.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "b")
+    resumed = fit.fit(cfg, tmp_path / "b")
     assert resumed.step == 3
     for a, b in zip(straight.state.generator.variables, resumed.state.generator.variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
@@ -160,7 +170,7 @@ def test_init_from_errors_name_the_problem(vgg_run, tmp_path):
     with pytest.raises(UserError, match="no such file"):
         pretrained.read_config(tmp_path / "missing")
     unet_cfg = config.with_overrides(config.get_preset("tiny"), QUIET)
-    state = training.create_state(unet_cfg, tf.distribute.get_strategy())
+    state = train_state.create_state(unet_cfg, tf.distribute.get_strategy())
     with pytest.raises(UserError, match="encoder=vgg16; this run has encoder=unet"):
         pretrained.init_from(str(vgg_run), unet_cfg, state.generator, state.discriminator)
     lab = vgg_cfg(color_space="yuv")
@@ -184,8 +194,8 @@ def test_train_py_refuses_bad_init_and_freeze_with_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_vgg16_export_runs_in_saved_model_cli(vgg_run, tmp_path):
-    colorizer = serving.make_colorizer(vgg_run)
-    export = serving.export(colorizer, tmp_path / "export")
+    colorizer = opener.make_colorizer(vgg_run)
+    export = savedmodel.export(colorizer, tmp_path / "export")
     images = np.random.default_rng(0).random((1, 40, 56, 3)).astype(np.float32)
     np.save(tmp_path / "images.npy", images)
     proc = subprocess.run(
@@ -202,7 +212,7 @@ def test_vgg16_export_runs_in_saved_model_cli(vgg_run, tmp_path):
 def test_colorize_py_uses_the_shipped_model_and_writes_beside_the_input(tmp_path):
     from PIL import Image
     photo = tmp_path / "old photo.jpg"
-    Image.open(sorted(data.list_image_files(data.SAMPLES_DIR / "val"))[0]).convert("L") \
+    Image.open(sorted(folders.list_image_files(folders.SAMPLES_DIR / "val"))[0]).convert("L") \
         .resize((96, 72)).save(photo)
     proc = run("colorize.py", str(photo))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -221,7 +231,7 @@ def test_export_py_writes_a_servable_model_from_the_shipped_one(tmp_path):
     assert (version / "saved_model.pb").is_file() and (version / pretrained.EXPORT_CONFIG).is_file()
     loaded = tf.saved_model.load(str(version))
     images = tf.random.uniform([1, 64, 48, 3], seed=4)
-    want = inference.open_model("pretrained")(images.numpy(), 0)
+    want = opener.open_model("pretrained")(images.numpy(), 0)
     got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
 
@@ -232,10 +242,10 @@ def test_beside_input_outputs_never_collide_nor_pile_up(tmp_path):
     for name in ("a.jpg", "a.png", "b.jpg"):
         Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(tmp_path / name)
     tint = lambda images, render: np.clip(images[..., :3] * [1.0, 0.9, 0.8], 0, 1)  # noqa: E731
-    first = inference.colorize_files(tint, [str(tmp_path)], None)
+    first = files.colorize_files(tint, [str(tmp_path)], None)
     names = sorted(p.name for p in first.written)
     assert names == ["a_colorized.png", "a_png_colorized.png", "b_colorized.png"]
-    again = inference.colorize_files(tint, [str(tmp_path)], None)  # a rerun: same files again
+    again = files.colorize_files(tint, [str(tmp_path)], None)  # a rerun: same files again
     assert sorted(p.name for p in again.written) == names
     assert len(list(tmp_path.iterdir())) == 6
 
@@ -250,7 +260,7 @@ def test_hints_only_trains_the_hint_branch_alone(vgg_run, shipped_copy, tmp_path
          "checkpoint_every": 1000})
     assert cfg.train.hints_only and cfg.model.hints
     source, _ = pretrained.load_shipped(spec)
-    run = training.fit(cfg, tmp_path / "run")
+    run = fit.fit(cfg, tmp_path / "run")
     G = run.state.generator
     branch = {id(v) for v in vgg_unet.hint_variables(G)}
     before = {v.path: v.numpy() for v in source.variables}
@@ -261,10 +271,10 @@ def test_hints_only_trains_the_hint_branch_alone(vgg_run, shipped_copy, tmp_path
              if "proj" in v.path and np.abs(v.numpy()).max() > 0]
     assert moved  # the zero projections learned something in 3 steps
     L = tf.random.stateless_uniform([2, 32, 32, 1], [4, 4], -1, 1)
-    np.testing.assert_array_equal(models.colorize(G, L), source(L, training=False))
+    np.testing.assert_array_equal(networks.colorize(G, L), source(L, training=False))
     for bad in ({"hints": False}, {"train_encoder": "always"}):
         with pytest.raises(UserError, match="hints_only: needs --hints"):
             config.with_overrides(cfg, bad)
     with pytest.raises(UserError, match="hints_only=True; use a new workdir"):
-        training.fit(config.with_overrides(cfg, {"hints_only": False, "steps": 4}),
+        fit.fit(config.with_overrides(cfg, {"hints_only": False, "steps": 4}),
                      tmp_path / "run")

@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, data, losses, rebalance, training
+from colorgan import config
+from colorgan.data import input_pipeline
+from colorgan.train import losses, rebalance, fit
+from colorgan.train import train_step
+from colorgan.train import train_state
 
 
 def gaussian_ab(seed=0, n=4, size=32, sd=0.15):
@@ -67,16 +71,16 @@ def test_smoothing_keeps_mass_inside_and_spreads_it():
 
 def test_training_with_rebalancing_is_deterministic_and_learns(tiny_cfg):
     cfg = config.with_overrides(tiny_cfg, {"rebalance": 0.5, "lambda_gan": 0.0})
-    source = data.open_source("samples")
-    a = training.colour_weights(cfg, source, limit=16).numpy()
-    b = training.colour_weights(cfg, source, limit=16).numpy()
+    source = input_pipeline.open_source("samples")
+    a = fit.colour_weights(cfg, source, limit=16).numpy()
+    b = fit.colour_weights(cfg, source, limit=16).numpy()
     np.testing.assert_array_equal(a, b)
     assert a.max() > 1 > a.min()
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
+    state = train_state.create_state(cfg, strategy)
     state.ab_weights = tf.constant(a)
-    step = training.make_train_step(state, cfg, strategy)
-    batch = next(iter(data.train_dataset(source, image_size=32, batch_size=4, seed=0)))
+    step = train_step.make_train_step(state, cfg, strategy)
+    batch = next(iter(input_pipeline.train_dataset(source, image_size=32, batch_size=4, seed=0)))
     first = float(step(batch)["g_l1"])
     for _ in range(15):
         last = float(step(batch)["g_l1"])

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, data, losses, models, serving, training
+from colorgan import config
+from colorgan.data import input_pipeline
+from colorgan.train import losses, fit
+from colorgan.train import train_step
+from colorgan.train import train_state
+from colorgan.models import networks
+from colorgan.serve import savedmodel
+from colorgan.serve import opener
 from colorgan.config import ModelConfig
-from colorgan.layers import SelfAttention, SpectralConv2D, SpectralConv2DTranspose
+from colorgan.models.layers import SelfAttention, SpectralConv2D, SpectralConv2DTranspose
 
 
 def softplus(x):
@@ -68,7 +75,7 @@ def test_spectral_norm_of_a_transposed_conv():
 @pytest.mark.parametrize("encoder", ["unet", "resnet50v2"])
 def test_spectral_norm_g_normalizes_every_trained_generator_conv(encoder):
     cfg = ModelConfig(base_filters=8, spectral_norm_g=True, encoder=encoder)
-    g = models.build_generator(cfg, 32)
+    g = networks.build_generator(cfg, 32)
     convs = [l for l in g.layers if isinstance(l, keras.layers.Conv2D)]  # encoder: nested model
     deconvs = [l for l in g.layers if isinstance(l, keras.layers.Conv2DTranspose)]
     assert convs or encoder == "resnet50v2"
@@ -91,8 +98,8 @@ def test_self_attention_is_identity_at_gamma_zero(side):
 def test_attention_in_g_and_d_keeps_shapes(size):
     cfg = ModelConfig(base_filters=8, disc_filters=8, attention_g=size // 4, attention_d=size // 8,
                       spectral_norm_d=True)
-    g = models.build_generator(cfg, size)
-    d = models.build_discriminator(cfg, size)
+    g = networks.build_generator(cfg, size)
+    d = networks.build_discriminator(cfg, size)
     assert any(isinstance(l, SelfAttention) for l in g.layers)
     assert sum(isinstance(l, SelfAttention) for l in d.layers) == 1
     assert sum(isinstance(l, SpectralConv2D) for l in d.layers) == 5
@@ -109,9 +116,9 @@ def with_section(cfg, section, **kw):
 def test_d_steps_updates_d_that_many_times_per_g_step(tiny_cfg):
     cfg = with_section(tiny_cfg, "train", d_steps=3)
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
-    step = training.make_train_step(state, cfg, strategy)
-    batch = next(iter(data.train_dataset(data.open_source("samples"), image_size=32,
+    state = train_state.create_state(cfg, strategy)
+    step = train_step.make_train_step(state, cfg, strategy)
+    batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
                                          batch_size=4, seed=0)))
     for _ in range(2):
         step(batch)
@@ -120,10 +127,10 @@ def test_d_steps_updates_d_that_many_times_per_g_step(tiny_cfg):
 
 
 def test_input_noise_perturbs_only_L_in_training_batches():
-    src = data.open_source("samples")
+    src = input_pipeline.open_source("samples")
     kw = dict(image_size=32, batch_size=4, seed=0)
-    (L0, ab0), = data.train_dataset(src, **kw).take(1)
-    (L1, ab1), = data.train_dataset(src, input_noise=0.1, **kw).take(1)
+    (L0, ab0), = input_pipeline.train_dataset(src, **kw).take(1)
+    (L1, ab1), = input_pipeline.train_dataset(src, input_noise=0.1, **kw).take(1)
     np.testing.assert_array_equal(ab0.numpy(), ab1.numpy())
     diff = (L1 - L0).numpy()
     inside = (np.abs(L1.numpy()) < 1)  # clipping at +-1 shortens the noise there
@@ -135,14 +142,14 @@ def test_all_options_train_resume_and_export(tiny_cfg, tmp_path):
         "gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "spectral_norm_g": True,
         "attention_g": 8,
         "attention_d": 8, "input_noise": 0.05, "steps": 2, "checkpoint_every": 100})
-    training.fit(cfg, tmp_path / "resumed")
-    result = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
+    fit.fit(cfg, tmp_path / "resumed")
+    result = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
     assert result.step == 3 and all(np.isfinite(list(result.metrics.values())))
-    straight = training.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
+    straight = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
     for k, v in straight.metrics.items():
         assert v == pytest.approx(result.metrics[k], rel=1e-5), k
-    colorizer = serving.make_colorizer(tmp_path / "resumed")
-    loaded = tf.saved_model.load(str(serving.export(colorizer, tmp_path / "export")))
+    colorizer = opener.make_colorizer(tmp_path / "resumed")
+    loaded = tf.saved_model.load(str(savedmodel.export(colorizer, tmp_path / "export")))
     x = tf.random.uniform([1, 32, 48, 3])
     np.testing.assert_allclose(loaded.signatures["colorize"](images=x)["colorized"].numpy(),
                                colorizer.colorize(x)["colorized"].numpy(), atol=1e-5)
@@ -167,18 +174,18 @@ def snapshot(model):
 def test_nogan_phases_train_only_their_network(tiny_cfg):
     cfg = config.with_overrides(tiny_cfg, {"lambda_perceptual": 0.1})
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
-    batch = next(iter(data.train_dataset(data.open_source("samples"), image_size=32,
+    state = train_state.create_state(cfg, strategy)
+    batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
                                          batch_size=4, seed=0)))
     g0, d0 = snapshot(state.generator), snapshot(state.discriminator)
-    g_step = training.make_train_step(state, cfg, strategy, "g")
+    g_step = train_step.make_train_step(state, cfg, strategy, "g")
     out = [g_step(batch) for _ in range(3)][-1]
     assert float(out["g_perceptual"]) > 0 and float(out["g_gan"]) == 0
     assert all(np.array_equal(a, b) for a, b in zip(d0, snapshot(state.discriminator)))
     assert int(state.d_optimizer.iterations.numpy()) == 0
     g1 = snapshot(state.generator)
     assert not all(np.array_equal(a, b) for a, b in zip(g0, g1))
-    d_step = training.make_train_step(state, cfg, strategy, "d")
+    d_step = train_step.make_train_step(state, cfg, strategy, "d")
     for _ in range(3):
         d_step(batch)
     # G frozen: weights, batch-norm statistics and dropout counters all unchanged.
@@ -188,7 +195,7 @@ def test_nogan_phases_train_only_their_network(tiny_cfg):
 
 
 def test_perceptual_loss_is_zero_for_identical_and_grows_with_difference():
-    from colorgan import vgg
+    from colorgan.models import vgg
     try:
         trunk = vgg.build_trunk(vgg.load_weights(), ("relu1_2", "relu2_2"))
     except config.UserError as e:
@@ -232,19 +239,19 @@ def test_progressive_resizing_switches_size_keeps_weights_and_resumes(tiny_cfg, 
     absl_logging.set_verbosity(absl_logging.INFO)
     request.addfinalizer(lambda: absl_logging.set_verbosity(before))
     with caplog.at_level("INFO"):
-        straight = training.fit(cfg, tmp_path / "straight")
+        straight = fit.fit(cfg, tmp_path / "straight")
     assert "size 32 from step 1" in caplog.text and "size 64 from step 3" in caplog.text
-    training.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "resumed")
+    fit.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "resumed")
     caplog.clear()
     with caplog.at_level("INFO"):
-        resumed = training.fit(cfg, tmp_path / "resumed")
+        resumed = fit.fit(cfg, tmp_path / "resumed")
     assert "resuming at step 2" in caplog.text and "size 64 from step 3" in caplog.text
     for k, v in straight.metrics.items():
         assert v == pytest.approx(resumed.metrics[k], rel=1e-5), k
-    generator, _ = serving.load_generator(tmp_path / "resumed")
+    generator, _ = opener.load_generator(tmp_path / "resumed")
     assert len([l for l in generator.layers if l.name.startswith("down") and
                 l.name.endswith("_conv")]) == 5  # depth from the smallest size, 32
-    colorizer = serving.make_colorizer(tmp_path / "resumed")  # render 64 = image_size
+    colorizer = opener.make_colorizer(tmp_path / "resumed")  # render 64 = image_size
     assert colorizer.colorize(tf.zeros([1, 64, 96, 1]))["colorized"].shape == (1, 64, 96, 3)
 
 
@@ -257,7 +264,7 @@ def test_attention_g_with_a_size_schedule_is_built_where_it_was_validated(encode
     config.validate(cfg)
     built = config.generator_model(cfg)
     assert config.generator_size(cfg) == 32 and built.attention_g == 8
-    g = models.build_generator(built, config.generator_size(cfg))
+    g = networks.build_generator(built, config.generator_size(cfg))
     (attention,) = [l for l in g.layers if isinstance(l, SelfAttention)]
     # At 64 px input the block sees a 16 x 16 map, as validated (not 32 x 32, nor missing).
     probe = keras.Model(g.input, attention.input)

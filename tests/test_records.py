@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, data, records
+from colorgan import color
+from colorgan.data import input_pipeline, records
 from colorgan.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def val_source():
-    return data.open_source("samples:val")
+    return input_pipeline.open_source("samples:val")
 
 
 @pytest.fixture(scope="module")
@@ -57,27 +58,27 @@ def test_too_few_shards_for_the_pipelines_is_one_line(shards):
 
 def test_tfrecord_source_trains_and_evaluates(shards):
     folder = str(Path(shards[0]).parent)
-    source = data.open_source(f"tfrecord:{folder}/val-*", min_chroma=0.0)
+    source = input_pipeline.open_source(f"tfrecord:{folder}/val-*", min_chroma=0.0)
     assert source.record_files == tuple(shards) and source.size is None
     ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1,
                                      num_replicas_in_sync=2)
-    L, ab = next(iter(data.train_dataset(source, image_size=32, batch_size=4, seed=0,
+    L, ab = next(iter(input_pipeline.train_dataset(source, image_size=32, batch_size=4, seed=0,
                                          input_context=ctx)))
     assert L.shape == (2, 32, 32, 1) and ab.shape == (2, 32, 32, 2)
-    n = sum(int(L.shape[0]) for L, _ in data.eval_dataset(source, image_size=32, batch_size=8))
+    n = sum(int(L.shape[0]) for L, _ in input_pipeline.eval_dataset(source, image_size=32, batch_size=8))
     assert n == 46
 
 
 @pytest.mark.parametrize("pipelines", [1, 2])
 def test_resume_is_exact_with_the_default_grayscale_check(shards_with_gray, pipelines):
     folder = str(Path(shards_with_gray[0]).parent)
-    source = data.open_source(f"tfrecord:{folder}/mixed-*")  # the default min_chroma
+    source = input_pipeline.open_source(f"tfrecord:{folder}/mixed-*")  # the default min_chroma
     assert source.min_chroma > 0
 
     def batches(pipeline, start=0):  # a fresh dataset each time, as a resumed process builds one
         ctx = tf.distribute.InputContext(num_input_pipelines=pipelines, input_pipeline_id=pipeline,
                                          num_replicas_in_sync=pipelines)
-        return data.train_dataset(source, image_size=32, batch_size=4, seed=0,
+        return input_pipeline.train_dataset(source, image_size=32, batch_size=4, seed=0,
                                   input_context=ctx, start_index=start)
 
     for pipeline in range(pipelines):
@@ -97,7 +98,7 @@ def test_resume_is_exact_with_the_default_grayscale_check(shards_with_gray, pipe
 
 def test_no_match_is_one_line(tmp_path):
     with pytest.raises(UserError, match="no files match"):
-        data.open_source(f"tfrecord:{tmp_path}/nothing-*")
+        input_pipeline.open_source(f"tfrecord:{tmp_path}/nothing-*")
 
 
 def test_existing_shards_are_kept_unless_overwrite(val_source, tmp_path):

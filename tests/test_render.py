@@ -12,7 +12,10 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
-from colorgan import chroma, color, config, config_flags, inference, models, serving
+from colorgan import color, config, config_flags
+from colorgan.serve import chroma, opener, graph
+from colorgan.serve import savedmodel
+from colorgan.models import networks
 from colorgan.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,12 +78,12 @@ def test_guided_filter_evens_out_blotches_and_keeps_edges():
 def generator():
     cfg = config.get_preset("tiny")
     tf.keras.utils.set_random_seed(3)
-    return models.build_generator(cfg.model, 32), models.input_multiple(cfg.model, 32)
+    return networks.build_generator(cfg.model, 32), networks.input_multiple(cfg.model, 32)
 
 
 def colorizer(generator, render):
     g, multiple = generator
-    return serving.Colorizer(g, 32, serving.DEFAULT_MAX_PIXELS, multiple, "lab", render=render)
+    return graph.Colorizer(g, 32, graph.DEFAULT_MAX_PIXELS, multiple, "lab", render=render)
 
 
 def colorize(generator, render, images):
@@ -127,39 +130,39 @@ def test_chroma_gain_scales_a_and_b():
 
 def test_export_keeps_its_post_processing(generator, tmp_path):
     render = config.RenderConfig(flip=True, chroma_smooth=0.125, chroma_gain=1.2)
-    path = serving.export(colorizer(generator, render), tmp_path / "export")
-    assert json.loads(Path(path, serving.RENDER_FILE).read_text()) == render.post_processing()
+    path = savedmodel.export(colorizer(generator, render), tmp_path / "export")
+    assert json.loads(Path(path, savedmodel.RENDER_FILE).read_text()) == render.post_processing()
     images = photos()
-    model = inference.open_model(path)  # no flags: as exported
+    model = opener.open_model(path)  # no flags: as exported
     np.testing.assert_allclose(model(images.numpy(), 0), colorize(generator, render, images),
                                atol=1e-5)
     # The same value asked for explicitly: fine, and it is compared alone, not with the
     # defaults of the flags that were not given (flip here, gain 1.11).
-    same = inference.open_model(path, {"chroma_gain": 1.2})
+    same = opener.open_model(path, {"chroma_gain": 1.2})
     np.testing.assert_allclose(same(images.numpy(), 0), model(images.numpy(), 0), atol=1e-6)
     with pytest.raises(UserError, match=r"exported with --flip --chroma_smooth=0.125 "
                                         r"--chroma_gain=1.2; leave out --noflip"):
-        inference.open_model(path, {"flip": False})
+        opener.open_model(path, {"flip": False})
     # An export made before the file existed rendered without post-processing: --noflip
     # matches it, --flip does not.
-    os.remove(Path(path, serving.RENDER_FILE))
-    assert serving.exported_post_processing(path) == OFF.post_processing()
-    assert inference.open_model(path, {"flip": False})
+    os.remove(Path(path, savedmodel.RENDER_FILE))
+    assert savedmodel.exported_post_processing(path) == OFF.post_processing()
+    assert opener.open_model(path, {"flip": False})
     with pytest.raises(UserError, match="leave out --flip"):
-        inference.open_model(path, {"flip": True})
+        opener.open_model(path, {"flip": True})
 
 
 def test_in_memory_models_take_the_given_flags_over_the_defaults(generator, tmp_path):
     """A workdir (built in memory) renders with the defaults plus what was given."""
-    from colorgan import training
+    from colorgan.train import fit
     cfg = config.with_overrides(config.get_preset("tiny"), {"steps": 1, "log_every": 100,
                                                             "image_every": 100})
-    training.fit(cfg, tmp_path / "run")
+    fit.fit(cfg, tmp_path / "run")
     images = photos().numpy()
-    plain = inference.open_model(tmp_path / "run", {"flip": False, "chroma_smooth": 0.0,
+    plain = opener.open_model(tmp_path / "run", {"flip": False, "chroma_smooth": 0.0,
                                                     "chroma_gain": 1.0})(images, 0)
-    default = inference.open_model(tmp_path / "run")(images, 0)
-    reference = serving.make_colorizer(tmp_path / "run", OFF)
+    default = opener.open_model(tmp_path / "run")(images, 0)
+    reference = opener.make_colorizer(tmp_path / "run", OFF)
     np.testing.assert_allclose(plain, reference.colorize_at(images, 0).numpy(), atol=1e-6)
     assert np.abs(plain - default).max() > 1e-4  # the defaults do post-process
 

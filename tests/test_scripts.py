@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import clips, config, training, video
+from colorgan import config
+from colorgan.video import clips, container
+from colorgan.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--log_every=1000", "--image_every=1000"]
@@ -85,7 +87,7 @@ def test_sigterm_saves_a_checkpoint_and_a_rerun_resumes(tmp_path, info_log):
     # The rerun is the library's resume (in-process: one TensorFlow start less).
     cfg = config.with_overrides(config.get_preset("tiny"), {
         "steps": saved + 2, "log_every": 1000, "image_every": 1000})
-    result = training.fit(cfg, workdir)
+    result = fit.fit(cfg, workdir)
     assert result.step == saved + 2 and result.stopped_by_signal is None
     assert f"resuming at step {saved} of {saved + 2}" in info_log.text
 
@@ -114,7 +116,7 @@ def test_colorize_py(exported, tmp_path):
     assert [line.split(": ")[:2] for line in proc.stdout.splitlines()] == [
         ["colorize.py", "failed"]] and "broken.jpg" in proc.stdout
     assert Image.open(tmp_path / "out" / "a.png").size == (50, 30)
-    assert video.probe(tmp_path / "out" / "clip.mp4").frames == 6
+    assert container.probe(tmp_path / "out" / "clip.mp4").frames == 6
     assert "frames/s" in proc.stderr and "new shots at frames [3]" in proc.stderr
     proc = run("colorize.py", f"--model={export}", "--temporal_keep=1.5", str(photos))
     assert_one_line_error(proc, "colorize.py: error: --temporal_keep=1.5 must be in [0, 1)")

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import color, config, serving, training
+from colorgan import color, config
+from colorgan.serve import savedmodel
+from colorgan.serve import opener
+from colorgan.train import fit
 from colorgan.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,20 +45,20 @@ def workdir(tmp_path_factory):
     cfg = config.with_overrides(config.get_preset("tiny"), {
         "steps": 2, "log_every": 1000, "image_every": 1000})
     path = tmp_path_factory.mktemp("run")
-    training.fit(cfg, path)
+    fit.fit(cfg, path)
     return path
 
 
 @pytest.fixture(scope="module")
 def colorizer(workdir):
-    return serving.make_colorizer(workdir, config.RenderConfig(render_size=64),
+    return opener.make_colorizer(workdir, config.RenderConfig(render_size=64),
                                   max_pixels=5_000_000)
 
 
 @pytest.fixture(scope="module")
 def exported(colorizer, tmp_path_factory):
     base = tmp_path_factory.mktemp("export")
-    return Path(serving.export(colorizer, base))  # a str: export dirs may be gs://
+    return Path(savedmodel.export(colorizer, base))  # a str: export dirs may be gs://
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +69,10 @@ def loaded(exported):
 def test_export_layout_versions_and_no_overwrite(colorizer, exported, tmp_path):
     assert exported.name == "1" and (exported / "saved_model.pb").is_file()
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no temp left
-    second = serving.export(colorizer, exported.parent)
+    second = savedmodel.export(colorizer, exported.parent)
     assert second == str(exported.parent / "2")
     with pytest.raises(UserError, match="exists"):
-        serving.export(colorizer, exported.parent, version=1)
+        savedmodel.export(colorizer, exported.parent, version=1)
 
 
 def test_signatures_fit_tf_serving_predict_api(loaded):
@@ -202,8 +205,8 @@ def test_gray_rgba_gif_bmp_bytes_work(loaded):
 
 
 def test_bad_requests_fail_clearly_and_the_model_keeps_serving(workdir, tmp_path):
-    small = serving.make_colorizer(workdir, config.RenderConfig(render_size=32), max_pixels=1000)
-    model = tf.saved_model.load(str(serving.export(small, tmp_path)))
+    small = opener.make_colorizer(workdir, config.RenderConfig(render_size=32), max_pixels=1000)
+    model = tf.saved_model.load(str(savedmodel.export(small, tmp_path)))
     serve = model.signatures["serving_default"]
     good = encode(photo(20, 30))
     for bad, message in ((b"", "empty"), (b"definitely not an image", "image"),
@@ -216,6 +219,6 @@ def test_bad_requests_fail_clearly_and_the_model_keeps_serving(workdir, tmp_path
 
 def test_render_size_must_fit_the_network(workdir):
     with pytest.raises(UserError, match="multiple of 32"):
-        serving.make_colorizer(workdir, config.RenderConfig(render_size=100))
+        opener.make_colorizer(workdir, config.RenderConfig(render_size=100))
     with pytest.raises(UserError, match="not a colorgan workdir|neither"):
-        serving.make_colorizer(workdir / "checkpoints")
+        opener.make_colorizer(workdir / "checkpoints")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from colorgan import config, serving, training
+from colorgan import config
+from colorgan.serve import savedmodel
+from colorgan.serve import opener
+from colorgan.train import fit
 
 HERE = Path(__file__).resolve().parent
 
@@ -18,9 +21,9 @@ def export(tmp_path_factory):
     cfg = config.with_overrides(config.get_preset("tiny"), {
         "steps": 1, "log_every": 1000, "image_every": 1000})
     run = tmp_path_factory.mktemp("run")
-    training.fit(cfg, run)
+    fit.fit(cfg, run)
     # The default max_pixels (50 M), as export.py writes it.
-    return serving.export(serving.make_colorizer(run), tmp_path_factory.mktemp("export"))
+    return savedmodel.export(opener.make_colorizer(run), tmp_path_factory.mktemp("export"))
 
 
 def test_serving_under_load_from_eight_threads(export):

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from colorgan import sheets
+from colorgan.evaluate import sheets
 
 
 def test_sheet_is_a_png_grid_and_leaves_the_backend_alone(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from colorgan import data, decode, records, sources
+from colorgan.data import input_pipeline, decode, records, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,9 +23,9 @@ def opened(request, tmp_path):
     """(source, the images it holds as float32 [H, W, 3] in [0, 1], whether in that order)."""
     if request.param == "tfds":
         data_dir, images = request.getfixturevalue("tfds_photos")
-        src = data.open_source("tfds:colorgan_test_photos", tfds_data_dir=data_dir)
+        src = input_pipeline.open_source("tfds:colorgan_test_photos", tfds_data_dir=data_dir)
         return src, [im / 255 for im in images], False  # TFDS keeps its own (hashed) order
-    folder = data.open_source(str(request.getfixturevalue("photo_folder")))
+    folder = input_pipeline.open_source(str(request.getfixturevalue("photo_folder")))
     expected = [decode.load_file(p).numpy() for p in folder.paths]
     if request.param == "folder":
         return folder, expected, True
@@ -33,7 +33,7 @@ def opened(request, tmp_path):
     shards = records.write_shards(records.source_items(folder), str(tmp_path / "rec" / "x"),
                                   shard_mb=0.01)
     assert len(shards) > 2
-    return data.open_source(f"tfrecord:{tmp_path}/rec/x-*"), expected, True
+    return input_pipeline.open_source(f"tfrecord:{tmp_path}/rec/x-*"), expected, True
 
 
 def test_each_kind_reads_its_photos_once_in_its_order(opened):
@@ -100,17 +100,17 @@ def test_a_new_kind_drives_train_and_eval_datasets():
     grays = [np.repeat(rng.integers(0, 256, (40, 48, 1)), 3, axis=-1) for _ in range(2)]
     src = ListSource("list", tuple(_png(p) for p in photos + grays))
 
-    batches = list(data.eval_dataset(src, image_size=32, batch_size=4).as_numpy_iterator())
+    batches = list(input_pipeline.eval_dataset(src, image_size=32, batch_size=4).as_numpy_iterator())
     assert [L.shape[0] for L, _ in batches] == [4, 2]
-    crops = [data.eval_crop(tf.constant(p / 255, tf.float32), 32) for p in photos + grays]
+    crops = [input_pipeline.eval_crop(tf.constant(p / 255, tf.float32), 32) for p in photos + grays]
     np.testing.assert_allclose(np.concatenate([L for L, _ in batches]),
-                               data.to_model(tf.stack(crops))[0].numpy(), atol=1e-5)
+                               input_pipeline.to_model(tf.stack(crops))[0].numpy(), atol=1e-5)
 
-    L, ab = next(iter(data.train_dataset(src, image_size=16, batch_size=3, seed=0)))
+    L, ab = next(iter(input_pipeline.train_dataset(src, image_size=16, batch_size=3, seed=0)))
     assert L.shape == (3, 16, 16, 1) and ab.shape == (3, 16, 16, 2)
     # With min_chroma the batches carry weights: over one epoch (6 elements), the gray two weigh 0.
     weighing = dataclasses.replace(src, min_chroma=3.0)
-    (_, _, w1), (_, _, w2) = data.train_dataset(weighing, image_size=16, batch_size=3,
+    (_, _, w1), (_, _, w2) = input_pipeline.train_dataset(weighing, image_size=16, batch_size=3,
                                                 seed=0).take(2)
     assert sorted(np.concatenate([w1, w2]).tolist()) == [0, 0, 1, 1, 1, 1]
 

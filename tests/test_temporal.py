@@ -1,10 +1,11 @@
-"""colorgan/temporal.py: flow, warping, occlusion, scene cuts, the filter and the warping
+"""colorgan/video/temporal.py: flow, warping, occlusion, scene cuts, the filter and the warping
 error, on images made here (known shifts, known flicker)."""
 
 import numpy as np
 import pytest
 
-from colorgan import clips, config, temporal
+from colorgan import config
+from colorgan.video import clips, temporal
 
 
 def texture(h=64, w=96, seed=0):
@@ -104,9 +105,9 @@ def test_filter_cuts_flicker_as_the_moving_average_predicts():
 
 def test_nothing_is_carried_across_a_scene_cut():
     """The second shot comes out the same whether or not the first shot came before it."""
-    from colorgan import videocolor
+    from colorgan.video import film
     frames, cut = clips.two_shots((64, 48), 6)
-    L, _ = videocolor.lab_split(frames / 255, frames / 255)
+    L, _ = film.lab_split(frames / 255, frames / 255)
     preds = noisy_predictions(L[0], len(frames))
     both = temporal.TemporalFilter(config.TemporalConfig())
     out_both = [both(l, ab) for l, ab in zip(L, preds)]

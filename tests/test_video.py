@@ -1,4 +1,4 @@
-"""colorgan/video.py: clips made here (a pan over a shipped photo, with audio) in and out."""
+"""colorgan/video/container.py: clips made here (a pan over a shipped photo, with audio) in and out."""
 
 from fractions import Fraction
 
@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan import clips, config, video
+from colorgan import config
+from colorgan.evaluate import video_protocol
+from colorgan.serve import files, opener
+from colorgan.video import clips, container, film
 from colorgan.errors import UserError
 
 av = pytest.importorskip("av")
@@ -41,15 +44,15 @@ def audio_times(path):
 def test_transcode_keeps_frames_timestamps_and_audio(tmp_path, size):
     src, dst = tmp_path / "clip.mp4", tmp_path / "out.mp4"
     truth = make_clip(src, size=size)
-    info = video.probe(src)
+    info = container.probe(src)
     assert (info.width, info.height, info.fps, info.audio_streams) == (*size, Fraction(12), 1)
     seen = []
-    n = video.transcode(src, dst, lambda rgb: 255 - rgb, batch_size=5, on_frames=seen.append)
+    n = container.transcode(src, dst, lambda rgb: 255 - rgb, batch_size=5, on_frames=seen.append)
     assert n == 24 and seen == [5, 10, 15, 20, 24]
     t_in, audio_in, packets_in = stream_facts(src)
     t_out, audio_out, packets_out = stream_facts(dst)
     assert t_out == t_in and len(t_in) == 24  # frame count, rate and duration
-    assert video.probe(dst).fps == 12
+    assert container.probe(dst).fps == 12
     assert audio_out == audio_in and packets_out == packets_in  # copied, not re-encoded
     with av.open(str(dst)) as c:  # the frames are fn's output (H.264 at crf 18: close)
         out = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
@@ -77,15 +80,15 @@ def test_bad_clips_are_one_line_errors_and_leave_nothing(tmp_path):
     for bad, words in ((no_video, "no video stream"), (truncated, "not a readable video"),
                        (text, "not a readable video")):
         with pytest.raises(UserError, match=f"^{bad}: {words}"):
-            video.transcode(bad, dst, lambda rgb: rgb)
+            container.transcode(bad, dst, lambda rgb: rgb)
     with pytest.raises(UserError, match="write videos as"):
-        video.transcode(src, tmp_path / "out.webm", lambda rgb: rgb)
+        container.transcode(src, tmp_path / "out.webm", lambda rgb: rgb)
 
     def interrupted(rgb):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        video.transcode(src, dst, interrupted)
+        container.transcode(src, dst, interrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["clip.mp4", "tone.m4a", "cut.mp4", "notes.mp4"])  # nothing half-written
 
@@ -125,12 +128,12 @@ def test_damaged_clips_are_one_line_errors(tmp_path):
                        (empty_mkv, "not a readable video"),
                        (cut, "damaged, truncated or unsupported|damaged or truncated")):
         with pytest.raises(UserError, match=f"^{bad}: {words}"):
-            video.transcode(bad, tmp_path / "out.mp4", lambda rgb: rgb)
+            container.transcode(bad, tmp_path / "out.mp4", lambda rgb: rgb)
         with pytest.raises(UserError, match=f"^{bad}: {words}"):
-            list(video.read_frames(bad))
+            list(container.read_frames(bad))
     with pytest.raises(UserError, match=rf"^{cut_mkv}: truncated \(14 frames of the ~2\d its"):
-        video.transcode(cut_mkv, tmp_path / "out.mp4", lambda rgb: rgb)
-    video.transcode(tmp_path / "full.mkv", tmp_path / "whole.mp4", lambda rgb: rgb)  # no alarm
+        container.transcode(cut_mkv, tmp_path / "out.mp4", lambda rgb: rgb)
+    container.transcode(tmp_path / "full.mkv", tmp_path / "whole.mp4", lambda rgb: rgb)  # no alarm
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before + ["whole.mp4"])
 
 
@@ -140,12 +143,11 @@ def tint(images, render_size):
 
 
 def test_colorize_files_takes_a_mixed_list(tmp_path):
-    from colorgan import inference
     clip, photo, broken = tmp_path / "clip.mov", tmp_path / "photo.png", tmp_path / "bad.mkv"
     truth = make_clip(clip)
     Image.fromarray(truth[0]).save(photo)
     broken.write_text("not a video")
-    report = inference.colorize_files(tint, [str(clip), str(photo), str(broken)],
+    report = files.colorize_files(tint, [str(clip), str(photo), str(broken)],
                                       tmp_path / "out")
     assert sorted(p.name for p in report.written) == ["clip.mp4", "photo.png"]
     [(name, reason)] = report.failed
@@ -155,20 +157,19 @@ def test_colorize_files_takes_a_mixed_list(tmp_path):
     assert (t_out, audio_out, packets_out) == (t_in, audio_in, packets_in)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4", "photo.png"]
     # Beside the input, and never over it: clip_colorized.mp4.
-    again = inference.colorize_files(tint, [str(clip)], None, temporal=config.TemporalConfig(
+    again = files.colorize_files(tint, [str(clip)], None, temporal=config.TemporalConfig(
         temporal="none"))
     assert again.written == [tmp_path / "clip_colorized.mp4"] and clip.exists()
 
 
 def test_a_folder_of_frames_is_one_video(tmp_path):
-    from colorgan import inference, videocolor
     frames = tmp_path / "reel"
     frames.mkdir()
     truth = make_clip(tmp_path / "clip.mp4", frames=11, audio=False)
     for i, image in enumerate(truth):  # frame_9 before frame_10: numbers, not text
         Image.fromarray(image).save(frames / f"frame_{i}.png")
-    assert [p.name for p in videocolor.frame_files(frames)][9:] == ["frame_9.png", "frame_10.png"]
-    report = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
+    assert [p.name for p in film.frame_files(frames)][9:] == ["frame_9.png", "frame_10.png"]
+    report = files.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
                                       batch_size=4)
     out = tmp_path / "out" / "reel"
     assert report.written == [out] and not report.failed
@@ -177,18 +178,18 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
     assert first.shape == truth[0].shape
     # The first frame is the model's own colour (nothing to carry yet) on the input's L.
     x = truth[:1].astype(np.float32) / 255
-    L, ab = videocolor.lab_split(x, tint(x, 0))
-    np.testing.assert_allclose(first / 255, videocolor.lab_join(L, ab)[0], atol=1.01 / 255)
+    L, ab = film.lab_split(x, tint(x, 0))
+    np.testing.assert_allclose(first / 255, film.lab_join(L, ab)[0], atol=1.01 / 255)
     # Run again: a new folder beside it, the first one kept.
-    inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
+    files.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
     Image.fromarray(truth[0][:20]).save(frames / "frame_99.png")  # in the last batch of 4
-    bad = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
+    bad = files.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
                                    batch_size=4)
     assert bad.failed[0][1] == "frames differ in size (frame_99.png is 64x20, frame_0.png 64x48)"
     (frames / "frame_99.png").unlink()
     Image.fromarray(truth[1]).save(frames / "frame_1.jpg")
-    bad = inference.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
+    bad = files.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True)
     assert bad.failed[0][1] == "frames frame_1 exist in two formats"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
     (frames / "frame_1.jpg").unlink()
@@ -197,7 +198,7 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
     cwd = os.getcwd()
     os.chdir(frames)
     try:
-        here = inference.colorize_files(tint, ["."], None, frame_folders=True)
+        here = files.colorize_files(tint, ["."], None, frame_folders=True)
     finally:
         os.chdir(cwd)
     assert here.written == [tmp_path / "reel_colorized"] and not here.failed
@@ -205,29 +206,27 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
 
 @pytest.fixture(scope="module")
 def shipped():
-    from colorgan import inference
-    return inference.open_model("pretrained")
+    return opener.open_model("pretrained")
 
 
 def test_flow_steadies_the_shipped_model_on_two_shots(shipped, tmp_path):
     """The issue's acceptance on a clip made here: a pan over one photo, a cut, a zoom
     into another. --temporal=flow at least halves the warping error of frame-by-frame
     colour, keeps colour PSNR (within 0.2 dB), and carries nothing across the cut."""
-    from colorgan import inference, videoeval
     frames, cut = clips.two_shots((96, 64), 12)
     clip = tmp_path / "two_shots.mp4"
     clips.write(clip, frames, fps=12)
-    result = videoeval.evaluate_video(shipped, str(clip), tmp_path / "eval")
+    result = video_protocol.evaluate_video(shipped, str(clip), tmp_path / "eval")
     we, psnr = result["warping_error"], result["colour_psnr"]
     assert result["scene_cuts"] == [cut] and result["frames"] == 2 * cut
     assert we["flow"] <= 0.5 * we["none"], we
     assert psnr["flow"] >= psnr["none"] - 0.2, psnr
     assert psnr["none"] > psnr["grayscale"]  # the shipped model colours these photos
     assert (tmp_path / "eval" / "strip.png").stat().st_size > 0
-    report = inference.colorize_files(shipped, [str(clip)], tmp_path / "out")
+    report = files.colorize_files(shipped, [str(clip)], tmp_path / "out")
     out = report.written[0]
     assert stream_facts(out) == stream_facts(clip)  # frames, timestamps, audio
-    assert video.probe(out).duration == video.probe(clip).duration
+    assert container.probe(out).duration == container.probe(clip).duration
     assert audio_times(out) == audio_times(clip)
     with av.open(str(out)) as c:
         decoded = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
@@ -242,18 +241,18 @@ def test_flow_steadies_the_shipped_model_on_two_shots(shipped, tmp_path):
     ("clip.mkv", "libx264", "aac", ".mp4"),
 ])
 def test_every_container_in_keeps_its_frames_and_audio(tmp_path, name, codec, audio, out_suffix):
-    from colorgan import inference
+    from colorgan.serve import files
     frames, _ = clips.two_shots((64, 48), 4)
     clip = tmp_path / name
     clips.write(clip, frames, codec=codec, audio_codec=audio)
-    report = inference.colorize_files(tint, [str(clip)], tmp_path / "out")
+    report = files.colorize_files(tint, [str(clip)], tmp_path / "out")
     assert report.written == [tmp_path / "out" / f"clip{out_suffix}"], report.failed
     t_in, audio_in, packets_in = stream_facts(clip)
     t_out, audio_out, packets_out = stream_facts(report.written[0])
     assert len(t_out) == len(frames) and audio_out == audio_in
     assert t_out == pytest.approx(t_in, abs=1e-3)  # Matroska keeps milliseconds
     assert packets_out == packets_in
-    info_in, info_out = video.probe(clip), video.probe(report.written[0])
+    info_in, info_out = container.probe(clip), container.probe(report.written[0])
     # Millisecond timestamps (Matroska's) make 12 fps an average of 128000/10667.
     assert float(info_out.fps) == pytest.approx(float(info_in.fps), rel=1e-3)
     # The duration: frames at the same times (above) and audio at the same times. The

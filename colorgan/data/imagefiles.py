@@ -1,0 +1,67 @@
+"""Image files in and out: read (EXIF-rotated, through the serving graph's own decoder)
+and write (PNG or JPEG, published whole). Local files (pathlib)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from colorgan import fileio
+from colorgan.data.decode import DEFAULT_MAX_PIXELS, decode_image
+
+
+# EXIF orientation -> numpy ops that undo it, as PIL.ImageOps.exif_transpose does.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.swapaxes(a[::-1, ::-1], 0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def exif_orientation(encoded: bytes) -> int:
+    """The EXIF orientation tag (1..8; 1 when absent or unreadable). Reads the header only."""
+    try:
+        with Image.open(io.BytesIO(encoded)) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except Exception:  # Pillow cannot parse it: TF decides whether the image is readable
+        return 1
+
+
+def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """File -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated.
+
+    Decoded by `decode.decode_image`, the very decoder the exported serving graph runs, so
+    a file gives the same pixels here as through TF Serving (16-bit PNGs keep their 16
+    bits, bombs are refused from their header); only the EXIF rotation, which TF's
+    decoders ignore, is applied here on top.
+    """
+    return decode_bytes(Path(path).read_bytes(), max_pixels)
+
+
+def decode_bytes(encoded: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Image file bytes -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated (read_image's
+    decoding, for bytes that come from elsewhere: the web app's uploads)."""
+    image = decode_image(tf.constant(encoded), max_pixels=max_pixels).numpy()
+    turn = _ORIENT.get(exif_orientation(encoded))
+    return np.ascontiguousarray(turn(image)) if turn else image
+
+
+def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
+    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG file, published whole (fileio)."""
+    image = Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8))
+    buf = io.BytesIO()
+    if fmt == "png":
+        image.save(buf, format="PNG")
+    else:
+        image.save(buf, format="JPEG", quality=95)
+    fileio.write_bytes_atomic(path, buf.getvalue())
+
+

@@ -1,0 +1,225 @@
+"""The serving graph: a generator plus everything around it, as one tf.Module that
+savedmodel.export writes for TF Serving and opener.open_model runs in memory.
+
+The graph does all pre- and post-processing itself (decode, Lab, resize,
+recombine, encode), so serving cannot drift from training. Signatures:
+
+  serving_default  image_bytes [None] string (JPEG/PNG/BMP/GIF/WebP, gray, RGB or RGBA)
+                   -> colorized_png_bytes [None] string, each at its input's full size
+  serving_jpeg     the same -> colorized_jpeg_bytes (quality 95, no chroma subsampling)
+  colorize         images [B, H, W, C] float32 in [0, 1], C = 1, 3 or 4
+                   -> colorized [B, H, W, 3] float32 in [0, 1]
+
+Colour comes from the generator run on L resized to render_size x render_size; its ab
+is upsampled to the input's size and joined with the input's own full-resolution L,
+so every detail of the luminance survives (only the chroma is low-resolution, which
+the eye forgives). Before upsampling, the colour is post-processed as the export's
+config.RenderConfig says (baked in at export): averaged with the mirror image's,
+guided-filtered along L's edges (serve/chroma.py) and scaled by chroma_gain.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from colorgan import color, config
+from colorgan.data import decode
+from colorgan.models import hints, networks
+from colorgan.serve import chroma
+
+DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
+JPEG_QUALITY = 95
+
+
+def _to_rgb(images: tf.Tensor) -> tf.Tensor:
+    """[B, H, W, C] with C in {1, 3, 4} -> [B, H, W, 3]; gray is replicated, alpha dropped."""
+    channels = tf.shape(images)[-1]
+    tf.debugging.assert_equal(
+        tf.reduce_any(tf.equal(channels, [1, 3, 4])), True,
+        message="images must have 1 (gray), 3 (RGB) or 4 (RGBA) channels")
+    return tf.cond(tf.equal(channels, 1),
+                   lambda: tf.repeat(images[..., :1], 3, axis=-1),
+                   lambda: images[..., :3])
+
+
+def prepare(images: tf.Tensor, size: tf.Tensor, space: color.ColorSpace):
+    """images [B, H, W, C] in [0, 1] -> (L [B, H, W, 1], L [B, size, size, 1]), in [-1, 1]:
+    the input channel (L or Y) at full resolution and at the render size."""
+    rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
+    L_full = space.model_input(rgb)
+    return L_full, tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
+
+
+def finish(L_full: tf.Tensor, ab_small: tf.Tensor, space: color.ColorSpace) -> tf.Tensor:
+    """The full-resolution L joined with the colour upsampled to it -> RGB [B, H, W, 3]:
+    the output keeps every detail of the photo's own lightness."""
+    return space.to_rgb(L_full, tf.image.resize(ab_small, tf.shape(L_full)[1:3]))
+
+
+class Colorizer(tf.Module):
+    """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
+
+    def __init__(self, generator: keras.Model, render_size: int, max_pixels: int,
+                 multiple: int, color_space: str = "lab", cfg: config.Config | None = None,
+                 render: config.RenderConfig | None = None):
+        super().__init__(name="colorizer")
+        # Python values, so a traced graph holds only the steps that are on.
+        self.render = render or config.RenderConfig()
+        self.post_processing = self.render.post_processing()  # written beside the SavedModel
+        self.generator = generator
+        # The session loader that TF Serving and saved_model_cli use only finds variables
+        # the module tracks itself; a Keras 3 model inside is not enough. In the order of
+        # generator.variables: --init_from reads them back by position.
+        self.generator_variables = [v.value for v in generator.variables]
+        self.cfg = cfg  # written beside the SavedModel by export()
+        self.render_size = tf.constant(render_size, tf.int32)
+        self.max_pixels = tf.constant(max_pixels, tf.int64)
+        self.multiple = multiple  # the generator's input sides must be multiples of this
+        self.color_space = color_space
+        self.space = color.get_space(color_space)
+        # Saved with the export (a variable), so a loaded SavedModel can say whether it
+        # takes hints.
+        self.takes_hints = tf.Variable(networks.takes_hints(generator), trainable=False,
+                                       name="takes_hints")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32)])
+    def colorize_at(self, images, render_size):
+        """images [B, H, W, C] in [0, 1], render side (0 = default) -> RGB [B, H, W, 3]."""
+        size = self._size(render_size)
+        L_full, L_small = prepare(images, size, self.space)
+        return finish(L_full, self._chroma(L_small, size), self.space)
+
+    def _chroma(self, L_small, size, hint_maps=None):
+        """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3]) -> the
+        post-processed colour [B, s, s, 2], float32."""
+        if self.render.flip:  # one generator call on twice the batch
+            both_h = None if hint_maps is None else tf.concat(
+                [hint_maps, hint_maps[:, :, ::-1]], 0)
+            both = networks.colorize(self.generator, tf.concat([L_small, L_small[:, :, ::-1]], 0),
+                                   both_h)
+            n = tf.shape(L_small)[0]
+            ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
+        else:
+            ab = tf.cast(networks.colorize(self.generator, L_small, hint_maps), tf.float32)
+        if self.render.chroma_smooth > 0:
+            radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.render.chroma_smooth),
+                             tf.int32)
+            ab = chroma.guided_filter(L_small, ab, tf.maximum(radius, 1))
+        gain = self.render.chroma_gain
+        return ab * gain if gain != 1 else ab
+
+    def _size(self, render_size):
+        size = tf.where(render_size > 0, render_size, self.render_size)
+        return (size + self.multiple - 1) // self.multiple * self.multiple  # round up
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
+                                  tf.TensorSpec([2], tf.int32)])
+    def colorize_revealing(self, images, render_size, count, seed):
+        """Like colorize_at, with `count` random patches of the images' own colour given as
+        hints (hints.simulate at the render size; `seed` picks them): evaluate.py --hints=N.
+        A model without hint channels ignores them."""
+        size = self._size(render_size)
+        L_full, L_small = prepare(images, size, self.space)
+        rgb = tf.image.resize(tf.clip_by_value(_to_rgb(images), 0.0, 1.0), tf.stack([size, size]),
+                              antialias=True)
+        _, ab_small = self.space.to_model(rgb)
+        maps = hints.simulate(ab_small, seed, count=count)
+        return finish(L_full, self._chroma(L_small, size, maps), self.space)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32), tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None, 3], tf.float32)])
+    def colorize_points(self, images, render_size, x, y, rgb):
+        """One image [1, H, W, C] with user hints: points x, y [N] in [0, 1] of its width and
+        height, each asking for the sRGB colour rgb [N, 3] in [0, 1] there (only its
+        chroma counts: the photo keeps its lightness)."""
+        size = self._size(render_size)
+        L_full, L_small = prepare(images, size, self.space)
+        _, ab = self.space.to_model(tf.clip_by_value(rgb, 0.0, 1.0))
+        # A 3-pixel patch at the 128 px the shipped model trained at, in proportion elsewhere.
+        side = tf.maximum(1, (3 * size + 64) // 128)
+        maps = hints.from_points(tf.shape(L_small), x, y, ab, side)
+        return finish(L_full, self._chroma(L_small, size, maps), self.space)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
+                                                 name="images")])
+    def colorize(self, images):
+        return {"colorized": self.colorize_at(images, tf.constant(0, tf.int32))}
+
+    def _check_pixels(self, pixels):
+        return tf.debugging.assert_less_equal(
+            pixels, self.max_pixels,
+            message="image has more pixels than max_pixels set at export")
+
+    def _one_image(self, image_bytes):
+        """Encoded bytes -> the colorized image as uint8 [H, W, 3]."""
+        # InvalidArgument for bytes that are no image, and for any whose header declares
+        # more than max_pixels (checked before the decoder allocates: imageheader.py).
+        image = decode.decode_image(image_bytes, max_pixels=self.max_pixels)
+        shape = tf.shape(image, out_type=tf.int64)
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
+            out = self.colorize_at(image[None], tf.constant(0, tf.int32))[0]
+        return tf.image.convert_image_dtype(out, tf.uint8, saturate=True)
+
+    def _one_png(self, image_bytes):
+        # zlib level 1: a 1 MP photo encodes in ~60 ms instead of ~400 ms at the default
+        # level 6, for ~10 % more bytes (measured; BUILD_NOTES.md).
+        return tf.io.encode_png(self._one_image(image_bytes), compression=1)
+
+    def _one_jpeg(self, image_bytes):
+        # 4:4:4: chroma subsampling would halve the colour resolution we just predicted.
+        return tf.io.encode_jpeg(self._one_image(image_bytes), quality=JPEG_QUALITY,
+                                 chroma_downsampling=False)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        # Images in one request differ in size, so they are colorized one by one.
+        pngs = tf.map_fn(self._one_png, image_bytes, fn_output_signature=tf.string)
+        return {"colorized_png_bytes": pngs}
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="image_bytes"),
+                                  tf.TensorSpec([None], tf.float32, name="hint_x"),
+                                  tf.TensorSpec([None], tf.float32, name="hint_y"),
+                                  tf.TensorSpec([None], tf.string, name="hint_color")])
+    def serve_hints(self, image_bytes, hint_x, hint_y, hint_color):
+        """One photo and user hints -> PNG: points hint_x, hint_y in [0, 1] of its width
+        and height (from the top left), each asking for the sRGB hex colour hint_color
+        there. Exported only for a hint model (serving_hints)."""
+        n = tf.shape(hint_x)[0]
+        checks = [tf.debugging.assert_equal(tf.shape(hint_y)[0], n,
+                                            message="hint_x, hint_y, hint_color differ in length"),
+                  tf.debugging.assert_equal(tf.shape(hint_color)[0], n,
+                                            message="hint_x, hint_y, hint_color differ in length"),
+                  tf.debugging.assert_less_equal(n, hints.MAX_POINTS,
+                                                 message=f"at most {hints.MAX_POINTS} hints")]
+        image = decode.decode_image(image_bytes[0], max_pixels=self.max_pixels)
+        shape = tf.shape(image, out_type=tf.int64)
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1]), *checks]):
+            out = self.colorize_points(image[None], tf.constant(0, tf.int32), hint_x, hint_y,
+                                       hex_to_rgb(hint_color))[0]
+        png = tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),
+                               compression=1)
+        return {"colorized_png_bytes": png[None]}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_jpeg(self, image_bytes):
+        jpegs = tf.map_fn(self._one_jpeg, image_bytes, fn_output_signature=tf.string)
+        return {"colorized_jpeg_bytes": jpegs}
+
+
+def hex_to_rgb(colors: tf.Tensor) -> tf.Tensor:
+    """sRGB hex strings [N] ("#e02020" or "e02020") -> [N, 3] float in [0, 1];
+    InvalidArgument for anything else."""
+    digits = tf.strings.regex_replace(colors, "^#", "")
+    check = tf.debugging.assert_equal(
+        tf.strings.regex_full_match(digits, "[0-9a-fA-F]{6}"), True,
+        message="hint_color must be sRGB hex, #rrggbb")
+    with tf.control_dependencies([check]):
+        codes = tf.strings.unicode_decode(digits, "UTF-8").to_tensor(shape=[None, 6])
+    # '0'-'9' are 48-57, 'A'-'F' 65-70, 'a'-'f' 97-102.
+    nibble = tf.where(codes <= 57, codes - 48, tf.where(codes >= 97, codes - 87, codes - 55))
+    return tf.cast(nibble[:, 0::2] * 16 + nibble[:, 1::2], tf.float32) / 255.0

@@ -1,0 +1,160 @@
+"""One way to open a model for colorizing, whatever kind of path names it.
+
+modelpath.identify says what a path is; open_model gives back one callable for every kind:
+a SavedModel or LiteRT export from export.py, a training workdir or checkpoint, or
+"pretrained" (the model shipped in colorgan), for which the serving graph is built in
+memory exactly as export does. colorize.py, evaluate.py, the web app and bench.py all open
+models here. Models may be remote (gs://...).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from colorgan import config, fileio, modelpath, workdir
+from colorgan.config_flags import as_flags
+from colorgan.data import decode
+from colorgan.errors import UserError
+from colorgan.models import networks, pretrained
+from colorgan.serve import litert, savedmodel
+from colorgan.serve.graph import Colorizer
+
+ColorizeFn = Callable[[np.ndarray, int], np.ndarray]
+DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
+
+
+def open_model(path: fileio.PathLike, post_processing: dict | None = None,
+               render_size: int = 0) -> ColorizeFn:
+    """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
+
+    `path` is a SavedModel or LiteRT model (a .tflite, or an export base path) from
+    export.py, a training workdir / checkpoint, or "pretrained" (the model shipped in
+    colorgan); for the last two the graph is built in memory exactly as export does, with
+    config.RenderConfig's defaults overridden by `post_processing` (e.g. {"flip": False}).
+    An export keeps the post-processing it was exported with: asking it for other values
+    is an error, not a silent change. `render_size` (0 = the model's) is checked here, once,
+    against a LiteRT model's fixed size.
+    """
+    post_processing = post_processing or {}
+    found = modelpath.identify(path)
+    if found.kind == "tflite":
+        model = litert.LiteColorizer(found.path)
+        _check_baked(found.path, model.post_processing, post_processing)
+        model.check_render_size(render_size)
+        logging.info("loaded LiteRT model %s", found.path)
+        return model.colorize_at
+    if found.kind == "saved_model":
+        _check_baked(found.path, savedmodel.exported_post_processing(found.path),
+                     post_processing)
+        module = tf.saved_model.load(found.path)
+        logging.info("loaded SavedModel %s", found.path)
+    else:
+        module = make_colorizer(found.path, config.RenderConfig(**post_processing))
+    return LoadedModel(module, modelpath.resolve(path))
+
+
+def require_hints(model) -> None:
+    """UserError (one line) unless `model` takes colour hints."""
+    if isinstance(model, LoadedModel):
+        model.check_hints()
+    else:  # a LiteRT model: one fixed input, L only
+        raise UserError("hints: a .tflite model takes none; use a SavedModel, a workdir or "
+                        "the shipped model")
+
+
+class LoadedModel:
+    """A SavedModel's or an in-memory Colorizer's functions as numpy calls.
+
+    model(images, render_size): images float [B, H, W, C] in [0, 1] -> RGB [B, H, W, 3].
+    """
+
+    def __init__(self, module, path: str):
+        self.module, self.path = module, path
+        # Exports from before hints have no such variable: they take none.
+        flag = getattr(module, "takes_hints", None)
+        self.takes_hints = bool(flag.numpy()) if flag is not None else False
+
+    def __call__(self, images: np.ndarray, render_size: int = 0) -> np.ndarray:
+        return self.module.colorize_at(tf.constant(images, tf.float32),
+                                       tf.constant(render_size, tf.int32)).numpy()
+
+    def check_hints(self) -> None:
+        if not self.takes_hints:
+            raise UserError(f"hints: the model {self.path} has no hint channels (train one "
+                            "with --hints)")
+
+    def reveal(self, images: np.ndarray, render_size: int, count: int,
+               seed: tuple[int, int]) -> np.ndarray:
+        """`count` random patches of the images' own colour given as hints (evaluate.py)."""
+        self.check_hints()
+        return self.module.colorize_revealing(
+            tf.constant(images, tf.float32), tf.constant(render_size, tf.int32),
+            tf.constant(count, tf.int32), tf.constant(seed, tf.int32)).numpy()
+
+    def with_points(self, image: np.ndarray, render_size: int, points: list[tuple]) -> np.ndarray:
+        """One image [1, H, W, C] with user hints [(x, y, (r, g, b)), ...], x, y in [0, 1]
+        and the colour in [0, 1]."""
+        self.check_hints()
+        x = np.array([p[0] for p in points], np.float32)
+        y = np.array([p[1] for p in points], np.float32)
+        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
+        return self.module.colorize_points(tf.constant(image, tf.float32),
+                                           tf.constant(render_size, tf.int32),
+                                           x, y, rgb).numpy()
+
+
+def _check_baked(path: str, baked: dict, asked: dict) -> None:
+    """Refuses post-processing values that differ from those an export bakes in."""
+    differ = {k: v for k, v in asked.items() if baked.get(k) != v}
+    if differ:
+        raise UserError(f"model: {path} was exported with {as_flags(baked)}; leave out "
+                        f"{as_flags(differ)} or re-export it with export.py")
+
+
+def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
+    """Workdir, checkpoint prefix, shipped-format folder or "pretrained" (the model inside
+    colorgan) -> (generator with trained weights, the run's Config)."""
+    found = modelpath.identify(path)
+    if found.kind == "shipped":
+        return pretrained.load_shipped(found.path)
+    if found.kind not in ("workdir", "checkpoint"):
+        raise UserError(f"model: {found.path} is an export; give the workdir it was trained "
+                        "in (or use it as it is: colorize.py, evaluate.py take exports)")
+    prefix, wdir = workdir.resolve_checkpoint(found.path)
+    cfg = workdir.read_config(wdir)
+    generator = networks.build_generator(config.generator_model(cfg), config.generator_size(cfg))
+    # Only the generator is read; optimizers and D in the checkpoint are ignored on purpose.
+    status = tf.train.Checkpoint(generator=generator).restore(prefix)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("restored the generator from %s", prefix)
+    return generator, cfg
+
+
+def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
+                   max_pixels: int = DEFAULT_MAX_PIXELS) -> Colorizer:
+    """A Colorizer from a workdir, checkpoint or shipped model, rendering as `render` says
+    (None = config.RenderConfig()'s defaults; its render_size 0 = the training size).
+
+    The training size is the scale the generator learned objects at; larger render
+    sizes give it more context and detail at the risk of colours it never saw at
+    that scale (DeOldify's render factor trade-off).
+    """
+    render = render or config.RenderConfig()
+    generator, cfg = load_generator(path)
+    image_size = cfg.data.image_size
+    multiple = networks.input_multiple(cfg.model, config.generator_size(cfg))
+    render_size = render.render_size or image_size
+    if render_size % multiple:
+        raise UserError(f"render_size={render_size} must be a multiple of {multiple} "
+                        f"for a model trained at {image_size}px")
+    if max_pixels < 1:
+        raise UserError(f"max_pixels={max_pixels} must be positive")
+    return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg,
+                     render)
+
+
