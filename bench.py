@@ -94,13 +94,13 @@ def main(argv):
             for precision in FLAGS.precisions:
                 logging.info("train %s %s: %d x %d steps", preset, precision, FLAGS.repeats, steps)
                 fig = measure.train_speed(measure.bench_cfg(preset, batch, precision), preset, steps,
-                                        FLAGS.repeats)
+                                          FLAGS.repeats)
                 emit(measure.with_roof(fig, gflop, roofs.get(precision)))
         if "l1" in FLAGS.figures:
             for precision in FLAGS.precisions:
                 logging.info("l1 %s %s: %d steps", preset, precision, FLAGS.l1_steps)
                 emit(measure.short_run_l1(measure.bench_cfg(preset, batch, precision), preset,
-                                        FLAGS.l1_steps))
+                                          FLAGS.l1_steps))
         if "pipeline" in FLAGS.figures:
             for fig in measure.pipeline_speed(cfg, preset, 4 * steps, FLAGS.repeats):
                 emit(fig)
@@ -110,7 +110,7 @@ def main(argv):
                 logging.info("time to quality %s %s: validating every %d steps", preset,
                              precision, every)
                 emit(measure.time_to_quality(measure.bench_cfg(preset, batch, precision), preset,
-                                           FLAGS.quality_budget_s, every))
+                                             FLAGS.quality_budget_s, every))
         if "serving" in FLAGS.figures:
             for fig in measure.serving_latency(cfg, preset, FLAGS.repeats * 3):
                 emit(fig)

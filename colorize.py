@@ -48,11 +48,11 @@ def main(argv):
         from colorgan.models import hints
         points = hints.read_points(FLAGS.hints)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
-                                 FLAGS.render_size)
+                              FLAGS.render_size)
     report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
-                                      FLAGS.render_size, temporal=temporal,
-                                      frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
-                                      points=points)
+                                  FLAGS.render_size, temporal=temporal,
+                                  frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
+                                  points=points)
     logging.info("wrote %d output(s) %s", len(report.written),
                  f"to {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs")
     for name, reason in report.failed:

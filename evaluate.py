@@ -57,11 +57,11 @@ def main(argv):
         from colorgan.evaluate import video_protocol
         temporal = config_flags.flat_values(config.TemporalConfig)
         model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
-                                     FLAGS.render_size)
+                                  FLAGS.render_size)
         result = video_protocol.evaluate_video(model, FLAGS.data, FLAGS.output_dir,
-                                          render_size=FLAGS.render_size, temporal=temporal,
-                                          batch_size=FLAGS.batch_size, limit=FLAGS.limit,
-                                          title=FLAGS.model)
+                                               render_size=FLAGS.render_size, temporal=temporal,
+                                               batch_size=FLAGS.batch_size, limit=FLAGS.limit,
+                                               title=FLAGS.model)
         logging.info("warping error %s | colour PSNR %s", result["warping_error"],
                      result["colour_psnr"])
         return 0
@@ -77,7 +77,7 @@ def main(argv):
     elif FLAGS.fid_weights:
         raise UserError("--fid_weights with --nofid: drop one")
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
-                                 FLAGS.render_size)
+                              FLAGS.render_size)
     try:
         counts = [int(n) for n in FLAGS.hints]
     except ValueError:
@@ -88,9 +88,9 @@ def main(argv):
         opener.require_hints(model)
     if len(counts) == 1:
         result = protocol.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
-                                     render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
-                                     limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
-                                     hints=counts[0], fid_network=fid_network)
+                                   render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
+                                   limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
+                                   hints=counts[0], fid_network=fid_network)
         logging.info("colorgan %s | grayscale %s", result["colorgan"],
                      result["grayscale_baseline"])
         return 0
@@ -98,10 +98,10 @@ def main(argv):
     for n in counts:
         out = fileio.join(FLAGS.output_dir, f"hints_{n}")
         sweep[n] = protocol.evaluate(model, source, out, size=FLAGS.size,
-                                       render_size=FLAGS.render_size,
-                                       batch_size=FLAGS.batch_size, limit=FLAGS.limit,
-                                       use_lpips=FLAGS.lpips, title=FLAGS.model, hints=n,
-                                       fid_network=fid_network)
+                                     render_size=FLAGS.render_size,
+                                     batch_size=FLAGS.batch_size, limit=FLAGS.limit,
+                                     use_lpips=FLAGS.lpips, title=FLAGS.model, hints=n,
+                                     fid_network=fid_network)
         logging.info("%d hint(s): PSNR %.2f", n, sweep[n]["colorgan"]["psnr"])
     protocol.write_hint_sweep(sweep, FLAGS.output_dir, FLAGS.model)
     return 0

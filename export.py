@@ -48,11 +48,11 @@ def main(argv):
     if len(sources) != 1:
         raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")
     colorizer = opener.make_colorizer(sources[0], config_flags.flat_values(config.RenderConfig),
-                                       FLAGS.max_pixels)
+                                      FLAGS.max_pixels)
     if FLAGS.format == "tflite":
         from colorgan.serve import litert
         path = savedmodel.export(colorizer, FLAGS.export_dir, FLAGS.version,
-                              writer=litert.writer(FLAGS.quantize))
+                                 writer=litert.writer(FLAGS.quantize))
         logging.info("LiteRT model at %s/%s (render size %d, %s); colorize.py --model=%s",
                      path, litert.FILE, int(colorizer.render_size), colorizer.post_processing,
                      path)

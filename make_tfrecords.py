@@ -33,7 +33,7 @@ def main(argv):
     if FLAGS.data.startswith("tfrecord:"):
         raise UserError("--data is TFRecords already")
     source = input_pipeline.open_source(FLAGS.data, min_chroma=FLAGS.min_chroma,
-                              tfds_data_dir=FLAGS.tfds_data_dir or "")
+                                        tfds_data_dir=FLAGS.tfds_data_dir or "")
     bar = progress.Progress(source.size or 0, label="writing ") if source.size else None
     shards = records.write_shards(records.source_items(source), FLAGS.output,
                                   shard_mb=FLAGS.shard_mb, overwrite=FLAGS.overwrite,

@@ -51,7 +51,7 @@ def main():
     generator = networks.build_generator(ModelConfig(base_filters=64), 256)
     render = config.RenderConfig(flip=args.flip)
     colorizer = graph.Colorizer(generator, args.render_size, graph.DEFAULT_MAX_PIXELS, 256,
-                                  render=render)
+                                render=render)
     with tempfile.TemporaryDirectory() as tmp:
         loaded = tf.saved_model.load(str(savedmodel.export(colorizer, tmp)))
     serve = loaded.signatures["serving_default"]

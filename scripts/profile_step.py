@@ -26,8 +26,7 @@ from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa:
 
 from colorgan.bench import measure
 from colorgan.data import input_pipeline
-from colorgan.train import train_step
-from colorgan.train import train_state
+from colorgan.train import train_state, train_step
 
 
 def part(op_name: str) -> str:
@@ -52,7 +51,7 @@ def main():
     state = train_state.create_state(cfg, strategy)
     step = train_step.make_train_step(state, cfg, strategy)
     batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), seed=0,
-                                         image_size=cfg.data.image_size, batch_size=args.batch)))
+                                                   image_size=cfg.data.image_size, batch_size=args.batch)))
     for _ in range(3):
         step(batch)["g_l1"].numpy()
     tf.profiler.experimental.start(args.logdir)

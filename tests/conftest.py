@@ -111,5 +111,5 @@ def plain_export(tmp_path_factory):
     from colorgan.serve import savedmodel
     cfg = config.get_preset("tiny")
     colorizer = graph.Colorizer(networks.build_generator(cfg.model, 32), 32,
-                                  graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg)
+                                graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg)
     return str(savedmodel.export(colorizer, tmp_path_factory.mktemp("plain")))

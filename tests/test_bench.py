@@ -69,7 +69,7 @@ def test_time_to_quality_reports_each_threshold_or_none():
     """A threshold far below gray is reached at the first validation, one far above never:
     the run then stops at the training budget, with the PSNR curve it saw."""
     fig = measure.time_to_quality(measure.bench_cfg("tiny"), "tiny", budget_s=1e-3, eval_every=2,
-                                thresholds=(-50.0, 50.0))
+                                  thresholds=(-50.0, 50.0))
     assert fig["figure"] == "time_to_quality" and fig["unit"] == "s"
     (steps, seconds, psnr), = fig["curve"]  # the budget is spent after the first 2 steps
     assert steps == 2 and 5 < psnr < 50

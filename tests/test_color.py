@@ -5,8 +5,7 @@ import pytest
 import tensorflow as tf
 
 from colorgan import color
-from colorgan.data import folders
-from colorgan.data import decode
+from colorgan.data import decode, folders
 
 skcolor = pytest.importorskip("skimage.color")
 

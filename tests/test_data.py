@@ -3,8 +3,7 @@ import pytest
 import tensorflow as tf
 
 from colorgan import color
-from colorgan.data import input_pipeline, sources, tfds_source
-from colorgan.data import decode
+from colorgan.data import decode, input_pipeline, sources, tfds_source
 from colorgan.errors import UserError
 
 

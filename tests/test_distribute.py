@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from colorgan import config
-from colorgan.train import distribute
 from colorgan.errors import UserError
+from colorgan.train import distribute
 
 ROOT = Path(__file__).resolve().parents[1]
 

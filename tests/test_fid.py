@@ -16,9 +16,9 @@ import pytest
 import scipy.linalg
 
 from colorgan import color
-from colorgan.data import input_pipeline, folders
-from colorgan.evaluate import protocol, fid_kid, inception
+from colorgan.data import folders, input_pipeline
 from colorgan.errors import UserError
+from colorgan.evaluate import fid_kid, inception, protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "data" / "fid_reference.npz"
@@ -90,7 +90,7 @@ def test_kid_is_the_unbiased_mmd_and_grows_with_the_shift():
     assert mean == pytest.approx(_direct_mmd(a, b), rel=1e-9) and std < 1e-12
     near = fid_kid.kernel_inception_distance(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)))
     far = fid_kid.kernel_inception_distance(rng.normal(size=(200, 8)),
-                                        rng.normal(1.0, 1.0, size=(200, 8)))
+                                            rng.normal(1.0, 1.0, size=(200, 8)))
     assert abs(near[0]) < 3 * near[1] + 1e-3 and far[0] > 10 * max(near[0], far[1])
     assert fid_kid.kid_subset_size(46) == 23 and fid_kid.kid_subset_size(50_000) == 1000
 
@@ -154,7 +154,7 @@ def test_evaluate_reports_fid_and_kid_for_model_and_baseline(network, tmp_path):
         return color.model_to_rgb(L, ab * 0.8).numpy()
 
     result = protocol.evaluate(faded, val, tmp_path, size=32, limit=8, use_lpips=False,
-                                 fid_network=network)
+                               fid_network=network)
     assert json.loads((tmp_path / "metrics.json").read_text()) == result
     model, gray = result["colorgan"], result["grayscale_baseline"]
     # Scored against the truth, fading the colour a little costs far less than removing it.

@@ -17,14 +17,11 @@ from PIL import Image
 
 from colorgan import config, fileio, workdir
 from colorgan.data import input_pipeline
-from colorgan.evaluate import protocol
-from colorgan.serve import opener
-from colorgan.serve import savedmodel
-from colorgan.serve import files
-from colorgan.models import pretrained
-from colorgan.train import fit
-from colorgan.train import train_state
 from colorgan.errors import UserError
+from colorgan.evaluate import protocol
+from colorgan.models import pretrained
+from colorgan.serve import files, opener, savedmodel
+from colorgan.train import fit, train_state
 
 QUIET = {"log_every": 1000, "summary_every": 1000, "image_every": 1000}
 
@@ -66,6 +63,48 @@ def test_atomic_write_local_leaves_only_the_file(tmp_path):
     fileio.write_text_atomic(path, "one")
     fileio.write_text_atomic(path, "two")
     assert fileio.read_text(path) == "two" and os.listdir(tmp_path) == ["config.json"]
+
+
+def test_publishing_a_file_and_a_folder_locally(tmp_path):
+    # A file: the permissions open() would give, the old content until the new one is whole.
+    (tmp_path / "a.mp4").write_text("old")
+    with fileio.publishing(tmp_path / "a.mp4") as tmp:
+        assert tmp.endswith(".mp4") and os.path.dirname(tmp) == str(tmp_path)  # PyAV reads the suffix
+        Path(tmp).write_text("new")
+        assert (tmp_path / "a.mp4").read_text() == "old"
+    assert (tmp_path / "a.mp4").read_text() == "new"
+    assert (tmp_path / "a.mp4").stat().st_mode & 0o777 == fileio.FILE_MODE
+    # A folder replaces an existing one whole.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.png").write_text("x")
+    with fileio.publishing(tmp_path / "out", folder=True) as tmp:
+        (Path(tmp) / "1.png").write_text("frame")
+    assert os.listdir(tmp_path / "out") == ["1.png"]
+    assert (tmp_path / "out").stat().st_mode & 0o777 == fileio.FOLDER_MODE
+    assert sorted(os.listdir(tmp_path)) == ["a.mp4", "out"]  # no temporary left
+
+
+def test_publishing_leaves_nothing_on_an_error(tmp_path):
+    for folder in (False, True):
+        with pytest.raises(KeyboardInterrupt):
+            with fileio.publishing(tmp_path / "x" / "new", folder=folder) as tmp:
+                Path(tmp, "f").write_text("half") if folder else Path(tmp).write_text("half")
+                raise KeyboardInterrupt
+        assert os.listdir(tmp_path / "x") == []
+
+
+def test_publishing_remote():
+    root = f"ram://publish-{uuid.uuid4().hex}"
+    fileio.write_text_atomic(fileio.join(root, "m.json"), "a longer old text")
+    with pytest.raises(RuntimeError):
+        with fileio.publishing(fileio.join(root, "m.json")) as tmp:
+            fileio.write_text_atomic(tmp, "half")
+            raise RuntimeError
+    assert fileio.read_text(fileio.join(root, "m.json")) == "a longer old text"
+    with fileio.publishing(fileio.join(root, "export"), folder=True) as tmp:
+        assert tmp == fileio.join(root, "export")  # in place: a folder rename would copy all
+        fileio.write_text_atomic(fileio.join(tmp, "saved_model.pb"), "pb")
+    assert sorted(fileio.listdir(root)) == ["export", "m.json"]
 
 
 def test_ram_round_trip_and_listdir():
@@ -117,7 +156,7 @@ def remote(tmp_path_factory):
         model = opener.open_model(fileio.join(root, "export"))  # the base path
         source = input_pipeline.open_source("samples:val", min_chroma=0.0)
         metrics = protocol.evaluate(model, source, fileio.join(root, "eval"), size=32,
-                                      limit=2, batch_size=2, use_lpips=False, sheet_rows=2)
+                                    limit=2, batch_size=2, use_lpips=False, sheet_rows=2)
     return dict(root=root, cwd=cwd, cfg=cfg, straight=straight, first=first, resumed=resumed,
                 colorizer=colorizer, exported=exported, metrics=metrics)
 

@@ -10,10 +10,9 @@ import pytest
 import tensorflow as tf
 
 from colorgan import config
-from colorgan.models import hints, networks, pretrained
-from colorgan.serve import opener
-from colorgan.serve import files
 from colorgan.errors import UserError
+from colorgan.models import hints, networks, pretrained
+from colorgan.serve import files, opener
 
 
 def boxes(mask):
@@ -94,7 +93,7 @@ def plain_and_hint_model(tmp_path_factory):
         cfg = dataclasses.replace(source, model=dataclasses.replace(source.model,
                                                                     hints=with_hints))
         return networks.build_generator(config.generator_model(cfg),
-                                      config.generator_size(cfg)), cfg
+                                        config.generator_size(cfg)), cfg
 
     plain, plain_cfg = build(False)
     pretrained.set_generator_weights(plain, plain_cfg, pretrained.resolve("pretrained"))

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan.data import input_pipeline, imageheader
-from colorgan.data import decode
+from colorgan.data import decode, imageheader, input_pipeline
 import imagefiles as F  # tests/imagefiles.py
 
 rng = np.random.default_rng(0)

@@ -1,16 +1,13 @@
 """colorize.py's library: reading photos as serving does, outputs that never collide."""
 
-import io
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
 import imagefiles as F  # tests/imagefiles.py
-from colorgan.data import decode
-from colorgan.serve import opener
-from colorgan.serve import files
-from colorgan.data import imagefiles
+from colorgan.data import decode, imagefiles
+from colorgan.serve import files, opener
 
 rng = np.random.default_rng(0)
 
@@ -137,6 +134,6 @@ def test_export_and_workdir_colorize_folders_keeping_sizes_exif_and_inputs(train
 
     # From the workdir directly, JPEG output, a glob.
     report = files.colorize_files(opener.open_model(workdir), [str(photos / "*.png")],
-                                      tmp_path / "out", "jpg")
+                                  tmp_path / "out", "jpg")
     assert not report.failed
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "a_colorized.jpg", "r.jpg"]

@@ -5,7 +5,6 @@ the source with ast (nothing is imported), so it runs in a blink."""
 import ast
 from pathlib import Path
 
-import pytest
 
 import colorgan
 

@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan.serve import opener, litert
-from colorgan.serve import savedmodel
-from colorgan.serve import files
 from colorgan.data import imagefiles
 from colorgan.errors import UserError
+from colorgan.serve import files, litert, opener, savedmodel
 
 VAL = Path(__file__).resolve().parents[1] / "colorgan" / "samples" / "val"
 PHOTOS = sorted(VAL.glob("*.jpg"))[:3]  # 320 px wide, non-square
@@ -47,7 +45,7 @@ def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
     model = opener.open_model(Path(lite_dir) / litert.FILE)  # the file itself works too
     report = files.colorize_files(model, [str(p) for p in PHOTOS], tmp_path / "lite", "png")
     reference = files.colorize_files(opener.open_model(saved_dir),
-                                         [str(p) for p in PHOTOS], tmp_path / "saved", "png")
+                                     [str(p) for p in PHOTOS], tmp_path / "saved", "png")
     assert len(report.written) == len(PHOTOS) and not report.failed
     for (_, out), (_, ref) in zip(report.pairs(), reference.pairs()):
         a = np.asarray(Image.open(out), np.int16)
@@ -65,7 +63,7 @@ def test_a_tflite_colours_a_video(lite_dir, saved_dir, tmp_path):
     outs = {}
     for name, path in (("lite", lite_dir), ("saved", saved_dir)):
         report = files.colorize_files(opener.open_model(path), [str(clip)],
-                                          tmp_path / name, batch_size=3)
+                                      tmp_path / name, batch_size=3)
         assert not report.failed
         with av.open(str(report.written[0])) as c:
             outs[name] = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])

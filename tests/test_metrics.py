@@ -4,12 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan.data import input_pipeline
-from colorgan.data import folders
-from colorgan.data import decode
+from colorgan.data import decode, folders, input_pipeline
+from colorgan.errors import UserError
 from colorgan.evaluate import metrics
 from colorgan.models import vgg
-from colorgan.errors import UserError
 
 skm = pytest.importorskip("skimage.metrics")
 skcolor = pytest.importorskip("skimage.color")

@@ -9,14 +9,11 @@ import pytest
 import tensorflow as tf
 
 from colorgan import color, config, net
-from colorgan.data import input_pipeline
-from colorgan.data import folders
-from colorgan.data import decode
+from colorgan.data import decode, folders, input_pipeline
 from colorgan.models import networks
-from colorgan.serve import savedmodel
-from colorgan.serve import opener
-from colorgan.train import fit
 from colorgan.models.layers import NoiseChannels
+from colorgan.serve import opener, savedmodel
+from colorgan.train import fit
 
 skcolor = pytest.importorskip("skimage.color")
 
@@ -24,7 +21,8 @@ skcolor = pytest.importorskip("skimage.color")
 def rgb_batch(seed=0):
     rgb = np.random.default_rng(seed).random((2, 16, 16, 3)).astype(np.float32)
     rgb[0, 0, :4] = [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 0, 1]]  # gamut corners
-    photo = input_pipeline.eval_crop(decode.load_file(folders.list_image_files(folders.SAMPLES_DIR / "val")[0]), 16)
+    first = folders.list_image_files(folders.SAMPLES_DIR / "val")[0]
+    photo = input_pipeline.eval_crop(decode.load_file(first), 16)
     return np.concatenate([rgb, photo.numpy()[None]])
 
 
@@ -53,7 +51,7 @@ def test_model_input_is_the_first_channel_of_to_model(name):
     x, _ = space.to_model(rgb)
     np.testing.assert_allclose(space.model_input(rgb).numpy(), x.numpy(), atol=1e-5)
     ds = input_pipeline.eval_dataset(input_pipeline.open_source("samples:val", min_chroma=0), image_size=32,
-                           batch_size=2, limit=2, color_space=name)
+                                     batch_size=2, limit=2, color_space=name)
     L, ab = next(iter(ds))
     first = folders.list_image_files(folders.SAMPLES_DIR / "val")[0]
     truth = input_pipeline.eval_crop(decode.load_file(first, 32), 32)  # as eval_dataset loads it

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from colorgan.models import networks
 from colorgan.config import ModelConfig
+from colorgan.models import networks
 
 
 def expected_generator_params(size, base, cin=1, cout=2):

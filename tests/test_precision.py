@@ -10,9 +10,7 @@ import tensorflow as tf
 from colorgan import config
 from colorgan.data import input_pipeline
 from colorgan.serve import opener
-from colorgan.train import fit
-from colorgan.train import train_step
-from colorgan.train import train_state
+from colorgan.train import fit, train_state, train_step
 
 
 def _cfg(tiny_cfg, precision, **extra):
@@ -23,8 +21,8 @@ def _l1_curve(cfg, n=30):
     strategy = tf.distribute.get_strategy()
     state = train_state.create_state(cfg, strategy)
     step = train_step.make_train_step(state, cfg, strategy)
-    batches = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32, batch_size=4,
-                                      seed=0))
+    batches = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
+                                                batch_size=4, seed=0))
     return state, [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(n)]
 
 

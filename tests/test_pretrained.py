@@ -10,19 +10,11 @@ import pytest
 import tensorflow as tf
 
 from colorgan import color, config
-from colorgan.data import input_pipeline
-from colorgan.data import folders
-from colorgan.serve import opener
-from colorgan.serve import savedmodel
-from colorgan.serve import files
-from colorgan.data import imagefiles
-from colorgan.train import losses
-from colorgan.models import networks, pretrained
-from colorgan.train import fit
-from colorgan.train import train_step
-from colorgan.train import train_state
-from colorgan.models import vgg_unet
+from colorgan.data import folders, imagefiles, input_pipeline
 from colorgan.errors import UserError
+from colorgan.models import networks, pretrained, vgg_unet
+from colorgan.serve import files, opener, savedmodel
+from colorgan.train import fit, losses, train_state, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "saved_model_cli"
@@ -110,14 +102,14 @@ def _first_step_l1(cfg, spec):
     pretrained.init_from(spec, cfg, state.generator, state.discriminator)
     source = input_pipeline.open_source("samples")
     batch = next(iter(input_pipeline.train_dataset(source, image_size=cfg.data.image_size,
-                                         batch_size=cfg.train.batch_size, seed=0)))
+                                                   batch_size=cfg.train.batch_size, seed=0)))
     if pretrained.is_shipped_format(spec):
         reference, _ = pretrained.load_shipped(spec)
     else:
         reference, _ = opener.load_generator(spec)
     L, ab = batch
     expected = float(tf.reduce_mean(losses.l1_loss(ab, networks.colorize(reference, L,
-                                                                       training=True))))
+                                                                         training=True))))
     got = float(train_step.make_train_step(state, cfg, strategy)(batch)["g_l1"])
     return got, expected
 
@@ -131,7 +123,7 @@ def test_init_from_starts_at_the_source_models_loss(vgg_run, shipped_copy, which
     assert abs(got - expected) < 1e-5
     # ... and not where a fresh model starts (ab = 0): the weights really came over.
     L, ab = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
-                                         batch_size=cfg.train.batch_size, seed=0)))
+                                                   batch_size=cfg.train.batch_size, seed=0)))
     assert abs(float(tf.reduce_mean(tf.abs(ab))) - expected) > 1e-4  # 10x the tolerance above
 
 
@@ -277,4 +269,4 @@ def test_hints_only_trains_the_hint_branch_alone(vgg_run, shipped_copy, tmp_path
             config.with_overrides(cfg, bad)
     with pytest.raises(UserError, match="hints_only=True; use a new workdir"):
         fit.fit(config.with_overrides(cfg, {"hints_only": False, "steps": 4}),
-                     tmp_path / "run")
+                tmp_path / "run")

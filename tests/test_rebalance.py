@@ -6,9 +6,7 @@ import tensorflow as tf
 
 from colorgan import config
 from colorgan.data import input_pipeline
-from colorgan.train import losses, rebalance, fit
-from colorgan.train import train_step
-from colorgan.train import train_state
+from colorgan.train import fit, losses, rebalance, train_state, train_step
 
 
 def gaussian_ab(seed=0, n=4, size=32, sd=0.15):

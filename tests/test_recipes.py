@@ -8,15 +8,12 @@ import pytest
 import tensorflow as tf
 
 from colorgan import config
-from colorgan.data import input_pipeline
-from colorgan.train import losses, fit
-from colorgan.train import train_step
-from colorgan.train import train_state
-from colorgan.models import networks
-from colorgan.serve import savedmodel
-from colorgan.serve import opener
 from colorgan.config import ModelConfig
+from colorgan.data import input_pipeline
+from colorgan.models import networks
 from colorgan.models.layers import SelfAttention, SpectralConv2D, SpectralConv2DTranspose
+from colorgan.serve import opener, savedmodel
+from colorgan.train import fit, losses, train_state, train_step
 
 
 def softplus(x):
@@ -119,7 +116,7 @@ def test_d_steps_updates_d_that_many_times_per_g_step(tiny_cfg):
     state = train_state.create_state(cfg, strategy)
     step = train_step.make_train_step(state, cfg, strategy)
     batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
-                                         batch_size=4, seed=0)))
+                                                   batch_size=4, seed=0)))
     for _ in range(2):
         step(batch)
     assert int(state.g_optimizer.iterations.numpy()) == 2
@@ -176,7 +173,7 @@ def test_nogan_phases_train_only_their_network(tiny_cfg):
     strategy = tf.distribute.get_strategy()
     state = train_state.create_state(cfg, strategy)
     batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=32,
-                                         batch_size=4, seed=0)))
+                                                   batch_size=4, seed=0)))
     g0, d0 = snapshot(state.generator), snapshot(state.discriminator)
     g_step = train_step.make_train_step(state, cfg, strategy, "g")
     out = [g_step(batch) for _ in range(3)][-1]

@@ -63,7 +63,7 @@ def test_tfrecord_source_trains_and_evaluates(shards):
     ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1,
                                      num_replicas_in_sync=2)
     L, ab = next(iter(input_pipeline.train_dataset(source, image_size=32, batch_size=4, seed=0,
-                                         input_context=ctx)))
+                                                   input_context=ctx)))
     assert L.shape == (2, 32, 32, 1) and ab.shape == (2, 32, 32, 2)
     n = sum(int(L.shape[0]) for L, _ in input_pipeline.eval_dataset(source, image_size=32, batch_size=8))
     assert n == 46
@@ -79,7 +79,7 @@ def test_resume_is_exact_with_the_default_grayscale_check(shards_with_gray, pipe
         ctx = tf.distribute.InputContext(num_input_pipelines=pipelines, input_pipeline_id=pipeline,
                                          num_replicas_in_sync=pipelines)
         return input_pipeline.train_dataset(source, image_size=32, batch_size=4, seed=0,
-                                  input_context=ctx, start_index=start)
+                                            input_context=ctx, start_index=start)
 
     for pipeline in range(pipelines):
         straight = list(batches(pipeline).take(6).as_numpy_iterator())

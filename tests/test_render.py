@@ -13,10 +13,9 @@ import tensorflow as tf
 from absl import flags
 
 from colorgan import color, config, config_flags
-from colorgan.serve import chroma, opener, graph
-from colorgan.serve import savedmodel
-from colorgan.models import networks
 from colorgan.errors import UserError
+from colorgan.models import networks
+from colorgan.serve import chroma, graph, opener, savedmodel
 
 ROOT = Path(__file__).resolve().parents[1]
 OFF = config.RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)
@@ -160,7 +159,7 @@ def test_in_memory_models_take_the_given_flags_over_the_defaults(generator, tmp_
     fit.fit(cfg, tmp_path / "run")
     images = photos().numpy()
     plain = opener.open_model(tmp_path / "run", {"flip": False, "chroma_smooth": 0.0,
-                                                    "chroma_gain": 1.0})(images, 0)
+                                                 "chroma_gain": 1.0})(images, 0)
     default = opener.open_model(tmp_path / "run")(images, 0)
     reference = opener.make_colorizer(tmp_path / "run", OFF)
     np.testing.assert_allclose(plain, reference.colorize_at(images, 0).numpy(), atol=1e-6)

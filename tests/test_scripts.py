@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 from colorgan import config
-from colorgan.video import clips, container
 from colorgan.train import fit
+from colorgan.video import clips, container
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--log_every=1000", "--image_every=1000"]

@@ -12,10 +12,9 @@ import pytest
 import tensorflow as tf
 
 from colorgan import color, config
-from colorgan.serve import savedmodel
-from colorgan.serve import opener
-from colorgan.train import fit
 from colorgan.errors import UserError
+from colorgan.serve import opener, savedmodel
+from colorgan.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "saved_model_cli"
@@ -52,7 +51,7 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def colorizer(workdir):
     return opener.make_colorizer(workdir, config.RenderConfig(render_size=64),
-                                  max_pixels=5_000_000)
+                                 max_pixels=5_000_000)
 
 
 @pytest.fixture(scope="module")

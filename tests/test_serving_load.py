@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from colorgan import config
-from colorgan.serve import savedmodel
-from colorgan.serve import opener
+from colorgan.serve import opener, savedmodel
 from colorgan.train import fit
 
 HERE = Path(__file__).resolve().parent

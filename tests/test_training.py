@@ -5,12 +5,10 @@ import pytest
 import tensorflow as tf
 
 from colorgan import config
+from colorgan.config import Config
 from colorgan.data import input_pipeline
 from colorgan.models import layers
-from colorgan.train import fit
-from colorgan.train import train_step
-from colorgan.train import train_state
-from colorgan.config import Config
+from colorgan.train import fit, train_state, train_step
 from colorgan.train.distribute import make_strategy
 
 

@@ -8,11 +8,9 @@ import tensorflow as tf
 
 from colorgan import config
 from colorgan.data import input_pipeline
-from colorgan.models import networks, vgg, vgg_unet
-from colorgan.train import fit
-from colorgan.train import train_step
-from colorgan.train import train_state
 from colorgan.errors import UserError
+from colorgan.models import networks, vgg, vgg_unet
+from colorgan.train import fit, train_state, train_step
 
 
 def vgg_cfg(**overrides):
@@ -82,7 +80,7 @@ def test_grayscale_input_matches_the_vgg_trunk_on_gray_rgb():
 def _first_batch(cfg):
     source = input_pipeline.open_source("samples")
     return next(iter(input_pipeline.train_dataset(source, image_size=cfg.data.image_size,
-                                        batch_size=cfg.train.batch_size, seed=0)))
+                                                  batch_size=cfg.train.batch_size, seed=0)))
 
 
 @pytest.mark.parametrize("lambda_gan", [0.0, 1.0])

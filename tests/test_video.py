@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from colorgan import config
+from colorgan.errors import UserError
 from colorgan.evaluate import video_protocol
 from colorgan.serve import files, opener
 from colorgan.video import clips, container, film
-from colorgan.errors import UserError
 
 av = pytest.importorskip("av")
 
@@ -148,7 +148,7 @@ def test_colorize_files_takes_a_mixed_list(tmp_path):
     Image.fromarray(truth[0]).save(photo)
     broken.write_text("not a video")
     report = files.colorize_files(tint, [str(clip), str(photo), str(broken)],
-                                      tmp_path / "out")
+                                  tmp_path / "out")
     assert sorted(p.name for p in report.written) == ["clip.mp4", "photo.png"]
     [(name, reason)] = report.failed
     assert name == str(broken) and reason.startswith("not a readable video")  # named once
@@ -170,7 +170,7 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
         Image.fromarray(image).save(frames / f"frame_{i}.png")
     assert [p.name for p in film.frame_files(frames)][9:] == ["frame_9.png", "frame_10.png"]
     report = files.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
-                                      batch_size=4)
+                                  batch_size=4)
     out = tmp_path / "out" / "reel"
     assert report.written == [out] and not report.failed
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in frames.iterdir())
@@ -185,7 +185,7 @@ def test_a_folder_of_frames_is_one_video(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["reel", "reel_2"]
     Image.fromarray(truth[0][:20]).save(frames / "frame_99.png")  # in the last batch of 4
     bad = files.colorize_files(tint, [str(frames)], tmp_path / "out", frame_folders=True,
-                                   batch_size=4)
+                               batch_size=4)
     assert bad.failed[0][1] == "frames differ in size (frame_99.png is 64x20, frame_0.png 64x48)"
     (frames / "frame_99.png").unlink()
     Image.fromarray(truth[1]).save(frames / "frame_1.jpg")

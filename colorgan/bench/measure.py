@@ -120,8 +120,8 @@ def train_speed(cfg: config.Config, preset: str, steps: int, repeats: int) -> di
     """Images/s of the train step alone, on one fixed batch of real photos."""
     step = _train_step(cfg)
     batch = next(iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"),
-                                         image_size=cfg.data.image_size,
-                                         batch_size=cfg.train.batch_size, seed=0)))
+                                                   image_size=cfg.data.image_size,
+                                                   batch_size=cfg.train.batch_size, seed=0)))
     rates = _median_rate(lambda: step(batch)["g_l1"].numpy(), steps, repeats, warmup=2)
     return _figure("train", preset, cfg.train.precision, cfg.data.image_size,
                    cfg.train.batch_size, rates, "img/s", cfg.train.batch_size)
@@ -131,8 +131,9 @@ def short_run_l1(cfg: config.Config, preset: str, steps: int) -> dict:
     """Mean L1 (model range) over the last quarter of a `steps`-step run from the seed's
     initial weights on the seed's sample stream: compares precisions on one trajectory."""
     step = _train_step(cfg)
-    it = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=cfg.data.image_size,
-                                 batch_size=cfg.train.batch_size, seed=cfg.train.seed))
+    it = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"),
+                                           image_size=cfg.data.image_size,
+                                           batch_size=cfg.train.batch_size, seed=cfg.train.seed))
     l1 = [float(step(next(it))["g_l1"]) for _ in range(steps)]
     tail = l1[-max(1, steps // 4):]
     return _figure("l1_short_run", preset, cfg.train.precision, cfg.data.image_size,
@@ -146,12 +147,12 @@ def pipeline_speed(cfg: config.Config, preset: str, batches: int, repeats: int) 
     out = []
     source = input_pipeline.open_source("samples")
     cached = memcache.cache_in_memory(source, input_pipeline.decode_side(cfg.data.image_size),
-                                     cfg.data.cache_mb)
+                                      cfg.data.cache_mb)
     for name, src in (("input_pipeline", source), ("input_pipeline_cached", cached)):
         if name.endswith("cached") and src is source:  # --cache_mb=0, or they do not fit
             continue
         ds = input_pipeline.train_dataset(src, image_size=cfg.data.image_size,
-                                batch_size=cfg.train.batch_size, seed=0)
+                                          batch_size=cfg.train.batch_size, seed=0)
         it = iter(ds)
         rates = _median_rate(lambda: next(it)[0].numpy(), batches, repeats, warmup=3)
         out.append(_figure(name, preset, "fp32", cfg.data.image_size, cfg.train.batch_size,
@@ -177,9 +178,10 @@ def time_to_quality(cfg: config.Config, preset: str, budget_s: float, eval_every
     strategy = tf.distribute.get_strategy()
     state = train_state.create_state(cfg, strategy)
     step = train_step.make_train_step(state, cfg, strategy)
-    batches = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"), image_size=cfg.data.image_size,
-                                      batch_size=cfg.train.batch_size, seed=cfg.train.seed,
-                                      crop_area=cfg.data.crop_area, cache_mb=cfg.data.cache_mb))
+    batches = iter(input_pipeline.train_dataset(input_pipeline.open_source("samples"),
+                                                image_size=cfg.data.image_size,
+                                                batch_size=cfg.train.batch_size, seed=cfg.train.seed,
+                                                crop_area=cfg.data.crop_area, cache_mb=cfg.data.cache_mb))
     validate = validation.Validator(cfg, input_pipeline.open_source("samples:val", min_chroma=0),
                                     use_lpips=False)
     seconds, curve, reached, gray = 0.0, [], {}, None
@@ -227,7 +229,7 @@ def _colorizer(cfg: config.Config) -> graph.Colorizer:
     size = cfg.data.image_size
     generator = networks.build_generator(cfg.model, size)
     return graph.Colorizer(generator, size, graph.DEFAULT_MAX_PIXELS,
-                             networks.input_multiple(cfg.model, size), cfg.model.color_space)
+                           networks.input_multiple(cfg.model, size), cfg.model.color_space)
 
 
 PHOTO_SIZES = (("256x256", (256, 256)), ("1MP", (1155, 866)))

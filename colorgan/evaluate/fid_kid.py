@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from colorgan.data import decode, folders
-from colorgan.evaluate import inception
 from colorgan.errors import UserError, first_line
+from colorgan.evaluate import inception
 from colorgan.progress import Progress
 
 KID_SUBSETS = 100

@@ -20,12 +20,11 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import color, fileio
-from colorgan.data import input_pipeline
-from colorgan.data import sources
-from colorgan.evaluate import fid_kid, inception, metrics, sheets
+from colorgan.data import input_pipeline, sources
 from colorgan.errors import UserError
-from colorgan.serve.opener import ColorizeFn
+from colorgan.evaluate import fid_kid, inception, metrics, sheets
 from colorgan.progress import Progress
+from colorgan.serve.opener import ColorizeFn
 
 _PER_IMAGE = ("psnr", "ssim", "lpips", "colourfulness", "chroma")
 

@@ -19,10 +19,10 @@ from absl import logging
 
 from colorgan import config, fileio
 from colorgan.evaluate import sheets
-from colorgan.video import container
 from colorgan.progress import Progress
-from colorgan.video.temporal import TemporalFilter, WarpingError
+from colorgan.video import container
 from colorgan.video.film import lab_join, lab_split
+from colorgan.video.temporal import TemporalFilter, WarpingError
 
 # Mean Lab chroma of the clip below which it counts as gray: no colour to score against
 # (the same rule as data.open_source's min_chroma for photos).

@@ -22,11 +22,11 @@ import keras
 import tensorflow as tf
 
 from colorgan import net
-from colorgan.models import hints, vgg_unet
 from colorgan.config import ModelConfig
 from colorgan.errors import UserError
+from colorgan.models import hints, vgg_unet
 from colorgan.models.layers import (BatchNorm, NoiseChannels, SelfAttention, SpectralConv2D,
-                             SpectralConv2DTranspose)
+                                    SpectralConv2DTranspose)
 
 
 def _init():

@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
@@ -28,8 +26,8 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import config, fileio, modelpath, workdir
-from colorgan.models import networks, vgg, vgg_unet
 from colorgan.errors import UserError, first_line
+from colorgan.models import networks, vgg, vgg_unet
 
 SHIPPED = modelpath.SHIPPED
 GENERATOR_FILE = modelpath.GENERATOR_FILE
@@ -121,16 +119,15 @@ def _encoder_is_vgg16s(generator: keras.Model) -> bool:
 
 def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path,
                  discriminator: keras.Model | None = None, card: dict | None = None) -> Path:
-    """Writes the shipped format to out_dir (replaced whole, via a temp folder and rename).
+    """Writes the shipped format to out_dir, replaced whole (fileio.publishing).
 
     Local only: it writes the model folder inside the package (scripts/ship_pretrained.py).
     """
     if fileio.is_remote(out_dir):
         raise UserError(f"{out_dir}: the shipped format is written to a local folder")
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with fileio.publishing(out_dir, folder=True) as folder:
+        tmp = Path(folder)
         arrays = {v.path: v.numpy() for v in generator.variables}
         # A frozen encoder is VGG16's own, which ships once (vgg.py); a trained one must ship.
         # Decided by the weights, not the config: a resumed or re-initialized run may have
@@ -144,12 +141,6 @@ def save_shipped(generator: keras.Model, cfg: config.Config, out_dir: str | Path
         (tmp / workdir.CONFIG_FILE).write_text(cfg.to_json())
         if card:
             (tmp / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
-        tmp.chmod(0o755)  # mkdtemp makes it private; an install is read by every user
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

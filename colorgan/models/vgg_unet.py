@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from colorgan import color
-from colorgan.models import vgg
 from colorgan.config import ModelConfig
+from colorgan.models import vgg
 from colorgan.models.layers import BatchNorm, SelfAttention
 
 ENCODER = "encoder"  # the nested VGG16 model's name

@@ -139,10 +139,10 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             taken.add(target.resolve())
             if kind == "video":
                 film.colorize_video(model, path, target, render_size=render_size,
-                                          temporal=temporal, batch_size=batch_size)
+                                    temporal=temporal, batch_size=batch_size)
             elif kind == "frames":
                 film.colorize_frames(model, path, target, fmt=fmt, render_size=render_size,
-                                           temporal=temporal, batch_size=batch_size)
+                                     temporal=temporal, batch_size=batch_size)
             elif points:
                 image = read_image(path)
                 write_image(model.with_points(image[None], render_size, points)[0], target, fmt)

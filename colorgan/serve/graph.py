@@ -98,7 +98,7 @@ class Colorizer(tf.Module):
             both_h = None if hint_maps is None else tf.concat(
                 [hint_maps, hint_maps[:, :, ::-1]], 0)
             both = networks.colorize(self.generator, tf.concat([L_small, L_small[:, :, ::-1]], 0),
-                                   both_h)
+                                     both_h)
             n = tf.shape(L_small)[0]
             ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
         else:
@@ -146,7 +146,7 @@ class Colorizer(tf.Module):
         return finish(L_full, self._chroma(L_small, size, maps), self.space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
-                                                 name="images")])
+                                                name="images")])
     def colorize(self, images):
         return {"colorized": self.colorize_at(images, tf.constant(0, tf.int32))}
 

@@ -54,8 +54,8 @@ def writer(quantize: str = "none"):
         model = convert(colorizer, quantize)
         fileio.makedirs(folder)
         savedmodel.write_render_file(colorizer, fileio.join(folder, META),
-                                  color_space=colorizer.color_space,
-                                  render_size=int(colorizer.render_size), quantize=quantize)
+                                     color_space=colorizer.color_space,
+                                     render_size=int(colorizer.render_size), quantize=quantize)
         fileio.write_bytes_atomic(fileio.join(folder, FILE), model)  # last: the export is whole
         logging.info("LiteRT model: %.1f MB (%s)", len(model) / 1e6, quantize)
     write.marker = FILE  # what savedmodel.export looks for in the other versions

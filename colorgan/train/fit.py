@@ -22,8 +22,7 @@ from absl import logging
 
 from colorgan import fileio
 from colorgan.config import Config
-from colorgan.data import input_pipeline
-from colorgan.data import sources
+from colorgan.data import input_pipeline, sources
 from colorgan.errors import UserError, first_line
 from colorgan.evaluate import sheets
 from colorgan.models import networks, pretrained
@@ -164,14 +163,15 @@ def fit(cfg: Config, workdir: fileio.PathLike,
                      cfg.train.per_replica_batch_size, strategy.num_replicas_in_sync)
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=batch))
     chief = distribute.is_chief(strategy)
-    source = input_pipeline.open_source(input_pipeline.train_spec(cfg.data.source), min_chroma=cfg.data.min_chroma,
-                              tfds_data_dir=cfg.data.tfds_data_dir)
+    source = input_pipeline.open_source(input_pipeline.train_spec(cfg.data.source),
+                                        min_chroma=cfg.data.min_chroma,
+                                        tfds_data_dir=cfg.data.tfds_data_dir)
     eval_spec = cfg.data.eval_source or input_pipeline.default_eval_spec(cfg.data.source)
     # Validation scores every readable photo, as evaluate.py does; the sheets alone skip gray.
     eval_chroma = 0.0 if cfg.train.eval_every else cfg.data.min_chroma
     try:
         eval_source = input_pipeline.open_source(eval_spec, min_chroma=eval_chroma,
-                                       tfds_data_dir=cfg.data.tfds_data_dir)
+                                                 tfds_data_dir=cfg.data.tfds_data_dir)
     except UserError as e:
         if cfg.data.eval_source:  # asked for by name: the user should hear it failed
             # The sources name the field they were given in, `source`; this one is eval_source.
@@ -180,7 +180,7 @@ def fit(cfg: Config, workdir: fileio.PathLike,
         eval_spec, eval_source = cfg.data.source, source
         if eval_chroma != cfg.data.min_chroma:
             eval_source = input_pipeline.open_source(eval_spec, min_chroma=eval_chroma,
-                                           tfds_data_dir=cfg.data.tfds_data_dir)
+                                                     tfds_data_dir=cfg.data.tfds_data_dir)
     fileio.makedirs(workdir)
     _check_config(workdir, cfg, write=chief)
     logging.info("training on %s (%s images) with %d replica(s)%s; eval images from %s",
@@ -269,8 +269,8 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
     batches = loop.Batches(cfg, batches_from)
     steps = loop.StepChooser(cfg, state, lambda phase: make_train_step(state, cfg, strategy, phase))
     eval_L, eval_ab = next(iter(input_pipeline.eval_dataset(eval_source, image_size=cfg.data.image_size,
-                                                  batch_size=t.sheet_rows, limit=t.sheet_rows,
-                                                  color_space=cfg.model.color_space)))
+                                                            batch_size=t.sheet_rows, limit=t.sheet_rows,
+                                                            color_space=cfg.model.color_space)))
     writer = (tf.summary.create_file_writer(fileio.join(workdir, "tb")) if chief
               else tf.summary.create_noop_writer())
 

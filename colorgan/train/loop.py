@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 import tensorflow as tf
 from absl import logging
 
-from colorgan.config import Config, encoder_trains_from, parse_schedule, parse_size_schedule, phase_at
+from colorgan.config import (Config, encoder_trains_from, parse_schedule, parse_size_schedule,
+                             phase_at)
 from colorgan.progress import format_eta
 
 

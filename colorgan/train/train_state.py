@@ -90,7 +90,7 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
     with strategy.scope():
         with precision_policy(cfg.train.precision):
             generator = networks.build_generator(generator_model(cfg), generator_size(cfg),
-                                               seed=cfg.train.seed)
+                                                 seed=cfg.train.seed)
             discriminator = networks.build_discriminator(cfg.model, cfg.data.image_size)
         g_opt = _adam(cfg, cfg.train.g_learning_rate)
         d_opt = _adam(cfg, cfg.train.d_learning_rate)

@@ -17,9 +17,8 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import config, fileio, workdir
-from colorgan.data import sources
-from colorgan.data import decode
-from colorgan.evaluate import protocol, metrics
+from colorgan.data import decode, sources
+from colorgan.evaluate import metrics, protocol
 from colorgan.models import networks
 from colorgan.serve import graph
 
@@ -56,7 +55,7 @@ class Validator:
                                               tf.constant(render_size, tf.int32)).numpy()
 
         rows, _, _ = protocol.score(model, self.source, size=self.size, limit=self.limit,
-                                      lpips=self.lpips)
+                                    lpips=self.lpips)
         return protocol.summary(rows)
 
 

@@ -14,25 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from colorgan import fileio
 from colorgan.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 # Container for each output suffix; H.264 goes in all of these (webm would need VP9).
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
-
-
-def umask() -> int:
-    """The process's umask (reading it means setting it; it is set straight back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def is_video(path: str | os.PathLike) -> bool:
@@ -132,12 +125,10 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
     if fmt is None:
         raise UserError(f"{dst}: write videos as {', '.join(_FORMATS)}")
     info = probe(src)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 would keep the video from other users
     written = 0
     try:
-        with _open(src) as inp, av.open(tmp, "w", format=fmt) as out:
+        with fileio.publishing(dst) as tmp, _open(src) as inp, \
+                av.open(tmp, "w", format=fmt) as out:
             vin = inp.streams.video[0]
             vout = out.add_stream("libx264", rate=vin.average_rate or 25)
             vout.width, vout.height = info.width, info.height
@@ -181,21 +172,18 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
                 if on_frames:
                     on_frames(written)
             out.mux(vout.encode(None))
-        if written == 0:
-            raise UserError(f"{src}: no frames")
-        # Packets, not decoded frames: an edit list (a clip cut with -c copy) or an AVI's
-        # dropped-frame chunks decode to fewer frames than the container holds, legally.
-        if info.frames and packets < info.frames:
-            raise UserError(f"{src}: truncated ({packets} of {info.frames} frames present)")
-        expected = info.expected_frames
-        if not info.frames and expected and packets < 0.9 * expected - 1:
-            raise UserError(f"{src}: truncated ({packets} frames of the ~{expected} its "
-                            f"duration holds)")
-        os.replace(tmp, dst)
+            # Checked before the with-block publishes the file: a bad clip leaves no output.
+            if written == 0:
+                raise UserError(f"{src}: no frames")
+            # Packets, not decoded frames: an edit list (a clip cut with -c copy) or an AVI's
+            # dropped-frame chunks decode to fewer frames than the container holds, legally.
+            if info.frames and packets < info.frames:
+                raise UserError(f"{src}: truncated ({packets} of {info.frames} frames present)")
+            expected = info.expected_frames
+            if not info.frames and expected and packets < 0.9 * expected - 1:
+                raise UserError(f"{src}: truncated ({packets} frames of the ~{expected} its "
+                                f"duration holds)")
     except av.error.FFmpegError as e:
         raise UserError(f"{src}: damaged, truncated or unsupported: stopped after {written} "
                         f"frames ({e})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return written

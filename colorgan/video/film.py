@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from colorgan import color, config
+from colorgan import color, config, fileio
 from colorgan.data import folders
 from colorgan.data.imagefiles import read_image, write_image
-from colorgan.video import container
 from colorgan.errors import UserError
 from colorgan.progress import Progress
+from colorgan.video import container
 from colorgan.video.temporal import TemporalFilter
 
 # Audio codecs an MP4 carries (FFmpeg's mp4 muxer, and players); any other audio stream
@@ -94,7 +92,7 @@ def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         n = container.transcode(src, dst, fn, batch_size=batch_size,
-                            on_frames=lambda done: bar.update(src.name, done - bar.done))
+                                on_frames=lambda done: bar.update(src.name, done - bar.done))
     finally:
         bar.finish()
     if colorize.filter.cuts[1:]:
@@ -121,7 +119,7 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
                     temporal: config.TemporalConfig = config.TemporalConfig(),
                     batch_size: int = 8) -> int:
     """A folder of numbered frames -> folder `dst` of colour frames of the same names (as
-    `fmt`). Written into a temporary folder beside `dst`, renamed when complete. Frames
+    `fmt`), published whole (fileio.publishing): a failure leaves no folder behind. Frames
     must share one size (they are one video)."""
     files = frame_files(src)
     if not files:
@@ -132,29 +130,25 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
         raise UserError(f"{src}: frames {', '.join(twice[:3])} exist in two formats")
     if dst.exists():
         raise UserError(f"{dst} exists")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}-", dir=dst.parent))
     colorize = FrameColorizer(model, render_size, temporal)
     bar = Progress(len(files), label=f"{src.name}/ ", unit="frames")
     size = None  # the first frame's shape: every frame must have it
     try:
-        for k in range(0, len(files), batch_size):
-            batch = files[k:k + batch_size]
-            images = [read_image(p) for p in batch]
-            size = size or images[0].shape
-            for p, im in zip(batch, images):
-                if im.shape != size:
-                    raise UserError(f"{src}: frames differ in size ({p.name} is "
-                                    f"{im.shape[1]}x{im.shape[0]}, {files[0].name} "
-                                    f"{size[1]}x{size[0]})")
-            for p, rgb in zip(batch, colorize(np.stack(images))):
-                write_image(rgb, tmp / f"{p.stem}.{fmt}", fmt)
-            bar.update(batch[-1].name, len(batch))
-        os.chmod(tmp, 0o777 & ~container.umask())  # mkdtemp's 0700 would hide the frames
-        os.replace(tmp, dst)
+        with fileio.publishing(dst, folder=True) as folder:
+            tmp = Path(folder)
+            for k in range(0, len(files), batch_size):
+                batch = files[k:k + batch_size]
+                images = [read_image(p) for p in batch]
+                size = size or images[0].shape
+                for p, im in zip(batch, images):
+                    if im.shape != size:
+                        raise UserError(f"{src}: frames differ in size ({p.name} is "
+                                        f"{im.shape[1]}x{im.shape[0]}, {files[0].name} "
+                                        f"{size[1]}x{size[0]})")
+                for p, rgb in zip(batch, colorize(np.stack(images))):
+                    write_image(rgb, tmp / f"{p.stem}.{fmt}", fmt)
+                bar.update(batch[-1].name, len(batch))
     finally:
         bar.finish()
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return len(files)
 
