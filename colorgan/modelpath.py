@@ -73,7 +73,8 @@ def identify(spec: fileio.PathLike, what: str = "model") -> ModelPath:
     if path.endswith(".tflite"):  # the file itself: the opener says if it is missing
         return ModelPath("tflite", path)
     if not fileio.exists(path) and not fileio.exists(path + ".index"):
-        raise UserError(f"{what}: {path} does not exist")
+        raise UserError(f"{what}: {path} does not exist (give 'pretrained', a workdir, a "
+                        "checkpoint, an export or a .tflite)")
     if is_shipped_format(path):
         return ModelPath("shipped", path)
     if fileio.isfile(fileio.join(path, workdir.CONFIG_FILE)):

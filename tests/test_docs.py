@@ -41,7 +41,7 @@ def unknown_flags(markdown: str, defined) -> list[str]:
     bad = []
     for script, args in commands(markdown):
         known = defined(script)
-        for flag in _FLAG.findall(args):
+        for flag in _FLAG.findall(args):  # absl also takes --noX for a boolean --X
             if flag not in known and not (flag.startswith("no") and flag[2:] in known):
                 bad.append(f"{script} --{flag}")
     return bad
@@ -50,14 +50,18 @@ def unknown_flags(markdown: str, defined) -> list[str]:
 @lru_cache(maxsize=None)
 def defined_flags(script: str) -> frozenset[str]:
     """The flags `script --helpfull` lists (absl prints them as --name or --[no]name); for
-    the few argparse scripts, those its --help names."""
+    the few argparse scripts, read from their add_argument calls (asking them costs a
+    TensorFlow import each)."""
+    source = (ROOT / script).read_text() if script.endswith(".py") else ""
+    if "argparse.ArgumentParser" in source:
+        names = set(re.findall(r"add_argument\(\s*\"--([a-z][a-z0-9_-]*)\"", source))
+        names |= {f"no-{n}" for n in re.findall(  # argparse's --no-x of a boolean --x
+            r"add_argument\(\s*\"--([a-z][a-z0-9_-]*)\"[^)]*BooleanOptionalAction", source)}
+        assert names, script
+        return frozenset(names | {"help"})
     proc = subprocess.run([sys.executable, *SCRIPTS[script], "--helpfull"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     names = set(re.findall(r"^\s+--(?:\[no\])?([a-z][a-z0-9_]*)", proc.stdout, flags=re.M))
-    if not names and "unrecognized arguments" in proc.stderr:  # argparse
-        proc = subprocess.run([sys.executable, *SCRIPTS[script], "--help"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
-        names = set(re.findall(r"--([a-z][a-z0-9_-]*)", proc.stdout))
     assert names, (script, proc.stdout[-500:], proc.stderr[-2000:])
     return frozenset(names | {"help", "helpfull", "helpshort"})  # absl's own, never listed
 

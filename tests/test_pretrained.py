@@ -159,7 +159,7 @@ def test_fine_tune_resumes_from_its_own_workdir_not_the_init(vgg_run, tmp_path):
 
 
 def test_init_from_errors_name_the_problem(vgg_run, tmp_path):
-    with pytest.raises(UserError, match="no such file"):
+    with pytest.raises(UserError, match="missing does not exist"):
         pretrained.read_config(tmp_path / "missing")
     unet_cfg = config.with_overrides(config.get_preset("tiny"), QUIET)
     state = train_state.create_state(unet_cfg, tf.distribute.get_strategy())
@@ -176,7 +176,7 @@ def run(*args):
 
 
 def test_train_py_refuses_bad_init_and_freeze_with_one_line(tmp_path):
-    for args, words in ((["--init_from=" + str(tmp_path / "nope")], "no such file"),
+    for args, words in ((["--init_from=" + str(tmp_path / "nope")], "nope does not exist"),
                         (["--freeze=encoder"], "no pretrained encoder to freeze")):
         proc = run("train.py", "--preset=tiny", f"--workdir={tmp_path / 'w'}", *args)
         assert proc.returncode == 2, proc.stderr[-2000:]

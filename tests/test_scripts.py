@@ -121,7 +121,8 @@ def test_colorize_py(exported, tmp_path):
     proc = run("colorize.py", f"--model={export}", "--temporal_keep=1.5", str(photos))
     assert_one_line_error(proc, "colorize.py: error: --temporal_keep=1.5 must be in [0, 1)")
     proc = run("colorize.py", f"--model={tmp_path / 'nope'}", f"--output_dir={tmp_path / 'o'}", "x.jpg")
-    assert_one_line_error(proc, f"colorize.py: error: --model: {tmp_path / 'nope'} does not exist")
+    assert_one_line_error(proc, f"colorize.py: error: --model: {tmp_path / 'nope'} does not exist "
+                          "(give 'pretrained', a workdir, a checkpoint, an export or a .tflite)")
 
 
 def test_evaluate_py_on_a_video(exported, tmp_path):

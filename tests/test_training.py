@@ -8,7 +8,7 @@ from colorgan import config
 from colorgan.config import Config
 from colorgan.data import input_pipeline
 from colorgan.models import layers
-from colorgan.train import fit, train_state, train_step
+from colorgan.train import fit, optim, train_state, train_step
 from colorgan.train.distribute import make_strategy
 
 
@@ -38,7 +38,9 @@ def test_overfits_one_batch(tiny_cfg):
 
 
 def run_steps(cfg, strategy, n):
+    """n steps' metrics, and how far each variable moved from its initial value."""
     state = train_state.create_state(cfg, strategy)
+    start = weights(state)
     step_fn = train_step.make_train_step(state, cfg, strategy)
     src = input_pipeline.open_source("samples")
     ds = strategy.distribute_datasets_from_function(lambda ctx: input_pipeline.train_dataset(
@@ -46,7 +48,7 @@ def run_steps(cfg, strategy, n):
         input_context=ctx, input_noise=cfg.data.input_noise))
     it = iter(ds)
     metrics = [{k: float(v) for k, v in step_fn(next(it)).items()} for _ in range(n)]
-    return metrics, weights(state)
+    return metrics, [w - w0 for w, w0 in zip(weights(state), start)]
 
 
 RECIPES = {"gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "spectral_norm_g": True,
@@ -62,8 +64,17 @@ def test_two_replicas_match_one(tiny_cfg, recipes, monkeypatch):
     """Sync batch norm, global-batch loss scaling and replica-consistent dropout (and
     spectral-norm state, input noise) make a 2-replica MirroredStrategy step equal a
     1-replica step on the same global batch. Both runs take Keras' batch-norm kernel
-    (2 synchronized replicas must): the fused one rounds differently (test_layers.py)."""
+    (2 synchronized replicas must): the fused one rounds differently (test_layers.py).
+
+    What is compared is how far each variable moved. Adam runs with epsilon = 1: at its
+    default (1e-7) the first steps move every weight by ~lr times the sign of its gradient,
+    so a gradient at rounding level (a BN beta that the next BN all but cancels) flips with
+    the summation order, which differs between CPUs (AVX2-only EPYC: 16 % on down3_bn/beta).
+    With epsilon = 1 the update is ~lr * gradient: rounding stays rounding, and a wrong loss
+    scale across replicas shows (plain Adam is blind to it)."""
     monkeypatch.setattr(layers.BatchNorm, "fused", False)
+    monkeypatch.setattr(train_state, "_adam", lambda cfg, lr: optim.FusedAdam(
+        lr, beta_1=cfg.train.beta_1, epsilon=1.0))
     cfg = with_train(config.with_overrides(tiny_cfg, recipes), batch_size=4)
     one_m, one_w = run_steps(cfg, tf.distribute.get_strategy(), 2)
     two = make_strategy(config.TrainConfig(strategy="mirrored", cpu_devices=2, batch_size=4))
@@ -72,8 +83,10 @@ def test_two_replicas_match_one(tiny_cfg, recipes, monkeypatch):
     for a, b in zip(one_m, two_m):
         for k in a:
             assert abs(a[k] - b[k]) <= 1e-4 * abs(a[k]) + 1e-7, (k, a[k], b[k])
+    # Moves, not weights, so 1e-3 is tight: a wrong loss scale is off by 1, unsynchronized
+    # batch norm or dropout by percents; rounding measures up to 1.2e-4 (D's kernels).
     worst = max(rel_diff(a, b) for a, b in zip(one_w, two_w))
-    assert worst < 1e-4, worst
+    assert worst < 1e-3, worst
 
 
 def checkpoint_values(workdir):

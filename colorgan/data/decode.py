@@ -1,8 +1,8 @@
 """Encoded image bytes (or a file) -> float32 RGB [H, W, 3] in [0, 1].
 
 Its own module so that every kind of source (sources.py, folders.py, records.py,
-tfds_source.py) and data.py can decode without importing each other; data.py
-re-exports these names for existing callers.
+tfds_source.py), input_pipeline.py and data/imagefiles.py can decode without importing
+each other.
 """
 
 from __future__ import annotations

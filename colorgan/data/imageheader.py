@@ -12,7 +12,7 @@ accepts and refuses the image (InvalidArgument) while it is still a few bytes:
   BMP   BITMAPINFOHEADER / BITMAPCOREHEADER width, |height|
   WebP  VP8 / VP8L bitstream header, or the VP8X canvas. Animated WebP is refused
         outright: tf.io.decode_webp in TF 2.21 corrupts the heap and kills the
-        process on one (measured; BUILD_NOTES.md).
+        process on one (measured; docs/notes/reliability.md).
 
 Pure TF ops, so the same check runs eagerly, in tf.data and inside the exported
 serving graph.

@@ -2,11 +2,12 @@
 
 A kind is one class: `folders.FolderSource` (a folder, or the shipped samples),
 `tfds_source.TfdsSource` (`tfds:NAME[:SPLIT]`), `records.RecordSource`
-(`tfrecord:GLOB`). `data.open_source` picks the kind from the --data spec; `data.train_dataset`
-and `data.eval_dataset` use only what is declared here, so a new kind needs no change there.
+(`tfrecord:GLOB`). `input_pipeline.open_source` picks the kind from the --data spec;
+`input_pipeline.train_dataset` and `input_pipeline.eval_dataset` use only what is declared
+here, so a new kind needs no change there.
 
-Imports point down only: data -> {folders, records, tfds_source} -> sources -> decode.
-This module imports none of the kinds and never data.py.
+Imports point down only: input_pipeline -> {folders, records, tfds_source} -> sources ->
+decode. This module imports none of the kinds and never input_pipeline.py.
 """
 
 from __future__ import annotations

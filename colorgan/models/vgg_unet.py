@@ -9,7 +9,7 @@ bilinear x2 -> concat skip -> conv3x3 -> BN -> ReLU, widths 8b, 8b, 4b, 2b, b fo
 b = base_filters, then a 3x3 conv to ab and tanh.
 
 The encoder is the nested model "encoder" (frozen unless the run trains it, see
-training.py); every other weight is the decoder's. The output conv starts at zero, so an
+train/loop.py); every other weight is the decoder's. The output conv starts at zero, so an
 untrained generator predicts ab = 0 (the grayscale photo, a good first guess) rather
 than random colour that the first hundreds of steps would spend unlearning.
 """
@@ -142,7 +142,7 @@ class HintPropagation(keras.layers.Layer):
     instead of +2.4), because the frozen decoder has learnt the training photos and their
     hints tell it little. Propagating true colour onto gray on the *training* photos,
     tau = 0.1 and eps <= 0.1 are best, sigma 1/4 (10 hints) to 1/8 (50); a model's colour
-    needs less correction than gray, so 1/8 (BUILD_NOTES "Hints").
+    needs less correction than gray, so 1/8 (docs/notes/hints.md).
     """
 
     CELLS = 32
@@ -252,7 +252,7 @@ def _add_hints(x, branch: tuple[list, tf.Tensor] | None, level: int, width: int)
     features beside the hints: three 3x3 convs dilated 1, 2, 4 (a reach of 7 cells, 112
     px at S/16), so a hint can spread over the region the image features say it belongs
     to. A branch that saw the hints alone and spread them 3x3 gained 0.25 dB at 10 hints
-    after 1,686 steps (BUILD_NOTES "Hints")."""
+    after 1,686 steps (docs/notes/hints.md)."""
     if branch is None:
         return x
     features, presence = branch

@@ -167,7 +167,7 @@ class Colorizer(tf.Module):
 
     def _one_png(self, image_bytes):
         # zlib level 1: a 1 MP photo encodes in ~60 ms instead of ~400 ms at the default
-        # level 6, for ~10 % more bytes (measured; BUILD_NOTES.md).
+        # level 6, for ~10 % more bytes (measured; docs/notes/serving.md).
         return tf.io.encode_png(self._one_image(image_bytes), compression=1)
 
     def _one_jpeg(self, image_bytes):

@@ -4,7 +4,7 @@ Keras 3's Adam updates each variable with about ten separate element-wise ops (t
 assign_adds, squares, a sqrt, a divide, ...), each a full pass over memory. TF's
 `ResourceApplyAdam` does the same update in one pass. On the pix2pix U-Net + PatchGAN
 (57 M parameters, 2 cores) one update of all of them takes ~30 ms fused against
-~110-140 ms (measured, BUILD_NOTES.md): 6-8 % of a bf16 train step.
+~110-140 ms (measured, docs/notes/speed.md): 6-8 % of a bf16 train step.
 
 Same maths as keras.optimizers.Adam (Kingma & Ba with epsilon outside the square root,
 bias correction folded into the step size), the same slot variables (a checkpoint

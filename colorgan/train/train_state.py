@@ -1,7 +1,7 @@
 """The train state: both models, their optimizers and the step, created inside a
 `tf.distribute` strategy's scope; one `tf.train.Checkpoint` of it is the workdir's checkpoint.
 
-Shared by the train step (train/step.py) and the fit loop (train/fit.py).
+Shared by the train step (train/train_step.py) and the fit loop (train/fit.py).
 """
 
 from __future__ import annotations
