@@ -260,6 +260,45 @@ class TemporalConfig:
             raise UserError(f"flow_side={self.flow_side} must be >= 16")
 
 
+@dataclass(frozen=True)
+class DegradeConfig:
+    """How a clean photo becomes an old-photo scan (data/degrade.py), drawn per photo.
+
+    A range (low, high) is drawn uniformly; a probability decides whether a step happens.
+    The order is Real-ESRGAN's first-order one, with old-photo steps: tone, blur, downscale,
+    fade, grain, JPEG (once or twice). Values are on lightness in [0, 1] (Lab L / 100).
+    """
+
+    tone: float = _field(0.3, "Probability that the scan is of a toned print (sepia or cyan): "
+                         "its lightness, not the gray photo's.")
+    blur_sigma: tuple[float, float] = _field((0.2, 2.0), "Gaussian blur sigma in pixels of "
+                                             "the full-size photo (low, high).")
+    blur_anisotropic: float = _field(0.5, "Probability that the blur kernel is anisotropic "
+                                     "(second sigma and angle drawn independently).")
+    fade_black: tuple[float, float] = _field((0.0, 0.25), "Lightness that black becomes.")
+    fade_white: tuple[float, float] = _field((0.75, 1.0), "Lightness that white becomes.")
+    fade_gamma: tuple[float, float] = _field((0.7, 1.4), "Tone curve exponent before the fade.")
+    grain_sigma: tuple[float, float] = _field((0.0, 0.08), "Film grain's standard deviation.")
+    grain_poisson: float = _field(0.3, "Probability that the grain is Poisson (signal-"
+                                  "dependent, peak 1 / sigma^2) instead of Gaussian.")
+    grain_clumped: float = _field(0.5, "Probability that the grain is clumped (blurred white "
+                                  "noise, rescaled to the same sigma).")
+    jpeg_quality: tuple[int, int] = _field((30, 95), "JPEG quality (low, high).")
+    jpeg_twice: float = _field(0.3, "Probability of a second JPEG pass (a re-saved scan).")
+
+    def __post_init__(self):
+        for name in ("tone", "blur_anisotropic", "grain_poisson", "grain_clumped", "jpeg_twice"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise UserError(f"{name}={getattr(self, name)} must be in [0, 1]")
+        for name, least, most in (("blur_sigma", 0.0, 8.0), ("fade_black", 0.0, 0.5),
+                                  ("fade_white", 0.5, 1.0), ("fade_gamma", 0.2, 5.0),
+                                  ("grain_sigma", 0.0, 0.5), ("jpeg_quality", 1, 100)):
+            low, high = getattr(self, name)
+            if not least <= low <= high <= most:
+                raise UserError(f"{name}={low},{high} must be low <= high within "
+                                f"[{least}, {most}]")
+
+
 RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour
 
 

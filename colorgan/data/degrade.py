@@ -1,0 +1,143 @@
+"""Old-photo degradations of a clean photo's lightness, in TensorFlow (inside tf.data).
+
+Each operation takes lightness images [H, W, 1] float32 in [0, 1] (Lab L / 100) and, where
+it draws noise, an explicit stateless seed ([2] int32/int64): the same (seed, photo) gives
+the same scan, so a run that derives the seed from (seed, step, replica) resumes exactly.
+`old_photo` chains them as config.DegradeConfig says, after Real-ESRGAN's first-order
+pipeline (blur, resize, noise, JPEG) with the old-photo steps added (toned prints, fade,
+film grain, a second JPEG). Dust and scratches are not here yet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from colorgan import color
+from colorgan.config import DegradeConfig
+
+# Toned prints: the print's RGB from the photo's RGB (rows: R, G, B). Sepia is the common
+# "sepia filter" matrix; cyan is a cyanotype's Prussian-blue ramp on the photo's gray.
+SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]],
+                 np.float32)
+CYAN = np.array([[0.0, 0.15, 0.05], [0.15, 0.45, 0.1], [0.2, 0.55, 0.25]], np.float32)
+RESIZE_METHODS = ("area", "bilinear", "bicubic")
+KERNEL_SIZE = 21  # covers 3 sigma of the widest blur the config allows by default (2 px x 3)
+
+
+def gaussian_kernel(size: int, sigma_x: tf.Tensor, sigma_y: tf.Tensor,
+                    theta: tf.Tensor) -> tf.Tensor:
+    """[size, size] float32 summing to 1: a bivariate Gaussian with standard deviations
+    sigma_x, sigma_y (pixels) along axes rotated by theta (radians) from x, y."""
+    sigma_x, sigma_y, theta = (tf.cast(v, tf.float32) for v in (sigma_x, sigma_y, theta))
+    r = (size - 1) / 2
+    y, x = tf.meshgrid(tf.linspace(-r, r, size), tf.linspace(-r, r, size), indexing="ij")
+    c, s = tf.cos(theta), tf.sin(theta)
+    u, v = c * x + s * y, -s * x + c * y  # coordinates along the rotated axes
+    k = tf.exp(-0.5 * (tf.square(u / sigma_x) + tf.square(v / sigma_y)))
+    return k / tf.reduce_sum(k)
+
+
+def blur(gray: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """[H, W, 1] convolved with kernel [k, k] (odd k), edges reflected; same size."""
+    k = kernel.shape[0]
+    pad = k // 2
+    x = tf.pad(gray[None], [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    return tf.nn.conv2d(x, kernel[:, :, None, None], 1, "VALID")[0]
+
+
+def downscale(gray: tf.Tensor, scale: int, method: str) -> tf.Tensor:
+    """[H, W, 1] -> [H // scale, W // scale, 1] (antialiased: a scanner integrates light)."""
+    if scale == 1:
+        return gray
+    h, w = tf.shape(gray)[0] // scale, tf.shape(gray)[1] // scale
+    return tf.image.resize(gray, [h, w], method=method, antialias=True)
+
+
+def fade(gray: tf.Tensor, black: tf.Tensor, white: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
+    """A faded print: black + (white - black) * gray ** gamma."""
+    return black + (white - black) * tf.pow(tf.maximum(gray, 0.0), gamma)
+
+
+def grain(gray: tf.Tensor, sigma: tf.Tensor, seed: tf.Tensor, *, poisson: bool = False,
+          clump: float = 0.0) -> tf.Tensor:
+    """Film grain of standard deviation `sigma` added to [H, W, 1].
+
+    Gaussian: gray + sigma * n. Poisson: counts of mean gray * peak, over peak, with
+    peak = 1 / sigma^2 (so sigma is the noise at gray = 1; darker is less noisy). clump > 0
+    blurs the white noise with a Gaussian of that sigma (pixels) and rescales it to unit
+    variance (divided by the kernel's L2 norm), so grains are larger but as strong.
+    """
+    sigma = tf.cast(sigma, tf.float32)
+    noise = tf.random.stateless_normal(tf.shape(gray), seed)
+    if clump > 0:
+        kernel = gaussian_kernel(2 * math.ceil(3 * clump) + 1, clump, clump, 0.0)
+        noise = blur(noise, kernel) / tf.norm(kernel)
+    if not poisson:
+        return gray + sigma * noise
+    # A Poisson count of mean lam is lam + sqrt(lam) * n for large lam; the exact draw is
+    # stateless_poisson, whose noise cannot be clumped, hence this normal approximation
+    # (exact in mean and variance, which is what the grain's look depends on).
+    peak = 1.0 / tf.maximum(tf.square(sigma), 1e-8)
+    lam = tf.maximum(gray, 0.0) * peak
+    return (lam + tf.sqrt(lam) * noise) / peak
+
+
+def jpeg(gray: tf.Tensor, quality: tf.Tensor) -> tf.Tensor:
+    """[H, W, 1] in [0, 1] through a JPEG encode and decode at `quality` (1-100)."""
+    return tf.image.adjust_jpeg_quality(tf.clip_by_value(gray, 0.0, 1.0), quality)
+
+
+def toned_lightness(rgb: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:
+    """[H, W, 3] sRGB -> the lightness [H, W, 1] in [0, 1] of its print toned by `matrix`."""
+    toned = tf.clip_by_value(tf.einsum("hwc,dc->hwd", rgb, matrix), 0.0, 1.0)
+    return color.lightness(toned) / 100.0
+
+
+def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 1) -> tf.Tensor:
+    """A clean photo [H, W, 3] sRGB in [0, 1] -> its old-photo scan's lightness
+    [H // scale, W // scale, 1] in [0, 1], every random choice drawn from `seed`."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
+
+    def uniform(i, low, high, shape=()):
+        return tf.random.stateless_uniform(shape, seeds[i], low, high)
+
+    coins = uniform(0, 0.0, 1.0, [8])  # one coin per yes/no choice
+    gray = color.lightness(rgb) / 100.0
+    which = tf.cast(coins[1] < 0.5, tf.int32)
+    toned = tf.switch_case(which, [lambda: toned_lightness(rgb, SEPIA),
+                                   lambda: toned_lightness(rgb, CYAN)])
+    gray = tf.where(coins[0] < cfg.tone, toned, gray)
+
+    sig = uniform(2, *cfg.blur_sigma, [2])
+    sigma_y = tf.where(coins[2] < cfg.blur_anisotropic, sig[1], sig[0])
+    theta = uniform(1, 0.0, math.pi)
+    gray = blur(gray, gaussian_kernel(KERNEL_SIZE, sig[0], sigma_y, theta))
+
+    method = tf.cast(uniform(3, 0.0, len(RESIZE_METHODS)), tf.int32)
+    gray = tf.switch_case(method, [lambda m=m: downscale(gray, scale, m) for m in RESIZE_METHODS])
+
+    def lerp(t, r):
+        return r[0] + t * (r[1] - r[0])
+
+    f = uniform(4, 0.0, 1.0, [3])
+    gray = fade(gray, lerp(f[0], cfg.fade_black), lerp(f[1], cfg.fade_white),
+                lerp(f[2], cfg.fade_gamma))
+
+    sigma = uniform(5, *cfg.grain_sigma)
+    grain_seed = seeds[6]
+    gray = tf.case([(coins[3] < cfg.grain_poisson,
+                     lambda: tf.cond(coins[4] < cfg.grain_clumped,
+                                     lambda: grain(gray, sigma, grain_seed, poisson=True,
+                                                   clump=1.0),
+                                     lambda: grain(gray, sigma, grain_seed, poisson=True))),
+                    (coins[4] < cfg.grain_clumped,
+                     lambda: grain(gray, sigma, grain_seed, clump=1.0))],
+                   default=lambda: grain(gray, sigma, grain_seed))
+
+    q = tf.cast(tf.round(uniform(7, *(float(v) for v in cfg.jpeg_quality), [2])), tf.int32)
+    gray = jpeg(gray, q[0])
+    gray = tf.cond(coins[5] < cfg.jpeg_twice, lambda: jpeg(gray, q[1]), lambda: gray)
+    return tf.ensure_shape(gray, [None, None, 1])
