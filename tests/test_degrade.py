@@ -112,3 +112,30 @@ def test_the_config_refuses_bad_ranges():
         config.DegradeConfig(blur_sigma=(3.0, 1.0))
     with pytest.raises(UserError, match=r"tone=1.5 must be in \[0, 1\]"):
         config.DegradeConfig(tone=1.5)
+
+
+def test_old_photo_batches_resume_exactly_and_split_across_replicas():
+    from colorgan.data import input_pipeline as ip
+    src = ip.open_source("samples")
+    kw = dict(image_size=32, batch_size=4, seed=3, old_photo=config.DegradeConfig(), scale=2)
+    straight = [tuple(t.numpy() for t in b) for b in ip.train_dataset(src, **kw).take(3)]
+    scan, L, ab = straight[0]
+    assert scan.shape == (4, 16, 16, 1) and L.shape == (4, 32, 32, 1) and ab.shape == (4, 32, 32, 2)
+    assert -1 <= scan.min() and scan.max() <= 1
+    # A scan is not the photo: far from the photo's own L, area-downscaled.
+    small = L.reshape(4, 16, 2, 16, 2, 1).mean(axis=(2, 4))
+    assert np.abs(scan - small).mean() > 0.02
+    resumed = [tuple(t.numpy() for t in b)
+               for b in ip.train_dataset(src, start_index=4, **kw).take(2)]
+    for a, b in zip(straight[1:], resumed):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    # Two replicas fed by one pipeline: their per-replica halves are the global batch.
+    ctx = tf.distribute.InputContext(num_input_pipelines=1, input_pipeline_id=0,
+                                     num_replicas_in_sync=2)
+    halves = [tuple(t.numpy() for t in b)
+              for b in ip.train_dataset(src, input_context=ctx, **kw).take(2)]
+    for x, a, b in zip(straight[0], *halves):
+        np.testing.assert_array_equal(x, np.concatenate([a, b]))
+    with pytest.raises(UserError, match="color_space=lab"):
+        ip.train_dataset(src, **{**kw, "scale": 3})

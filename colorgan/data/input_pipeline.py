@@ -20,7 +20,9 @@ from pathlib import Path
 import tensorflow as tf
 
 from colorgan import color, fileio
-from colorgan.data import folders, memcache, records, tfds_source  # tfds is imported on use
+from colorgan.config import DegradeConfig
+from colorgan.data import degrade, folders, memcache, records, tfds_source  # tfds: on use
+from colorgan.errors import UserError
 from colorgan.data.sources import ImageSource
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -122,7 +124,8 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
                   crop_area: tuple[float, float] = (0.35, 1.0), start_index: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
                   shuffle_buffer: int = 2048, input_noise: float = 0.0,
-                  color_space: str = "lab", cache_mb: float = 0.0) -> tf.data.Dataset:
+                  color_space: str = "lab", cache_mb: float = 0.0,
+                  old_photo: DegradeConfig | None = None, scale: int = 1) -> tf.data.Dataset:
     """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]) (or Y, UV: `to_model`);
     from a source with min_chroma > 0 (the TFDS and TFRecord streams), (L, ab, weights [b])
     where weight 0 marks a grayscale crop (the train step leaves it out of every loss).
@@ -137,7 +140,13 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     from its stateless seed: the same noise whatever the replica layout.
     `cache_mb` > 0: a folder's photos are decoded once into memory when they fit
     (`memcache.cache_in_memory`); the batches are the same bit for bit.
+    `old_photo`: each batch starts with the crops' old-photo scans (data/degrade.py) as
+    L [b, S / scale, S / scale, 1] in the model range, drawn from the element's seed like
+    the crop (exact resume, any replica layout): (scan, L, ab[, weights]). Lab only.
     """
+    if old_photo is not None and (color_space != "lab" or image_size % scale):
+        raise UserError(f"old-photo batches need color_space=lab and an image_size divisible "
+                        f"by scale={scale} (got {color_space}, {image_size})")
     per_replica = batch_size
     if input_context is not None:
         per_replica = input_context.get_per_replica_batch_size(batch_size)
@@ -163,13 +172,18 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         if weigh:
             weight = tf.cast(color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma,
                              tf.float32)
-        return crop, noise, weight
+        scan = tf.zeros([0], tf.float32)
+        if old_photo is not None:
+            scan_seed = tf.random.experimental.stateless_fold_in(element_seed, 2)
+            scan = degrade.old_photo(crop, old_photo, scan_seed, scale) * 2.0 - 1.0
+        return crop, noise, weight, scan
 
-    def finish(crops, noise, weights):
+    def finish(crops, noise, weights, scans):
         L, ab = to_model(crops, color_space)  # colour maths on whole batches: vectorized
         if input_noise > 0:
             L = tf.clip_by_value(L + noise, -1.0, 1.0)
-        return (L, ab, weights) if weigh else (L, ab)
+        batch = (L, ab, weights) if weigh else (L, ab)
+        return (scans, *batch) if old_photo is not None else batch
 
     ds = elements.map(load, num_parallel_calls=AUTOTUNE)
     ds = ds.batch(per_replica, drop_remainder=True)
