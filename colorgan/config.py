@@ -265,12 +265,16 @@ class DegradeConfig:
     """How a clean photo becomes an old-photo scan (data/degrade.py), drawn per photo.
 
     A range (low, high) is drawn uniformly; a probability decides whether a step happens.
-    The order is Real-ESRGAN's first-order one, with old-photo steps: tone, blur, downscale,
-    fade, grain, JPEG (once or twice). Values are on lightness in [0, 1] (Lab L / 100).
+    The order is Real-ESRGAN's first-order one, with old-photo steps: tone, dust and
+    scratches, blur, downscale, fade, grain, JPEG (once or twice). Values are on lightness
+    in [0, 1] (Lab L / 100).
     """
 
     tone: float = _field(0.3, "Probability that the scan is of a toned print (sepia or cyan): "
                          "its lightness, not the gray photo's.")
+    dust: float = _field(0.3, "Probability of dust specks and scratches on the print.")
+    dust_specks: int = _field(12, "Dust specks per dusty print (radius 0.5-2 px).")
+    scratches: int = _field(2, "Thin light scratches per dusty print.")
     blur_sigma: tuple[float, float] = _field((0.2, 2.0), "Gaussian blur sigma in pixels of "
                                              "the full-size photo (low, high).")
     blur_anisotropic: float = _field(0.5, "Probability that the blur kernel is anisotropic "
@@ -287,9 +291,13 @@ class DegradeConfig:
     jpeg_twice: float = _field(0.3, "Probability of a second JPEG pass (a re-saved scan).")
 
     def __post_init__(self):
-        for name in ("tone", "blur_anisotropic", "grain_poisson", "grain_clumped", "jpeg_twice"):
+        for name in ("tone", "dust", "blur_anisotropic", "grain_poisson", "grain_clumped",
+                     "jpeg_twice"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name}={getattr(self, name)} must be in [0, 1]")
+        if self.dust_specks < 0 or self.scratches < 0:
+            raise UserError(f"dust_specks={self.dust_specks}, scratches={self.scratches} "
+                            "must be >= 0")
         for name, least, most in (("blur_sigma", 0.0, 8.0), ("fade_black", 0.0, 0.5),
                                   ("fade_white", 0.5, 1.0), ("fade_gamma", 0.2, 5.0),
                                   ("grain_sigma", 0.0, 0.5), ("jpeg_quality", 1, 100)):

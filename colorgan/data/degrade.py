@@ -5,7 +5,7 @@ it draws noise, an explicit stateless seed ([2] int32/int64): the same (seed, ph
 the same scan, so a run that derives the seed from (seed, step, replica) resumes exactly.
 `old_photo` chains them as config.DegradeConfig says, after Real-ESRGAN's first-order
 pipeline (blur, resize, noise, JPEG) with the old-photo steps added (toned prints, fade,
-film grain, a second JPEG). Dust and scratches are not here yet.
+film grain, dust and scratches, a second JPEG).
 """
 
 from __future__ import annotations
@@ -85,6 +85,51 @@ def grain(gray: tf.Tensor, sigma: tf.Tensor, seed: tf.Tensor, *, poisson: bool =
     return (lam + tf.sqrt(lam) * noise) / peak
 
 
+def speck_mask(height: int | tf.Tensor, width: int | tf.Tensor, centers: tf.Tensor,
+               radii: tf.Tensor) -> tf.Tensor:
+    """[H, W, 1] bool: pixels whose centre lies within radii [N] of centers [N, 2] (y, x)."""
+    y, x = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32),
+                       indexing="ij")
+    d2 = tf.square(y[..., None] - centers[:, 0]) + tf.square(x[..., None] - centers[:, 1])
+    return tf.reduce_any(d2 <= tf.square(radii), axis=-1)[..., None]
+
+
+def line_mask(height: int | tf.Tensor, width: int | tf.Tensor, start: tf.Tensor, end: tf.Tensor,
+              half_width: tf.Tensor) -> tf.Tensor:
+    """[H, W, 1] bool: pixels within half_width of any segment start[i] -> end[i] ([N, 2])."""
+    y, x = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32),
+                       indexing="ij")
+    p = tf.stack([y, x], axis=-1)[:, :, None, :]  # [H, W, 1, 2]
+    d = end - start  # [N, 2]
+    t = tf.reduce_sum((p - start) * d, -1) / tf.maximum(tf.reduce_sum(d * d, -1), 1e-6)
+    nearest = start + tf.clip_by_value(t, 0.0, 1.0)[..., None] * d
+    dist2 = tf.reduce_sum(tf.square(p - nearest), -1)
+    return tf.reduce_any(dist2 <= tf.square(half_width), axis=-1)[..., None]
+
+
+def dust_and_scratches(gray: tf.Tensor, seed: tf.Tensor, specks: int,
+                       scratches: int) -> tf.Tensor:
+    """Dust specks (radius 0.5-2 px, each white or black) and thin light scratches
+    (half-width 0.4-1 px, a tenth to the whole of the image's longer side) on [H, W, 1]."""
+    h, w = tf.shape(gray)[0], tf.shape(gray)[1]
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=6)
+    size = tf.cast(tf.stack([h, w]), tf.float32)
+    centers = tf.random.stateless_uniform([specks, 2], s[0]) * size
+    radii = tf.random.stateless_uniform([specks], s[1], 0.5, 2.0)
+    white = tf.random.stateless_uniform([specks], s[2]) < 0.7  # dust on the negative: white
+    out = gray
+    for value, pick in ((1.0, white), (0.0, ~white)):
+        mask = speck_mask(h, w, tf.boolean_mask(centers, pick), tf.boolean_mask(radii, pick))
+        out = tf.where(mask, value, out)
+    start = tf.random.stateless_uniform([scratches, 2], s[3]) * size
+    angle = tf.random.stateless_uniform([scratches], s[4], 0.0, 2 * math.pi)
+    length_width = tf.random.stateless_uniform([scratches, 2], s[5])
+    length = (0.1 + 0.9 * length_width[:, 0]) * tf.reduce_max(size)
+    end = start + length[:, None] * tf.stack([tf.sin(angle), tf.cos(angle)], -1)
+    mask = line_mask(h, w, start, end, 0.4 + 0.6 * length_width[:, 1])
+    return tf.where(mask, tf.maximum(out, 0.85), out)  # a scratch lets light through
+
+
 def jpeg(gray: tf.Tensor, quality: tf.Tensor) -> tf.Tensor:
     """[H, W, 1] in [0, 1] through a JPEG encode and decode at `quality` (1-100)."""
     return tf.image.adjust_jpeg_quality(tf.clip_by_value(gray, 0.0, 1.0), quality)
@@ -110,6 +155,10 @@ def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 
     toned = tf.switch_case(which, [lambda: toned_lightness(rgb, SEPIA),
                                    lambda: toned_lightness(rgb, CYAN)])
     gray = tf.where(coins[0] < cfg.tone, toned, gray)
+
+    defects = dust_and_scratches(gray, tf.random.experimental.stateless_fold_in(seeds[0], 1),
+                                 cfg.dust_specks, cfg.scratches)
+    gray = tf.where(coins[6] < cfg.dust, defects, gray)
 
     sig = uniform(2, *cfg.blur_sigma, [2])
     sigma_y = tf.where(coins[2] < cfg.blur_anisotropic, sig[1], sig[0])
