@@ -61,8 +61,8 @@ def fade(gray: tf.Tensor, black: tf.Tensor, white: tf.Tensor, gamma: tf.Tensor) 
     return black + (white - black) * tf.pow(tf.maximum(gray, 0.0), gamma)
 
 
-def grain(gray: tf.Tensor, sigma: tf.Tensor, seed: tf.Tensor, *, poisson: bool = False,
-          clump: float = 0.0) -> tf.Tensor:
+def grain(gray: tf.Tensor, sigma: tf.Tensor, seed: tf.Tensor, *,
+          poisson: bool | tf.Tensor = False, clump: float = 0.0) -> tf.Tensor:
     """Film grain of standard deviation `sigma` added to [H, W, 1].
 
     Gaussian: gray + sigma * n. Poisson: counts of mean gray * peak, over peak, with
@@ -75,31 +75,32 @@ def grain(gray: tf.Tensor, sigma: tf.Tensor, seed: tf.Tensor, *, poisson: bool =
     if clump > 0:
         kernel = gaussian_kernel(2 * math.ceil(3 * clump) + 1, clump, clump, 0.0)
         noise = blur(noise, kernel) / tf.norm(kernel)
-    if not poisson:
-        return gray + sigma * noise
-    # A Poisson count of mean lam is lam + sqrt(lam) * n for large lam; the exact draw is
-    # stateless_poisson, whose noise cannot be clumped, hence this normal approximation
-    # (exact in mean and variance, which is what the grain's look depends on).
-    peak = 1.0 / tf.maximum(tf.square(sigma), 1e-8)
-    lam = tf.maximum(gray, 0.0) * peak
-    return (lam + tf.sqrt(lam) * noise) / peak
+    # A Poisson count of mean lam = gray * peak is lam + sqrt(lam) * n for large lam, so
+    # over peak it is gray + sigma * sqrt(gray) * n. The exact draw (stateless_poisson)
+    # could not be clumped; this one is exact in mean and variance, which the look needs.
+    strength = tf.where(poisson, tf.sqrt(tf.maximum(gray, 0.0)), 1.0)
+    return gray + sigma * strength * noise
+
+
+def _pixel_grid(height: int | tf.Tensor, width: int | tf.Tensor) -> tf.Tensor:
+    """[H, W, 2] float32: each pixel's (y, x)."""
+    y, x = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32),
+                       indexing="ij")
+    return tf.stack([y, x], axis=-1)
 
 
 def speck_mask(height: int | tf.Tensor, width: int | tf.Tensor, centers: tf.Tensor,
                radii: tf.Tensor) -> tf.Tensor:
     """[H, W, 1] bool: pixels whose centre lies within radii [N] of centers [N, 2] (y, x)."""
-    y, x = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32),
-                       indexing="ij")
-    d2 = tf.square(y[..., None] - centers[:, 0]) + tf.square(x[..., None] - centers[:, 1])
+    p = _pixel_grid(height, width)[:, :, None, :]  # [H, W, 1, 2]
+    d2 = tf.reduce_sum(tf.square(p - centers), -1)
     return tf.reduce_any(d2 <= tf.square(radii), axis=-1)[..., None]
 
 
 def line_mask(height: int | tf.Tensor, width: int | tf.Tensor, start: tf.Tensor, end: tf.Tensor,
               half_width: tf.Tensor) -> tf.Tensor:
     """[H, W, 1] bool: pixels within half_width of any segment start[i] -> end[i] ([N, 2])."""
-    y, x = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32),
-                       indexing="ij")
-    p = tf.stack([y, x], axis=-1)[:, :, None, :]  # [H, W, 1, 2]
+    p = _pixel_grid(height, width)[:, :, None, :]  # [H, W, 1, 2]
     d = end - start  # [N, 2]
     t = tf.reduce_sum((p - start) * d, -1) / tf.maximum(tf.reduce_sum(d * d, -1), 1e-6)
     nearest = start + tf.clip_by_value(t, 0.0, 1.0)[..., None] * d
@@ -151,14 +152,15 @@ def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 
 
     coins = uniform(0, 0.0, 1.0, [8])  # one coin per yes/no choice
     gray = color.lightness(rgb) / 100.0
-    which = tf.cast(coins[1] < 0.5, tf.int32)
-    toned = tf.switch_case(which, [lambda: toned_lightness(rgb, SEPIA),
-                                   lambda: toned_lightness(rgb, CYAN)])
-    gray = tf.where(coins[0] < cfg.tone, toned, gray)
-
-    defects = dust_and_scratches(gray, tf.random.experimental.stateless_fold_in(seeds[0], 1),
-                                 cfg.dust_specks, cfg.scratches)
-    gray = tf.where(coins[6] < cfg.dust, defects, gray)
+    # tf.cond, not tf.where: a photo pays only for the steps it gets (this runs per element).
+    gray = tf.cond(coins[0] < cfg.tone,
+                   lambda: tf.cond(coins[1] < 0.5, lambda: toned_lightness(rgb, CYAN),
+                                   lambda: toned_lightness(rgb, SEPIA)),
+                   lambda: gray)
+    dust_seed = tf.random.experimental.stateless_fold_in(seeds[0], 1)
+    gray = tf.cond(coins[6] < cfg.dust,
+                   lambda: dust_and_scratches(gray, dust_seed, cfg.dust_specks, cfg.scratches),
+                   lambda: gray)
 
     sig = uniform(2, *cfg.blur_sigma, [2])
     sigma_y = tf.where(coins[2] < cfg.blur_anisotropic, sig[1], sig[0])
@@ -176,15 +178,10 @@ def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 
                 lerp(f[2], cfg.fade_gamma))
 
     sigma = uniform(5, *cfg.grain_sigma)
-    grain_seed = seeds[6]
-    gray = tf.case([(coins[3] < cfg.grain_poisson,
-                     lambda: tf.cond(coins[4] < cfg.grain_clumped,
-                                     lambda: grain(gray, sigma, grain_seed, poisson=True,
-                                                   clump=1.0),
-                                     lambda: grain(gray, sigma, grain_seed, poisson=True))),
-                    (coins[4] < cfg.grain_clumped,
-                     lambda: grain(gray, sigma, grain_seed, clump=1.0))],
-                   default=lambda: grain(gray, sigma, grain_seed))
+    poisson = coins[3] < cfg.grain_poisson
+    gray = tf.cond(coins[4] < cfg.grain_clumped,
+                   lambda: grain(gray, sigma, seeds[6], poisson=poisson, clump=1.0),
+                   lambda: grain(gray, sigma, seeds[6], poisson=poisson))
 
     q = tf.cast(tf.round(uniform(7, *(float(v) for v in cfg.jpeg_quality), [2])), tf.int32)
     gray = jpeg(gray, q[0])
