@@ -15,8 +15,6 @@ machine. Run it on an otherwise idle machine.
 from colorgan import cli  # first: quiets TensorFlow's start-up
 
 import json
-import os
-import platform
 
 from absl import flags, logging
 
@@ -28,7 +26,9 @@ flags.DEFINE_list("figures", ["roof", "train", "pipeline", "serving"],
                   "then report their fraction of it), train, pipeline, serving, tflite (SavedModel vs LiteRT "
                   "colorizing latency), l1 (short-run L1 per precision), quality (seconds of "
                   "training from scratch to samples:val PSNR gray + 0.5 and + 1.0 dB), video "
-                  "(colorize.py's frames/s on a 480p clip, frame by frame and --temporal=flow).")
+                  "(colorize.py's frames/s on a 480p clip, frame by frame and --temporal=flow), "
+                  "restore (seconds for the shipped restorer + colorizer: restore a 1 MP scan, "
+                  "x4 to 4 MP and to 16 MP).")
 flags.DEFINE_float("quality_budget_s", 300, "Training seconds --figures=quality may spend "
                    "per preset and precision before it gives up.")
 flags.DEFINE_integer("quality_eval_every", 0, "Steps between validations of --figures=quality "
@@ -42,19 +42,8 @@ flags.DEFINE_string("output", None, "Also write the JSON lines to this file.")
 
 
 def machine() -> dict:
-    import tensorflow as tf
-    info = {}  # the first "model name" and "flags" lines of /proc/cpuinfo
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    except OSError:  # not Linux
-        pass
-    model, flags_line = info.get("model name", platform.processor()), " " + info.get("flags", "")
-    isa = [x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16") if f" {x}" in flags_line]
-    return {"figure": "machine", "cpu": model, "cores": os.cpu_count(), "isa": isa,
-            "gpus": len(tf.config.list_physical_devices("GPU")), "tensorflow": tf.__version__}
+    from colorgan import machine as machine_info
+    return {"figure": "machine", **machine_info.describe()}
 
 
 def main(argv):
@@ -63,7 +52,8 @@ def main(argv):
     from colorgan.bench import measure
     from colorgan.errors import UserError
 
-    known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality", "video"}
+    known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality", "video",
+             "restore"}
     unknown = set(FLAGS.figures) - known
     if unknown:
         raise UserError(f"--figures: unknown {sorted(unknown)} ({', '.join(sorted(known))})")
@@ -120,6 +110,9 @@ def main(argv):
         if "video" in FLAGS.figures:
             for fig in measure.video_speed(cfg, preset, FLAGS.video_frames, FLAGS.repeats):
                 emit(fig)
+    if "restore" in FLAGS.figures:  # the shipped models: not per preset
+        for fig in measure.restore_latency(FLAGS.repeats):
+            emit(fig)
     print(measure.table(results[1:]))
     if out:
         out.close()

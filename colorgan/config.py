@@ -24,6 +24,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu", "auto")  # made in d
 PRECISIONS = ("fp32", "bf16", "fp16")
 KEEP_BEST = ("", "psnr", "ssim", "lpips", "dcf")  # validation.BEST_METRICS' keys
 PHASES = ("g", "d", "gan")
+RESTORER_SCALES = (1, 2, 4)  # models/restorer.py: one trunk, one head per scale
 
 
 def _field(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -197,6 +198,10 @@ class RenderConfig:
                                   "region, edges kept.")
     chroma_gain: float = _field(1.11, "Multiply the predicted chroma (a, b) by this "
                                 "(1 = as predicted).")
+    restore: bool = _field(False, "Restore the photo's lightness first (old photos: grain, "
+                           "blur, fade, JPEG) with the old-photo restorer, then colour it.")
+    upscale: int = _field(1, "Write the photo at this many times its size (1, 2 or 4): the "
+                          "restorer super-resolves the lightness, the colour follows.")
 
     def __post_init__(self):
         for name, value, least in (("render_size", self.render_size, "must be >= 0"),
@@ -204,20 +209,33 @@ class RenderConfig:
                                    ("chroma_gain", self.chroma_gain, "must be > 0")):
             if value < 0 or (name == "chroma_gain" and value == 0):
                 raise UserError(f"{name}={value} {least}")
+        if self.upscale not in RESTORER_SCALES:
+            raise UserError(f"upscale={self.upscale}: choose "
+                            f"{', '.join(map(str, RESTORER_SCALES))}")
+
+    @property
+    def restores(self) -> bool:
+        """Whether the restorer runs (--restore, or an upscale)."""
+        return self.restore or self.upscale > 1
 
     def post_processing(self) -> dict:
         """The fields an export bakes in (render_size stays a call-time input)."""
         return {"flip": self.flip, "chroma_smooth": self.chroma_smooth,
-                "chroma_gain": self.chroma_gain}
+                "chroma_gain": self.chroma_gain, "restore": self.restore,
+                "upscale": self.upscale}
 
     @staticmethod
     def baked(values: Mapping[str, Any], source: str) -> dict:
         """The post-processing fields read back from an export's JSON at `source`."""
         keys = RenderConfig().post_processing()
-        missing = sorted(set(keys) - set(values))
+        missing = sorted(set(keys) - set(values) - set(_ADDED_SINCE))
         if missing:
             raise UserError(f"model: {source} lacks {missing}")
-        return {k: values[k] for k in keys}
+        return {k: values.get(k, _ADDED_SINCE.get(k)) for k in keys}
+
+
+# Baked settings newer than the first exports: an export without them has their default.
+_ADDED_SINCE = {"restore": False, "upscale": 1}
 
 
 TEMPORAL_METHODS = ("flow", "none")  # colorgan.video.temporal
@@ -289,10 +307,12 @@ class DegradeConfig:
                                   "noise, rescaled to the same sigma).")
     jpeg_quality: tuple[int, int] = _field((30, 95), "JPEG quality (low, high).")
     jpeg_twice: float = _field(0.3, "Probability of a second JPEG pass (a re-saved scan).")
+    clean: float = _field(0.0, "Probability that the scan is only downscaled (bicubic, "
+                          "8-bit): the restorer must also leave a clean scan as it is.")
 
     def __post_init__(self):
         for name in ("tone", "dust", "blur_anisotropic", "grain_poisson", "grain_clumped",
-                     "jpeg_twice"):
+                     "jpeg_twice", "clean"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name}={getattr(self, name)} must be in [0, 1]")
         if self.dust_specks < 0 or self.scratches < 0:
@@ -305,6 +325,46 @@ class DegradeConfig:
             if not least <= low <= high <= most:
                 raise UserError(f"{name}={low},{high} must be low <= high within "
                                 f"[{least}, {most}]")
+
+
+@dataclass(frozen=True)
+class RestorerConfig:
+    """The old-photo restorer (models/restorer.py) and how it trains (train/restorer_fit.py):
+    scan lightness -> clean lightness at 1x, 2x or 4x. Steps cycle through the scales.
+
+    Crops are cut at about the scale of the evaluation photos (a tenth to a quarter of a
+    320 px photo, to `image_size`), so the texture it learns is the texture it restores.
+    """
+
+    channels: int = _field(32, "Width of the restorer's trunk.")
+    blocks: int = _field(6, "Residual blocks in the trunk (two 3x3 convs each).")
+    image_size: int = _field(96, "Side of a training crop at the output's size.")
+    crop_area: tuple[float, float] = _field((0.08, 0.25), "Fraction of the photo a crop covers.")
+    batch_size: int = _field(8, "Crops per step.")
+    steps: int = _field(3000, "Training steps in total (cycling through restoring at 1x, 2x, "
+                        "4x and super-resolving clean photos at 2x, 4x).")
+    learning_rate: float = _field(5e-4, "Adam learning rate (both networks), halved for the "
+                                  "last quarter of the steps.")
+    lambda_l1: float = _field(1.0, "Weight of the L1 loss.")
+    lambda_perceptual: float = _field(0.02, "Weight of the VGG16 perceptual loss.")
+    perceptual_layers: tuple[str, ...] = _field(("relu1_2", "relu2_2"),
+                                                "VGG16 layers of the perceptual loss.")
+    lambda_gan: float = _field(0.001, "Weight of the PatchGAN loss (0 = none).")
+    disc_filters: int = _field(32, "Width of the PatchGAN discriminator.")
+    seed: int = _field(0, "Seed of the crops and their degradations.")
+    degrade: DegradeConfig = DegradeConfig(clean=0.1)
+
+    def __post_init__(self):
+        if self.channels < 4 or self.blocks < 1 or self.batch_size < 1 or self.steps < 1:
+            raise UserError("restorer channels >= 4, blocks >= 1, batch_size >= 1, steps >= 1")
+        if self.image_size % max(RESTORER_SCALES):
+            raise UserError(f"restorer image_size={self.image_size} must be a multiple of "
+                            f"{max(RESTORER_SCALES)}")
+
+    def model_fields(self) -> dict:
+        """What decides the weights' shapes: written beside them, checked on load."""
+        return {"channels": self.channels, "blocks": self.blocks,
+                "scales": list(RESTORER_SCALES)}
 
 
 RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour

@@ -89,15 +89,21 @@ def define(flag_values: flags.FlagValues = flags.FLAGS) -> None:
 
 def define_flat(cls: type, flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """One flag per field of the flat dataclass `cls` (e.g. config.RenderConfig), each
-    defaulting to the field's default."""
+    defaulting to the field's default. A nested dataclass field (RestorerConfig.degrade)
+    gets no flag: it keeps its default."""
+    for f, kind in _flat_fields(cls):
+        _define(f.name, f, kind, f.default, flag_values)
+
+
+def _flat_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        _define(f.name, f, hints[f.name], f.default, flag_values)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls)
+            if not dataclasses.is_dataclass(hints[f.name])]
 
 
 def flat_values(cls: type, flag_values: flags.FlagValues = flags.FLAGS) -> Any:
     """`cls` built from the flags `define_flat` made."""
-    return cls(**{f.name: flag_values[f.name].value for f in dataclasses.fields(cls)})
+    return cls(**{f.name: flag_values[f.name].value for f, _ in _flat_fields(cls)})
 
 
 def overrides(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str, Any]:

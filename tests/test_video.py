@@ -162,6 +162,27 @@ def test_colorize_files_takes_a_mixed_list(tmp_path):
     assert again.written == [tmp_path / "clip_colorized.mp4"] and clip.exists()
 
 
+class Doubling:
+    """A stand-in restoring model that doubles the size (colorize.py --upscale=2)."""
+    scale, restores = 2, True
+
+    def __call__(self, images, render_size):
+        return tint(np.repeat(np.repeat(images, 2, axis=1), 2, axis=2), render_size)
+
+
+def test_an_upscaling_model_writes_the_video_at_its_size(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    truth = make_clip(clip, frames=6, size=(64, 48), audio=False)
+    # With the temporal filter on: it must read the output's lightness, not the input's.
+    n = film.colorize_video(Doubling(), clip, tmp_path / "out.mp4", batch_size=4)
+    info = container.probe(tmp_path / "out.mp4")
+    assert n == 6 and (info.width, info.height) == (128, 96)
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    expected = Doubling()(truth[:1] / 255.0, 0)[0] * 255
+    assert np.abs(first - expected).mean() < 6
+
+
 def test_a_folder_of_frames_is_one_video(tmp_path):
     frames = tmp_path / "reel"
     frames.mkdir()

@@ -23,7 +23,7 @@ from colorgan import config
 from colorgan.data import input_pipeline, memcache
 from colorgan.errors import UserError
 from colorgan.models import networks, vgg_unet
-from colorgan.serve import graph, litert, savedmodel
+from colorgan.serve import graph, litert, opener, savedmodel
 from colorgan.train import train_state, train_step, validation
 from colorgan.video import clips, film, temporal
 
@@ -255,6 +255,25 @@ def serving_latency(cfg: config.Config, preset: str, repeats: int) -> list[dict]
                                  warmup=2)
             out.append(_figure(f"{name}_{label}", preset, "fp32", size, 1,
                                [1e3 / r for r in rates], "ms"))
+    return out
+
+
+RESTORE_SIZES = (("restore_1MP", 1, (1155, 866)), ("x4_0.25MP_to_4MP", 4, (577, 433)),
+                 ("x4_1MP_to_16MP", 4, (1155, 866)))
+
+
+def restore_latency(repeats: int) -> list[dict]:
+    """Seconds: the shipped colorizer with the shipped restorer (serve/tiles.py) on a gray
+    photo: restore + colour of a 1 MP scan, and x4 upscales (restore off) to 4 and 16 MP."""
+    out = []
+    for name, scale, (w, h) in RESTORE_SIZES:
+        render = config.RenderConfig(restore=scale == 1, upscale=scale)
+        colorizer = opener.make_colorizer("pretrained", render)
+        gray = np.repeat(synthetic_photo(w, h).mean(-1, keepdims=True), 3, -1) / 255.0
+        images = tf.constant(gray[None], tf.float32)
+        rates = _median_rate(lambda: colorizer.colorize_at(images, tf.constant(0)).numpy(),
+                             1, repeats, warmup=1)
+        out.append(_figure(name, "shipped", "fp32", w * scale, 1, [1 / r for r in rates], "s"))
     return out
 
 

@@ -152,6 +152,20 @@ def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 
 
     coins = uniform(0, 0.0, 1.0, [8])  # one coin per yes/no choice
     gray = color.lightness(rgb) / 100.0
+    if cfg.clean > 0:  # a clean scan: downscaled and stored in 8 bits, nothing else
+        return tf.cond(coins[7] < cfg.clean,
+                       lambda: tf.round(tf.clip_by_value(
+                           downscale(gray, scale, "bicubic"), 0.0, 1.0) * 255.0) / 255.0,
+                       lambda: _old_print(rgb, gray, cfg, seeds, coins, scale))
+    return _old_print(rgb, gray, cfg, seeds, coins, scale)
+
+
+def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int) -> tf.Tensor:
+    """old_photo's degradation chain, from the drawn seeds and coins."""
+
+    def uniform(i, low, high, shape=()):
+        return tf.random.stateless_uniform(shape, seeds[i], low, high)
+
     # tf.cond, not tf.where: a photo pays only for the steps it gets (this runs per element).
     gray = tf.cond(coins[0] < cfg.tone,
                    lambda: tf.cond(coins[1] < 0.5, lambda: toned_lightness(rgb, CYAN),

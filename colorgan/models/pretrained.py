@@ -54,7 +54,7 @@ def read_config(spec: fileio.PathLike, what: str = "init_from") -> config.Config
                     "give 'pretrained', a workdir or an export")
 
 
-def _read_npz(path: str) -> dict[str, np.ndarray]:
+def read_npz(path: str) -> dict[str, np.ndarray]:
     try:  # read whole through gfile: np.load opens local files only
         with np.load(io.BytesIO(fileio.read_bytes(path)), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
@@ -63,7 +63,7 @@ def _read_npz(path: str) -> dict[str, np.ndarray]:
                         "reinstall colorgan or retrain") from None
 
 
-def _assign(model: keras.Model, arrays: dict[str, np.ndarray], source: str,
+def assign_weights(model: keras.Model, arrays: dict[str, np.ndarray], source: str,
             optional: set[int] = frozenset()) -> None:
     """Sets every variable of `model` from arrays[variable.path]; ids in `optional` may be
     missing (they keep their value). A missing or misshapen array is a UserError."""
@@ -92,7 +92,7 @@ def load_shipped(spec: fileio.PathLike) -> tuple[keras.Model, config.Config]:
 def set_generator_weights(generator: keras.Model, cfg: config.Config, path: str) -> None:
     """The shipped format's generator.npz into `generator`. A vgg16 encoder may be left out
     as a whole (it is then VGG16's own, as built); if any of it is there, all must be."""
-    arrays = _read_npz(fileio.join(path, GENERATOR_FILE))
+    arrays = read_npz(fileio.join(path, GENERATOR_FILE))
     optional = set()
     if cfg.model.encoder == "vgg16":
         encoder = vgg_unet.encoder_variables(generator)
@@ -103,7 +103,7 @@ def set_generator_weights(generator: keras.Model, cfg: config.Config, path: str)
     branch = vgg_unet.hint_variables(generator)
     if not any(v.path in arrays for v in branch):
         optional |= {id(v) for v in branch}
-    _assign(generator, arrays, fileio.join(path, GENERATOR_FILE), optional)
+    assign_weights(generator, arrays, fileio.join(path, GENERATOR_FILE), optional)
 
 
 def _encoder_is_vgg16s(generator: keras.Model) -> bool:
@@ -187,13 +187,13 @@ def init_from(spec: str, cfg: config.Config, generator: keras.Model,
         d_file = fileio.join(path, DISCRIMINATOR_FILE)
         if not fileio.isfile(d_file):
             return False
-        arrays = _read_npz(d_file)
+        arrays = read_npz(d_file)
         if [tuple(arrays.get(v.path, np.empty(0)).shape) for v in discriminator.variables] \
                 != [tuple(v.shape) for v in discriminator.variables]:
             logging.warning("init_from=%s: its discriminator does not fit this run's; D "
                             "starts from scratch", spec)
             return False
-        _assign(discriminator, arrays, d_file)
+        assign_weights(discriminator, arrays, d_file)
         return True
     if found.kind in ("workdir", "checkpoint"):
         prefix, _ = workdir.resolve_checkpoint(path)

@@ -25,8 +25,10 @@ import tensorflow as tf
 
 from colorgan import color, config
 from colorgan.data import decode
+from colorgan.errors import UserError
 from colorgan.models import hints, networks
-from colorgan.serve import chroma
+from colorgan.models import restorer as restorer_lib
+from colorgan.serve import chroma, tiles
 
 DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
 JPEG_QUALITY = 95
@@ -62,7 +64,8 @@ class Colorizer(tf.Module):
 
     def __init__(self, generator: keras.Model, render_size: int, max_pixels: int,
                  multiple: int, color_space: str = "lab", cfg: config.Config | None = None,
-                 render: config.RenderConfig | None = None):
+                 render: config.RenderConfig | None = None,
+                 restorer: restorer_lib.Restorer | None = None, tile: int = 192):
         super().__init__(name="colorizer")
         # Python values, so a traced graph holds only the steps that are on.
         self.render = render or config.RenderConfig()
@@ -82,14 +85,49 @@ class Colorizer(tf.Module):
         # takes hints.
         self.takes_hints = tf.Variable(networks.takes_hints(generator), trainable=False,
                                        name="takes_hints")
+        # The old-photo restorer, when the rendering restores or upscales (baked in, as the
+        # rest of the rendering): tracked like the generator's, so an export carries it.
+        self.restorer, self.tile = None, tile
+        if self.render.restores:
+            if restorer is None:
+                raise UserError("restore/upscale: this model has no restorer")
+            if color_space != "lab":
+                raise UserError(f"restore/upscale: the restorer works on Lab lightness; this "
+                                f"model colours in {color_space}")
+            self.restorer = restorer
+            self.restorer_variables = [v.value for v in restorer.everything.variables]
+            self.margin = restorer_lib.receptive_radius(restorer.cfg)
+        self.scale = self.render.upscale
+        # Saved with the export, so a loaded SavedModel can size its outputs (pixel limit).
+        self.upscale = tf.Variable(self.scale, trainable=False, name="upscale")
+        self.restores = tf.Variable(self.restorer is not None, trainable=False,
+                                    name="restores")
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32)])
     def colorize_at(self, images, render_size):
         """images [B, H, W, C] in [0, 1], render side (0 = default) -> RGB [B, H, W, 3]."""
         size = self._size(render_size)
-        L_full, L_small = prepare(images, size, self.space)
+        L_full, L_small = self._lightness(images, size)
         return finish(L_full, self._chroma(L_small, size), self.space)
+
+    def _lightness(self, images, size):
+        """prepare(), with the lightness restored (and upscaled) first where the rendering
+        says so: the colour is then predicted from the restored lightness."""
+        L_full, L_small = prepare(images, size, self.space)
+        if self.restorer is None:
+            return L_full, L_small
+        L_full = self.restore(L_full)
+        return L_full, tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
+
+    def restore(self, L):
+        """Model-range L [B, H, W, 1] -> restored L [B, s H, s W, 1] (s = upscale), in
+        tiles (serve/tiles.py), clipped to [-1, 1]."""
+        model = self.restorer.models[self.scale]
+        out = tiles.restore_tiled(
+            lambda window, lv: model(restorer_lib.model_input(window, lv, self.render.restore)),
+            L, restorer_lib.levels(L), self.scale, self.tile, self.margin)
+        return tf.clip_by_value(tf.cast(out, tf.float32), -1.0, 1.0)
 
     def _chroma(self, L_small, size, hint_maps=None):
         """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3]) -> the
@@ -122,7 +160,7 @@ class Colorizer(tf.Module):
         hints (hints.simulate at the render size; `seed` picks them): evaluate.py --hints=N.
         A model without hint channels ignores them."""
         size = self._size(render_size)
-        L_full, L_small = prepare(images, size, self.space)
+        L_full, L_small = self._lightness(images, size)
         rgb = tf.image.resize(tf.clip_by_value(_to_rgb(images), 0.0, 1.0), tf.stack([size, size]),
                               antialias=True)
         _, ab_small = self.space.to_model(rgb)
@@ -138,7 +176,7 @@ class Colorizer(tf.Module):
         height, each asking for the sRGB colour rgb [N, 3] in [0, 1] there (only its
         chroma counts: the photo keeps its lightness)."""
         size = self._size(render_size)
-        L_full, L_small = prepare(images, size, self.space)
+        L_full, L_small = self._lightness(images, size)
         _, ab = self.space.to_model(tf.clip_by_value(rgb, 0.0, 1.0))
         # A 3-pixel patch at the 128 px the shipped model trained at, in proportion elsewhere.
         side = tf.maximum(1, (3 * size + 64) // 128)
@@ -151,9 +189,10 @@ class Colorizer(tf.Module):
         return {"colorized": self.colorize_at(images, tf.constant(0, tf.int32))}
 
     def _check_pixels(self, pixels):
+        """pixels: the input's; its output has scale^2 times as many."""
         return tf.debugging.assert_less_equal(
-            pixels, self.max_pixels,
-            message="image has more pixels than max_pixels set at export")
+            pixels * self.scale * self.scale, self.max_pixels,
+            message="image (times upscale^2) has more pixels than max_pixels set at export")
 
     def _one_image(self, image_bytes):
         """Encoded bytes -> the colorized image as uint8 [H, W, 3]."""

@@ -36,6 +36,9 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
     """
     if quantize not in QUANTIZE:
         raise UserError(f"quantize={quantize!r} is unknown; choose one of {QUANTIZE}")
+    if colorizer.restorer is not None:  # docs/notes/restoration.md: what converts, what not
+        raise UserError("LiteRT: restore/upscale are not in the .tflite export (its graph is "
+                        "the generator at one render size); export a SavedModel for them")
     size = int(colorizer.render_size)
     fn = tf.function(lambda L: {"ab": colorizer._chroma(L, size)},
                      input_signature=[tf.TensorSpec([1, size, size, 1], tf.float32, name="L")])

@@ -21,6 +21,7 @@ from colorgan.config_flags import as_flags
 from colorgan.data import decode
 from colorgan.errors import UserError
 from colorgan.models import networks, pretrained
+from colorgan.models import restorer as restorer_lib
 from colorgan.serve import litert, savedmodel
 from colorgan.serve.graph import Colorizer
 
@@ -29,7 +30,7 @@ DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
 
 
 def open_model(path: fileio.PathLike, post_processing: dict | None = None,
-               render_size: int = 0) -> ColorizeFn:
+               render_size: int = 0, restorer: str = "") -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
     `path` is a SavedModel or LiteRT model (a .tflite, or an export base path) from
@@ -38,7 +39,8 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
     config.RenderConfig's defaults overridden by `post_processing` (e.g. {"flip": False}).
     An export keeps the post-processing it was exported with: asking it for other values
     is an error, not a silent change. `render_size` (0 = the model's) is checked here, once,
-    against a LiteRT model's fixed size.
+    against a LiteRT model's fixed size. `restorer`: make_colorizer's (an export carries
+    its own, or none).
     """
     post_processing = post_processing or {}
     found = modelpath.identify(path)
@@ -54,7 +56,8 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
         module = tf.saved_model.load(found.path)
         logging.info("loaded SavedModel %s", found.path)
     else:
-        module = make_colorizer(found.path, config.RenderConfig(**post_processing))
+        module = make_colorizer(found.path, config.RenderConfig(**post_processing),
+                                restorer=restorer)
     return LoadedModel(module, modelpath.resolve(path))
 
 
@@ -78,8 +81,21 @@ class LoadedModel:
         # Exports from before hints have no such variable: they take none.
         flag = getattr(module, "takes_hints", None)
         self.takes_hints = bool(flag.numpy()) if flag is not None else False
+        scale = getattr(module, "upscale", None)  # exports from before upscaling: 1
+        self.scale = int(scale.numpy()) if scale is not None else 1
+        restores = getattr(module, "restores", None)
+        self.restores = bool(restores.numpy()) if restores is not None else False
+        self.max_pixels = DEFAULT_MAX_PIXELS
+
+    def check_size(self, images: np.ndarray) -> None:
+        """UserError when the output would pass the pixel limit (an upscale multiplies)."""
+        pixels = images.shape[1] * images.shape[2] * self.scale ** 2
+        if pixels > self.max_pixels:
+            raise UserError(f"upscale={self.scale}: the output would have {pixels:,} pixels, "
+                            f"over the limit of {self.max_pixels:,}")
 
     def __call__(self, images: np.ndarray, render_size: int = 0) -> np.ndarray:
+        self.check_size(images)
         return self.module.colorize_at(tf.constant(images, tf.float32),
                                        tf.constant(render_size, tf.int32)).numpy()
 
@@ -100,6 +116,7 @@ class LoadedModel:
         """One image [1, H, W, C] with user hints [(x, y, (r, g, b)), ...], x, y in [0, 1]
         and the colour in [0, 1]."""
         self.check_hints()
+        self.check_size(image)
         x = np.array([p[0] for p in points], np.float32)
         y = np.array([p[1] for p in points], np.float32)
         rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
@@ -136,13 +153,15 @@ def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
 
 
 def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
-                   max_pixels: int = DEFAULT_MAX_PIXELS) -> Colorizer:
+                   max_pixels: int = DEFAULT_MAX_PIXELS, restorer: str = "") -> Colorizer:
     """A Colorizer from a workdir, checkpoint or shipped model, rendering as `render` says
     (None = config.RenderConfig()'s defaults; its render_size 0 = the training size).
 
     The training size is the scale the generator learned objects at; larger render
     sizes give it more context and detail at the risk of colours it never saw at
-    that scale (DeOldify's render factor trade-off).
+    that scale (DeOldify's render factor trade-off). A rendering that restores or upscales
+    takes the restorer from `restorer` (a train_restorer.py workdir's restorer/ folder;
+    "" = the one shipped in colorgan).
     """
     render = render or config.RenderConfig()
     generator, cfg = load_generator(path)
@@ -154,7 +173,17 @@ def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = N
                         f"for a model trained at {image_size}px")
     if max_pixels < 1:
         raise UserError(f"max_pixels={max_pixels} must be positive")
+    restoring = None
+    if render.restores:
+        restoring = restorer_lib.load(restorer_folder(restorer) if restorer
+                                      else restorer_lib.SHIPPED)
     return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg,
-                     render)
+                     render, restoring)
+
+
+def restorer_folder(path: str) -> str:
+    """A train_restorer.py workdir or its restorer/ folder -> the folder with the weights."""
+    inner = fileio.join(path, "restorer")
+    return inner if fileio.isfile(fileio.join(inner, restorer_lib.WEIGHTS_FILE)) else path
 
 

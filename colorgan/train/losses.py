@@ -53,5 +53,7 @@ def perceptual_loss(features, target_rgb: tf.Tensor, predicted_rgb: tf.Tensor) -
     """
     target = features(target_rgb)
     predicted = features(predicted_rgb)
+    if not isinstance(target, (list, tuple)):  # a trunk with one layer gives a tensor
+        target, predicted = [target], [predicted]
     per_layer = [_per_example_mean(tf.abs(t - p)) for t, p in zip(target, predicted)]
     return tf.add_n(per_layer) / len(per_layer)

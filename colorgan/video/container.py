@@ -110,10 +110,12 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
 
 def transcode(src: str | os.PathLike, dst: str | os.PathLike,
               fn: Callable[[np.ndarray], np.ndarray], *, batch_size: int = 8,
-              on_frames: Callable[[int], None] | None = None, crf: int = 18) -> int:
+              on_frames: Callable[[int], None] | None = None, crf: int = 18,
+              scale: int = 1) -> int:
     """Writes fn(frames) of every frame of `src` to `dst` (H.264, the audio copied).
 
-    fn: uint8 RGB [B, H, W, 3] -> uint8 RGB [B, H, W, 3], called with up to batch_size
+    fn: uint8 RGB [B, H, W, 3] -> uint8 RGB [B, scale H, scale W, 3] (scale: an upscaling
+    model's), called with up to batch_size
     consecutive frames. on_frames(n) is called after each batch with the frames done so
     far. Returns the number of frames written. Raises UserError for a file without video,
     with no frames, or with fewer frames than it declares (truncated); `dst` is then
@@ -131,8 +133,8 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
                 av.open(tmp, "w", format=fmt) as out:
             vin = inp.streams.video[0]
             vout = out.add_stream("libx264", rate=vin.average_rate or 25)
-            vout.width, vout.height = info.width, info.height
-            even = info.width % 2 == 0 and info.height % 2 == 0
+            vout.width, vout.height = info.width * scale, info.height * scale
+            even = vout.width % 2 == 0 and vout.height % 2 == 0
             vout.pix_fmt = "yuv420p" if even else "yuv444p"
             vout.time_base = vin.time_base
             vout.options = {"crf": str(crf)}
@@ -157,7 +159,8 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike,
             for batch in _batches(frames(), batch_size):
                 rgb = np.stack([f.to_ndarray(format="rgb24") for f in batch])
                 result = np.asarray(fn(rgb))
-                if result.shape != rgb.shape or result.dtype != np.uint8:
+                b, h, w, c = rgb.shape
+                if result.shape != (b, h * scale, w * scale, c) or result.dtype != np.uint8:
                     raise ValueError(f"fn returned {result.dtype} {result.shape} for "
                                      f"uint8 {rgb.shape}")
                 for frame, image in zip(batch, result):

@@ -66,7 +66,8 @@ class FrameColorizer:
         rgb = np.asarray(self.model(frames, self.render_size), np.float32)
         if self.temporal.temporal == "none":
             return rgb
-        L, ab = lab_split(frames, rgb)
+        # A restoring model's lightness is its own (restored, maybe upscaled), not the input's.
+        L, ab = lab_split(rgb if getattr(self.model, "restores", False) else frames, rgb)
         return lab_join(L, np.stack([self.filter(l, a) for l, a in zip(L, ab)]))
 
 
@@ -92,7 +93,8 @@ def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         n = container.transcode(src, dst, fn, batch_size=batch_size,
-                                on_frames=lambda done: bar.update(src.name, done - bar.done))
+                                on_frames=lambda done: bar.update(src.name, done - bar.done),
+                                scale=getattr(model, "scale", 1))
     finally:
         bar.finish()
     if colorize.filter.cuts[1:]:

@@ -1,0 +1,150 @@
+"""Old-photo evaluation (evaluate.py --degrade=old_photo[,scale=N]).
+
+The protocol's crops of the photos (shorter side to `size`, centre square) are turned into
+old-photo scans at 1/N of the size (restoration.old_photo_pairs, fixed seed), and every
+method answers with a colour photo at the full size, scored against the clean crop:
+
+  degraded   the scan itself, bicubic to size, gray (what the user starts from)
+  colorize   the colorizer without restoration on that bicubic upscale (colorize.py today)
+  classical  autocontrast (0.5 / 99.5 percentiles) + 3x3 median + bicubic, then colorize
+  colorgan   restore (+ upscale N) and colour: colorize.py --restore [--upscale=N]
+
+Scores: PSNR, SSIM, LPIPS on RGB, and PSNR / SSIM on the lightness alone (L*, 0..255).
+Writes metrics.json, per_image.csv and comparison.png (degraded | colorize | colorgan |
+truth).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from colorgan import color, fileio
+from colorgan.config import DegradeConfig
+from colorgan.data import sources
+from colorgan.errors import UserError
+from colorgan.evaluate import metrics, restoration, sheets
+from colorgan.models import restorer as restorer_lib
+from colorgan.progress import Progress
+from colorgan.serve.opener import ColorizeFn
+
+METHODS = ("degraded", "colorize", "classical", "colorgan")
+SEED = 2024  # the scans' seed: the restorer's validation uses the same
+
+
+def parse_spec(spec: str) -> int:
+    """"old_photo" or "old_photo,scale=N" -> N; one UserError line otherwise."""
+    name, *options = spec.split(",")
+    scale = 1
+    for option in options:
+        key, _, value = option.partition("=")
+        if key != "scale" or not value.isdigit():
+            raise UserError(f"--degrade={spec}: options are scale=1|2|4")
+        scale = int(value)
+    if name != "old_photo":
+        raise UserError(f"--degrade={spec}: the degradation is old_photo[,scale=N]")
+    if scale not in restorer_lib.SCALES:
+        raise UserError(f"--degrade={spec}: scale must be one of "
+                        f"{', '.join(map(str, restorer_lib.SCALES))}")
+    return scale
+
+
+def median3(L: tf.Tensor) -> tf.Tensor:
+    """[B, H, W, 1] -> its 3x3 median (edges repeated)."""
+    padded = tf.pad(L, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    h, w = tf.shape(L)[1], tf.shape(L)[2]
+    shifted = [padded[:, dy:dy + h, dx:dx + w, :] for dy in range(3) for dx in range(3)]
+    return tf.sort(tf.concat(shifted, axis=-1), axis=-1)[..., 4:5]
+
+
+def classical(scan: tf.Tensor, scale: int) -> tf.Tensor:
+    """The classical fix of a scan [B, h, w, 1] in [-1, 1]: autocontrast, 3x3 median,
+    bicubic to scale x -> [B, scale h, scale w, 1]."""
+    lv = restorer_lib.levels(scan)
+    lo, hi = lv[:, None, None, :1], lv[:, None, None, 1:]
+    stretched = tf.clip_by_value((scan - lo) / tf.maximum(hi - lo, 1e-3) * 2.0 - 1.0, -1.0, 1.0)
+    return tf.clip_by_value(restoration.upscale(median3(stretched), scale), -1.0, 1.0)
+
+
+def _scores(rgb: tf.Tensor, truth: tf.Tensor, lpips) -> dict[str, np.ndarray]:
+    a, b = rgb * 255.0, truth * 255.0
+    La = restoration.lightness_255(color.lightness(rgb)[..., :1] / 50.0 - 1.0)
+    Lb = restoration.lightness_255(color.lightness(truth)[..., :1] / 50.0 - 1.0)
+    out = {"psnr": metrics.psnr(a, b).numpy(), "ssim": metrics.ssim(a, b).numpy(),
+           "l_psnr": metrics.psnr(La, Lb).numpy(), "l_ssim": metrics.ssim(La, Lb).numpy()}
+    out["lpips"] = lpips(a, b).numpy() if lpips else np.full(len(out["psnr"]), np.nan)
+    return out
+
+
+def evaluate(restoring: ColorizeFn, plain: ColorizeFn, source: sources.ImageSource,
+             output_dir: fileio.PathLike, *, scale: int = 1, size: int = 256,
+             batch_size: int = 8, limit: int | None = None, use_lpips: bool = True,
+             sheet_rows: int = 6, title: str = "colorgan",
+             degradation: DegradeConfig = DegradeConfig()) -> dict:
+    """Scores the four methods (module docstring); `restoring` is the model opened with
+    restore (and upscale=scale), `plain` the same without. Returns metrics.json's dict."""
+    output_dir = fileio.fspath(output_dir)
+    fileio.makedirs(output_dir)
+    lpips = metrics.LPIPS.shipped() if use_lpips else None
+    total = min(source.size or 0, limit or source.size or 0)
+    bar = Progress(total, label="old photos ")
+    rows: list[dict] = []
+    cols: dict[str, list] = {"degraded": [], "colorize": [], "colorgan": [], "truth": []}
+    for scan, truth in restoration.old_photo_pairs(source, size=size, scale=scale, seed=SEED,
+                                                   degradation=degradation,
+                                                   batch_size=batch_size, limit=limit):
+        up = tf.clip_by_value(restoration.upscale(scan, scale), -1.0, 1.0)
+        answers = {"degraded": color.gray_rgb(up),
+                   "colorize": tf.constant(plain(color.gray_rgb(up).numpy(), 0)),
+                   "classical": tf.constant(plain(color.gray_rgb(classical(scan, scale)).numpy(), 0)),
+                   "colorgan": tf.constant(restoring(color.gray_rgb(scan).numpy(), 0))}
+        scores = {k: _scores(v, truth, lpips) for k, v in answers.items()}
+        for i in range(int(truth.shape[0])):
+            row = {"image": len(rows)}
+            for method, s in scores.items():
+                row.update({f"{method}_{m}": float(v[i]) for m, v in s.items()})
+            rows.append(row)
+            if len(cols["truth"]) < sheet_rows:
+                for key in ("degraded", "colorize", "colorgan"):
+                    cols[key].append(answers[key][i].numpy())
+                cols["truth"].append(truth[i].numpy())
+            bar.update(str(row["image"]))
+    if not rows:
+        raise UserError(f"source={source.spec}: no images to evaluate")
+    result = {"n": len(rows), "size": size, "scale": scale, "seed": SEED, "data": source.spec}
+    for method in METHODS:
+        result[method] = {m: round(float(np.nanmean([r[f"{method}_{m}"] for r in rows])), 4)
+                          for m in ("psnr", "ssim", "lpips", "l_psnr", "l_ssim")}
+    fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
+                             json.dumps(result, indent=2) + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    fileio.write_text_atomic(fileio.join(output_dir, "per_image.csv"), table.getvalue())
+    m, c = result["colorgan"], result["colorize"]
+    sheets.save_sheet({k: np.stack(v) for k, v in cols.items()},
+                      fileio.join(output_dir, "comparison.png"),
+                      title=f"{title}, old photos x{scale} (n={len(rows)}, {size}px)\n"
+                            f"restore+colour: PSNR {m['psnr']:.2f}  SSIM {m['ssim']:.3f}  "
+                            f"LPIPS {m['lpips']:.3f}\ncolorize: PSNR {c['psnr']:.2f}  "
+                            f"SSIM {c['ssim']:.3f}  LPIPS {c['lpips']:.3f}")
+    logging.info("wrote %s/metrics.json, per_image.csv, comparison.png", output_dir)
+    return result
+
+
+def super_resolution(r: restorer_lib.Restorer, source: sources.ImageSource, *,
+                     size: int = 256, limit: int | None = None) -> dict:
+    """SR papers' figure: L* PSNR / SSIM at x2 and x4 on clean bicubic-downscaled crops,
+    the restorer (restore off) against bicubic, `scale` pixels of border left out as SR
+    papers do (EDSR, SwinIR)."""
+    return {f"x{s}": restoration.lightness_scores(
+        restoration.old_photo_pairs(source, size=size, scale=s, seed=SEED,
+                                    degradation=restoration.CLEAN, limit=limit),
+        lambda scan, s=s: r(scan, s, restore=False), s, border=s)
+        for s in restorer_lib.SCALES if s > 1}

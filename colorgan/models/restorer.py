@@ -1,0 +1,195 @@
+"""The old-photo restorer: a scan's lightness -> clean lightness at 1x, 2x or 4x its size.
+
+One trunk at the scan's resolution (EDSR-style residual blocks, no normalization), one head
+per scale (pixel shuffle, twice for 4x: depth_to_space converts to LiteRT), each predicting
+a residual over the bilinear upscale of the scan. Computing at the scan's size is what
+makes 4x of a 1 MP scan affordable on a CPU (docs/notes/restoration.md).
+
+The input has three channels:
+  0  the scan's lightness (Lab L / 50 - 1)
+  1  the same, stretched so the photo's 0.5 and 99.5 percentiles (`levels`) map to -1 and
+     1: a faded print's black lift and white cut are global, and a local network cannot
+     see them, so the stretch is measured on the whole photo (once, before any tiling)
+     and handed to the network.
+  2  the mode: 1 = restore an old photo (grain, blur, fade, JPEG, dust), 0 = only
+     super-resolve a clean one. A fade cannot be told from a photo's own tones, so a
+     network that always restores shifts the tones of clean photos (-4 dB at 2x in a
+     first run); the user says which it is (--restore, or --upscale alone).
+
+Weights ship as float16 in colorgan/weights/restorer/ (restorer.npz + restorer.json,
+`save` / `load`); a damaged or mismatched file is one UserError naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from colorgan import config, fileio
+from colorgan.errors import UserError
+from colorgan.models.pretrained import assign_weights, read_npz
+
+SCALES = config.RESTORER_SCALES
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "restorer"
+WEIGHTS_FILE = "restorer.npz"
+CARD_FILE = "restorer.json"
+PERCENTILES = (0.005, 0.995)
+_LEVELS_SIDE = 256  # levels() reads a copy no larger than this: percentiles need no detail
+
+
+def receptive_radius(cfg: config.RestorerConfig) -> int:
+    """Scan pixels on each side that one output pixel depends on (rounded up): the first
+    conv, two per block, the trunk's last, the upsampling convs and the bilinear base, each
+    reaching one pixel at its own resolution. Tiles keep this margin (serve/tiles.py)."""
+    return 2 * cfg.blocks + 4
+
+
+class PixelShuffle(keras.layers.Layer):
+    """[B, H, W, C * r^2] -> [B, H r, W r, C] (depth_to_space; a LiteRT builtin)."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return tf.nn.depth_to_space(x, self.factor)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class BilinearUp(keras.layers.Layer):
+    """[B, H, W, C] -> [B, H s, W s, C], bilinear (half-pixel centres, as UpSampling2D's),
+    on shapes known only at run time (inside the tiles' while loop)."""
+
+    def __init__(self, factor: int, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return tf.image.resize(x, tf.shape(x)[1:3] * self.factor, method="bilinear")
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def levels(scan: tf.Tensor) -> tf.Tensor:
+    """scan [B, H, W, 1] in [-1, 1] -> [B, 2]: its 0.5 and 99.5 percentiles, read from a
+    copy at most 256 px on a side (area-averaged: grain does not move them)."""
+    shape = tf.shape(scan)[1:3]
+    factor = tf.maximum(1, tf.reduce_max(shape) // _LEVELS_SIDE)
+    small = tf.image.resize(scan, shape // factor, method="area")
+    flat = tf.sort(tf.reshape(small, [tf.shape(scan)[0], -1]), axis=1)
+    n = tf.cast(tf.shape(flat)[1] - 1, tf.float32)
+    index = tf.cast(tf.round(n * tf.constant(PERCENTILES)), tf.int32)
+    return tf.gather(flat, index, axis=1)
+
+
+def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True) -> tf.Tensor:
+    """scan [B, H, W, 1] in [-1, 1], its levels [B, 2] -> the network's input [B, H, W, 3]
+    (module docstring; `restore` is the mode)."""
+    lo, hi = lv[:, None, None, :1], lv[:, None, None, 1:]
+    # A flat photo (hi - lo small) is not stretched into noise: at most 5x.
+    stretched = (scan - lo) / tf.maximum(hi - lo, 0.4) * 2.0 - 1.0
+    mode = tf.fill(tf.shape(scan), 1.0 if restore else 0.0)
+    return tf.concat([scan, tf.clip_by_value(stretched, -1.5, 1.5), mode], axis=-1)
+
+
+class Restorer:
+    """The restorer's layers, and one keras.Model per scale that shares them.
+
+    `models[s]`: input [B, h, w, 3] (model_input) -> L [B, s h, s w, 1] in about [-1, 1].
+    `everything` holds all the layers once (for weights, checkpoints and counting).
+    """
+
+    def __init__(self, cfg: config.RestorerConfig):
+        self.cfg = cfg
+        c = cfg.channels
+
+        def conv(width, name, scale=1.0):
+            init = keras.initializers.VarianceScaling(2.0 * scale * scale, "fan_in",
+                                                      "truncated_normal")
+            return keras.layers.Conv2D(width, 3, padding="same", kernel_initializer=init,
+                                       name=name)
+
+        inputs = keras.Input((None, None, 3), name="scan")
+        x = first = conv(c, "first")(inputs)
+        for i in range(cfg.blocks):
+            y = keras.layers.ReLU(name=f"block{i}_relu")(conv(c, f"block{i}_a")(x))
+            x = keras.layers.Add(name=f"block{i}_add")([x, conv(c, f"block{i}_b", 0.1)(y)])
+        trunk = keras.layers.Add(name="trunk_add")([first, conv(c, "trunk_out")(x)])
+        outputs = []
+        for s in SCALES:
+            y = trunk
+            for k in range(int(math.log2(s))):
+                y = PixelShuffle(2, name=f"x{s}_shuffle{k}")(conv(4 * c, f"x{s}_up{k}")(y))
+                y = keras.layers.LeakyReLU(0.2, name=f"x{s}_act{k}")(y)
+            residual = conv(1, f"x{s}_out", 0.1)(y)
+            base = inputs[..., :1]
+            if s > 1:
+                base = BilinearUp(s, name=f"x{s}_base")(base)
+            outputs.append(keras.layers.Add(name=f"x{s}")([base, residual]))
+        self.everything = keras.Model(inputs, outputs, name="restorer")
+        self.models = {s: keras.Model(inputs, out, name=f"restorer_x{s}")
+                       for s, out in zip(SCALES, outputs)}
+
+    def __call__(self, scan: tf.Tensor, scale: int, restore: bool = True,
+                 lv: tf.Tensor | None = None, training: bool = False) -> tf.Tensor:
+        """scan [B, h, w, 1] in [-1, 1] -> [B, s h, s w, 1]; `restore` False only
+        super-resolves; `lv` = levels(scan) unless given (tiles pass their whole photo's)."""
+        if scale not in self.models:
+            raise UserError(f"upscale={scale}: choose {', '.join(map(str, SCALES))}")
+        lv = levels(scan) if lv is None else lv
+        return self.models[scale](model_input(scan, lv, restore), training=training)
+
+
+def save(restorer: Restorer, out_dir: str | Path, card: dict) -> Path:
+    """Writes restorer.npz (float16) and restorer.json (architecture + `card`) to out_dir,
+    each published whole (fileio.publishing)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {v.path: v.numpy().astype(np.float16) for v in restorer.everything.variables}
+    with fileio.publishing(str(out_dir / WEIGHTS_FILE)) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    text = json.dumps({**card, "model": restorer.cfg.model_fields()}, indent=2, sort_keys=True)
+    with fileio.publishing(str(out_dir / CARD_FILE)) as tmp:
+        Path(tmp).write_text(text + "\n")
+    return out_dir
+
+
+def load(path: str | Path = SHIPPED) -> Restorer:
+    """A saved restorer folder (default: the shipped one) -> Restorer with its weights.
+    A missing, damaged or mismatched file is one UserError naming it."""
+    path = fileio.fspath(path)
+    card_path, weights_path = fileio.join(path, CARD_FILE), fileio.join(path, WEIGHTS_FILE)
+    if not fileio.isfile(card_path) or not fileio.isfile(weights_path):
+        raise UserError(f"{path} holds no restorer ({CARD_FILE} and {WEIGHTS_FILE}); "
+                        "`make restorer` trains one")
+    try:
+        model = json.loads(fileio.read_text(card_path))["model"]
+        cfg = config.RestorerConfig(channels=int(model["channels"]), blocks=int(model["blocks"]))
+        if tuple(model["scales"]) != SCALES:
+            raise ValueError(f"scales {model['scales']}")
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{card_path} cannot be read ({type(e).__name__}: {e}); it is "
+                        "damaged, reinstall colorgan or retrain") from None
+    restorer = Restorer(cfg)
+    arrays = read_npz(weights_path)
+    assign_weights(restorer.everything, {k: v.astype(np.float32) for k, v in arrays.items()},
+                   weights_path)
+    bad = [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise UserError(f"{weights_path}: {bad[0]} is not finite; it is damaged, reinstall "
+                        "colorgan or retrain")
+    return restorer
+
+
+def card(path: str | Path = SHIPPED) -> dict:
+    """The restorer.json beside the weights (architecture, training and metrics)."""
+    return json.loads(fileio.read_text(fileio.join(fileio.fspath(path), CARD_FILE)))

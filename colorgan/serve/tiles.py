@@ -1,0 +1,65 @@
+"""Restoring a large photo in tiles, with no seams and bounded memory, inside the graph.
+
+The photo is cut into windows of `tile` x `tile` scan pixels that overlap by at least
+2 x `margin`; each window is restored alone and only its middle is kept, up to half-way
+into each overlap (never closer than `margin` to a window's cut edge). A restorer's output
+pixel depends only on the scan pixels within its receptive field (models/restorer.py:
+RECEPTIVE_RADIUS), so with `margin` at least that radius every kept pixel equals the
+untiled result; windows never extend past the photo, so its true borders are zero-padded
+as in the untiled run. The levels (models/restorer.levels) are measured once on the whole
+photo and handed to every window.
+
+Windows run one after another in a tf.while_loop: peak memory is one window's activations
+plus the output, whatever the photo's size.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+
+def cuts(length: tf.Tensor, tile: int, margin: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Along one axis of `length` pixels: (window starts [n], window size, kept-region
+    bounds [n + 1]); window i keeps [bounds[i], bounds[i + 1])."""
+    size = tf.minimum(length, tile)
+    step = tile - 2 * margin
+    n = tf.maximum(1, (length - size + step - 1) // step + 1)
+    starts = tf.minimum(tf.range(n) * step, length - size)
+    inner = (starts[:-1] + size + starts[1:]) // 2  # half-way into each overlap
+    bounds = tf.concat([[0], inner, [length]], axis=0)
+    return starts, size, bounds
+
+
+def restore_tiled(restore: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], scan: tf.Tensor,
+                  levels: tf.Tensor, scale: int, tile: int = 192, margin: int = 16) -> tf.Tensor:
+    """scan [B, H, W, 1] -> restore's output [B, scale H, scale W, 1], window by window;
+    `restore(window, levels)` maps [B, h, w, 1] to [B, scale h, scale w, 1]."""
+    if tile <= 2 * margin:
+        raise ValueError(f"tile={tile} must be larger than 2 x margin={margin}")
+    h, w = tf.shape(scan)[1], tf.shape(scan)[2]
+    ys, th, yb = cuts(h, tile, margin)
+    xs, tw, xb = cuts(w, tile, margin)
+
+    def row(i):
+        def piece(j, pieces):
+            window = scan[:, ys[i]:ys[i] + th, xs[j]:xs[j] + tw, :]
+            out = restore(window, levels)
+            top, left = (yb[i] - ys[i]) * scale, (xb[j] - xs[j]) * scale
+            kept = out[:, top:(yb[i + 1] - ys[i]) * scale, left:(xb[j + 1] - xs[j]) * scale, :]
+            # TensorArray.concat joins on axis 0: width first, then back.
+            return j + 1, pieces.write(j, tf.transpose(kept, [2, 1, 0, 3]))
+
+        pieces = tf.TensorArray(tf.float32, size=tf.size(xs), infer_shape=False)
+        _, pieces = tf.while_loop(lambda j, _: j < tf.size(xs), piece, (0, pieces),
+                                  parallel_iterations=1)
+        return tf.transpose(pieces.concat(), [2, 1, 0, 3])  # [B, rows, scale W, 1]
+
+    def add_row(i, rows):
+        return i + 1, rows.write(i, tf.transpose(row(i), [1, 0, 2, 3]))
+
+    rows = tf.TensorArray(tf.float32, size=tf.size(ys), infer_shape=False)
+    _, rows = tf.while_loop(lambda i, _: i < tf.size(ys), add_row, (0, rows),
+                            parallel_iterations=1)
+    return tf.transpose(rows.concat(), [1, 0, 2, 3])

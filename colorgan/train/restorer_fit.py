@@ -1,0 +1,214 @@
+"""Trains the old-photo restorer (models/restorer.py) with the project's recipe: L1, the
+shipped VGG16's perceptual loss and a conditional PatchGAN (the scan's upscale | the
+lightness), on old-photo scans made on the fly (data/degrade.py).
+
+Steps cycle through SCHEDULE: old-photo scans restored at 1x, 2x and 4x, and clean
+bicubic-downscaled ones super-resolved at 2x and 4x (the restorer's two modes). Each slot
+reads its own stream of crops (`input_pipeline.train_dataset(old_photo=..., scale=s)`), so
+step k's batch is a function of (seed, k) alone and a resumed run sees what the
+uninterrupted one saw. The workdir
+holds checkpoints/ (resumed from), tb/ and, at the end, restorer/ (the weights in the
+shipped format, with their card).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from colorgan import color, config, fileio, machine
+from colorgan.data import input_pipeline
+from colorgan.errors import UserError
+from colorgan.evaluate import old_photos, restoration
+from colorgan.models import networks, restorer as restorer_lib, vgg
+from colorgan.train import loop, losses
+from colorgan.train.fit import restore_latest
+from colorgan.train.interrupts import StopRequest
+
+SCALES = restorer_lib.SCALES
+VAL_SEED = old_photos.SEED  # the validation scans' seed: evaluate.py --degrade's
+
+
+# (scale, restore) per step, in turn: restore old photos at every scale; super-resolve
+# clean photos (restore off) at 2x and 4x (1x of a clean photo is the photo).
+SCHEDULE = tuple((s, True) for s in SCALES) + tuple((s, False) for s in SCALES if s > 1)
+
+
+def slot_of(step: int) -> int:
+    """The SCHEDULE slot step `step` (1-based) trains."""
+    return (step - 1) % len(SCHEDULE)
+
+
+def steps_before(step: int, slot: int) -> int:
+    """How many of steps 1..step-1 trained `slot`: where its stream resumes."""
+    n = len(SCHEDULE)
+    return max(0, (step - 1 - slot + n - 1) // n)
+
+
+def gray_rgb(L: tf.Tensor) -> tf.Tensor:
+    """Model-range L [B, H, W, 1] -> the gray sRGB [B, H, W, 3] VGG16 sees."""
+    return color.gray_rgb(tf.clip_by_value(L, -1.0, 1.0))
+
+
+@dataclasses.dataclass
+class RestorerState:
+    restorer: restorer_lib.Restorer
+    discriminator: keras.Model
+    g_optimizer: keras.optimizers.Optimizer
+    d_optimizer: keras.optimizers.Optimizer
+    step: tf.Variable
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(restorer=self.restorer.everything,
+                                   discriminator=self.discriminator,
+                                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
+                                   step=self.step)
+
+
+def create_state(cfg: config.RestorerConfig) -> RestorerState:
+    def adam():
+        lr = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [int(cfg.steps * 0.75)], [cfg.learning_rate, cfg.learning_rate / 2])
+        return keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.99)
+
+    r = restorer_lib.Restorer(cfg)
+    d = networks.build_discriminator(config.ModelConfig(disc_filters=cfg.disc_filters),
+                                     in_channels=1, target_channels=1)
+    state = RestorerState(r, d, adam(), adam(), tf.Variable(0, dtype=tf.int64, name="step"))
+    state.g_optimizer.build(r.everything.trainable_variables)
+    state.d_optimizer.build(d.trainable_variables)
+    return state
+
+
+def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, restore: bool,
+              perceptual):
+    """A tf.function (scan, L) -> losses for one `scale`x batch in one mode."""
+    model = state.restorer.models[scale]
+    g_vars = model.trainable_variables
+    D = state.discriminator
+
+    @tf.function
+    def step(scan, L):
+        cond = restoration.upscale(scan, scale, "bilinear")
+        with tf.GradientTape(persistent=True) as tape:
+            out = state.restorer(scan, scale, restore, training=True)
+            l1 = tf.reduce_mean(tf.abs(out - L))
+            perc = tf.constant(0.0)
+            if perceptual is not None:
+                perc = tf.reduce_mean(losses.perceptual_loss(perceptual, gray_rgb(L),
+                                                             gray_rgb(out)))
+            g_gan = d_loss = tf.constant(0.0)
+            if cfg.lambda_gan > 0:
+                fake, real = D([cond, out], training=True), D([cond, L], training=True)
+                g_gan = tf.reduce_mean(losses.generator_gan_loss(fake))
+                d_loss = tf.reduce_mean(losses.discriminator_gan_loss(real, fake))
+            total = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perc + cfg.lambda_gan * g_gan
+        state.g_optimizer.apply_gradients(zip(tape.gradient(total, g_vars), g_vars))
+        if cfg.lambda_gan > 0:
+            state.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables),
+                                                  D.trainable_variables))
+        del tape
+        state.step.assign_add(1)
+        return {"g_l1": l1, "g_perceptual": perc, "g_gan": g_gan, "d": d_loss, "g_total": total}
+
+    return step
+
+
+def validate(r: restorer_lib.Restorer, source_spec: str = "samples:val", size: int = 128,
+             limit: int | None = None) -> dict:
+    """L* PSNR/SSIM of the restorer against bicubic, per scale, on old-photo scans and on
+    clean bicubic-downscaled ones of `source_spec` (fixed seed)."""
+    source = input_pipeline.open_source(source_spec, min_chroma=0.0)
+    out = {}
+    for s, restore in SCHEDULE:
+        pairs = restoration.old_photo_pairs(
+            source, size=size, scale=s, seed=VAL_SEED, limit=limit,
+            degradation=config.DegradeConfig() if restore else restoration.CLEAN)
+        out[f"{'old_photo' if restore else 'clean'}_x{s}"] = restoration.lightness_scores(
+            pairs, lambda scan, s=s, restore=restore: r(scan, s, restore), s)
+    return out
+
+
+def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str = "samples",
+                 time_budget: float = 0.0, log_every: int = 50, checkpoint_every: int = 250,
+                 val_size: int = 128, val_limit: int | None = None, cache_mb: float = 512,
+                 stop_at: int = 0, validate_at_end: bool = True) -> dict:
+    """Trains to cfg.steps (resuming from `workdir`), writes workdir/restorer/; returns the
+    card: what it trained on, how long, and its validation scores ({"step", "stopped"} when
+    a signal, the time budget or `stop_at` (a step) stopped it first, checkpointed)."""
+    workdir = fileio.fspath(workdir)
+    fileio.makedirs(workdir)
+    cfg_path = fileio.join(workdir, "restorer_config.json")
+    text = json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True, default=list)
+    if fileio.exists(cfg_path) and json.loads(fileio.read_text(cfg_path))["channels"] != cfg.channels:
+        raise UserError(f"workdir={workdir} holds a restorer of another width; use a "
+                               "new workdir")
+    fileio.write_text_atomic(cfg_path, text)
+    source = input_pipeline.open_source(input_pipeline.train_spec(data), min_chroma=0.0)
+    state = create_state(cfg)
+    ckpt = state.checkpoint()
+    manager = tf.train.CheckpointManager(ckpt, fileio.join(workdir, "checkpoints"), max_to_keep=2)
+    restore_latest(ckpt, manager)
+    start = int(state.step.numpy())
+    perceptual = (vgg.build_trunk(vgg.load_weights(), tuple(cfg.perceptual_layers))
+                  if cfg.lambda_perceptual > 0 else None)
+    steps = [make_step(state, cfg, s, restore, perceptual) for s, restore in SCHEDULE]
+
+    def stream(slot):
+        s, restore = SCHEDULE[slot]
+        return iter(input_pipeline.train_dataset(
+            source, image_size=cfg.image_size, batch_size=cfg.batch_size,
+            seed=cfg.seed * 100 + slot, crop_area=cfg.crop_area,
+            start_index=steps_before(start + 1, slot) * cfg.batch_size,
+            old_photo=cfg.degrade if restore else restoration.CLEAN, scale=s,
+            cache_mb=cache_mb))
+
+    streams = {}  # opened at a scale's first step: a short resumed run may need only one
+    writer = tf.summary.create_file_writer(fileio.join(workdir, "tb"))
+    logging.info("restorer: %d parameters, steps %d..%d on %s (%s photos)",
+                 state.restorer.everything.count_params(), start + 1, cfg.steps, data,
+                 source.size)
+    step, began, metrics = start, time.perf_counter(), {}
+    with StopRequest() as stop:
+        deadline = loop.Deadline(time_budget)
+        progress = loop.ProgressLine(cfg.steps, cfg.batch_size, start, log_every, writer)
+        for step in range(start + 1, cfg.steps + 1):
+            slot = slot_of(step)
+            if slot not in streams:
+                streams[slot] = stream(slot)
+            scan, L, _ = next(streams[slot])
+            out = steps[slot](scan, L)
+            if loop.itstime(step, log_every, cfg.steps):
+                metrics = {k: float(v) for k, v in out.items()}
+                loop.check_finite(step, metrics, manager.latest_checkpoint)
+                loop.scalars(writer, step, metrics)
+            s, restore = SCHEDULE[slot]
+            progress(step, metrics, f"x{s}{'' if restore else ' clean'}")
+            stopping = stop.signum is not None or deadline.passed() or step == stop_at
+            if stopping or loop.itstime(step, checkpoint_every, cfg.steps):
+                manager.save(checkpoint_number=step)
+            if stopping:
+                logging.info("stopped at step %d; run the same command again to resume", step)
+                return {"step": step, "stopped": True}
+    minutes = (time.perf_counter() - began) / 60
+    scores = validate(state.restorer, size=val_size, limit=val_limit) if validate_at_end else {}
+    with writer.as_default(step=step):
+        for key, result in scores.items():
+            for which, m in result.items():
+                tf.summary.scalar(f"val_{key}/{which}_psnr", m["psnr"])
+    writer.flush()
+    card = {"data": data, "steps": step, "minutes_this_run": round(minutes, 1),
+            "machine": machine.describe(),
+            "val_size": val_size, "val_seed": VAL_SEED, "val": scores,
+            "config": json.loads(text)}
+    restorer_lib.save(state.restorer, fileio.join(workdir, "restorer"), card)
+    for key, result in scores.items():
+        logging.info("val %s: restored %.2f dB / %.4f, bicubic %.2f dB / %.4f", key,
+                     result["restored"]["psnr"], result["restored"]["ssim"],
+                     result["bicubic"]["psnr"], result["bicubic"]["ssim"])
+    return card

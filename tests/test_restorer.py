@@ -1,0 +1,254 @@
+"""The old-photo restorer: network shapes, levels, tiles, weights files, training and
+resume, the serving graph with restore / upscale, and the old-photo evaluation."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorgan import config
+from colorgan.errors import UserError
+from colorgan.evaluate import old_photos, restoration
+from colorgan.models import restorer as R
+from colorgan.serve import graph, opener, savedmodel, tiles
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = config.RestorerConfig(channels=8, blocks=1, image_size=32, batch_size=2, steps=3,
+                             lambda_perceptual=0.02, perceptual_layers=("relu1_2",),
+                             disc_filters=8, crop_area=(0.3, 1.0))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tf.keras.utils.set_random_seed(0)
+    return R.Restorer(TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory, tiny):
+    return R.save(tiny, tmp_path_factory.mktemp("restorer"), {"note": "untrained"})
+
+
+def test_each_scale_gives_its_size_and_starts_near_the_bilinear_upscale(tiny):
+    scan = tf.random.stateless_uniform([2, 12, 20, 1], [1, 2], -1, 1)
+    for s in R.SCALES:
+        out = tiny(scan, s)
+        assert np.max(np.abs(out - tiny(scan, s, restore=False))) > 1e-4  # the mode counts
+        assert out.shape == (2, 12 * s, 20 * s, 1)
+        base = scan if s == 1 else tf.image.resize(scan, [12 * s, 20 * s], "bilinear")
+        # The output convs start at a tenth of the usual scale: a residual near zero.
+        assert 0 < float(tf.reduce_mean(tf.abs(out - base))) < 0.2
+    with pytest.raises(UserError, match="upscale=3: choose 1, 2, 4"):
+        tiny(scan, 3)
+
+
+def test_levels_are_the_percentiles_of_the_photo():
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 200, 100, 1)).astype(np.float32)
+    lv = R.levels(tf.constant(x)).numpy()[0]
+    # Under 256 px nothing is averaged: NumPy's percentiles (nearest rank).
+    ref = np.percentile(x, [0.5, 99.5], method="nearest")
+    np.testing.assert_allclose(lv, ref, atol=2e-3)
+    stretched = R.model_input(tf.constant(x), tf.constant(lv[None])).numpy()
+    assert np.mean(stretched[..., 1] <= -1) == pytest.approx(0.005, abs=0.002)
+
+
+@pytest.mark.parametrize("length,tile,margin", [(10, 64, 6), (64, 64, 6), (65, 64, 6),
+                                                (150, 40, 6), (203, 33, 16)])
+def test_tile_cuts_cover_the_axis_with_margins(length, tile, margin):
+    starts, size, bounds = (t.numpy() for t in tiles.cuts(tf.constant(length), tile, margin))
+    assert size == min(length, tile) and bounds[0] == 0 and bounds[-1] == length
+    assert np.all(np.diff(bounds) > 0) and len(bounds) == len(starts) + 1
+    for i, s in enumerate(starts):
+        assert 0 <= s and s + size <= length  # a window never leaves the photo
+        lo, hi = bounds[i], bounds[i + 1]
+        assert (i == 0 or lo - s >= margin) and (i == len(starts) - 1 or s + size - hi >= margin)
+
+
+def test_tiled_equals_untiled_and_a_short_margin_shows_seams(tiny):
+    scan = tf.random.stateless_uniform([1, 70, 90, 1], [3, 4], -1, 1)
+    lv = R.levels(scan)
+    margin = R.receptive_radius(TINY)
+    for s in (1, 4):
+        model = tiny.models[s]
+        whole = model(R.model_input(scan, lv)).numpy()
+
+        def run(window, levels, model=model):
+            return model(R.model_input(window, levels))
+
+        tiled = tiles.restore_tiled(run, scan, lv, s, tile=28, margin=margin).numpy()
+        np.testing.assert_allclose(tiled, whole, atol=1e-5)
+        short = tiles.restore_tiled(run, scan, lv, s, tile=28, margin=1).numpy()
+        assert np.max(np.abs(short - whole)) > 1e-3
+
+
+def test_weights_round_trip_and_bad_files_are_one_line(tiny, tiny_folder, tmp_path):
+    back = R.load(tiny_folder)
+    for a, b in zip(tiny.everything.variables, back.everything.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)  # float16
+    with pytest.raises(UserError, match="holds no restorer"):
+        R.load(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / R.CARD_FILE).write_text((tiny_folder / R.CARD_FILE).read_text())
+    (bad / R.WEIGHTS_FILE).write_bytes((tiny_folder / R.WEIGHTS_FILE).read_bytes()[:300])
+    with pytest.raises(UserError, match=f"{bad / R.WEIGHTS_FILE}.*damaged"):
+        R.load(bad)
+    card = json.loads((tiny_folder / R.CARD_FILE).read_text())
+    card["model"]["channels"] = 16  # weights of another width
+    (bad / R.WEIGHTS_FILE).write_bytes((tiny_folder / R.WEIGHTS_FILE).read_bytes())
+    (bad / R.CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(UserError, match="has shape"):
+        R.load(bad)
+
+
+def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
+    from colorgan.train import restorer_fit
+    n = len(restorer_fit.SCHEDULE)
+    assert [restorer_fit.slot_of(k) for k in range(1, n + 3)] == [*range(n), 0, 1]
+    # Each slot's stream resumes after the steps it already took, for every resume step.
+    for step in range(1, 3 * n):
+        for slot in range(n):
+            took = sum(restorer_fit.slot_of(k) == slot for k in range(1, step))
+            assert restorer_fit.steps_before(step, slot) == took
+    kwargs = dict(data="samples", log_every=1, cache_mb=0, validate_at_end=False)
+    cfg = dataclasses.replace(TINY, lambda_perceptual=0.0)  # the VGG16 loss: test_training.py
+    tf.keras.utils.set_random_seed(1)
+    stopped = restorer_fit.fit_restorer(cfg, tmp_path / "a", stop_at=2, **kwargs)
+    assert stopped == {"step": 2, "stopped": True}
+    tf.keras.utils.set_random_seed(1)
+    resumed = restorer_fit.fit_restorer(cfg, tmp_path / "a", **kwargs)
+    tf.keras.utils.set_random_seed(1)
+    straight = restorer_fit.fit_restorer(cfg, tmp_path / "b", **kwargs)
+    assert resumed["steps"] == straight["steps"] == 3
+    a, b = R.load(tmp_path / "a" / "restorer"), R.load(tmp_path / "b" / "restorer")
+    for x, y in zip(a.everything.variables, b.everything.variables):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    # Three steps moved the weights away from a fresh restorer's.
+    tf.keras.utils.set_random_seed(1)
+    fresh = R.Restorer(cfg)
+    assert max(float(np.max(np.abs(x.numpy() - f.numpy())))
+               for x, f in zip(a.everything.variables, fresh.everything.variables)) > 1e-4
+
+
+def _colour_photo(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([0.5 + 0.4 * np.sin(6 * xx), 0.5 + 0.4 * np.cos(5 * yy), 0.3 + xx * yy], -1)
+    return np.clip(base + rng.normal(0, 0.05, (h, w, 3)), 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tiny_colorizer():
+    from colorgan.models import networks
+    cfg = config.get_preset("tiny")
+    return networks.build_generator(cfg.model, 32), cfg
+
+
+def test_restoring_graph_sizes_and_a_colour_photo_gives_its_lightness(tiny, tiny_colorizer):
+    generator, cfg = tiny_colorizer
+    photo = _colour_photo(30, 44)
+    for s in (1, 2):
+        c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
+                            render=config.RenderConfig(restore=True, upscale=s), restorer=tiny,
+                            tile=24)
+        out = c.colorize_at(tf.constant(photo[None]), tf.constant(0)).numpy()
+        assert out.shape == (1, 30 * s, 44 * s, 3)
+        # The restored lightness is the restorer's, on the photo's own lightness.
+        from colorgan import color
+        L = color.lightness(tf.constant(photo[None])) / 50.0 - 1.0
+        expected = tf.clip_by_value(tiny(L, s, restore=True), -1, 1)
+        got = color.lightness(tf.constant(out)) / 50.0 - 1.0
+        inside = np.abs(expected.numpy()) < 0.9  # away from clipping in the RGB gamut
+        np.testing.assert_allclose(got.numpy()[inside], expected.numpy()[inside], atol=0.02)
+    with pytest.raises(UserError, match="no restorer"):
+        graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
+                        render=config.RenderConfig(restore=True))
+
+
+def test_upscale_choices_and_the_pixel_limit_are_one_line(tiny_folder):
+    with pytest.raises(UserError, match="upscale=3: choose 1, 2, 4"):
+        config.RenderConfig(upscale=3)
+    model = opener.open_model("pretrained", {"upscale": 4}, restorer=str(tiny_folder))
+    model.max_pixels = 1000
+    with pytest.raises(UserError, match="upscale=4: the output would have 1,600 pixels, "
+                                        "over the limit of 1,000"):
+        model(np.zeros((1, 10, 10, 3), np.float32))
+
+
+def test_export_with_upscale_runs_in_saved_model_cli(tiny, tiny_colorizer, tmp_path):
+    import io
+
+    from PIL import Image
+    generator, cfg = tiny_colorizer
+    c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
+                        render=config.RenderConfig(upscale=2), restorer=tiny)
+    path = savedmodel.export(c, tmp_path / "export")
+    assert savedmodel.exported_post_processing(path)["upscale"] == 2
+    photo = (_colour_photo(21, 26) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, format="PNG")
+    np.save(tmp_path / "bytes.npy", np.array([buf.getvalue()], dtype=object), allow_pickle=True)
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    proc = subprocess.run([str(cli), "run", "--dir", str(path), "--tag_set", "serve",
+                           "--signature_def", "serving_default", "--inputs",
+                           f"image_bytes={tmp_path / 'bytes.npy'}", "--outdir",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    png = np.load(tmp_path / "out" / "colorized_png_bytes.npy", allow_pickle=True)[0]
+    got = tf.io.decode_png(png).numpy()
+    assert got.shape == (42, 52, 3)
+    expected = c.colorize_at(tf.constant(photo[None] / 255.0, tf.float32), tf.constant(0))[0]
+    assert np.max(np.abs(got / 255.0 - expected.numpy())) <= 1.5 / 255
+    with pytest.raises(UserError, match="exported with.*--upscale=2"):
+        opener.open_model(path, {"upscale": 1})
+
+
+def test_old_photo_spec_median_and_classical():
+    assert old_photos.parse_spec("old_photo") == 1
+    assert old_photos.parse_spec("old_photo,scale=4") == 4
+    for bad, line in (("old_photo,scale=3", "scale must be one of 1, 2, 4"),
+                      ("blur", "the degradation is old_photo"),
+                      ("old_photo,size=2", "options are scale")):
+        with pytest.raises(UserError, match=line):
+            old_photos.parse_spec(bad)
+    from scipy import ndimage
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 9, 11, 1)).astype(np.float32)
+    np.testing.assert_allclose(old_photos.median3(tf.constant(x)).numpy()[0, ..., 0],
+                               ndimage.median_filter(x[0, ..., 0], 3, mode="reflect"))
+    faded = 0.5 * tf.constant(x) + 0.2  # a faded print: autocontrast brings back the range
+    fixed = old_photos.classical(faded, 2)
+    assert fixed.shape == (1, 18, 22, 1) and float(tf.reduce_max(fixed) - tf.reduce_min(fixed)) > 1.5
+
+
+def test_old_photo_pairs_are_fixed_by_the_seed():
+    from colorgan.data import input_pipeline
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    a = [s.numpy() for s, _ in restoration.old_photo_pairs(source, size=32, scale=4, limit=3)]
+    b = [s.numpy() for s, _ in restoration.old_photo_pairs(source, size=32, scale=4, limit=3)]
+    assert a[0].shape == (3, 8, 8, 1)
+    np.testing.assert_array_equal(a[0], b[0])
+    c = next(iter(restoration.old_photo_pairs(source, size=32, scale=4, seed=1, limit=3)))[0]
+    assert np.max(np.abs(c.numpy() - a[0])) > 0.01
+
+
+def test_the_shipped_restorer_improves_old_photo_scans_of_validation_photos():
+    """Offline, from the package: restored lightness beats the scan on the same fixed scans
+    evaluate.py --degrade uses (the first 8 validation photos at 128 px)."""
+    from colorgan.data import input_pipeline
+    shipped = R.load()
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    scores = {}
+    for scale, restore, degradation in ((1, True, config.DegradeConfig()),
+                                        (4, False, restoration.CLEAN)):
+        pairs = restoration.old_photo_pairs(source, size=128, scale=scale, seed=old_photos.SEED,
+                                            degradation=degradation, limit=8)
+        scores[scale] = restoration.lightness_scores(
+            pairs, lambda scan: shipped(scan, scale, restore), scale)
+    gain = {s: v["restored"]["psnr"] - v["bicubic"]["psnr"] for s, v in scores.items()}
+    assert gain[1] > 1.0 and gain[4] > 0.4, scores
+    assert scores[1]["restored"]["ssim"] > scores[1]["bicubic"]["ssim"] + 0.05, scores
