@@ -84,6 +84,9 @@ def main(argv):
         raise UserError("--fid_weights with --nofid: drop one")
     if FLAGS.degrade:
         return _old_photos(source)
+    if FLAGS.restore or FLAGS.upscale != 1 or FLAGS.restorer:
+        raise UserError("--restore, --upscale and --restorer are for --degrade=old_photo"
+                        "[,scale=N]: the protocol scores outputs at the photos' own size")
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                               FLAGS.render_size)
     try:
@@ -119,12 +122,16 @@ def _old_photos(source) -> int:
     import json
 
     from colorgan import fileio
+    from colorgan.errors import UserError
     from colorgan.evaluate import old_photos
     from colorgan.models import restorer
     from colorgan.serve import opener
 
     scale = old_photos.parse_spec(FLAGS.degrade)
     asked = config_flags.post_processing_flags()
+    if "restore" in asked or "upscale" in asked:
+        raise UserError("--degrade sets restore and upscale itself (restore on, upscale = "
+                        "the scale); leave out --restore and --upscale")
     plain = opener.open_model(FLAGS.model, asked, FLAGS.render_size)
     restoring = opener.open_model(FLAGS.model, {**asked, "restore": True, "upscale": scale},
                                   FLAGS.render_size, restorer=FLAGS.restorer)
@@ -133,7 +140,8 @@ def _old_photos(source) -> int:
                                  limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)
     folder = opener.restorer_folder(FLAGS.restorer) if FLAGS.restorer else restorer.SHIPPED
     result["super_resolution"] = old_photos.super_resolution(
-        restorer.load(folder), source, size=FLAGS.size, limit=FLAGS.limit)
+        restorer.load(folder), source, size=FLAGS.size, limit=FLAGS.limit,
+        flip=asked.get("flip", config.RenderConfig().flip))
     fileio.write_text_atomic(fileio.join(FLAGS.output_dir, "metrics.json"),
                              json.dumps(result, indent=2) + "\n")
     for method in old_photos.METHODS:

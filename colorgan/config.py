@@ -228,14 +228,14 @@ class RenderConfig:
     def baked(values: Mapping[str, Any], source: str) -> dict:
         """The post-processing fields read back from an export's JSON at `source`."""
         keys = RenderConfig().post_processing()
-        missing = sorted(set(keys) - set(values) - set(_ADDED_SINCE))
+        missing = sorted(set(keys) - set(values) - set(ADDED_SINCE))
         if missing:
             raise UserError(f"model: {source} lacks {missing}")
-        return {k: values.get(k, _ADDED_SINCE.get(k)) for k in keys}
+        return {k: values.get(k, ADDED_SINCE.get(k)) for k in keys}
 
 
 # Baked settings newer than the first exports: an export without them has their default.
-_ADDED_SINCE = {"restore": False, "upscale": 1}
+ADDED_SINCE = {"restore": False, "upscale": 1}
 
 
 TEMPORAL_METHODS = ("flow", "none")  # colorgan.video.temporal

@@ -125,14 +125,20 @@ def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
     tf.keras.utils.set_random_seed(1)
     straight = restorer_fit.fit_restorer(cfg, tmp_path / "b", **kwargs)
     assert resumed["steps"] == straight["steps"] == 3
-    a, b = R.load(tmp_path / "a" / "restorer"), R.load(tmp_path / "b" / "restorer")
-    for x, y in zip(a.everything.variables, b.everything.variables):
-        np.testing.assert_array_equal(x.numpy(), y.numpy())
-    # Three steps moved the weights away from a fresh restorer's.
+    # Every float32 variable of the checkpoints (networks and optimizers), bit for bit.
+    a, b = (tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / w / "checkpoints")))
+            for w in ("a", "b"))
+    names = [n for n, _ in tf.train.list_variables(tf.train.latest_checkpoint(
+        str(tmp_path / "a" / "checkpoints"))) if "_CHECKPOINTABLE_OBJECT_GRAPH" not in n]
+    assert len(names) > 20
+    for n in names:
+        np.testing.assert_array_equal(a.get_tensor(n), b.get_tensor(n), err_msg=n)
+    # Three steps moved the weights away from a fresh restorer's (Adam: ~lr a step).
     tf.keras.utils.set_random_seed(1)
     fresh = R.Restorer(cfg)
+    trained = R.load(tmp_path / "a" / "restorer")
     assert max(float(np.max(np.abs(x.numpy() - f.numpy())))
-               for x, f in zip(a.everything.variables, fresh.everything.variables)) > 1e-4
+               for x, f in zip(trained.everything.variables, fresh.everything.variables)) > 1e-3
 
 
 def _colour_photo(h, w, seed=0):
@@ -250,5 +256,5 @@ def test_the_shipped_restorer_improves_old_photo_scans_of_validation_photos():
         scores[scale] = restoration.lightness_scores(
             pairs, lambda scan: shipped(scan, scale, restore), scale)
     gain = {s: v["restored"]["psnr"] - v["bicubic"]["psnr"] for s, v in scores.items()}
-    assert gain[1] > 1.0 and gain[4] > 0.4, scores
+    assert gain[1] > 1.5 and gain[4] > 0.6, scores  # 2.34 and 0.93 when shipped
     assert scores[1]["restored"]["ssim"] > scores[1]["bicubic"]["ssim"] + 0.05, scores

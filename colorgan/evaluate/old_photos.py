@@ -139,12 +139,18 @@ def evaluate(restoring: ColorizeFn, plain: ColorizeFn, source: sources.ImageSour
 
 
 def super_resolution(r: restorer_lib.Restorer, source: sources.ImageSource, *,
-                     size: int = 256, limit: int | None = None) -> dict:
+                     size: int = 256, limit: int | None = None, flip: bool = True) -> dict:
     """SR papers' figure: L* PSNR / SSIM at x2 and x4 on clean bicubic-downscaled crops,
-    the restorer (restore off) against bicubic, `scale` pixels of border left out as SR
-    papers do (EDSR, SwinIR)."""
+    the restorer (restore off; with the rendering's mirror averaging if `flip`, as
+    colorize.py --upscale runs it) against bicubic, `scale` pixels of border left out as
+    SR papers do (EDSR, SwinIR)."""
+    def run(scan, s):
+        def one(x):
+            return r(x, s, restore=False, lv=restorer_lib.levels(scan))
+        return restorer_lib.mirror_average(one, scan) if flip else one(scan)
+
     return {f"x{s}": restoration.lightness_scores(
         restoration.old_photo_pairs(source, size=size, scale=s, seed=SEED,
                                     degradation=restoration.CLEAN, limit=limit),
-        lambda scan, s=s: r(scan, s, restore=False), s, border=s)
+        lambda scan, s=s: run(scan, s), s, border=s)
         for s in restorer_lib.SCALES if s > 1}

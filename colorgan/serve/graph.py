@@ -8,7 +8,7 @@ recombine, encode), so serving cannot drift from training. Signatures:
                    -> colorized_png_bytes [None] string, each at its input's full size
   serving_jpeg     the same -> colorized_jpeg_bytes (quality 95, no chroma subsampling)
   colorize         images [B, H, W, C] float32 in [0, 1], C = 1, 3 or 4
-                   -> colorized [B, H, W, 3] float32 in [0, 1]
+                   -> colorized [B, s H, s W, 3] float32 in [0, 1] (s = the baked upscale)
 
 Colour comes from the generator run on L resized to render_size x render_size; its ab
 is upsampled to the input's size and joined with the input's own full-resolution L,
@@ -97,6 +97,7 @@ class Colorizer(tf.Module):
             self.restorer = restorer
             self.restorer_variables = [v.value for v in restorer.everything.variables]
             self.margin = restorer_lib.receptive_radius(restorer.cfg)
+            self.tile = max(tile, 4 * self.margin)  # a deep custom restorer needs wider windows
         self.scale = self.render.upscale
         # Saved with the export, so a loaded SavedModel can size its outputs (pixel limit).
         self.upscale = tf.Variable(self.scale, trainable=False, name="upscale")
@@ -124,9 +125,14 @@ class Colorizer(tf.Module):
         """Model-range L [B, H, W, 1] -> restored L [B, s H, s W, 1] (s = upscale), in
         tiles (serve/tiles.py), clipped to [-1, 1]."""
         model = self.restorer.models[self.scale]
-        out = tiles.restore_tiled(
-            lambda window, lv: model(restorer_lib.model_input(window, lv, self.render.restore)),
-            L, restorer_lib.levels(L), self.scale, self.tile, self.margin)
+        lv = restorer_lib.levels(L)  # the whole photo's (its mirror image has the same)
+
+        def tiled(x):
+            return tiles.restore_tiled(
+                lambda window, lv: model(restorer_lib.model_input(window, lv, self.render.restore)),
+                x, lv, self.scale, self.tile, self.margin)
+
+        out = restorer_lib.mirror_average(tiled, L) if self.render.flip else tiled(L)
         return tf.clip_by_value(tf.cast(out, tf.float32), -1.0, 1.0)
 
     def _chroma(self, L_small, size, hint_maps=None):

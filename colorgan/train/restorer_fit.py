@@ -145,15 +145,20 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
     fileio.makedirs(workdir)
     cfg_path = fileio.join(workdir, "restorer_config.json")
     text = json.dumps(dataclasses.asdict(cfg), indent=2, sort_keys=True, default=list)
-    if fileio.exists(cfg_path) and json.loads(fileio.read_text(cfg_path))["channels"] != cfg.channels:
-        raise UserError(f"workdir={workdir} holds a restorer of another width; use a "
-                               "new workdir")
-    fileio.write_text_atomic(cfg_path, text)
+    if fileio.exists(cfg_path):  # a resume: the networks and the data stream must match
+        old, new = json.loads(fileio.read_text(cfg_path)), json.loads(text)
+        fixed = ("channels", "blocks", "disc_filters", "seed", "image_size", "crop_area",
+                 "batch_size", "degrade")
+        differ = [k for k in fixed if old.get(k) != new[k]]
+        if differ:
+            raise UserError(f"workdir={workdir} holds a restorer trained with other "
+                            f"{', '.join(differ)}; use the same settings or a new workdir")
     source = input_pipeline.open_source(input_pipeline.train_spec(data), min_chroma=0.0)
     state = create_state(cfg)
     ckpt = state.checkpoint()
     manager = tf.train.CheckpointManager(ckpt, fileio.join(workdir, "checkpoints"), max_to_keep=2)
     restore_latest(ckpt, manager)
+    fileio.write_text_atomic(cfg_path, text)  # after the restore: a refused resume keeps it
     start = int(state.step.numpy())
     perceptual = (vgg.build_trunk(vgg.load_weights(), tuple(cfg.perceptual_layers))
                   if cfg.lambda_perceptual > 0 else None)

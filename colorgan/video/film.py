@@ -1,8 +1,9 @@
 """Colorize videos and folders of numbered frames: the model over batches of frames, then
 the temporal filter (temporal.py) frame by frame, in order.
 
-Every output frame keeps its input's full-resolution lightness: the model's colour (ab)
-is what the filter steadies, and the frame is rebuilt from the input's L and that ab.
+Every output frame keeps its input's full-resolution lightness (a restoring model's: its
+restored, maybe upscaled, lightness): the model's colour (ab) is what the filter steadies,
+and the frame is rebuilt from that L and that ab.
 """
 
 from __future__ import annotations
