@@ -129,7 +129,8 @@ def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
     a, b = (tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / w / "checkpoints")))
             for w in ("a", "b"))
     names = [n for n, _ in tf.train.list_variables(tf.train.latest_checkpoint(
-        str(tmp_path / "a" / "checkpoints"))) if "_CHECKPOINTABLE_OBJECT_GRAPH" not in n]
+        str(tmp_path / "a" / "checkpoints")))
+        if "_CHECKPOINTABLE_OBJECT_GRAPH" not in n and "save_counter" not in n]  # a saved twice
     assert len(names) > 20
     for n in names:
         np.testing.assert_array_equal(a.get_tensor(n), b.get_tensor(n), err_msg=n)
@@ -167,7 +168,9 @@ def test_restoring_graph_sizes_and_a_colour_photo_gives_its_lightness(tiny, tiny
         # The restored lightness is the restorer's, on the photo's own lightness.
         from colorgan import color
         L = color.lightness(tf.constant(photo[None])) / 50.0 - 1.0
-        expected = tf.clip_by_value(tiny(L, s, restore=True), -1, 1)
+        # The rendering's default mirror averaging, with the photo's own levels.
+        expected = tf.clip_by_value(R.mirror_average(
+            lambda x: tiny(x, s, restore=True, lv=R.levels(L)), L), -1, 1)
         got = color.lightness(tf.constant(out)) / 50.0 - 1.0
         inside = np.abs(expected.numpy()) < 0.9  # away from clipping in the RGB gamut
         np.testing.assert_allclose(got.numpy()[inside], expected.numpy()[inside], atol=0.02)
