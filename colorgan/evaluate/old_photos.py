@@ -16,10 +16,6 @@ truth).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -28,7 +24,7 @@ from colorgan import color, fileio
 from colorgan.config import DegradeConfig
 from colorgan.data import sources
 from colorgan.errors import UserError
-from colorgan.evaluate import metrics, restoration, sheets
+from colorgan.evaluate import metrics, protocol, restoration, sheets
 from colorgan.models import restorer as restorer_lib
 from colorgan.progress import Progress
 from colorgan.serve.opener import ColorizeFn
@@ -120,13 +116,7 @@ def evaluate(restoring: ColorizeFn, plain: ColorizeFn, source: sources.ImageSour
     for method in METHODS:
         result[method] = {m: round(float(np.nanmean([r[f"{method}_{m}"] for r in rows])), 4)
                           for m in ("psnr", "ssim", "lpips", "l_psnr", "l_ssim")}
-    fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
-                             json.dumps(result, indent=2) + "\n")
-    table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    fileio.write_text_atomic(fileio.join(output_dir, "per_image.csv"), table.getvalue())
+    protocol.write_tables(output_dir, result, rows)
     m, c = result["colorgan"], result["colorize"]
     sheets.save_sheet({k: np.stack(v) for k, v in cols.items()},
                       fileio.join(output_dir, "comparison.png"),

@@ -143,13 +143,7 @@ def evaluate(model: ColorizeFn, source: sources.ImageSource, output_dir: fileio.
               **summary(rows, features)}
     if features:
         result["fid_protocol"] = fid_protocol(len(rows), size)
-    fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
-                             json.dumps(result, indent=2) + "\n")
-    table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    fileio.write_text_atomic(fileio.join(output_dir, "per_image.csv"), table.getvalue())
+    write_tables(output_dir, result, rows)
     m, b = result["colorgan"], result["grayscale_baseline"]
     lp = f"  LPIPS {m['lpips']:.3f}" if m["lpips"] is not None else ""
     sheets.save_sheet({k: np.stack(v) for k, v in sheet_cols.items()},
@@ -160,6 +154,17 @@ def evaluate(model: ColorizeFn, source: sources.ImageSource, output_dir: fileio.
                             f"  (n={len(rows)}, {size}px){_fid_text(m, b)}")
     logging.info("wrote %s/metrics.json, per_image.csv, comparison.png", output_dir)
     return result
+
+
+def write_tables(output_dir: str, result: dict, rows: list[dict]) -> None:
+    """metrics.json (the summary) and per_image.csv (one row per image), each atomically."""
+    fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
+                             json.dumps(result, indent=2) + "\n")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    fileio.write_text_atomic(fileio.join(output_dir, "per_image.csv"), table.getvalue())
 
 
 def _fid_text(model: dict, gray: dict) -> str:
