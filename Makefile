@@ -35,7 +35,7 @@ HINTS_BUDGET ?= 1500
 # The old-photo restorer (docs/model-card.md): trains on old-photo scans made on the fly
 # from the shipped train photos, 2,500 steps and then on to 4,000 (learning rate 5e-4, halved
 # for steps 1876-2500 and 3001-4000: each stage halves its last quarter; ~70 min on 2 cores),
-# ships it into
+# ships the mean of the weights at steps 2,500 and 4,000 (--average_from) into
 # colorgan/weights/restorer/ and scores restore + colour on old-photo scans of samples:val.
 RESTORER_WORKDIR ?= runs/restorer
 
@@ -91,8 +91,8 @@ hints-branch: setup
 	  --hints=0,1,2,5,10,20,50
 
 restorer: setup
-	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=2500
-	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=4000 --ship
+	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=2500 --average_from=2500
+	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=4000 --average_from=2500 --ship
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --degrade=old_photo --nofid \
 	  --output_dir=$(RESTORER_WORKDIR)/eval_x1
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --degrade=old_photo,scale=4 \

@@ -111,7 +111,7 @@ def main(argv):
             for fig in measure.video_speed(cfg, preset, FLAGS.video_frames, FLAGS.repeats):
                 emit(fig)
     if "restore" in FLAGS.figures:  # the shipped models: not per preset
-        for fig in measure.restore_latency(FLAGS.repeats):
+        for fig in measure.restore_latency(FLAGS.repeats, tuple(FLAGS.precisions)):
             emit(fig)
     print(measure.table(results[1:]))
     if out:

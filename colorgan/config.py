@@ -352,11 +352,16 @@ class RestorerConfig:
     lambda_gan: float = _field(0.001, "Weight of the PatchGAN loss (0 = none).")
     disc_filters: int = _field(32, "Width of the PatchGAN discriminator.")
     seed: int = _field(0, "Seed of the crops and their degradations.")
+    average_from: int = _field(0, "Keep the weights of this step and write the mean of them "
+                               "and the last step's (weight averaging; 0 = the last step's).")
     degrade: DegradeConfig = DegradeConfig(clean=0.1)
 
     def __post_init__(self):
         if self.channels < 4 or self.blocks < 1 or self.batch_size < 1 or self.steps < 1:
             raise UserError("restorer channels >= 4, blocks >= 1, batch_size >= 1, steps >= 1")
+        if not 0 <= self.average_from <= self.steps:
+            raise UserError(f"restorer average_from={self.average_from} must be within "
+                            f"0..steps ({self.steps})")
         if self.image_size % max(RESTORER_SCALES):
             raise UserError(f"restorer image_size={self.image_size} must be a multiple of "
                             f"{max(RESTORER_SCALES)}")

@@ -22,6 +22,20 @@ def pytest_configure(config):
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+# Modules with the longest tests, longest first (docs/notes/tests.md): under pytest-xdist
+# they start first, so the last minutes are short tests on both workers instead of one
+# worker finishing a 2-minute test alone. Whole modules move, so module fixtures stay shared.
+LONGEST_FIRST = ("test_notebook.py", "test_training.py", "test_model_options.py",
+                 "test_pretrained.py", "test_scripts.py", "test_recipes.py", "test_bench.py",
+                 "test_vgg_unet.py", "test_litert.py", "test_distribute.py", "test_serving.py",
+                 "test_restorer.py", "test_fileio.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files keep order
+
+
 @pytest.fixture
 def info_log(caplog):
     """caplog with absl at INFO (earlier tests, TFDS and Keras imports, may have lowered

@@ -155,11 +155,16 @@ def test_offline_probe_gives_up_on_a_lookup_that_never_returns(monkeypatch):
     {"encoder": "resnet50v2", "encoder_weights": "none", "attention_g": 8},
 ], ids=["yuv_z", "resnet"])
 def test_options_train_resume_and_export(tiny_cfg, tmp_path, options):
+    # ResNet50's 25 M weights cost ~30 s a run: it trains one run of 2 steps and exports
+    # (resume exactness is the other encoders').
+    resnet = options.get("encoder") == "resnet50v2"
     cfg = config.with_overrides(tiny_cfg, {**options, "steps": 2, "checkpoint_every": 100})
-    fit.fit(cfg, tmp_path / "resumed")
-    result = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
-    assert result.step == 3 and all(np.isfinite(v) for v in result.metrics.values())
-    if cfg.model.encoder != "resnet50v2":  # ResNet50's 25 M weights: 30 s per extra run
+    result = fit.fit(cfg, tmp_path / "resumed")
+    if not resnet:
+        result = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
+    assert result.step == (2 if resnet else 3)
+    assert all(np.isfinite(v) for v in result.metrics.values())
+    if not resnet:
         straight = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
         for k, v in straight.metrics.items():
             assert v == pytest.approx(result.metrics[k], rel=1e-4), k

@@ -116,15 +116,18 @@ def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
             took = sum(restorer_fit.slot_of(k) == slot for k in range(1, step))
             assert restorer_fit.steps_before(step, slot) == took
     kwargs = dict(data="samples", log_every=1, cache_mb=0, validate_at_end=False)
-    cfg = dataclasses.replace(TINY, lambda_perceptual=0.0)  # the VGG16 loss: test_training.py
+    # Two steps (x1 restore, then x2: two slots' streams), stopped after the first; the
+    # weights of step 1 are kept and averaged with step 2's (average_from).
+    cfg = dataclasses.replace(TINY, lambda_perceptual=0.0, steps=2, average_from=1)
     tf.keras.utils.set_random_seed(1)
-    stopped = restorer_fit.fit_restorer(cfg, tmp_path / "a", stop_at=2, **kwargs)
-    assert stopped == {"step": 2, "stopped": True}
+    stopped = restorer_fit.fit_restorer(cfg, tmp_path / "a", stop_at=1, **kwargs)
+    assert stopped == {"step": 1, "stopped": True}
     tf.keras.utils.set_random_seed(1)
     resumed = restorer_fit.fit_restorer(cfg, tmp_path / "a", **kwargs)
     tf.keras.utils.set_random_seed(1)
     straight = restorer_fit.fit_restorer(cfg, tmp_path / "b", **kwargs)
-    assert resumed["steps"] == straight["steps"] == 3
+    assert resumed["steps"] == straight["steps"] == 2
+    assert resumed["averaged_steps"] == [1, 2]
     # Every float32 variable of the checkpoints (networks and optimizers), bit for bit.
     a, b = (tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / w / "checkpoints")))
             for w in ("a", "b"))
@@ -134,12 +137,29 @@ def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
     assert len(names) > 20
     for n in names:
         np.testing.assert_array_equal(a.get_tensor(n), b.get_tensor(n), err_msg=n)
-    # Three steps moved the weights away from a fresh restorer's (Adam: ~lr a step).
+    # The written restorer is the mean of step 1's snapshot and step 2's weights.
+    snap, last = R.load(tmp_path / "a" / "snapshot-1"), R.Restorer(cfg)
+    tf.train.Checkpoint(restorer=last.everything).restore(tf.train.latest_checkpoint(
+        str(tmp_path / "a" / "checkpoints"))).expect_partial()
+    written = R.load(tmp_path / "a" / "restorer")
+    for x, y in zip(R.load(tmp_path / "b" / "restorer").everything.get_weights(),
+                    written.everything.get_weights()):
+        np.testing.assert_array_equal(x, y)
+    for w, s0, s1 in zip(written.everything.variables, snap.everything.variables,
+                         last.everything.variables):
+        np.testing.assert_allclose(w.numpy(), (s0.numpy() + s1.numpy()) / 2, atol=2e-3,
+                                   err_msg=w.path)  # stored as float16
+    # The steps moved the weights away from a fresh restorer's (Adam: ~lr a step).
     tf.keras.utils.set_random_seed(1)
     fresh = R.Restorer(cfg)
-    trained = R.load(tmp_path / "a" / "restorer")
     assert max(float(np.max(np.abs(x.numpy() - f.numpy())))
-               for x, f in zip(trained.everything.variables, fresh.everything.variables)) > 1e-3
+               for x, f in zip(snap.everything.variables, fresh.everything.variables)) > 1e-4
+    assert max(float(np.max(np.abs(x.numpy() - s.numpy())))
+               for x, s in zip(last.everything.variables, snap.everything.variables)) > 1e-4
+    # Past step 1 with no snapshot (trained without average_from): one line.
+    (tmp_path / "a" / "snapshot-1" / R.WEIGHTS_FILE).unlink()
+    with pytest.raises(UserError, match="without its snapshot-1"):
+        restorer_fit.fit_restorer(cfg, tmp_path / "a", **kwargs)
 
 
 def _colour_photo(h, w, seed=0):
@@ -215,6 +235,24 @@ def test_export_with_upscale_runs_in_saved_model_cli(tiny, tiny_colorizer, tmp_p
     assert np.max(np.abs(got / 255.0 - expected.numpy())) <= 1.5 / 255
     with pytest.raises(UserError, match="exported with.*--upscale=2"):
         opener.open_model(path, {"upscale": 1})
+
+
+def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny, tiny_colorizer, tmp_path):
+    from colorgan.serve import litert
+    generator, cfg = tiny_colorizer
+    c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
+                        render=config.RenderConfig(restore=True, upscale=2), restorer=tiny,
+                        tile=24)  # a 30 x 44 photo in 2 x 3 windows
+    path = Path(savedmodel.export(c, tmp_path / "lite", writer=litert.writer()))
+    lite = opener.open_model(path)
+    assert lite.scale == 2
+    photo = _colour_photo(30, 44)[None]
+    got, want = lite(photo, 0), c.colorize_at(tf.constant(photo), tf.constant(0)).numpy()
+    assert got.shape == want.shape == (1, 60, 88, 3)
+    assert np.max(np.abs(got - want)) <= 1.5 / 255
+    (path / litert.RESTORER_FILE).unlink()
+    with pytest.raises(UserError, match="restorer.tflite is missing"):
+        opener.open_model(path)
 
 
 def test_old_photo_spec_median_and_classical():

@@ -107,9 +107,11 @@ class Restorer:
 
     `models[s]`: input [B, h, w, 3] (model_input) -> L [B, s h, s w, 1] in about [-1, 1].
     `everything` holds all the layers once (for weights, checkpoints and counting).
+    `dtype` is the layers' Keras dtype policy: None (float32) or "mixed_bfloat16" (float32
+    weights, bfloat16 math: bench.py's bf16 figures); the output is float32 either way.
     """
 
-    def __init__(self, cfg: config.RestorerConfig):
+    def __init__(self, cfg: config.RestorerConfig, dtype: str | None = None):
         self.cfg = cfg
         c = cfg.channels
 
@@ -117,25 +119,28 @@ class Restorer:
             init = keras.initializers.VarianceScaling(2.0 * scale * scale, "fan_in",
                                                       "truncated_normal")
             return keras.layers.Conv2D(width, 3, padding="same", kernel_initializer=init,
-                                       name=name)
+                                       name=name, dtype=dtype)
 
         inputs = keras.Input((None, None, 3), name="scan")
         x = first = conv(c, "first")(inputs)
         for i in range(cfg.blocks):
-            y = keras.layers.ReLU(name=f"block{i}_relu")(conv(c, f"block{i}_a")(x))
-            x = keras.layers.Add(name=f"block{i}_add")([x, conv(c, f"block{i}_b", 0.1)(y)])
-        trunk = keras.layers.Add(name="trunk_add")([first, conv(c, "trunk_out")(x)])
+            y = keras.layers.ReLU(name=f"block{i}_relu", dtype=dtype)(conv(c, f"block{i}_a")(x))
+            x = keras.layers.Add(name=f"block{i}_add", dtype=dtype)(
+                [x, conv(c, f"block{i}_b", 0.1)(y)])
+        trunk = keras.layers.Add(name="trunk_add", dtype=dtype)([first, conv(c, "trunk_out")(x)])
         outputs = []
         for s in SCALES:
             y = trunk
             for k in range(int(math.log2(s))):
-                y = PixelShuffle(2, name=f"x{s}_shuffle{k}")(conv(4 * c, f"x{s}_up{k}")(y))
-                y = keras.layers.LeakyReLU(0.2, name=f"x{s}_act{k}")(y)
+                y = PixelShuffle(2, name=f"x{s}_shuffle{k}", dtype=dtype)(
+                    conv(4 * c, f"x{s}_up{k}")(y))
+                y = keras.layers.LeakyReLU(0.2, name=f"x{s}_act{k}", dtype=dtype)(y)
             residual = conv(1, f"x{s}_out", 0.1)(y)
             base = inputs[..., :1]
             if s > 1:
                 base = BilinearUp(s, name=f"x{s}_base")(base)
-            outputs.append(keras.layers.Add(name=f"x{s}")([base, residual]))
+            # The base and the sum stay float32 under bf16 (Keras casts the residual up).
+            outputs.append(keras.layers.Add(name=f"x{s}", dtype="float32")([base, residual]))
         self.everything = keras.Model(inputs, outputs, name="restorer")
         self.models = {s: keras.Model(inputs, out, name=f"restorer_x{s}")
                        for s, out in zip(SCALES, outputs)}
@@ -171,9 +176,9 @@ def save(restorer: Restorer, out_dir: str | Path, card: dict) -> Path | str:
     return Path(out_dir) if not fileio.is_remote(out_dir) else out_dir
 
 
-def load(path: str | Path = SHIPPED) -> Restorer:
-    """A saved restorer folder (default: the shipped one) -> Restorer with its weights.
-    A missing, damaged or mismatched file is one UserError naming it."""
+def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
+    """A saved restorer folder (default: the shipped one) -> Restorer with its weights
+    (`dtype`: Restorer's). A missing, damaged or mismatched file is one UserError naming it."""
     path = fileio.fspath(path)
     card_path, weights_path = fileio.join(path, CARD_FILE), fileio.join(path, WEIGHTS_FILE)
     if not fileio.isfile(card_path) or not fileio.isfile(weights_path):
@@ -187,7 +192,7 @@ def load(path: str | Path = SHIPPED) -> Restorer:
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{card_path} cannot be read ({type(e).__name__}: {e}); it is "
                         "damaged, reinstall colorgan or retrain") from None
-    restorer = Restorer(cfg)
+    restorer = Restorer(cfg, dtype)
     arrays = read_npz(weights_path)
     assign_weights(restorer.everything, {k: v.astype(np.float32) for k, v in arrays.items()},
                    weights_path)
@@ -196,6 +201,13 @@ def load(path: str | Path = SHIPPED) -> Restorer:
         raise UserError(f"{weights_path}: {bad[0]} is not finite; it is damaged, reinstall "
                         "colorgan or retrain")
     return restorer
+
+
+def average_into(restorer: Restorer, other: Restorer) -> None:
+    """Sets `restorer`'s weights to the mean of its own and `other`'s (same architecture):
+    the weight averaging of RestorerConfig.average_from."""
+    for v, o in zip(restorer.everything.variables, other.everything.variables, strict=True):
+        v.assign((v + o) / 2.0)
 
 
 def card(path: str | Path = SHIPPED) -> dict:

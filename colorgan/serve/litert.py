@@ -7,7 +7,14 @@ full-resolution L stay in TensorFlow (graph.prepare / finish: the SavedModel's o
 TFLite's builtin ops have no antialiased resize. Beside it, colorgan_litert.json names
 the colour space, render size, post-processing and quantization.
 
-  EXPORT_DIR/<version>/model.tflite, colorgan_litert.json   (export.py --format=tflite)
+A model that restores or upscales (--restore, --upscale) also has restorer.tflite: the
+restorer at its scale, [1, h, w, 3] (restorer.model_input) -> L [1, s h, s w, 1], any h, w
+(all builtin ops: conv, add, depth_to_space, leaky relu, bilinear resize). The levels, the
+tiles (serve/tiles.py, run eagerly around the interpreter) and the mirror averaging stay in
+TensorFlow, so the LiteRT model restores the same tiles as the SavedModel.
+
+  EXPORT_DIR/<version>/model.tflite, [restorer.tflite,] colorgan_litert.json
+  (export.py --format=tflite)
 """
 
 from __future__ import annotations
@@ -20,10 +27,13 @@ import tensorflow as tf
 from absl import logging
 
 from colorgan import color, config, fileio, modelpath
+from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.serve import graph, savedmodel
+from colorgan.models import restorer as restorer_lib
+from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
+RESTORER_FILE = "restorer.tflite"
 META = "colorgan_litert.json"
 QUANTIZE = ("none", "fp16", "dynamic")
 
@@ -36,14 +46,28 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
     """
     if quantize not in QUANTIZE:
         raise UserError(f"quantize={quantize!r} is unknown; choose one of {QUANTIZE}")
-    if colorizer.restorer is not None:  # docs/notes/restoration.md: what converts, what not
-        raise UserError("LiteRT: restore/upscale are not in the .tflite export (its graph is "
-                        "the generator at one render size); export a SavedModel for them")
     size = int(colorizer.render_size)
     fn = tf.function(lambda L: {"ab": colorizer._chroma(L, size)},
                      input_signature=[tf.TensorSpec([1, size, size, 1], tf.float32, name="L")])
+    return _convert(fn, colorizer, quantize)
+
+
+def convert_restorer(colorizer: graph.Colorizer) -> bytes:
+    """The colorizer's restorer at its upscale, [1, h, w, 3] -> [1, s h, s w, 1], as
+    .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing worth its error)."""
+    model = colorizer.restorer.models[colorizer.scale]
+    fn = tf.function(lambda x: {"L": model(x)},
+                     input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="x")])
+    # The variables' tf.Variable handles: the converter freezes what the trackable holds
+    # (a keras.Model passed here leaves them as VAR_HANDLEs, read as NaN at run time).
+    holder = tf.Module()
+    holder.variables_ = [v.value for v in model.variables]
+    return _convert(fn, holder, "none")
+
+
+def _convert(fn, trackable, quantize: str) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [fn.get_concrete_function()], colorizer)
+        [fn.get_concrete_function()], trackable)
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "fp16":
@@ -56,9 +80,15 @@ def writer(quantize: str = "none"):
     def write(colorizer: graph.Colorizer, folder: str) -> None:
         model = convert(colorizer, quantize)
         fileio.makedirs(folder)
+        extra = {}
+        if colorizer.restorer is not None:
+            fileio.write_bytes_atomic(fileio.join(folder, RESTORER_FILE),
+                                      convert_restorer(colorizer))
+            extra = {"restorer_tile": colorizer.tile, "restorer_margin": colorizer.margin}
         savedmodel.write_render_file(colorizer, fileio.join(folder, META),
                                      color_space=colorizer.color_space,
-                                     render_size=int(colorizer.render_size), quantize=quantize)
+                                     render_size=int(colorizer.render_size), quantize=quantize,
+                                     **extra)
         fileio.write_bytes_atomic(fileio.join(folder, FILE), model)  # last: the export is whole
         logging.info("LiteRT model: %.1f MB (%s)", len(model) / 1e6, quantize)
     write.marker = FILE  # what savedmodel.export looks for in the other versions
@@ -91,10 +121,21 @@ class LiteColorizer:
             raise UserError(f"model: {meta_path} lacks render_size or color_space")
         self.size = int(self.meta["render_size"])
         self.space = color.get_space(self.meta["color_space"])
-        self.interpreter = _interpreter(fileio.read_bytes(path), threads or os.cpu_count() or 1)
+        threads = threads or os.cpu_count() or 1
+        self.interpreter = _interpreter(fileio.read_bytes(path), threads)
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
+        render = self.post_processing
+        self.scale = int(render.get("upscale", 1))
+        self.restorer = None
+        if render.get("restore") or self.scale > 1:
+            restorer_path = fileio.join(fileio.dirname(path), RESTORER_FILE)
+            if not fileio.isfile(restorer_path):
+                raise UserError(f"model: {meta_path} restores or upscales but {restorer_path} "
+                                "is missing; export it again")
+            self.restorer = _interpreter(fileio.read_bytes(restorer_path), threads)
+            self._restorer_shape = None
         # Traced once per input shape: in eager mode the full-resolution steps of a 1 MP
         # photo cost ~30 ms more.
         images_spec = tf.TensorSpec([None, None, None, None], tf.float32)
@@ -114,6 +155,39 @@ class LiteColorizer:
             out.append(self.interpreter.get_tensor(self._output)[0])
         return np.stack(out)
 
+    def _restore_window(self, x: tf.Tensor) -> tf.Tensor:
+        """restorer.model_input [B, h, w, 3] -> [B, s h, s w, 1] through restorer.tflite."""
+        it = self.restorer
+        x = np.asarray(x, np.float32)
+        index = it.get_input_details()[0]["index"]
+        if self._restorer_shape != x.shape[1:]:  # windows share a shape; edge ones may not
+            it.resize_tensor_input(index, [1, *x.shape[1:]])
+            it.allocate_tensors()
+            self._restorer_shape = x.shape[1:]
+        out = []
+        for one in x:
+            it.set_tensor(index, one[None])
+            it.invoke()
+            out.append(it.get_tensor(it.get_output_details()[0]["index"])[0])
+        return tf.constant(np.stack(out))
+
+    def _restore(self, L: tf.Tensor) -> tf.Tensor:
+        """graph.Colorizer.restore's steps around the interpreter (eager: the tiles' loop
+        runs in Python)."""
+        restore = bool(self.post_processing.get("restore"))
+        lv = restorer_lib.levels(L)
+
+        def tiled(x):
+            return tiles.restore_tiled(
+                lambda window, lv: self._restore_window(
+                    restorer_lib.model_input(window, lv, restore)),
+                x, lv, self.scale, int(self.meta["restorer_tile"]),
+                int(self.meta["restorer_margin"]))
+
+        out = (restorer_lib.mirror_average(tiled, L) if self.post_processing.get("flip")
+               else tiled(L))
+        return tf.clip_by_value(out, -1.0, 1.0)
+
     def check_render_size(self, render_size: int) -> None:
         if int(render_size) not in (0, self.size):
             raise UserError(f"render_size={int(render_size)}: this LiteRT model renders at "
@@ -121,5 +195,14 @@ class LiteColorizer:
 
     def colorize_at(self, images, render_size: int = 0) -> np.ndarray:
         self.check_render_size(render_size)
+        pixels = images.shape[1] * images.shape[2] * self.scale ** 2
+        if pixels > decode.DEFAULT_MAX_PIXELS:
+            raise UserError(f"upscale={self.scale}: the output would have {pixels:,} pixels, "
+                            f"over the limit of {decode.DEFAULT_MAX_PIXELS:,}")
         L_full, L_small = self._prepare(tf.constant(images, tf.float32))
+        if self.restorer is not None:  # graph.Colorizer._lightness
+            L_full = self._restore(L_full)
+            L_small = tf.image.resize(L_full, [self.size, self.size], antialias=True)
         return self._finish(L_full, tf.constant(self._chroma(L_small.numpy()))).numpy()
+
+    __call__ = colorize_at  # open_model's ColorizeFn; .scale tells callers the output size

@@ -49,7 +49,7 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
         _check_baked(found.path, model.post_processing, post_processing)
         model.check_render_size(render_size)
         logging.info("loaded LiteRT model %s", found.path)
-        return model.colorize_at
+        return model
     if found.kind == "saved_model":
         _check_baked(found.path, savedmodel.exported_post_processing(found.path),
                      post_processing)
@@ -156,7 +156,8 @@ def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
 
 
 def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
-                   max_pixels: int = DEFAULT_MAX_PIXELS, restorer: str = "") -> Colorizer:
+                   max_pixels: int = DEFAULT_MAX_PIXELS, restorer: str = "",
+                   restorer_dtype: str | None = None) -> Colorizer:
     """A Colorizer from a workdir, checkpoint or shipped model, rendering as `render` says
     (None = config.RenderConfig()'s defaults; its render_size 0 = the training size).
 
@@ -164,7 +165,7 @@ def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = N
     sizes give it more context and detail at the risk of colours it never saw at
     that scale (DeOldify's render factor trade-off). A rendering that restores or upscales
     takes the restorer from `restorer` (a train_restorer.py workdir's restorer/ folder;
-    "" = the one shipped in colorgan).
+    "" = the one shipped in colorgan), its math in `restorer_dtype` (restorer.Restorer's).
     """
     render = render or config.RenderConfig()
     generator, cfg = load_generator(path)
@@ -179,7 +180,7 @@ def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = N
     restoring = None
     if render.restores:
         restoring = restorer_lib.load(restorer_folder(restorer) if restorer
-                                      else restorer_lib.SHIPPED)
+                                      else restorer_lib.SHIPPED, restorer_dtype)
     return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg,
                      render, restoring)
 
