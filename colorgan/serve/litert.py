@@ -134,17 +134,23 @@ class LiteColorizer:
             if not fileio.isfile(restorer_path):
                 raise UserError(f"model: {meta_path} restores or upscales but {restorer_path} "
                                 "is missing; export it again")
+            if not {"restorer_tile", "restorer_margin"} <= set(self.meta):
+                raise UserError(f"model: {meta_path} lacks restorer_tile or restorer_margin; "
+                                "export it again")
             self.restorer = _interpreter(fileio.read_bytes(restorer_path), threads)
             self._restorer_shape = None
         # Traced once per input shape: in eager mode the full-resolution steps of a 1 MP
-        # photo cost ~30 ms more.
+        # photo cost ~30 ms more. No autograph (prepare / finish use tf.cond themselves):
+        # after other models' graphs in one process (bench.py), autograph once called the
+        # 1-argument lambda with _finish's 2 arguments.
         images_spec = tf.TensorSpec([None, None, None, None], tf.float32)
         self._prepare = tf.function(lambda x: graph.prepare(x, self.size, self.space),
-                                    input_signature=[images_spec])
+                                    input_signature=[images_spec], autograph=False)
         self._finish = tf.function(
             lambda L, ab: graph.finish(L, ab, self.space),
             input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32),
-                             tf.TensorSpec([None, None, None, 2], tf.float32)])
+                             tf.TensorSpec([None, None, None, 2], tf.float32)],
+            autograph=False)
 
     def _chroma(self, L_small: np.ndarray) -> np.ndarray:
         """L [B, s, s, 1] -> ab [B, s, s, 2], through the .tflite (which takes one image)."""
