@@ -209,15 +209,16 @@ def test_upscale_choices_and_the_pixel_limit_are_one_line(tiny_folder):
         model(np.zeros((1, 10, 10, 3), np.float32))
 
 
-def test_export_with_upscale_runs_in_saved_model_cli(tiny, tiny_colorizer, tmp_path):
+def test_export_with_restore_and_upscale_runs_in_saved_model_cli(tiny, tiny_colorizer, tmp_path):
     import io
 
     from PIL import Image
     generator, cfg = tiny_colorizer
     c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
-                        render=config.RenderConfig(upscale=2), restorer=tiny)
+                        render=config.RenderConfig(restore=True, upscale=2), restorer=tiny)
     path = savedmodel.export(c, tmp_path / "export")
-    assert savedmodel.exported_post_processing(path)["upscale"] == 2
+    baked = savedmodel.exported_post_processing(path)
+    assert baked["upscale"] == 2 and baked["restore"] is True
     photo = (_colour_photo(21, 26) * 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(photo).save(buf, format="PNG")
