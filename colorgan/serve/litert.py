@@ -128,8 +128,9 @@ class LiteColorizer:
         self._output = self.interpreter.get_output_details()[0]["index"]
         render = self.post_processing
         self.scale = int(render.get("upscale", 1))
+        self.restores = bool(render.get("restore")) or self.scale > 1  # video/film.py reads it
         self.restorer = None
-        if render.get("restore") or self.scale > 1:
+        if self.restores:
             restorer_path = fileio.join(fileio.dirname(path), RESTORER_FILE)
             if not fileio.isfile(restorer_path):
                 raise UserError(f"model: {meta_path} restores or upscales but {restorer_path} "
@@ -166,7 +167,7 @@ class LiteColorizer:
         it = self.restorer
         x = np.asarray(x, np.float32)
         index = it.get_input_details()[0]["index"]
-        if self._restorer_shape != x.shape[1:]:  # windows share a shape; edge ones may not
+        if self._restorer_shape != x.shape[1:]:  # a photo's windows share one shape
             it.resize_tensor_input(index, [1, *x.shape[1:]])
             it.allocate_tensors()
             self._restorer_shape = x.shape[1:]

@@ -158,14 +158,18 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
     ckpt = state.checkpoint()
     manager = tf.train.CheckpointManager(ckpt, fileio.join(workdir, "checkpoints"), max_to_keep=2)
     restore_latest(ckpt, manager)
-    fileio.write_text_atomic(cfg_path, text)  # after the restore: a refused resume keeps it
     start = int(state.step.numpy())
+    # A resume past step N that will average needs N's weights, kept when the run passed N
+    # (a snapshot is trusted as this run's: the workdir holds one run, the resume guard
+    # above checks its settings).
     snapshot = fileio.join(workdir, f"snapshot-{cfg.average_from}")
-    if 0 < cfg.average_from <= start and not fileio.isfile(
+    averages = 0 < cfg.average_from < max(cfg.steps, start)
+    if averages and cfg.average_from <= start and not fileio.isfile(
             fileio.join(snapshot, restorer_lib.WEIGHTS_FILE)):
         raise UserError(f"workdir={workdir} is past step {cfg.average_from} without its "
                         f"snapshot-{cfg.average_from}/ (trained without --average_from="
                         f"{cfg.average_from}); retrain in a new workdir to average")
+    fileio.write_text_atomic(cfg_path, text)  # after the checks: a refused resume keeps it
     perceptual = (vgg.build_trunk(vgg.load_weights(), tuple(cfg.perceptual_layers))
                   if cfg.lambda_perceptual > 0 else None)
     steps = [make_step(state, cfg, s, restore, perceptual) for s, restore in SCHEDULE]
