@@ -124,16 +124,8 @@ class Colorizer(tf.Module):
     def restore(self, L):
         """Model-range L [B, H, W, 1] -> restored L [B, s H, s W, 1] (s = upscale), in
         tiles (serve/tiles.py), clipped to [-1, 1]."""
-        model = self.restorer.models[self.scale]
-        lv = restorer_lib.levels(L)  # the whole photo's (its mirror image has the same)
-
-        def tiled(x):
-            return tiles.restore_tiled(
-                lambda window, lv: model(restorer_lib.model_input(window, lv, self.render.restore)),
-                x, lv, self.scale, self.tile, self.margin)
-
-        out = restorer_lib.mirror_average(tiled, L) if self.render.flip else tiled(L)
-        return tf.clip_by_value(tf.cast(out, tf.float32), -1.0, 1.0)
+        return tiles.restore_photo(self.restorer.models[self.scale], L, self.scale,
+                                   self.render.restore, self.render.flip, self.tile, self.margin)
 
     def _chroma(self, L_small, size, hint_maps=None):
         """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3]) -> the

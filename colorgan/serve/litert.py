@@ -29,7 +29,6 @@ from absl import logging
 from colorgan import color, config, fileio, modelpath
 from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.models import restorer as restorer_lib
 from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
@@ -179,21 +178,12 @@ class LiteColorizer:
         return tf.constant(np.stack(out))
 
     def _restore(self, L: tf.Tensor) -> tf.Tensor:
-        """graph.Colorizer.restore's steps around the interpreter (eager: the tiles' loop
-        runs in Python)."""
-        restore = bool(self.post_processing.get("restore"))
-        lv = restorer_lib.levels(L)
-
-        def tiled(x):
-            return tiles.restore_tiled(
-                lambda window, lv: self._restore_window(
-                    restorer_lib.model_input(window, lv, restore)),
-                x, lv, self.scale, int(self.meta["restorer_tile"]),
-                int(self.meta["restorer_margin"]))
-
-        out = (restorer_lib.mirror_average(tiled, L) if self.post_processing.get("flip")
-               else tiled(L))
-        return tf.clip_by_value(out, -1.0, 1.0)
+        """graph.Colorizer.restore around the interpreter (eager: the tiles' loop runs in
+        Python)."""
+        render = self.post_processing
+        return tiles.restore_photo(self._restore_window, L, self.scale, bool(render["restore"]),
+                                   bool(render["flip"]), int(self.meta["restorer_tile"]),
+                                   int(self.meta["restorer_margin"]))
 
     def check_render_size(self, render_size: int) -> None:
         if int(render_size) not in (0, self.size):

@@ -19,6 +19,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from colorgan.models import restorer as restorer_lib
+
 
 def cuts(length: tf.Tensor, tile: int, margin: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Along one axis of `length` pixels: (window starts [n], window size, kept-region
@@ -63,3 +65,19 @@ def restore_tiled(restore: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], scan: tf
     _, rows = tf.while_loop(lambda i, _: i < tf.size(ys), add_row, (0, rows),
                             parallel_iterations=1)
     return tf.transpose(rows.concat(), [1, 0, 2, 3])
+
+
+def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: int,
+                  restore: bool, flip: bool, tile: int, margin: int) -> tf.Tensor:
+    """A whole photo's lightness L [B, H, W, 1] in [-1, 1] -> restored [B, scale H, scale W, 1]
+    clipped to [-1, 1]: the photo's levels, the tiles, and the mirror average when `flip`
+    (the rendering's). `run` maps restorer.model_input windows to the restorer's output: a
+    Keras model in the serving graph, restorer.tflite in serve/litert.py."""
+    lv = restorer_lib.levels(L)  # the whole photo's (its mirror image has the same)
+
+    def tiled(x):
+        return restore_tiled(lambda window, lv: run(restorer_lib.model_input(window, lv, restore)),
+                             x, lv, scale, tile, margin)
+
+    out = restorer_lib.mirror_average(tiled, L) if flip else tiled(L)
+    return tf.clip_by_value(tf.cast(out, tf.float32), -1.0, 1.0)
