@@ -279,6 +279,33 @@ class TemporalConfig:
 
 
 @dataclass(frozen=True)
+class AppConfig:
+    """The web app's server and what one request may ask of it (python -m colorgan.app)."""
+
+    host: str = _field("127.0.0.1", "Address to listen on (0.0.0.0: every interface).")
+    port: int = _field(7860, "Port (0: any free one).")
+    concurrency: int = _field(1, "Model calls at once (photos and videos together); each "
+                              "already uses every core, so more helps only on big machines.")
+    max_queue: int = _field(32, "Requests that may wait; more are refused at once.")
+    max_upload_mb: int = _field(100, "Largest upload, photo or clip, in MB.")
+    max_pixels: int = _field(50_000_000, "Largest photo, in pixels, read from its header "
+                             "before it is decoded (an upscale's output counts too).")
+    display_side: int = _field(2048, "Longest side of the images the page shows (the "
+                               "download keeps the full size).")
+    keep_minutes: int = _field(60, "Outputs older than this are deleted from the server.")
+    share: bool = _field(False, "Also serve through a public gradio.live link (needs the "
+                         "network; off: the app talks to nothing but its browsers).")
+
+    def __post_init__(self):
+        for name in ("concurrency", "max_queue", "max_upload_mb", "max_pixels",
+                     "display_side", "keep_minutes"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0 <= self.port < 65536:
+            raise UserError(f"port={self.port} must be in [0, 65535]")
+
+
+@dataclass(frozen=True)
 class DegradeConfig:
     """How a clean photo becomes an old-photo scan (data/degrade.py), drawn per photo.
 

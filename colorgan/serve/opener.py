@@ -169,6 +169,22 @@ def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = N
     """
     render = render or config.RenderConfig()
     generator, cfg = load_generator(path)
+    restoring = None
+    if render.restores:
+        restoring = load_restorer(restorer, restorer_dtype)
+    return build_colorizer(generator, cfg, render, max_pixels, restoring)
+
+
+def load_restorer(path: str = "", dtype: str | None = None) -> restorer_lib.Restorer:
+    """A train_restorer.py workdir (or its restorer/ folder), "" = the one shipped in colorgan."""
+    return restorer_lib.load(restorer_folder(path) if path else restorer_lib.SHIPPED, dtype)
+
+
+def build_colorizer(generator: keras.Model, cfg: config.Config, render: config.RenderConfig,
+                    max_pixels: int = DEFAULT_MAX_PIXELS,
+                    restoring: restorer_lib.Restorer | None = None) -> Colorizer:
+    """make_colorizer around weights already loaded (serve/renderings.py makes many
+    renderings of one generator)."""
     image_size = cfg.data.image_size
     multiple = networks.input_multiple(cfg.model, config.generator_size(cfg))
     render_size = render.render_size or image_size
@@ -177,10 +193,6 @@ def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = N
                         f"for a model trained at {image_size}px")
     if max_pixels < 1:
         raise UserError(f"max_pixels={max_pixels} must be positive")
-    restoring = None
-    if render.restores:
-        restoring = restorer_lib.load(restorer_folder(restorer) if restorer
-                                      else restorer_lib.SHIPPED, restorer_dtype)
     return Colorizer(generator, render_size, max_pixels, multiple, cfg.model.color_space, cfg,
                      render, restoring)
 

@@ -80,9 +80,10 @@ def output_suffix(path: str | os.PathLike) -> str:
 
 def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
                    temporal: config.TemporalConfig = config.TemporalConfig(),
-                   batch_size: int = 8) -> int:
+                   batch_size: int = 8, on_progress=None) -> int:
     """Writes the colorized `src` to `dst` (video.transcode: H.264, timestamps and audio
-    kept, atomic). Returns the number of frames; progress in frames/s with an ETA."""
+    kept, atomic). Returns the number of frames; progress in frames/s with an ETA, and
+    on_progress(frames done, frames expected or 0) after each batch (the web app's bar)."""
     info = container.probe(src)
     colorize = FrameColorizer(model, render_size, temporal)
     bar = Progress(info.expected_frames, label=f"{src.name} ", unit="frames")
@@ -94,13 +95,19 @@ def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         n = container.transcode(src, dst, fn, batch_size=batch_size,
-                                on_frames=lambda done: bar.update(src.name, done - bar.done),
+                                on_frames=lambda done: _advance(bar, src.name, done, on_progress),
                                 scale=getattr(model, "scale", 1))
     finally:
         bar.finish()
     if colorize.filter.cuts[1:]:
         logging.info("%s: new shots at frames %s", src, colorize.filter.cuts[1:])
     return n
+
+
+def _advance(bar: Progress, name: str, done: int, on_progress) -> None:
+    bar.update(name, done - bar.done)
+    if on_progress is not None:
+        on_progress(done, bar.total)
 
 
 _NUMBER = re.compile(r"(\d+)")

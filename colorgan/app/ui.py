@@ -1,0 +1,255 @@
+"""The web app's page: a Gradio Blocks over studio.Studio.
+
+Photo tab: upload (or an example), automatic colour and the colour with your hints side by
+side, hints by clicking on the photo's lightness (a colour picker, undo, clear), the
+old-photo toggles (restore, upscale) and the rendering options, a before/after slider and
+the full-size PNG to download. Video tab: a clip in, the colorized clip out, with a
+progress bar and the temporal filter on or off.
+
+API (gradio_client; the page's own events are private):
+  /colorize        photo, restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
+                   model -> the full-size PNG
+  /colorize_hints  photo, hints (colorize.py --hints' JSON), the same options -> PNG
+  /colorize_video  video, temporal, restore, model -> the colorized clip
+Every failure is one gr.Error line; the model events share one queue slot group
+("model"), so the concurrency limit counts photos and videos together.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from colorgan.app import offline  # first: before gradio is imported
+
+import gradio as gr
+
+assert offline.SETTINGS  # (used for its import-time settings)
+from absl import logging
+
+from colorgan import config
+from colorgan.app import studio as studio_lib
+from colorgan.errors import UserError, first_line
+
+CANVAS_SIDE = 768  # the hint canvas (clicks are fractions of it, so any size works)
+RENDER = config.RenderConfig()  # the option controls' defaults
+CSS = "#canvas img { cursor: crosshair; }"
+# The controls an export fixes (config.RenderConfig.post_processing), in on_model's order.
+FIXED = ("flip", "chroma_smooth", "chroma_gain", "restore", "upscale")
+
+
+def one_line(fn):
+    """A handler whose failures reach the page as one gr.Error line (and the app serves on)."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except UserError as e:
+            raise gr.Error(first_line(e, 300), print_exception=False) from None
+        except Exception as e:  # the model failed: say so, log the trace
+            logging.exception("app: %s failed", fn.__name__)
+            raise gr.Error(f"colorizing failed ({type(e).__name__}: {first_line(e, 120)})",
+                           print_exception=False) from None
+    return run
+
+
+def upload_path(payload) -> str | None:
+    """An image or video input's raw value (events here skip Gradio's preprocessing, so
+    colorgan's decoder is the only one to read an upload) -> its file on the server."""
+    if payload is None or isinstance(payload, str):
+        return payload or None
+    if isinstance(payload, dict):
+        inner = payload.get("video", payload)  # a video's value wraps its file
+        return (inner or {}).get("path")
+    return getattr(payload, "path", None)
+
+
+def rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain):
+    """The option controls -> config.RenderConfig (which checks them)."""
+    return config.RenderConfig(render_size=int(render_size or 0), flip=bool(flip),
+                               chroma_smooth=float(chroma_smooth),
+                               chroma_gain=float(chroma_gain), restore=bool(restore),
+                               upscale=int(upscale))
+
+
+def build(studio: studio_lib.Studio, examples: list[str] = (),
+          settings: config.AppConfig = config.AppConfig()) -> gr.Blocks:
+    """The app. `examples`: photo paths offered under the upload."""
+    side = settings.display_side
+
+    def shown(result: studio_lib.Result):
+        """(auto or hinted pane, slider pair, download) for a result."""
+        before, after = studio_lib.before_after(result.image, result.rgb, side)
+        pane = str(result.png) if max(result.rgb.shape[:2]) <= side else after
+        return pane, (before, after), gr.update(value=str(result.png), interactive=True)
+
+    def canvas(path, hints_json):
+        return studio_lib.hint_canvas(studio.read(path), hints_json, CANVAS_SIDE)
+
+    @one_line
+    def on_photo(photo, model, *options):
+        path = upload_path(photo)
+        if not path:  # cleared
+            return None, "[]", None, None, None, gr.update(value=None, interactive=False)
+        result = studio.colorize(path, "", rendering(*options), model)
+        pane, pair, download = shown(result)
+        return (studio_lib.hint_canvas(result.image, "[]", CANVAS_SIDE), "[]", pane, pane,
+                pair, download)
+
+    def hinted(path, hints_json, model, options):
+        result = studio.colorize(path, hints_json, rendering(*options), model)
+        pane, pair, download = shown(result)
+        return (studio_lib.hint_canvas(result.image, hints_json, CANVAS_SIDE), hints_json,
+                pane, pair, download)
+
+    @one_line
+    def on_click(photo, hints_json, color, model, evt: gr.SelectData, *options):
+        # Gradio passes the event at its place among the parameters: before *options.
+        path = upload_path(photo)
+        if not path:
+            raise UserError("upload a photo first")
+        if not studio.renderings(model).takes_hints:
+            raise UserError("this model takes no hints (train one with --hints)")
+        w, h = studio_lib.fit_size(studio.read(path).shape[:2], CANVAS_SIDE, enlarge=True)
+        x, y = evt.index[:2]  # pixels of the canvas image
+        new = studio_lib.add_hint(hints_json, (x + 0.5) / w, (y + 0.5) / h, color)
+        return hinted(path, new, model, options)
+
+    @one_line
+    def on_undo(photo, hints_json, model, *options):
+        path = upload_path(photo)
+        if not path:
+            raise UserError("upload a photo first")
+        return hinted(path, studio_lib.drop_last_hint(hints_json), model, options)
+
+    @one_line
+    def on_clear(photo, hints_json, model, *options):
+        path = upload_path(photo)
+        if not path:
+            raise UserError("upload a photo first")
+        return hinted(path, "[]", model, options)
+
+    @one_line
+    def on_again(photo, hints_json, model, *options):
+        path = upload_path(photo)
+        if not path:
+            raise UserError("upload a photo first")
+        auto = studio.colorize(path, "", rendering(*options), model)
+        return (shown(auto)[0],) + hinted(path, hints_json or "[]", model, options)[2:]
+
+    @one_line
+    def on_model(model):
+        """An export's rendering is fixed: its controls show its values, locked."""
+        fixed = studio.renderings(model).fixed
+        return [gr.update(value=(fixed or RENDER.post_processing())[name],
+                          interactive=fixed is None) for name in FIXED]
+
+    @one_line
+    def api_colorize(photo, restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
+                     model):
+        render = rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain)
+        return str(studio.colorize(upload_path(photo), "", render, model).png)
+
+    @one_line
+    def api_colorize_hints(photo, hints, restore, upscale, render_size, flip, chroma_smooth,
+                           chroma_gain, model):
+        render = rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain)
+        return str(studio.colorize(upload_path(photo), hints, render, model).png)
+
+    @one_line
+    def colorize_video(video, temporal, restore, model, progress=gr.Progress()):
+        progress(0, desc="colorizing")
+
+        def report(done, total):
+            progress((done, total or None), desc="colorizing", unit="frames")
+
+        return str(studio.colorize_video(upload_path(video), bool(temporal), bool(restore),
+                                         model, on_progress=report))
+
+    with gr.Blocks(title="colorgan", analytics_enabled=False,
+                   delete_cache=(600, 60 * settings.keep_minutes)) as demo:
+        gr.Markdown("## colorgan: old photos and films in colour\n"
+                    "Upload a photo (gray, or colour: only its lightness is used). Click on "
+                    "it to ask for a colour there.")
+        model = gr.Dropdown(studio.names, value=studio.names[0], label="Model",
+                            visible=len(studio.names) > 1, elem_id="model")
+        with gr.Tab("Photo"):
+            with gr.Row():
+                photo = gr.Image(type="filepath", sources=["upload", "clipboard"],
+                                 label="Your photo", elem_id="photo", height=420)
+                hint_canvas = gr.Image(label="Click to add a colour hint", interactive=False,
+                                       format="png", elem_id="canvas", height=420,
+                                       buttons=[])
+            with gr.Row():
+                color = gr.ColorPicker("#e02020", label="Hint colour", elem_id="hint-color")
+                undo = gr.Button("Undo last hint", elem_id="undo")
+                clear = gr.Button("Clear hints", elem_id="clear")
+                hints_box = gr.Textbox("[]", visible=False, elem_id="hints")
+            with gr.Row():
+                restore = gr.Checkbox(RENDER.restore, label="Restore the old photo first "
+                                      "(grain, blur, fade, JPEG)", elem_id="restore")
+                upscale = gr.Radio([1, 2, 4], value=RENDER.upscale, label="Upscale",
+                                   elem_id="upscale")
+            with gr.Accordion("Rendering", open=False):
+                render_size = gr.Number(RENDER.render_size, precision=0, minimum=0,
+                                        label="Render size (0: the model's own)")
+                flip = gr.Checkbox(RENDER.flip, label="Average with the mirror image")
+                chroma_smooth = gr.Slider(0, 0.25, value=RENDER.chroma_smooth, step=0.0025,
+                                          label="Colour smoothing (guided-filter radius)")
+                chroma_gain = gr.Slider(0.5, 2.0, value=RENDER.chroma_gain, step=0.01,
+                                        label="Colour gain")
+            again = gr.Button("Colorize again with these options", variant="primary",
+                              elem_id="again")
+            with gr.Row():
+                auto = gr.Image(label="Automatic", format="png", interactive=False,
+                                elem_id="auto")
+                with_hints = gr.Image(label="With your hints", format="png", interactive=False,
+                                      elem_id="hinted")
+            slider = gr.ImageSlider(label="Before / after", type="pil", format="png",
+                                    interactive=False, elem_id="slider")
+            download = gr.DownloadButton("Download the full-size PNG", interactive=False,
+                                         elem_id="download")
+            if examples:
+                gr.Examples([[p] for p in examples], inputs=[photo], cache_examples=False,
+                            label="Examples: the shipped validation photos")
+        with gr.Tab("Video"):
+            with gr.Row():
+                video_in = gr.Video(sources=["upload"], format=None, include_audio=True,
+                                    label="Your clip", elem_id="video-in")
+                video_out = gr.Video(format=None, label="Colorized", interactive=False,
+                                     elem_id="video-out")
+            with gr.Row():
+                temporal = gr.Checkbox(True, label="Steady colour (optical flow)",
+                                       elem_id="temporal")
+                video_restore = gr.Checkbox(False, label="Restore (old film)")
+            go = gr.Button("Colorize the clip", variant="primary", elem_id="go")
+
+        options = [restore, upscale, render_size, flip, chroma_smooth, chroma_gain]
+        busy = dict(concurrency_id="model", concurrency_limit=settings.concurrency,
+                    preprocess=False, api_visibility="private")
+        photo_out = [hint_canvas, hints_box, auto, with_hints, slider, download]
+        hint_out = [hint_canvas, hints_box, with_hints, slider, download]
+        photo.change(on_photo, [photo, model, *options], photo_out, **busy)
+        hint_canvas.select(on_click, [photo, hints_box, color, model, *options], hint_out,
+                           **busy)
+        undo.click(on_undo, [photo, hints_box, model, *options], hint_out, **busy)
+        clear.click(on_clear, [photo, hints_box, model, *options], hint_out, **busy)
+        again.click(on_again, [photo, hints_box, model, *options],
+                    [auto, with_hints, slider, download], **busy)
+        model.change(on_model, [model], [flip, chroma_smooth, chroma_gain, restore, upscale],
+                     api_visibility="private")
+
+        # The API: the same work, with clean signatures (hidden triggers).
+        api_out = gr.Image(format="png", visible=False, label="colorized")
+        api = dict(concurrency_id="model", concurrency_limit=settings.concurrency,
+                   preprocess=False)
+        gr.Button(visible=False).click(api_colorize, [photo, *options, model], api_out,
+                                       api_name="colorize", **api)
+        gr.Button(visible=False).click(api_colorize_hints, [photo, hints_box, *options, model],
+                                       api_out, api_name="colorize_hints", **api)
+        go.click(colorize_video, [video_in, temporal, video_restore, model], video_out,
+                 api_name="colorize_video", **api)
+    demo.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)
+    return demo
+
