@@ -13,6 +13,8 @@ WORKDIR ?= runs/demo
 PYTEST_ARGS ?=
 # pytest-xdist processes: much of a test is single-threaded tracing and Python, so two
 # workers on 2 cores take the suite from 16 to 10 minutes (TEST_WORKERS=0: one process).
+# --dist loadgroup: tests marked xdist_group (the served web app's) share one worker, and so
+# one app; the rest are handed out one by one as before.
 TEST_WORKERS ?= 2
 # Training seconds per `make demo` (the run checkpoints and stops there; rerunning continues).
 DEMO_BUDGET ?= 480
@@ -99,7 +101,7 @@ restorer: setup
 	  --nofid --output_dir=$(RESTORER_WORKDIR)/eval_x4
 
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -6,6 +6,12 @@ name the config field or function argument (`source: ...`, `render_size=...`); t
 scripts' `cli.run` turns a leading field name into its flag (`--data: ...`).
 """
 
+import re
+
+# TensorFlow's eager errors wrap the message: "{{function_node __wrapped__Op_device_...}}
+# Invalid JPEG data, size 300 [Op:ExtractJpegShape] name: ". Only the middle is for people.
+_TF_WRAPPING = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]( name:.*)?$")
+
 
 class UserError(Exception):
     """A problem the user can fix; the message names the field or file and what to do."""
@@ -17,4 +23,5 @@ def first_line(e: BaseException, limit: int = 200) -> str:
     For one-line reports of foreign exceptions (TensorFlow's run to pages).
     """
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    return lines[0][:limit] if lines else type(e).__name__
+    line = _TF_WRAPPING.sub("", lines[0]).strip() if lines else ""
+    return line[:limit] if line else type(e).__name__

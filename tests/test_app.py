@@ -1,168 +1,162 @@
-"""colorgan/app/web.py: the HTTP API, and the page in a real headless Chromium (Selenium)."""
+"""colorgan/app/studio.py and serve/renderings.py: what the web app does, in-process (the
+served app, its API and the page in a browser are tests/test_app_server.py)."""
 
-import base64
-import io
 import json
-import shutil
-import threading
-import urllib.error
-import urllib.request
+import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from colorgan.app import web
-from colorgan.video import clips
+import imagefiles as F  # tests/imagefiles.py
+from colorgan import config
+from colorgan.app import studio as studio_lib
+from colorgan.data import imagefiles
+from colorgan.errors import UserError
+from colorgan.serve import opener
+from colorgan.serve.renderings import Renderings
+from colorgan.video import clips, container
 
 
-class HintStub:
-    """A stand-in hint model for the app's wiring (the hint model itself is tested in
-    test_hints): a warm tint, and around each hint point its colour."""
+def test_hints_are_colorize_py_json_and_bad_ones_are_one_line():
+    text = studio_lib.add_hint("[]", 0.25, 0.5, "#e02020")
+    text = studio_lib.add_hint(text, 0.75, 0.125, "#2050e0")
+    assert json.loads(text) == [{"x": 0.25, "y": 0.5, "color": "#e02020"},
+                                {"x": 0.75, "y": 0.125, "color": "#2050e0"}]
+    points = studio_lib.parse_hints(text)
+    np.testing.assert_allclose(points[1][2], (0x20 / 255, 0x50 / 255, 0xE0 / 255))
+    assert json.loads(studio_lib.drop_last_hint(text)) == json.loads(text)[:1]
+    assert studio_lib.parse_hints("") == studio_lib.parse_hints("[]") == []
+    for bad, words in (("{", "not JSON"), ('[{"x": 2, "y": 0, "color": "#fff"}]', "x and y"),
+                       (json.dumps([{"x": 0, "y": 0, "color": "#fff"}] * 257), "at most 256")):
+        with pytest.raises(UserError, match=words) as e:
+            studio_lib.parse_hints(bad)
+        assert "\n" not in str(e.value)
+    with pytest.raises(UserError):
+        studio_lib.add_hint("[]", 1.5, 0.5, "#fff")
 
-    takes_hints = True
 
-    def __call__(self, images, render_size=0):
-        return np.clip(images[..., :3] * np.array([1.0, 0.9, 0.8], np.float32), 0, 1)
-
-    def with_points(self, images, render_size, points):
-        out = self(images)
-        h, w = out.shape[1:3]
-        yy, xx = np.mgrid[0:h, 0:w]
-        for x, y, rgb in points:
-            near = (yy - y * h) ** 2 + (xx - x * w) ** 2 <= (0.08 * min(h, w)) ** 2
-            out[0][near] = rgb
-        return out
+def test_the_hint_canvas_is_the_lightness_with_a_dot_at_each_hint():
+    skimage_color = pytest.importorskip("skimage.color")
+    image = clips.sample_photo(2)[:60, :90].astype(np.float32) / 255
+    gray = studio_lib.lightness(image)
+    # Gray of CIE L: as RGB it has the photo's L and no chroma.
+    lab_gray = skimage_color.rgb2lab(np.repeat(gray[..., None], 3, -1) / 255)
+    np.testing.assert_allclose(lab_gray[..., 0], skimage_color.rgb2lab(image)[..., 0], atol=0.3)
+    assert np.abs(lab_gray[..., 1:]).max() < 0.01
+    hints = studio_lib.add_hint("[]", 0.25, 0.5, "#00ff00")
+    canvas = studio_lib.hint_canvas(image, hints, 180)
+    assert canvas.shape == (120, 180, 3) == (*studio_lib.fit_size((60, 90), 180, True)[::-1], 3)
+    assert tuple(canvas[60, 45]) == (0, 255, 0)  # the dot, at (0.25, 0.5) of the canvas
+    far = canvas[:, 120:]
+    assert (far[..., 0] == far[..., 1]).all() and (far[..., 1] == far[..., 2]).all()
+    assert studio_lib.fit_size((60, 90), 45) == (45, 30)  # shrinks; never enlarges unasked
+    assert studio_lib.fit_size((60, 90), 180) == (90, 60)
 
 
 @pytest.fixture
-def server():
-    def start(model):
-        srv = web.make_server(model, port=0)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_address[1]}/"
-
-    servers = []
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(F.encode(clips.sample_photo(2)[:48, :64], "PNG"))
+    return path
 
 
-def png_bytes(array):
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
+def test_the_studio_refuses_bad_uploads_and_requests_in_one_line(plain_export, photo, tmp_path):
+    studio = studio_lib.Studio({"plain": plain_export},
+                               limits=config.AppConfig(max_upload_mb=1, max_pixels=4000),
+                               outdir=tmp_path / "out")
+    render = config.RenderConfig()
+    files = {"text.png": b"not an image", "truncated.png": photo.read_bytes()[:60],
+             "bomb.webp": F.webp_lossless_bomb(), "big.png": b"\0" * (1 << 20 | 1)}
+    cases = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        cases.append((str(tmp_path / name), "", render, "not a readable image"
+                      if name != "big.png" else "at most 1 MB"))
+    cases += [("", "", render, "upload a photo first"),
+              (str(photo), '[{"x": 0.5, "y": 0.5, "color": "#f00"}]', render, "takes no hints"),
+              (str(photo), "", config.RenderConfig(restore=True), "rendering is fixed")]
+    for path, hints, rendering, words in cases:
+        with pytest.raises(UserError, match=words) as e:
+            studio.colorize(path, hints, rendering, "plain")
+        assert "\n" not in str(e.value), str(e.value)
+    with pytest.raises(UserError, match="pixels"):  # 48 x 64 = 3,072 pixels; x 2^2 is too many
+        studio.colorize(str(photo), "", config.RenderConfig(upscale=2), "plain")
+    with pytest.raises(UserError, match="choose plain"):
+        studio.colorize(str(photo), "", render, "another")
 
 
-def post(url, body):
-    request = urllib.request.Request(url + "colorize", json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+def test_the_studio_colorizes_as_the_model_does_and_writes_a_png(plain_export, photo, tmp_path):
+    studio = studio_lib.Studio({"plain": plain_export}, outdir=tmp_path / "out")
+    result = studio.colorize(str(photo), "[]", config.RenderConfig())
+    model = opener.open_model(plain_export)
+    expected = model(imagefiles.read_image(photo)[None])[0]  # colorize.py's reading
+    np.testing.assert_array_equal(result.rgb, expected)
+    assert result.png.name == "photo_colorized.png" and result.png.parent.parent == studio.outdir
+    saved = np.asarray(Image.open(result.png))
+    np.testing.assert_array_equal(saved, np.round(np.clip(expected, 0, 1) * 255))
+    before, after = studio_lib.before_after(result.image, result.rgb, 32)
+    assert before.size == after.size == (32, 24)
 
 
-def decode(data_url):
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))
+def test_a_clip_comes_back_colorized_with_its_progress(plain_export, tmp_path):
+    frames = clips.two_shots((64, 48), 4)[0]
+    clips.write(tmp_path / "clip.mp4", frames)
+    studio = studio_lib.Studio({"plain": plain_export}, outdir=tmp_path / "out")
+    seen = []
+    out = studio.colorize_video(tmp_path / "clip.mp4", temporal=False,
+                                on_progress=lambda done, total: seen.append((done, total)))
+    assert out.suffix == ".mp4" and container.probe(out).frames == len(frames)
+    assert seen[-1] == (len(frames), len(frames)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    (tmp_path / "not_a_clip.mp4").write_text("text")
+    with pytest.raises(UserError, match="not_a_clip.mp4: not a readable video") as e:
+        studio.colorize_video(tmp_path / "not_a_clip.mp4")
+    assert str(tmp_path) not in str(e.value)  # named as the user knows it, not by server path
 
 
-def test_the_api_colorizes_and_refuses_bad_requests(server):
-    url = server(HintStub())
-    photo = clips.sample_photo(2)[:48, :64]
-    image = base64.b64encode(png_bytes(photo)).decode()
-    status, body = post(url, {"image": image})
-    assert status == 200
-    np.testing.assert_allclose(decode(body["image"]) / 255, HintStub()(photo / 255), atol=1 / 255)
-    status, body = post(url, {"image": image, "hints": [{"x": 0.5, "y": 0.5, "color": "#00ff00"}]})
-    assert status == 200 and tuple(decode(body["image"])[24, 32]) == (0, 255, 0)
-    for bad, words in (({"image": "!!"}, "bad request"),
-                       ({"image": base64.b64encode(b"not an image").decode()}, "not a readable image"),
-                       ({"image": image, "hints": [{"x": 3, "y": 0, "color": "#fff"}]}, "x and y")):
-        status, body = post(url, bad)
-        assert status == 400 and words in body["error"], body
-    many = [{"x": 0.5, "y": 0.5, "color": "#fff"}] * 257
-    status, body = post(url, {"image": image, "hints": many})
-    assert status == 400 and "at most 256" in body["error"]
-    with urllib.request.urlopen(url) as response:
-        assert b"<title>colorgan</title>" in response.read()
-    import http.client
-    host, port = url.split("//")[1].rstrip("/").split(":")
-    for length in ("-1", "lots"):  # never read "until the client closes"
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        conn.putrequest("POST", "/colorize")
-        conn.putheader("Content-Length", length)
-        conn.endheaders()
-        assert conn.getresponse().status == 400
-        conn.close()
+def test_renderings_share_one_model_and_render_as_make_colorizer_does(photo):
+    renderings = Renderings("pretrained", keep=1)
+    plain = config.RenderConfig(flip=False, chroma_gain=1.0)
+    model = renderings.get(plain)
+    assert renderings.get(plain) is model and renderings.takes_hints
+    image = np.asarray(Image.open(photo), np.float32)[None] / 255
+    expected = opener.LoadedModel(opener.make_colorizer("pretrained", plain), "pretrained")
+    np.testing.assert_array_equal(model(image, 0), expected(image, 0))
+    other = renderings.get(config.RenderConfig())
+    assert other.module.generator is model.module.generator  # the weights are shared
+    assert renderings.get(plain) is not model  # keep=1: the first rendering was let go
 
 
-class Broken(HintStub):
-    def __call__(self, images, render_size=0):
-        raise RuntimeError("out of memory")
+def test_the_space_folder_builds_the_app_from_its_own_copy_of_colorgan(tmp_path):
+    import gradio
+    from packaging.requirements import Requirement
 
-
-def test_a_failing_model_is_a_500_not_a_dropped_connection(server):
-    url = server(Broken())
-    photo = base64.b64encode(png_bytes(clips.sample_photo(2)[:48, :64])).decode()
-    status, body = post(url, {"image": photo})
-    assert status == 500 and body["error"] == "colorizing failed (RuntimeError)"
-
-
-def test_a_model_without_hints_says_so(server, plain_export):
-    from colorgan.serve import opener
-    url = server(opener.open_model(plain_export))
-    photo = base64.b64encode(png_bytes(clips.sample_photo(2)[:48, :64])).decode()
-    status, body = post(url, {"image": photo, "hints": [{"x": 0.5, "y": 0.5, "color": "#f00"}]})
-    assert status == 400 and "takes no hints" in body["error"]
-    assert post(url, {"image": photo})[0] == 200
-
-
-def chromium():
-    """A headless Chromium driven by Selenium, or a skip where they are absent (.ci/run
-    installs Debian's chromium and chromium-driver, so CI runs it)."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("chromium / chromedriver not installed (apt-get install chromium "
-                    "chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1400,1100"):
-        options.add_argument(arg)
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
-
-
-def test_in_a_browser_a_red_hint_makes_that_spot_redder(server, tmp_path):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-    from colorgan.serve import opener
-    url = server(opener.open_model("pretrained"))  # the shipped hint model
-    photo = tmp_path / "photo.png"
-    photo.write_bytes(png_bytes(clips.sample_photo(2)[:96, :128]))
-    browser = chromium()
-    try:
-        browser.get(url)
-        wait = WebDriverWait(browser, 60)
-        browser.find_element(By.ID, "upload").send_keys(str(photo))
-        wait.until(lambda b: b.find_element(By.ID, "auto").get_attribute("data-ready") == "1")
-        browser.execute_script("document.getElementById('color').value = '#e02020'")
-        image = browser.find_element(By.ID, "photo")
-        ActionChains(browser).move_to_element_with_offset(image, 0, 0).click().perform()  # centre
-        wait.until(lambda b: b.find_element(By.ID, "result").get_attribute("data-hints") == "1")
-        auto = decode(browser.find_element(By.ID, "auto").get_attribute("src")).astype(int)
-        hinted = decode(browser.find_element(By.ID, "result").get_attribute("src")).astype(int)
-        redness = lambda a: a[44:52, 60:68, 0] - a[44:52, 60:68, 1:].mean(-1)  # noqa: E731
-        assert redness(hinted).mean() > redness(auto).mean() + 50
-        assert browser.find_element(By.ID, "download").get_attribute("href").startswith("data:image/png")
-        assert len(browser.find_elements(By.CLASS_NAME, "dot")) == 1
-        browser.save_screenshot(str(tmp_path / "app.png"))
-        assert Path(tmp_path / "app.png").stat().st_size > 0
-    finally:
-        browser.quit()
+    root = Path(__file__).resolve().parents[1]
+    space = tmp_path / "space"
+    subprocess.run([sys.executable, str(root / "scripts" / "make_space.py"),
+                    f"--output_dir={space}"], check=True, capture_output=True, timeout=300)
+    card = (space / "README.md").read_text().split("---")[1]
+    header = dict(line.split(": ", 1) for line in card.strip().splitlines())
+    assert header["sdk"] == "gradio" and header["app_file"] == "app.py"
+    assert header["sdk_version"] == gradio.__version__
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    wanted = {Requirement(r).name for r in project["dependencies"]} | {"tensorflow-cpu", "gradio"}
+    listed = {Requirement(r).name for r in (space / "requirements.txt").read_text().split("\n") if r}
+    assert listed == wanted
+    assert (space / "colorgan" / "weights" / "colorizer").is_dir()
+    assert "*.npz filter=lfs" in (space / ".gitattributes").read_text()
+    # What the Space does first: import app.py, with the copy ahead of the installed colorgan.
+    code = ("import colorgan, app; print(colorgan.__file__); print(type(app.demo).__name__)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=space, capture_output=True,
+                         text=True, timeout=300, env={**os.environ,
+                                                      "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    where, kind = run.stdout.split()[-2:]
+    assert Path(where).is_relative_to(space) and kind == "Blocks"
+    with pytest.raises(subprocess.CalledProcessError):  # never into an existing folder
+        subprocess.run([sys.executable, str(root / "scripts" / "make_space.py"),
+                        f"--output_dir={space}"], check=True, capture_output=True, timeout=300)
