@@ -63,8 +63,8 @@ colours, restore and upscale old scans, compare before and after, download the r
 colorize a clip in the Video tab. The model is the one shipped in colorgan, trained on
 178 openly licensed photos (its model card is in the colorgan repository, docs/model-card.md).
 
-Runs on the free CPU hardware (2 vCPUs, 16 GB): a 1 MP photo takes about 2 s, with
-restoration about 8 s. Nothing is sent anywhere but to your browser: no analytics.
+Runs on the free CPU hardware (2 vCPUs, 16 GB): a 1 MP photo takes about a second, with
+restoration about 11 s. Nothing is sent anywhere but to your browser: no analytics.
 """
 
 GITATTRIBUTES = """*.npz filter=lfs diff=lfs merge=lfs -text

@@ -170,8 +170,8 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
     with gr.Blocks(title="colorgan", analytics_enabled=False,
                    delete_cache=(600, 60 * settings.keep_minutes)) as demo:
         gr.Markdown("## colorgan: old photos and films in colour\n"
-                    "Upload a photo (gray, or colour: only its lightness is used). Click on "
-                    "it to ask for a colour there.")
+                    "Upload a photo (gray, or colour: only its lightness is used), then click "
+                    "on its gray copy to ask for a colour there. Films: the Video tab.")
         model = gr.Dropdown(studio.names, value=studio.names[0], label="Model",
                             visible=len(studio.names) > 1, elem_id="model")
         with gr.Tab("Photo"):
