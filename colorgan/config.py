@@ -290,6 +290,10 @@ class AppConfig:
     max_upload_mb: int = _field(100, "Largest upload, photo or clip, in MB.")
     max_pixels: int = _field(50_000_000, "Largest photo, in pixels, read from its header "
                              "before it is decoded (an upscale's output counts too).")
+    max_render_size: int = _field(1024, "Largest render size a request may ask for (the "
+                                  "generator's work grows with its square).")
+    max_frames: int = _field(3000, "Longest clip, in frames (2 minutes at 25 frames/s); its "
+                             "frames count against --max_pixels too.")
     display_side: int = _field(2048, "Longest side of the images the page shows (the "
                                "download keeps the full size).")
     keep_minutes: int = _field(60, "Outputs older than this are deleted from the server.")
@@ -298,7 +302,7 @@ class AppConfig:
 
     def __post_init__(self):
         for name in ("concurrency", "max_queue", "max_upload_mb", "max_pixels",
-                     "display_side", "keep_minutes"):
+                     "max_render_size", "max_frames", "display_side", "keep_minutes"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name}={getattr(self, name)} must be >= 1")
         if not 0 <= self.port < 65536:

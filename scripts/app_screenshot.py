@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # app_browser.py
 
 from colorgan import cli  # noqa: E402  first: quiets TensorFlow's start-up
 
@@ -29,7 +30,9 @@ def main(argv):
     from PIL import Image
 
     from colorgan import config
-    from colorgan.app import browser, server
+    import app_browser as browser
+
+    from colorgan.app import server
     from colorgan.video import clips
 
     demo = server.make_app(server.model_choices(FLAGS.model))

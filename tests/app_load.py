@@ -102,6 +102,8 @@ def main(url: str, requests: int = 40, clients: int = 8, pid: int = 0) -> dict:
         errors = sorted({out for name, (kind, out) in answers if name in bad})
     return {"requests": requests, "clients": clients,
             "good": sum(n in good for n in names), "bad": sum(n in bad for n in names),
+            "answered": sum(kind == "ok" for _, (kind, _) in answers),
+            "refused": sum(kind == "error" for _, (kind, _) in answers),
             "wrong": wrong, "unrefused": unrefused, "errors": errors,
             "still_serving": still_serving, "seconds": round(seconds, 2),
             "server_peak_mb": round(peak_mb(pid), 1) if pid else None}

@@ -118,6 +118,59 @@ def test_a_clip_comes_back_colorized_with_its_progress(plain_export, tmp_path):
     assert str(tmp_path) not in str(e.value)  # named as the user knows it, not by server path
 
 
+@pytest.fixture(scope="module")
+def noflip_export(tmp_path_factory):
+    """An export of an untrained tiny model rendered without mirror averaging: its rendering
+    is not the default one, so the app must take it as it is."""
+    from colorgan.models import networks
+    from colorgan.serve import graph, savedmodel
+    cfg = config.get_preset("tiny")
+    colorizer = graph.Colorizer(networks.build_generator(cfg.model, 32), 32,
+                                graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
+                                render=config.RenderConfig(flip=False))
+    return str(savedmodel.export(colorizer, tmp_path_factory.mktemp("noflip")))
+
+
+def test_an_export_renders_as_exported_photos_clips_and_controls(noflip_export, photo,
+                                                                   tmp_path):
+    from colorgan.app import ui
+    studio = studio_lib.Studio({"noflip": noflip_export},
+                               limits=config.AppConfig(max_render_size=64, max_frames=6),
+                               outdir=tmp_path / "out")
+    fixed = studio.renderings("noflip").fixed
+    assert fixed["flip"] is False
+    updates = ui.controls(studio, "noflip")  # the page shows the export's values, locked
+    assert [u["value"] for u in updates] == [fixed[k] for k in ui.FIXED]
+    assert not any(u["interactive"] for u in updates)
+    with pytest.raises(UserError, match="rendering is fixed"):
+        studio.colorize(str(photo), "", config.RenderConfig(), "noflip")
+    studio.colorize(str(photo), "", config.RenderConfig(**fixed), "noflip")
+    with pytest.raises(UserError, match="render_size=128: at most 64"):
+        studio.colorize(str(photo), "", config.RenderConfig(**fixed, render_size=128), "noflip")
+    frames = clips.two_shots((64, 48), 3)[0]
+    clips.write(tmp_path / "clip.mp4", frames)
+    assert container.probe(studio.colorize_video(tmp_path / "clip.mp4")).frames == 6
+    clips.write(tmp_path / "long.mp4", clips.two_shots((64, 48), 4)[0])
+    with pytest.raises(UserError, match="long.mp4: 8 frames of 64 x 48; at most 6 frames"):
+        studio.colorize_video(tmp_path / "long.mp4")
+
+
+def test_only_files_uploaded_to_the_app_are_read(photo):
+    import gradio
+    from colorgan.app import ui
+    import tempfile
+    folder = Path(gradio.utils.get_upload_folder())
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as inside:
+        uploaded = Path(inside) / "photo.png"
+        uploaded.write_bytes(photo.read_bytes())
+        assert ui.upload_path({"path": str(uploaded), "meta": {}}) == os.path.realpath(uploaded)
+    assert ui.upload_path(None) is None and ui.upload_path({"path": None}) is None
+    for elsewhere in (str(photo), str(folder / ".." / "etc" / "passwd"), "/etc/passwd"):
+        with pytest.raises(UserError, match="only files uploaded to the app"):
+            ui.upload_path({"path": elsewhere})
+
+
 def test_renderings_share_one_model_and_render_as_make_colorizer_does(photo):
     renderings = Renderings("pretrained", keep=1)
     plain = config.RenderConfig(flip=False, chroma_gain=1.0)

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import imagefiles as F  # tests/imagefiles.py
-from colorgan.app import browser
+import app_browser as browser  # tests/app_browser.py
 from colorgan.video import clips, container
 
 pytestmark = pytest.mark.xdist_group("app_server")
@@ -109,25 +109,36 @@ def test_the_api_gives_the_pixels_colorize_py_gives(app, tmp_path):
 def test_bad_requests_are_one_line_errors(app, tmp_path):
     from gradio_client import handle_file
 
+    import httpx
+
     client = app.client()
     photo = tmp_path / "photo.png"
     photo.write_bytes(F.encode(clips.sample_photo(1)[:40, :40], "PNG"))
-    big = tmp_path / "big.png"  # over --max_upload_mb: refused by the upload itself
-    big.write_bytes(F.encode(np.random.default_rng(0).integers(0, 256, (900, 900, 3), np.uint8),
-                             "PNG"))
-    assert big.stat().st_size > MAX_UPLOAD_MB << 20
-    cases = [("/colorize_hints", photo, {"hints": "{"}, "not JSON"),
-             ("/colorize_hints", photo, {"hints": json.dumps([{"x": 5, "y": 0, "color": "#f00"}])},
+    cases = [("/colorize_hints", {"hints": "{"}, "not JSON"),
+             ("/colorize_hints", {"hints": json.dumps([{"x": 5, "y": 0, "color": "#f00"}])},
               "x and y"),
-             ("/colorize_hints", photo, {"hints": json.dumps(HINTS * 129)}, "at most 256"),
-             ("/colorize", photo, {"chroma_gain": 0}, "chroma_gain=0"),
-             ("/colorize", big, {}, "")]
-    for api, path, extra, words in cases:
+             ("/colorize_hints", {"hints": json.dumps(HINTS * 129)}, "at most 256"),
+             ("/colorize", {"chroma_gain": 0}, "chroma_gain=0"),
+             ("/colorize", {"render_size": 4096}, "render_size=4096: at most 1024"),
+             ("/colorize", {"chroma_gain": "lots"}, "rendering options")]
+    for api, extra, words in cases:
         with pytest.raises(Exception) as e:
-            client.predict(handle_file(str(path)), **extra, api_name=api)
+            client.predict(handle_file(str(photo)), **extra, api_name=api)
         message = str(e.value).strip()
         assert words in message and "\n" not in message, (api, extra, message)
-    assert "413" in str(e.value) or "size" in str(e.value).lower()  # the big upload
+    # Over --max_upload_mb: the upload itself is refused, before any handler runs.
+    big = F.encode(np.random.default_rng(0).integers(0, 256, (900, 900, 3), np.uint8), "PNG")
+    assert len(big) > MAX_UPLOAD_MB << 20
+    refused = httpx.post(app.url + "gradio_api/upload", files={"files": ("big.png", big)},
+                         timeout=60)
+    assert refused.status_code == 413, refused.text
+    # A path the client did not upload (a file on the server) is not read.
+    on_server = sorted((Path(__file__).parents[1] / "colorgan" / "samples" / "val").glob("*.jpg"))[0]
+    started = httpx.post(app.url + "gradio_api/call/colorize",
+                         json={"data": [{"path": str(on_server)}, False, 1, 0, True, 0.0625,
+                                        1.11, "shipped (colorgan)"]}, timeout=60).json()
+    answer = httpx.get(f"{app.url}gradio_api/call/colorize/{started['event_id']}", timeout=120).text
+    assert "event: error" in answer and "only files uploaded to the app" in answer, answer
 
 
 def test_under_load_good_photos_come_back_right_and_bad_ones_are_refused(app):
@@ -136,7 +147,8 @@ def test_under_load_good_photos_come_back_right_and_bad_ones_are_refused(app):
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     print("app load:", json.dumps(report))  # the figures for the notes (pytest -s)
-    assert report["good"] == 20 and report["bad"] == 20
+    assert report["answered"] == report["good"] == 20, report  # counted from the answers
+    assert report["refused"] == report["bad"] == 20, report
     assert report["wrong"] == [] and report["unrefused"] == [], report
     assert report["still_serving"]
 

@@ -7,8 +7,8 @@ with no network at all (tests/test_app_server.py starts it with outbound sockets
 
 import os
 
+# For the whole process (a notebook's kernel too): all three only stop reports.
 SETTINGS = {"GRADIO_ANALYTICS_ENABLED": "False",  # analytics and the version check
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "DO_NOT_TRACK": "1"}
 os.environ.update(SETTINGS)
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing of the app is on the Hub

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import socket
 
-from colorgan.app import offline  # first: before gradio is imported
+import colorgan.app.offline  # noqa: F401  first: its settings must precede gradio's import
 
 import gradio as gr
-
-assert offline.SETTINGS  # (used for its import-time settings)
 
 from colorgan import config
 from colorgan.app import studio as studio_lib

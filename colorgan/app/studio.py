@@ -8,13 +8,14 @@ pixels colorize.py gives. Every failure a user can cause is a UserError of one l
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +23,14 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from colorgan import config
+from colorgan import config, modelpath
 from colorgan.data import imagefiles
 from colorgan.errors import UserError, first_line
 from colorgan.models import hints as hints_lib
 from colorgan.serve.renderings import Renderings
-from colorgan.video import film
+from colorgan.video import container, film
 
-SHIPPED = "pretrained"
+SHIPPED = modelpath.PRETRAINED
 
 
 @dataclass
@@ -52,16 +53,21 @@ class Studio:
         self.paths, self.restorer, self.limits = dict(models), restorer, limits
         self.names = list(models)
         self._open: dict[str, Renderings] = {}
-        self.outdir = Path(outdir or tempfile.mkdtemp(prefix="colorgan-app-"))
+        self._opening = threading.Lock()
+        if outdir is None:  # the app's own: gone with the app (Gradio serves its copies)
+            outdir = tempfile.mkdtemp(prefix="colorgan-app-")
+            weakref.finalize(self, shutil.rmtree, outdir, True)
+        self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
         self.renderings(self.names[0])  # a bad --model fails at launch, not at first upload
 
     def renderings(self, name: str) -> Renderings:
         if name not in self.paths:
             raise UserError(f"model {name!r}: choose {', '.join(self.names)}")
-        if name not in self._open:
-            self._open[name] = Renderings(self.paths[name], self.restorer)
-        return self._open[name]
+        with self._opening:  # two requests for a model not yet open read it once
+            if name not in self._open:
+                self._open[name] = Renderings(self.paths[name], self.restorer)
+            return self._open[name]
 
     # ------------------------------------------------------------------ photos
 
@@ -73,7 +79,7 @@ class Studio:
         try:
             return imagefiles.decode_bytes(Path(path).read_bytes(), self.limits.max_pixels)
         except tf.errors.InvalidArgumentError as e:
-            raise UserError(f"not a readable image ({first_line(e)[:200]})") from None
+            raise UserError(f"not a readable image ({first_line(e)})") from None
 
     def colorize(self, path, hints_json: str, render: config.RenderConfig,
                  model: str = "") -> Result:
@@ -83,16 +89,18 @@ class Studio:
         renderings = self.renderings(model or self.names[0])
         if points and not renderings.takes_hints:
             raise UserError("this model takes no hints (train one with --hints)")
+        self._check_render_size(render)
         image = self.read(path)
         pixels = image.shape[0] * image.shape[1] * render.upscale ** 2
         if pixels > self.limits.max_pixels:
             raise UserError(f"upscale {render.upscale}: the result would have {pixels:,} "
                             f"pixels; at most {self.limits.max_pixels:,}")
         colorizer = renderings.get(render)
-        if points:
-            rgb = colorizer.with_points(image[None], render.render_size, points)[0]
-        else:
-            rgb = colorizer(image[None], render.render_size)[0]
+        with renderings.calls:
+            if points:
+                rgb = colorizer.with_points(image[None], render.render_size, points)[0]
+            else:
+                rgb = colorizer(image[None], render.render_size)[0]
         return Result(image, rgb, self.write_png(rgb, Path(path).stem + "_colorized.png"))
 
     def write_png(self, rgb: np.ndarray, name: str) -> Path:
@@ -108,8 +116,16 @@ class Studio:
     def _prune(self) -> None:
         old = time.time() - 60 * self.limits.keep_minutes
         for folder in self.outdir.iterdir():
-            if folder.is_dir() and folder.stat().st_mtime < old:
-                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                if folder.is_dir() and folder.stat().st_mtime < old:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:  # another request pruned it first
+                pass
+
+    def _check_render_size(self, render: config.RenderConfig) -> None:
+        if render.render_size > self.limits.max_render_size:
+            raise UserError(f"render_size={render.render_size}: at most "
+                            f"{self.limits.max_render_size}")
 
     def _check_size(self, path) -> None:
         try:
@@ -125,37 +141,48 @@ class Studio:
     def colorize_video(self, path, temporal: bool = True, restore: bool = False,
                        model: str = "", on_progress=None) -> Path:
         """An uploaded clip -> the colorized clip (H.264 .mp4; .mkv where its audio needs
-        it), colour steadied along the optical flow unless `temporal` is off.
+        it), colour steadied along the optical flow unless `temporal` is off, rendered as
+        the model's defaults say (an export: as it was exported).
         on_progress(frames done, frames expected or 0)."""
         if not path:
             raise UserError("upload a clip first")
         self._check_size(path)
         src = Path(path)
         try:
-            suffix = film.output_suffix(src)  # probes: a file that is no video fails here
+            info = container.probe(src)  # a file that is no video fails here
+            suffix = film.output_suffix(src)
         except Exception as e:
-            raise _named(e, src) from None
+            raise self._named(e, src) from None
         renderings = self.renderings(model or self.names[0])
-        colorizer = renderings.get(config.RenderConfig(restore=restore))
+        render = config.RenderConfig(**{**(renderings.fixed or config.RenderConfig()
+                                           .post_processing()), "restore": restore})
+        pixels = info.width * info.height * render.upscale ** 2
+        if pixels > self.limits.max_pixels or info.expected_frames > self.limits.max_frames:
+            raise UserError(f"{src.name}: {info.expected_frames} frames of {info.width} x "
+                            f"{info.height}; at most {self.limits.max_frames} frames of "
+                            f"{self.limits.max_pixels:,} pixels")
+        colorizer = renderings.get(render)
         self._prune()
         folder = self.outdir / uuid.uuid4().hex
         folder.mkdir()
         target = folder / (src.stem + "_colorized" + suffix)
         method = "flow" if temporal else "none"
         try:
-            film.colorize_video(colorizer, src, target,
-                                temporal=config.TemporalConfig(temporal=method),
-                                on_progress=on_progress)
+            with renderings.calls:
+                film.colorize_video(colorizer, src, target,
+                                    temporal=config.TemporalConfig(temporal=method),
+                                    on_progress=on_progress)
         except UserError as e:
-            raise _named(e, src) from None
+            raise self._named(e, src) from None
         return target
 
-
-def _named(e: Exception, src: Path) -> UserError:
-    """One line about an upload, naming it as the user does (not the server's temp path)."""
-    if isinstance(e, UserError):
-        return UserError(first_line(e, 300).replace(str(src), src.name))
-    return UserError(f"{src.name}: not a readable video ({first_line(e)})")
+    def _named(self, e: Exception, src: Path) -> UserError:
+        """One line about an upload, naming it as the user does (not by the server's paths)."""
+        if isinstance(e, UserError):
+            line = first_line(e, 300).replace(str(src), src.name)
+        else:
+            line = f"{src.name}: not a readable video ({first_line(e)})"
+        return UserError(line.replace(str(self.outdir), "").replace(str(src.parent), ""))
 
 
 def parse_hints(text: str) -> list:
@@ -172,6 +199,7 @@ def parse_hints(text: str) -> list:
 
 def add_hint(text: str, x: float, y: float, color: str) -> str:
     """The hints JSON with one more at (x, y) in [0, 1] (checked as colorize.py would)."""
+    parse_hints(text)
     items = json.loads(text) if text and text.strip() else []
     items.append({"x": round(float(x), 4), "y": round(float(y), 4), "color": color})
     parse_hints(json.dumps(items))
@@ -179,6 +207,7 @@ def add_hint(text: str, x: float, y: float, color: str) -> str:
 
 
 def drop_last_hint(text: str) -> str:
+    parse_hints(text)
     items = json.loads(text) if text and text.strip() else []
     return json.dumps(items[:-1])
 
@@ -237,8 +266,3 @@ def before_after(image: np.ndarray, rgb: np.ndarray, side: int) -> tuple[Image.I
     before = Image.fromarray(lightness(image)).resize(after.size, Image.Resampling.BICUBIC)
     return before.convert("RGB"), after
 
-
-def png_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()

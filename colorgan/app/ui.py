@@ -18,13 +18,13 @@ Every failure is one gr.Error line; the model events share one queue slot group
 from __future__ import annotations
 
 import functools
+import os
 
-from colorgan.app import offline  # first: before gradio is imported
+import colorgan.app.offline  # noqa: F401  first: its settings must precede gradio's import
 
 import gradio as gr
-
-assert offline.SETTINGS  # (used for its import-time settings)
 from absl import logging
+from PIL import Image
 
 from colorgan import config
 from colorgan.app import studio as studio_lib
@@ -33,8 +33,9 @@ from colorgan.errors import UserError, first_line
 CANVAS_SIDE = 768  # the hint canvas (clicks are fractions of it, so any size works)
 RENDER = config.RenderConfig()  # the option controls' defaults
 CSS = "#canvas img { cursor: crosshair; }"
-# The controls an export fixes (config.RenderConfig.post_processing), in on_model's order.
-FIXED = ("flip", "chroma_smooth", "chroma_gain", "restore", "upscale")
+# The controls an export fixes (config.RenderConfig.post_processing), in controls()' order;
+# the video tab's restore box last.
+FIXED = ("flip", "chroma_smooth", "chroma_gain", "restore", "upscale", "restore")
 
 
 def one_line(fn):
@@ -47,30 +48,49 @@ def one_line(fn):
             raise
         except UserError as e:
             raise gr.Error(first_line(e, 300), print_exception=False) from None
-        except Exception as e:  # the model failed: say so, log the trace
+        except Exception as e:  # a bug: the trace goes to the log, not to the page (paths)
             logging.exception("app: %s failed", fn.__name__)
-            raise gr.Error(f"colorizing failed ({type(e).__name__}: {first_line(e, 120)})",
-                           print_exception=False) from None
+            raise gr.Error(f"colorizing failed ({type(e).__name__}; the server's log has the "
+                           "details)", print_exception=False) from None
     return run
 
 
 def upload_path(payload) -> str | None:
-    """An image or video input's raw value (events here skip Gradio's preprocessing, so
-    colorgan's decoder is the only one to read an upload) -> its file on the server."""
-    if payload is None or isinstance(payload, str):
-        return payload or None
+    """An image or video input's raw value -> its file in Gradio's upload folder.
+
+    The events here skip Gradio's preprocessing, so that colorgan's decoder is the only one
+    to read an upload. Gradio moves uploads into its folder and checks them there only when
+    a payload is marked as a file: a client could send {"path": "/any/file"} unmarked, so a
+    path outside the folder is refused here (the app would otherwise colorize any image the
+    server can read, and say which files exist)."""
     if isinstance(payload, dict):
-        inner = payload.get("video", payload)  # a video's value wraps its file
-        return (inner or {}).get("path")
-    return getattr(payload, "path", None)
+        payload = payload.get("path")
+    if not payload:
+        return None
+    path = os.path.realpath(str(payload))
+    folder = os.path.realpath(gr.utils.get_upload_folder())
+    if os.path.commonpath([path, folder]) != folder:
+        raise UserError("upload the file: only files uploaded to the app are read")
+    return path
 
 
 def rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain):
     """The option controls -> config.RenderConfig (which checks them)."""
-    return config.RenderConfig(render_size=int(render_size or 0), flip=bool(flip),
-                               chroma_smooth=float(chroma_smooth),
-                               chroma_gain=float(chroma_gain), restore=bool(restore),
-                               upscale=int(upscale))
+    try:
+        return config.RenderConfig(render_size=int(render_size or 0), flip=bool(flip),
+                                   chroma_smooth=float(chroma_smooth),
+                                   chroma_gain=float(chroma_gain), restore=bool(restore),
+                                   upscale=int(upscale))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"rendering options: {first_line(e)}") from None
+
+
+def controls(studio: studio_lib.Studio, name: str) -> list[dict]:
+    """Updates of the FIXED controls for model `name`: an export's rendering is fixed, so
+    they show its values, locked; otherwise the defaults, free."""
+    fixed = studio.renderings(name).fixed
+    values = fixed or RENDER.post_processing()
+    return [gr.update(value=values[key], interactive=fixed is None) for key in FIXED]
 
 
 def build(studio: studio_lib.Studio, examples: list[str] = (),
@@ -83,9 +103,6 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         before, after = studio_lib.before_after(result.image, result.rgb, side)
         pane = str(result.png) if max(result.rgb.shape[:2]) <= side else after
         return pane, (before, after), gr.update(value=str(result.png), interactive=True)
-
-    def canvas(path, hints_json):
-        return studio_lib.hint_canvas(studio.read(path), hints_json, CANVAS_SIDE)
 
     @one_line
     def on_photo(photo, model, *options):
@@ -104,14 +121,15 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                 pane, pair, download)
 
     @one_line
-    def on_click(photo, hints_json, color, model, evt: gr.SelectData, *options):
+    def on_click(photo, canvas, hints_json, color, model, evt: gr.SelectData, *options):
         # Gradio passes the event at its place among the parameters: before *options.
-        path = upload_path(photo)
-        if not path:
+        path, canvas_path = upload_path(photo), upload_path(canvas)
+        if not path or not canvas_path:
             raise UserError("upload a photo first")
         if not studio.renderings(model).takes_hints:
             raise UserError("this model takes no hints (train one with --hints)")
-        w, h = studio_lib.fit_size(studio.read(path).shape[:2], CANVAS_SIDE, enlarge=True)
+        with Image.open(canvas_path) as shown_canvas:  # its header: the size it was drawn at
+            w, h = shown_canvas.size
         x, y = evt.index[:2]  # pixels of the canvas image
         new = studio_lib.add_hint(hints_json, (x + 0.5) / w, (y + 0.5) / h, color)
         return hinted(path, new, model, options)
@@ -136,14 +154,13 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         if not path:
             raise UserError("upload a photo first")
         auto = studio.colorize(path, "", rendering(*options), model)
-        return (shown(auto)[0],) + hinted(path, hints_json or "[]", model, options)[2:]
+        if not studio_lib.parse_hints(hints_json):  # the automatic colour is the result too
+            return (shown(auto)[0], *shown(auto))
+        return (shown(auto)[0],) + hinted(path, hints_json, model, options)[2:]
 
     @one_line
     def on_model(model):
-        """An export's rendering is fixed: its controls show its values, locked."""
-        fixed = studio.renderings(model).fixed
-        return [gr.update(value=(fixed or RENDER.post_processing())[name],
-                          interactive=fixed is None) for name in FIXED]
+        return controls(studio, model)
 
     @one_line
     def api_colorize(photo, restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
@@ -231,14 +248,15 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         photo_out = [hint_canvas, hints_box, auto, with_hints, slider, download]
         hint_out = [hint_canvas, hints_box, with_hints, slider, download]
         photo.change(on_photo, [photo, model, *options], photo_out, **busy)
-        hint_canvas.select(on_click, [photo, hints_box, color, model, *options], hint_out,
-                           **busy)
+        hint_canvas.select(on_click, [photo, hint_canvas, hints_box, color, model, *options],
+                           hint_out, **busy)
         undo.click(on_undo, [photo, hints_box, model, *options], hint_out, **busy)
         clear.click(on_clear, [photo, hints_box, model, *options], hint_out, **busy)
         again.click(on_again, [photo, hints_box, model, *options],
                     [auto, with_hints, slider, download], **busy)
-        model.change(on_model, [model], [flip, chroma_smooth, chroma_gain, restore, upscale],
-                     api_visibility="private")
+        fixed_controls = [flip, chroma_smooth, chroma_gain, restore, upscale, video_restore]
+        model.change(on_model, [model], fixed_controls, api_visibility="private")
+        demo.load(on_model, [model], fixed_controls, api_visibility="private")
 
         # The API: the same work, with clean signatures (hidden triggers).
         api_out = gr.Image(format="png", visible=False, label="colorized")

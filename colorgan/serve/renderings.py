@@ -10,6 +10,7 @@ is one line, as colorize.py says it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 
@@ -23,7 +24,9 @@ from colorgan.serve import opener, savedmodel
 class Renderings:
     """renderings.get(config.RenderConfig(...)) -> a model as opener.open_model returns:
     model(images [1, H, W, C] in [0, 1], render_size) -> RGB [1, s H, s W, 3] in [0, 1]
-    (s = the rendering's upscale); a hint model also has .with_points. Thread-safe."""
+    (s = the rendering's upscale); a hint model also has .with_points. `get` is thread-safe;
+    call the model inside `with renderings.calls:` (a lock for a LiteRT model, whose one
+    interpreter must not run two calls at once; nothing for the others)."""
 
     def __init__(self, path: str, restorer: str = "", keep: int = 4):
         found = modelpath.identify(path)
@@ -31,6 +34,7 @@ class Renderings:
         self._lock = threading.Lock()
         self._made: OrderedDict[tuple, object] = OrderedDict()
         self._restorer = None
+        self.calls = threading.Lock() if found.kind == "tflite" else contextlib.nullcontext()
         if found.kind in ("tflite", "saved_model"):
             self.export = opener.open_model(path)
             # What it was exported with; the call-time render size is not baked.

@@ -1,9 +1,9 @@
-"""The app's page driven in headless Chromium (Selenium), as a user clicks it: the browser
-test (tests/test_app_server.py) and scripts/app_screenshot.py.
+"""The web app's page driven in headless Chromium (Selenium), as a user clicks it: the
+browser test (tests/test_app_server.py) and scripts/app_screenshot.py.
 
 Needs Debian's chromium and chromium-driver and selenium (the [test] extra); selenium is
-imported inside the functions, as only these two callers need it. The elements are found by
-the elem_ids ui.py gives them.
+imported inside the functions, so that `available()` can say it is missing. The elements
+are found by the elem_ids colorgan/app/ui.py gives them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ def available() -> str:
 def chromium(downloads: Path | None = None, window: tuple[int, int] = (1400, 1800)):
     """A headless Chromium logging its network requests; files it downloads go to
     `downloads`."""
-    # selenium: the [test] extra; only the browser test and the screenshot script
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
@@ -59,7 +58,6 @@ class Page:
     """The app at `url` in `browser`. Each action waits for the page's answer."""
 
     def __init__(self, browser, url: str, timeout: float = 180):
-        # selenium: the [test] extra; only the browser test and the screenshot script
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.browser, self.url = browser, url
@@ -96,7 +94,6 @@ class Page:
 
     def set_colour(self, hex_colour: str) -> None:
         """Types a colour into the hint colour picker's hex field."""
-        # selenium: the [test] extra; only the browser test and the screenshot script
         from selenium.webdriver.common.keys import Keys
 
         self._css("#hint-color .dialog-button").click()
@@ -114,7 +111,6 @@ class Page:
     def click_canvas(self, x: float, y: float) -> None:
         """Clicks the hint canvas at (x, y), fractions of its width and height from the top
         left, and waits for the hinted result."""
-        # selenium: the [test] extra; only the browser test and the screenshot script
         from selenium.webdriver.common.action_chains import ActionChains
 
         image = self._css("#canvas img")
@@ -145,7 +141,6 @@ class Page:
         return float(found.group(1)) / 100 if found else float("nan")
 
     def drag_slider(self, dx: int) -> None:
-        # selenium: the [test] extra; only the browser test and the screenshot script
         from selenium.webdriver.common.action_chains import ActionChains
 
         handle = self._css("#slider [data-testid=slider]")
