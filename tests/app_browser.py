@@ -125,6 +125,12 @@ class Page:
         ).click().perform()
         self._wait_new("hinted", before)
 
+    def undo(self) -> None:
+        """Undoes the last hint and waits for the result without it."""
+        before = self.src("hinted")
+        self._css("#undo").click()
+        self._wait_new("hinted", before)
+
     def image(self, elem_id: str) -> np.ndarray:
         """The image an element shows, fetched as the browser did: uint8 [H, W, 3]."""
         return fetch(self.src(elem_id))
@@ -153,8 +159,9 @@ class Page:
         self._css("#download").click()
         end = time.time() + timeout
         while time.time() < end:
+            # Chromium writes into .com.google.Chrome.XXXX or NAME.crdownload, then renames.
             new = [p for p in set(folder.iterdir()) - before
-                   if not p.name.endswith(".crdownload")]
+                   if not p.name.endswith(".crdownload") and not p.name.startswith(".")]
             if new:
                 return new[0]
             time.sleep(0.2)

@@ -153,7 +153,24 @@ def test_under_load_good_photos_come_back_right_and_bad_ones_are_refused(app):
     assert report["still_serving"]
 
 
-def test_in_a_browser_hints_slider_download_and_a_video(app, tmp_path):
+def test_a_clip_through_the_api_reports_its_progress(app, tmp_path):
+    from gradio_client import handle_file
+
+    frames = clips.two_shots((64, 48), 12)[0]
+    clips.write(tmp_path / "clip.mp4", frames)
+    job = app.client().submit(handle_file(str(tmp_path / "clip.mp4")), temporal=True,
+                              api_name="/colorize_video")
+    seen = set()
+    while not job.done():
+        for unit in job.status().progress_data or []:
+            seen.add((unit.index, unit.length, unit.unit))
+        time.sleep(0.01)
+    assert container.probe(job.result()).frames == len(frames)
+    counted = {(i, n) for i, n, unit in seen if unit == "frames"}
+    assert counted and all(n == len(frames) and 0 <= i <= n for i, n in counted), seen
+
+
+def test_in_a_browser_hints_slider_download_undo_and_a_video(app, tmp_path):
     missing = browser.available()
     if missing:
         pytest.skip(f"{missing} not installed (apt-get install chromium chromium-driver)")
@@ -185,6 +202,11 @@ def test_in_a_browser_hints_slider_download_and_a_video(app, tmp_path):
         saved = page.download(downloads)
         assert saved.suffix == ".png"
         np.testing.assert_array_equal(pixels(saved), hinted)  # the full-size PNG
+
+        page.undo()  # no hints left: the automatic colour, bit for bit, and no dot
+        np.testing.assert_array_equal(page.image("hinted"), auto)
+        canvas = page.image("canvas")
+        assert (canvas[..., 0] == canvas[..., 1]).all()
 
         clip = tmp_path / "clip.mp4"
         frames = clips.two_shots((64, 48), 6)[0]
