@@ -74,6 +74,14 @@ def upload_path(payload) -> str | None:
     return path
 
 
+def uploaded_photo(payload) -> str:
+    """upload_path for an event that needs the photo."""
+    path = upload_path(payload)
+    if not path:
+        raise UserError("upload a photo first")
+    return path
+
+
 def rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain):
     """The option controls -> config.RenderConfig (which checks them)."""
     try:
@@ -136,23 +144,17 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
 
     @one_line
     def on_undo(photo, hints_json, model, *options):
-        path = upload_path(photo)
-        if not path:
-            raise UserError("upload a photo first")
+        path = uploaded_photo(photo)
         return hinted(path, studio_lib.drop_last_hint(hints_json), model, options)
 
     @one_line
     def on_clear(photo, hints_json, model, *options):
-        path = upload_path(photo)
-        if not path:
-            raise UserError("upload a photo first")
+        path = uploaded_photo(photo)
         return hinted(path, "[]", model, options)
 
     @one_line
     def on_again(photo, hints_json, model, *options):
-        path = upload_path(photo)
-        if not path:
-            raise UserError("upload a photo first")
+        path = uploaded_photo(photo)
         auto = studio.colorize(path, "", rendering(*options), model)
         if not studio_lib.parse_hints(hints_json):  # the automatic colour is the result too
             return (shown(auto)[0], *shown(auto))
