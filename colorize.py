@@ -6,12 +6,16 @@ colorizer shipped in colorgan by default, or an export (export.py), a .tflite or
 training workdir. Without --output_dir each output goes beside its input as
 NAME_colorized.png (.mp4 for a video, a folder for frames). Each output keeps its
 input's size; a video keeps its frame count, timestamps and audio; inputs are never
-overwritten. Exit code 1 if any input failed, 2 for a bad flag or path.
+overwritten. With --output_dir a manifest there records each input's output, seconds
+or failure: a rerun after a crash, a kill or Ctrl-C keeps what is done and does the rest.
+Exit code 1 if any input failed, 2 for a bad flag or path or a full disk, 130 on Ctrl-C.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
 
-from absl import flags, logging
+import sys
+
+from absl import flags
 
 from colorgan import config, config_flags
 
@@ -32,6 +36,13 @@ config_flags.define_flat(config.TemporalConfig)
 flags.DEFINE_bool("video", False, "Each folder is one video's numbered frames (colorized in "
                   "order, with --temporal), written to a folder of the same frame names.")
 flags.DEFINE_integer("batch_size", 8, "Video frames per generator call.", lower_bound=1)
+flags.DEFINE_integer("jobs", 2, "Threads that read, decode, encode and write photos around "
+                     "the model.", lower_bound=1)
+flags.DEFINE_integer("photo_batch", 1, "Photos per generator call (1 is fastest on CPUs and "
+                     "gives the same bytes whatever photos share a call).", lower_bound=1)
+flags.DEFINE_string("manifest", None, "The resume record (default: "
+                    "OUTPUT_DIR/colorgan_manifest.jsonl; none beside the inputs). A rerun keeps "
+                    "the outputs it lists as done; \"\" for none.")
 flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
                     '[{"x": 0.5, "y": 0.5, "color": "#e02020"}, ...] with x, y in [0, 1] of '
                     "the width and height from the top left (a hint model: train.py --hints).")
@@ -39,7 +50,7 @@ flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
 
 def main(argv):
     from colorgan.serve import opener
-    from colorgan.serve import files
+    from colorgan.archive import files
     from colorgan.errors import UserError
 
     if len(argv) < 2:
@@ -51,16 +62,27 @@ def main(argv):
         points = hints.read_points(FLAGS.hints)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                               FLAGS.render_size, restorer=FLAGS.restorer)
-    report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
-                                  FLAGS.render_size, temporal=temporal,
-                                  frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
-                                  points=points)
-    logging.info("wrote %d output(s) %s", len(report.written),
-                 f"to {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs")
+    settings = {"model": FLAGS.model, "restorer": FLAGS.restorer,
+                **config_flags.post_processing_flags(), "render_size": FLAGS.render_size,
+                "temporal": str(temporal), "photo_batch": FLAGS.photo_batch}
+    tree = files.TreeConfig(threads=FLAGS.jobs, batch=FLAGS.photo_batch, manifest=FLAGS.manifest)
+    try:
+        report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
+                                      FLAGS.render_size, temporal=temporal,
+                                      frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
+                                      points=points, tree=tree, settings=settings)
+    except KeyboardInterrupt:
+        print("colorize.py: interrupted; every output written is whole: rerun to continue",
+              file=sys.stderr, flush=True)
+        return 130
     for name, reason in report.failed:
         print(f"colorize.py: failed: {name}: {reason}", flush=True)
+    where = f"in {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs"
+    kept = f", {report.kept} kept from an earlier run" if report.kept else ""
+    record = f" (recorded in {report.manifest})" if report.manifest else ""
+    print(f"colorize.py: {len(report.written)} written {where}{kept}, "
+          f"{len(report.failed)} failed{record}", flush=True)
     return 1 if report.failed else 0
-
 
 if __name__ == "__main__":
     cli.run(main)

@@ -5,5 +5,6 @@ import the ground (the modules directly in colorgan/) and the wings before its o
 one after it, and never in a circle (tests/test_layout.py checks both).
 """
 
-# ground < data < models < video < serve < evaluate < train < app < bench
-WINGS = ("data", "models", "video", "serve", "evaluate", "train", "app", "bench")
+# ground < data < models < video < serve < archive < beam < evaluate < train < app < bench
+WINGS = ("data", "models", "video", "serve", "archive", "beam", "evaluate", "train", "app",
+         "bench")

@@ -184,8 +184,14 @@ def publishing(path: PathLike, *, folder: bool = False) -> Iterator[str]:
 
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:
     """Writes `data` so that a reader sees the old file or the whole new one (publishing)."""
-    with publishing(path) as tmp, tf.io.gfile.GFile(tmp, "wb") as f:
-        f.write(data)
+    with publishing(path) as tmp:
+        if is_remote(tmp):
+            with tf.io.gfile.GFile(tmp, "wb") as f:
+                f.write(data)
+        else:  # open(): a full disk is an OSError with its errno (GFile's is a
+            # ResourceExhaustedError), which a caller can tell apart (archive/stream.py)
+            with open(tmp, "wb") as f:
+                f.write(data)
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:

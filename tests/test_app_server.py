@@ -81,7 +81,8 @@ def test_the_api_gives_the_pixels_colorize_py_gives(app, tmp_path):
     from gradio_client import handle_file
 
     from colorgan.models import hints
-    from colorgan.serve import files, opener
+    from colorgan.archive import files
+    from colorgan.serve import opener
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(F.encode(clips.sample_photo(2)[:64, :96], "PNG"))

@@ -77,3 +77,18 @@ def test_time_to_quality_reports_each_threshold_or_none():
     assert fig["median"] is None and 15 < fig["grayscale_psnr"] < 40
     row = measure.table([fig]).splitlines()[2]
     assert f"| +-50.0 dB: {seconds:.0f}, +50.0 dB: — (budget 0) | s |" in row
+
+
+def test_archive_tree_is_mixed_photos_of_0_3_to_4_mp_made_once(tmp_path):
+    from PIL import Image
+
+    from colorgan.bench import archive
+    tree = archive.make_tree(tmp_path / "tree", 4, seed=3)
+    photos = sorted(tree.rglob("*.jpg"))
+    assert len(photos) == 4
+    sizes = [Image.open(p).size for p in photos]
+    # Rounding each side moves the area by < 1 pixel row and column.
+    assert all(0.3e6 - w - h <= w * h <= 4e6 + w + h for w, h in sizes), sizes
+    stamp = photos[0].stat().st_mtime_ns
+    assert archive.make_tree(tmp_path / "tree", 4, seed=3) == tree  # kept, not made again
+    assert photos[0].stat().st_mtime_ns == stamp

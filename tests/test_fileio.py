@@ -20,7 +20,8 @@ from colorgan.data import input_pipeline
 from colorgan.errors import UserError
 from colorgan.evaluate import protocol
 from colorgan.models import pretrained
-from colorgan.serve import files, opener, savedmodel
+from colorgan.archive import files
+from colorgan.serve import opener, savedmodel
 from colorgan.train import fit, train_state
 
 QUIET = {"log_every": 1000, "summary_every": 1000, "image_every": 1000}

@@ -12,7 +12,8 @@ import tensorflow as tf
 from colorgan import config
 from colorgan.errors import UserError
 from colorgan.models import hints, networks, pretrained
-from colorgan.serve import files, opener
+from colorgan.archive import files
+from colorgan.serve import opener
 
 
 def boxes(mask):

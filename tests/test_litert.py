@@ -9,7 +9,8 @@ from PIL import Image
 
 from colorgan.data import imagefiles
 from colorgan.errors import UserError
-from colorgan.serve import files, litert, opener, savedmodel
+from colorgan.archive import files
+from colorgan.serve import litert, opener, savedmodel
 
 VAL = Path(__file__).resolve().parents[1] / "colorgan" / "samples" / "val"
 PHOTOS = sorted(VAL.glob("*.jpg"))[:3]  # 320 px wide, non-square

@@ -13,7 +13,8 @@ from colorgan import color, config
 from colorgan.data import folders, imagefiles, input_pipeline
 from colorgan.errors import UserError
 from colorgan.models import networks, pretrained, vgg_unet
-from colorgan.serve import files, opener, savedmodel
+from colorgan.archive import files
+from colorgan.serve import opener, savedmodel
 from colorgan.train import fit, losses, train_state, train_step
 
 ROOT = Path(__file__).resolve().parents[1]

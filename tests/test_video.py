@@ -9,7 +9,8 @@ from PIL import Image
 from colorgan import config
 from colorgan.errors import UserError
 from colorgan.evaluate import video_protocol
-from colorgan.serve import files, opener
+from colorgan.archive import files
+from colorgan.serve import opener
 from colorgan.video import clips, container, film
 
 av = pytest.importorskip("av")
@@ -262,7 +263,7 @@ def test_flow_steadies_the_shipped_model_on_two_shots(shipped, tmp_path):
     ("clip.mkv", "libx264", "aac", ".mp4"),
 ])
 def test_every_container_in_keeps_its_frames_and_audio(tmp_path, name, codec, audio, out_suffix):
-    from colorgan.serve import files
+    from colorgan.archive import files
     frames, _ = clips.two_shots((64, 48), 4)
     clip = tmp_path / name
     clips.write(clip, frames, codec=codec, audio_codec=audio)

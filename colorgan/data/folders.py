@@ -67,14 +67,16 @@ class FolderSource(sources.ImageSource):
 
 
 def list_image_files(folder: str | os.PathLike) -> list[str]:
-    """Sorted image files under `folder`, recursively, by extension (case-insensitive)."""
+    """Sorted image files under `folder`, recursively, by extension (case-insensitive).
+    A dangling link is listed, so that it fails as unreadable instead of vanishing."""
     root = Path(folder)
     if not root.exists():
         raise UserError(f"{folder} does not exist")
     if root.is_file():
         return [str(root)] if root.suffix.lower() in IMAGE_EXTENSIONS else []
     return sorted(str(p) for p in root.rglob("*")
-                  if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+                  if p.suffix.lower() in IMAGE_EXTENSIONS
+                  and (p.is_file() or (p.is_symlink() and not p.exists())))
 
 
 def _samples_folder(split: str) -> Path:

@@ -54,14 +54,18 @@ def decode_bytes(encoded: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     return np.ascontiguousarray(turn(image)) if turn else image
 
 
-def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
-    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG file, published whole (fileio)."""
-    image = Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8))
-    buf = io.BytesIO()
+def encode_image(array: np.ndarray, fmt: str) -> bytes:
+    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG bytes, as the exported serving graph
+    encodes them: PNG at zlib level 1 (a 1 MP photo in ~50 ms, 5x faster than level 6 for
+    ~10 % more bytes), JPEG at quality 95 without chroma subsampling (it would halve the
+    colour resolution just predicted). TensorFlow's encoders: they run outside the GIL,
+    so photos encode in threads beside the model (archive/stream.py)."""
+    pixels = tf.constant(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8))
     if fmt == "png":
-        image.save(buf, format="PNG")
-    else:
-        image.save(buf, format="JPEG", quality=95)
-    fileio.write_bytes_atomic(path, buf.getvalue())
+        return tf.io.encode_png(pixels, compression=1).numpy()
+    return tf.io.encode_jpeg(pixels, quality=95, chroma_downsampling=False).numpy()
 
 
+def write_image(array: np.ndarray, path: Path, fmt: str) -> None:
+    """RGB float [H, W, 3] in [0, 1] -> PNG or JPEG file (encode_image), published whole."""
+    fileio.write_bytes_atomic(path, encode_image(array, fmt))

@@ -112,6 +112,27 @@ class Colorizer(tf.Module):
         L_full, L_small = self._lightness(images, size)
         return finish(L_full, self._chroma(L_small, size), self.space)
 
+    # colorize_at in three stages, so that a batch runner (archive/stream.py) can prepare and
+    # finish photos of any size in threads around one generator call on a batch of them:
+    # finish_at(*lightness_at(x, r)) with chroma_at between is colorize_at(x, r) exactly.
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32)])
+    def lightness_at(self, images, render_size):
+        """images [B, H, W, C] in [0, 1] -> (L [B, s H, s W, 1], L [B, r, r, 1]) in [-1, 1]:
+        the (restored) lightness at full size and at the render side r."""
+        return self._lightness(images, self._size(render_size))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)])
+    def chroma_at(self, L_small):
+        """L [B, r, r, 1] in [-1, 1] -> the post-processed colour [B, r, r, 2] (no hints)."""
+        return self._chroma(L_small, tf.shape(L_small)[1])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32),
+                                  tf.TensorSpec([None, None, None, 2], tf.float32)])
+    def finish_at(self, L_full, ab_small):
+        """L [B, H, W, 1] and colour [B, r, r, 2] -> RGB [B, H, W, 3] in [0, 1]."""
+        return finish(L_full, ab_small, self.space)
+
     def _lightness(self, images, size):
         """prepare(), with the lightness restored (and upscaled) first where the rendering
         says so: the colour is then predicted from the restored lightness."""

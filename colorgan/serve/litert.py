@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -121,6 +122,9 @@ class LiteColorizer:
         self.size = int(self.meta["render_size"])
         self.space = color.get_space(self.meta["color_space"])
         threads = threads or os.cpu_count() or 1
+        # Interpreters are not thread-safe, and batch runners call from threads
+        # (archive/stream.py, Beam): one call at a time through either.
+        self.lock = threading.RLock()
         self.interpreter = _interpreter(fileio.read_bytes(path), threads)
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]["index"]
@@ -154,6 +158,10 @@ class LiteColorizer:
 
     def _chroma(self, L_small: np.ndarray) -> np.ndarray:
         """L [B, s, s, 1] -> ab [B, s, s, 2], through the .tflite (which takes one image)."""
+        with self.lock:
+            return self._chroma_locked(L_small)
+
+    def _chroma_locked(self, L_small: np.ndarray) -> np.ndarray:
         out = []
         for one in np.asarray(L_small, np.float32):
             self.interpreter.set_tensor(self._input, one[None])
@@ -163,6 +171,10 @@ class LiteColorizer:
 
     def _restore_window(self, x: tf.Tensor) -> tf.Tensor:
         """restorer.model_input [B, h, w, 3] -> [B, s h, s w, 1] through restorer.tflite."""
+        with self.lock:
+            return self._restore_window_locked(x)
+
+    def _restore_window_locked(self, x: tf.Tensor) -> tf.Tensor:
         it = self.restorer
         x = np.asarray(x, np.float32)
         index = it.get_input_details()[0]["index"]
@@ -190,8 +202,9 @@ class LiteColorizer:
             raise UserError(f"render_size={int(render_size)}: this LiteRT model renders at "
                             f"{self.size} only (export another with --render_size)")
 
-    def colorize_at(self, images, render_size: int = 0) -> np.ndarray:
-        self.check_render_size(render_size)
+    def lightness(self, images) -> tuple[tf.Tensor, tf.Tensor]:
+        """images [B, H, W, C] in [0, 1] -> (L [B, s H, s W, 1], L [B, r, r, 1]): the
+        (restored) lightness at full size and at the render size (graph.Colorizer's)."""
         pixels = images.shape[1] * images.shape[2] * self.scale ** 2
         if pixels > decode.DEFAULT_MAX_PIXELS:
             raise UserError(f"upscale={self.scale}: the output would have {pixels:,} pixels, "
@@ -200,6 +213,19 @@ class LiteColorizer:
         if self.restorer is not None:  # graph.Colorizer._lightness
             L_full = self._restore(L_full)
             L_small = tf.image.resize(L_full, [self.size, self.size], antialias=True)
-        return self._finish(L_full, tf.constant(self._chroma(L_small.numpy()))).numpy()
+        return L_full, L_small
+
+    def chroma(self, L_small) -> np.ndarray:
+        """L [B, r, r, 1] -> ab [B, r, r, 2] (the .tflite's colour, post-processed)."""
+        return self._chroma(np.asarray(L_small))
+
+    def finish(self, L_full, ab) -> tf.Tensor:
+        """L [B, H, W, 1] and ab [B, r, r, 2] -> RGB [B, H, W, 3] in [0, 1]."""
+        return self._finish(L_full, tf.constant(ab, tf.float32))
+
+    def colorize_at(self, images, render_size: int = 0) -> np.ndarray:
+        self.check_render_size(render_size)
+        L_full, L_small = self.lightness(images)
+        return self.finish(L_full, self.chroma(L_small)).numpy()
 
     __call__ = colorize_at  # open_model's ColorizeFn; .scale tells callers the output size

@@ -1,0 +1,159 @@
+"""The manifest of a run over a tree: what became of each input, kept in the output folder so
+that a rerun after a crash, a kill or Ctrl-C skips what is done and redoes the rest.
+
+OUT/colorgan_manifest.jsonl holds one JSON object per line: first the run's settings, then
+one record per input as it finishes,
+
+    {"input": "/abs/in/a.jpg", "status": "done", "output": "/abs/out/a.png", "bytes": 81234,
+     "seconds": 0.41, "size": [640, 480]}
+    {"input": "/abs/in/b.jpg", "status": "failed", "reason": "not a readable image (...)",
+     "seconds": 0.01}
+
+Each record is appended with one write() of one whole line on a file opened O_APPEND, so a
+kill leaves every finished record whole (the kernel keeps what was written); only a power
+cut can leave a torn last line, which reading drops. At the end of a run the file is
+rewritten, one line per input (the last), and published whole (fileio). An exclusive lock
+keeps two runs off one manifest. A later record of an input replaces an earlier one.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from absl import logging
+
+from colorgan import fileio
+from colorgan.errors import UserError
+
+NAME = "colorgan_manifest.jsonl"
+
+
+def read(path: str | os.PathLike) -> tuple[dict, dict[str, dict]]:
+    """(settings, input -> its last record) of a manifest, without locking it (for reports
+    and tests); a torn last line is left out."""
+    lines = Path(path).read_text("utf-8").splitlines(keepends=True)
+    lines = [line for line in lines if line.endswith("\n")]
+    records = {}
+    for line in lines[1:]:
+        record = json.loads(line)
+        records[record["input"]] = record
+    return json.loads(lines[0])["settings"], records
+
+
+class Manifest:
+    """The records of earlier runs (`records`: input -> its last record) and an open file
+    to append this run's to. Use as a context manager (or call close())."""
+
+    def __init__(self, path: str | os.PathLike, settings: dict):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.settings = json.loads(json.dumps(settings))  # as read back: tuples are lists
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, fileio.FILE_MODE)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise UserError(f"{self.path}: another run is writing to this output folder; "
+                            "wait for it or choose another") from None
+        self.records: dict[str, dict] = {}
+        try:
+            self._read()
+        except BaseException:
+            os.close(self.fd)  # and with it the lock
+            raise
+
+    def _read(self) -> None:
+        data = self.path.read_bytes()
+        whole = data[:data.rfind(b"\n") + 1]
+        if len(whole) != len(data):  # a torn last line (a power cut): dropped
+            logging.warning("%s: dropping a torn last line", self.path)
+            os.truncate(self.path, len(whole))
+        lines = whole.decode("utf-8").splitlines()
+        if not lines:
+            self._append({"settings": self.settings})
+            return
+        try:
+            head = json.loads(lines[0])
+            said = head["settings"]
+            for line in lines[1:]:
+                record = json.loads(line)
+                self.records[record["input"]] = record
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{self.path}: not a colorgan manifest (move it away to start "
+                            "over)") from None
+        if said != self.settings:
+            differ = sorted(k for k in set(said) | set(self.settings)
+                            if said.get(k) != self.settings.get(k))
+            raise UserError(f"{self.path}: this output folder was written with other settings "
+                            f"({', '.join(f'{k}={said.get(k)!r}' for k in differ)}); rerun "
+                            "with the same ones or choose another output folder")
+
+    def _append(self, record: dict) -> None:
+        self._append_lines([record])
+
+    def _append_lines(self, records: list[dict]) -> None:
+        # ASCII JSON: a file name that is not UTF-8 (a surrogate escape) stays \udcXX.
+        line = "".join(json.dumps(r) + "\n" for r in records).encode("ascii")
+        size = os.fstat(self.fd).st_size
+        written = os.write(self.fd, line)  # O_APPEND: one write, whole lines
+        if written != len(line):  # a nearly full disk: no half line left to glue onto
+            os.ftruncate(self.fd, size)
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+
+    def done(self, key: str) -> dict | None:
+        """The record of `key` if an earlier run wrote it and its output is still there, whole
+        (its size as recorded); else None."""
+        record = self.records.get(key)
+        if not record or record.get("status") != "done":
+            return None
+        out = Path(record["output"])
+        try:
+            if out.is_dir() or out.stat().st_size == record["bytes"]:
+                return record
+        except OSError:
+            pass
+        return None
+
+    def add(self, record: dict) -> None:
+        """Records what became of one input (its "input" key names it)."""
+        self.records[record["input"]] = record
+        self._append(record)
+
+    def add_many(self, records: list[dict]) -> None:
+        """add() for many records, in one write per ~1 MB (each line whole)."""
+        chunk: list[dict] = []
+        for record in records:
+            self.records[record["input"]] = record
+            chunk.append(record)
+            if len(chunk) == 4096:
+                self._append_lines(chunk)
+                chunk = []
+        if chunk:
+            self._append_lines(chunk)
+
+    def failures(self) -> list[dict]:
+        return [r for r in self.records.values() if r.get("status") == "failed"]
+
+    def close(self) -> None:
+        """Rewrites the manifest compact (one line per input), published whole, and unlocks."""
+        if self.fd < 0:
+            return
+        try:
+            lines = [json.dumps({"settings": self.settings})]
+            lines += [json.dumps(r) for r in self.records.values()]
+            fileio.write_text_atomic(self.path, "\n".join(lines) + "\n")
+        except OSError as e:  # a full disk: the journal as appended is just as valid
+            logging.warning("%s: kept as appended, not compacted (%s)", self.path, e)
+        finally:
+            os.close(self.fd)  # the lock goes with the last descriptor
+            self.fd = -1
+
+    def __enter__(self) -> "Manifest":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
