@@ -63,6 +63,8 @@ demo: setup
 	$(BIN)/python train.py --preset=finetune --init_from=pretrained --nohints --workdir=$(WORKDIR) \
 	  --time_budget=$(DEMO_BUDGET) --precision=$(DEMO_PRECISION)
 	$(BIN)/python export.py --workdir=$(WORKDIR) --export_dir=$(WORKDIR)/export
+	@# A fresh folder each time: a rerun re-exports, and the manifest refuses another model's.
+	rm -rf $(WORKDIR)/colorized
 	$(BIN)/python colorize.py --model=$(WORKDIR)/export --output_dir=$(WORKDIR)/colorized colorgan/samples/val
 	$(BIN)/python evaluate.py --model=$(WORKDIR) --data=samples:val --output_dir=$(WORKDIR)/eval
 	@echo "sample sheet: $(WORKDIR)/sample_sheet.png  colorized photos: $(WORKDIR)/colorized/"

@@ -40,7 +40,7 @@ flags.DEFINE_integer("jobs", 2, "Threads that read, decode, encode and write pho
                      "the model.", lower_bound=1)
 flags.DEFINE_integer("photo_batch", 1, "Photos per generator call (1 is fastest on CPUs and "
                      "gives the same bytes whatever photos share a call).", lower_bound=1)
-flags.DEFINE_string("manifest", None, "The resume record (default: "
+flags.DEFINE_string("manifest", "auto", "The resume record (auto: "
                     "OUTPUT_DIR/colorgan_manifest.jsonl; none beside the inputs). A rerun keeps "
                     "the outputs it lists as done; \"\" for none.")
 flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
@@ -62,7 +62,7 @@ def main(argv):
         points = hints.read_points(FLAGS.hints)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                               FLAGS.render_size, restorer=FLAGS.restorer)
-    settings = {"model": FLAGS.model, "restorer": FLAGS.restorer,
+    settings = {"restorer": FLAGS.restorer,
                 **config_flags.post_processing_flags(), "render_size": FLAGS.render_size,
                 "temporal": str(temporal), "photo_batch": FLAGS.photo_batch}
     tree = files.TreeConfig(threads=FLAGS.jobs, batch=FLAGS.photo_batch, manifest=FLAGS.manifest)

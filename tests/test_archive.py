@@ -23,6 +23,7 @@ from colorgan.serve import opener, stages
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD, BAD = 300, 20
+RESUMING = files.TreeConfig(manifest="auto")  # colorize.py's default; library calls keep none
 
 
 def photos_from_samples(count: int, seed: int = 0):
@@ -227,15 +228,38 @@ def test_output_folder_inside_the_tree_is_no_input_and_a_rerun_keeps_everything(
     tree = tmp_path / "in"
     shutil.copytree(small_tree, tree)
     out = tree / "colour"
-    report = files.colorize_files(model, [str(tree)], out)
+    report = files.colorize_files(model, [str(tree)], out, tree=RESUMING)
     assert len(report.written) == 12 and not report.failed
-    again = files.colorize_files(model, [str(tree)], out)  # outputs are not inputs the 2nd time
+    again = files.colorize_files(model, [str(tree)], out, tree=RESUMING)  # outputs: no inputs
     assert (again.kept, again.written, again.failed) == (12, [], [])
     # Into the input folder itself: the manifest tells the outputs apart.
-    inside = files.colorize_files(model, [str(out)], out)
+    inside = files.colorize_files(model, [str(out)], out, tree=RESUMING)
     assert (len(inside.written), inside.failed) == (0, [])
-    with pytest.raises(UserError, match="other settings"):
-        files.colorize_files(model, [str(tree)], out, "jpg")
+    with pytest.raises(UserError, match="other settings.*fmt='png'"):
+        files.colorize_files(model, [str(tree)], out, "jpg", tree=RESUMING)
+
+    class Retrained:  # another model at another path: its outputs are not the kept ones
+        path, scale = str(tmp_path / "retrained"), 1
+    with pytest.raises(UserError, match="other settings.*model="):
+        files.colorize_files(Retrained(), [str(tree)], out, tree=RESUMING)
+    # A photo named (or globbed) in the output folder is an input all the same.
+    named = files.colorize_files(model, [str(out / report.written[0].name)], out)
+    assert [p.name for p in named.written] == [f"{report.written[0].stem}_colorized.png"]
+
+
+def test_a_model_fingerprint_changes_with_its_files(tmp_path):
+    (tmp_path / "export" / "1" / "variables").mkdir(parents=True)
+    weights = tmp_path / "export" / "1" / "variables" / "variables.data"
+    weights.write_bytes(b"1234")
+    before = files._fingerprint(str(tmp_path / "export"))
+    assert files._fingerprint(str(tmp_path / "export")) == before
+    weights.write_bytes(b"12345")  # a re-export
+    assert files._fingerprint(str(tmp_path / "export")) != before
+    (tmp_path / "ckpt-3.index").write_bytes(b"i")  # a checkpoint prefix: its own files
+    (tmp_path / "ckpt-3.data-00000-of-00001").write_bytes(b"d")
+    one = files._fingerprint(str(tmp_path / "ckpt-3"))
+    (tmp_path / "ckpt-3.index").write_bytes(b"ii")
+    assert files._fingerprint(str(tmp_path / "ckpt-3")) not in ("", one)
 
 
 def test_a_full_disk_stops_with_one_line_and_the_rerun_finishes(model, small_tree, tmp_path,
@@ -252,12 +276,18 @@ def test_a_full_disk_stops_with_one_line_and_the_rerun_finishes(model, small_tre
     monkeypatch.setattr(stream.fileio, "write_bytes_atomic", filling)
     out = tmp_path / "out"
     with pytest.raises(UserError, match="disk full: .*No space left on device.*rerun") as e:
-        files.colorize_files(model, [str(small_tree)], out)
+        files.colorize_files(model, [str(small_tree)], out, tree=RESUMING)
     assert "\n" not in str(e.value)
     written = sorted(p.name for p in out.glob("*.png"))
     assert len(written) == 5 and not list(out.glob(".*"))  # nothing half-written
     monkeypatch.setattr(stream.fileio, "write_bytes_atomic", real)
-    report = files.colorize_files(model, [str(small_tree)], out)
+    full = OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(manifest.Manifest, "_append_lines",  # the manifest's own "planned"
+                        lambda self, records: (_ for _ in ()).throw(full))
+    with pytest.raises(UserError, match="^disk full: .*rerun to continue$"):
+        files.colorize_files(model, [str(small_tree)], out, tree=RESUMING)
+    monkeypatch.undo()
+    report = files.colorize_files(model, [str(small_tree)], out, tree=RESUMING)
     assert (report.kept, len(report.written), report.failed) == (5, 7, [])
     clean = files.colorize_files(model, [str(small_tree)], tmp_path / "clean")
     assert outputs(out) == outputs(tmp_path / "clean") and len(clean.written) == 12
@@ -277,13 +307,13 @@ def test_ctrl_c_leaves_nothing_half_written_and_the_rerun_continues(model, small
     monkeypatch.setattr(stream, "encode_image", interrupting)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        files.colorize_files(model, [str(small_tree)], out)
+        files.colorize_files(model, [str(small_tree)], out, tree=RESUMING)
     monkeypatch.setattr(stream, "encode_image", real)
     assert not list(out.glob(".*"))
     _, records = manifest.read(out / manifest.NAME)
     done = [r for r in records.values() if r["status"] == "done"]
     assert 0 < len(done) < 12 and all(Path(r["output"]).is_file() for r in done)
-    report = files.colorize_files(model, [str(small_tree)], out)
+    report = files.colorize_files(model, [str(small_tree)], out, tree=RESUMING)
     assert report.kept + len(report.written) == 12 and not report.failed
 
 
@@ -301,9 +331,10 @@ def test_manifest_drops_a_torn_line_and_refuses_a_second_run(tmp_path):
     m.close()
     assert [json.loads(line).get("input") for line in path.read_text().splitlines()] == \
         [None, "/a.jpg", "/c.jpg"]
-    path.write_text("hello\n")
+    path.write_bytes(b"hello\nworld")  # no manifest, and no newline at its end: left whole
     with pytest.raises(UserError, match="not a colorgan manifest"):
         manifest.Manifest(path, {})
+    assert path.read_bytes() == b"hello\nworld"
 
 
 def test_a_grown_tree_keeps_earlier_outputs_and_odd_names_are_recorded(model, small_tree,
@@ -315,13 +346,51 @@ def test_a_grown_tree_keeps_earlier_outputs_and_odd_names_are_recorded(model, sm
     odd = tree / os.fsdecode(b"caf\xe9.png")  # not UTF-8, as in old Latin-1 archives
     odd.write_bytes(first.read_bytes())
     out = tmp_path / "out"
-    report = files.colorize_files(model, [str(tree)], out)
+    report = files.colorize_files(model, [str(tree)], out, tree=RESUMING)
     assert sorted(p.name for p in report.written) == sorted(["a.png", odd.name])
     kept = (out / "a.png").stat().st_mtime_ns
     (tree / "a.jpg").write_bytes(F.encode(np.zeros((40, 40, 3), np.uint8), "JPEG"))
     # a.jpg sorts first and would take out/a.png; the earlier output keeps its name.
-    again = files.colorize_files(model, [str(tree)], out)
+    again = files.colorize_files(model, [str(tree)], out, tree=RESUMING)
     assert (again.kept, [p.name for p in again.written]) == (2, ["a_jpg.png"])
     assert (out / "a.png").stat().st_mtime_ns == kept
     _, records = manifest.read(out / manifest.NAME)
     assert records[os.path.abspath(odd)]["status"] == "done"
+
+
+def test_a_file_too_large_for_any_photo_is_refused_unread(tmp_path):
+    from colorgan.data.imagefiles import max_file_bytes, read_image
+    path = tmp_path / "film.jpg"
+    with path.open("wb") as f:  # sparse: 2 MiB that take no disk
+        f.truncate(2 << 20)
+    assert max_file_bytes(1000) < 2 << 20 < max_file_bytes()
+    with pytest.raises(ValueError, match="larger than any image of at most 1,000 pixels"):
+        read_image(path, max_pixels=1000)
+
+
+def test_beam_handler_turns_a_failing_photo_into_a_row_and_keeps_the_batch(monkeypatch):
+    pytest.importorskip("apache_beam")
+    from colorgan.beam import pipeline
+
+    class Stages:  # L -> ab = L; a photo whose L is 7 fails the colour stage
+        split = True
+        def prepare(self, x):
+            if x.max() == 9:
+                raise ValueError("too large")
+            return x, x
+
+        def chroma(self, L):
+            if (L == 7).any():
+                raise ValueError("cannot colour")
+            return L * 2
+
+        def finish(self, L_full, ab):
+            return L_full + ab
+
+    photos = [("a", "A", np.full((1, 1, 1), 1.0)), ("b", "B", np.full((1, 1, 1), 7.0)),
+              ("c", "C", np.full((1, 1, 1), 9.0)), ("d", "D", np.full((1, 1, 1), 2.0))]
+    handler = pipeline.ColorizerHandler(pipeline.Job(batch=4))
+    rows = {p: (None if rgb is None else float(rgb.ravel()[0]), reason)
+            for p, _, rgb, _, reason in handler.run_inference(photos, Stages())}
+    assert rows == {"a": (3.0, None), "b": (None, "cannot colour"), "c": (None, "too large"),
+                    "d": (6.0, None)}

@@ -113,8 +113,11 @@ def test_colorize_py(exported, tmp_path):
     clips.write(photos / "clip.mp4", frames)
     proc = run("colorize.py", f"--model={export}", f"--output_dir={tmp_path / 'out'}", str(photos))
     assert proc.returncode == 1, proc.stderr[-2000:]  # broken.jpg failed, a.png did not
+    out = tmp_path / "out"
     assert [line.split(": ")[:2] for line in proc.stdout.splitlines()] == [
-        ["colorize.py", "failed"]] and "broken.jpg" in proc.stdout
+        ["colorize.py", "failed"],
+        ["colorize.py", f"2 written in {out}, 1 failed (recorded in {out / 'colorgan_manifest.jsonl'})"],
+    ] and "broken.jpg" in proc.stdout
     assert Image.open(tmp_path / "out" / "a.png").size == (50, 30)
     assert container.probe(tmp_path / "out" / "clip.mp4").frames == 6
     assert "frames/s" in proc.stderr and "new shots at frames [3]" in proc.stderr

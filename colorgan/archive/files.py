@@ -10,6 +10,7 @@ The photos and the output folder are local files (pathlib); the model may be rem
 from __future__ import annotations
 
 import glob
+import hashlib
 import itertools
 import os
 import re
@@ -20,7 +21,7 @@ from typing import Iterator
 
 from absl import logging
 
-from colorgan import config, fileio
+from colorgan import config, fileio, workdir
 from colorgan.data import folders
 from colorgan.errors import UserError, first_line
 from colorgan.progress import Progress
@@ -33,7 +34,7 @@ from colorgan.video import container, film
 SUFFIX = "_colorized"  # outputs beside their inputs, and outputs that would hit an input
 
 
-def expand_inputs(specs: list[str], frame_folders: bool = False
+def expand_inputs(specs: list[str], frame_folders: bool = False, leave_out: Path | None = None
                   ) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Files, folders (recursive) and globs -> ([(input, output path relative to out dir)], problems).
 
@@ -41,7 +42,10 @@ def expand_inputs(specs: list[str], frame_folders: bool = False
     folder is one input instead, the numbered frames of a video. One folder maps onto the
     output folder itself (out/x.png); with several inputs each folder's tree goes under the
     folder's own name (a/x.png -> out/a/x.png, b/x.png -> out/b/x.png), so photos of the
-    same name in different folders keep apart.
+    same name in different folders keep apart. `leave_out` (the output folder, resolved):
+    files under it are left out of a folder's walk where it lies inside that folder (earlier
+    outputs would come back as inputs); files named or globbed are kept, and where the output
+    folder is the walked folder itself (or holds it) the manifest tells outputs apart.
     """
     matched: list[Path] = []
     problems = []
@@ -61,7 +65,14 @@ def expand_inputs(specs: list[str], frame_folders: bool = False
             base = Path(m.resolve().name) if mirror else Path()
             files = folders.list_image_files(m) + [
                 str(p) for p in m.rglob("*") if container.is_video(p) and p.is_file()]
-            found += [(f, base / f.relative_to(m)) for f in map(Path, sorted(files))]
+            walked = [(f, base / f.relative_to(m)) for f in map(Path, sorted(files))]
+            if leave_out and not m.resolve().is_relative_to(leave_out):
+                kept = [(f, r) for f, r in walked if not f.resolve().is_relative_to(leave_out)]
+                if len(kept) < len(walked):
+                    logging.info("left out %d file(s) of %s inside the output folder %s",
+                                 len(walked) - len(kept), m, leave_out)
+                walked = kept
+            found += walked
         elif m.is_file():
             found.append((m, Path(m.name)))
     return found, problems
@@ -87,7 +98,7 @@ def _output_names(path: Path, rel: Path, output_dir: str | os.PathLike | None, f
 
 @dataclass
 class Report:
-    written: list[Path]
+    written: list[Path]  # in the order of the inputs (the threads finish them in any)
     failed: list[tuple[str, str]]  # (input, reason)
     sources: list[Path] = field(default_factory=list)  # the input of each written
     kept: int = 0  # outputs an earlier run wrote (the manifest's), not written again
@@ -105,12 +116,12 @@ class TreeConfig:
     threads: reader and writer threads around the model (decode, lightness; finish, encode,
     write). batch: photos per generator call; 1 is the fastest on CPUs and the only size
     whose output bytes do not depend on which photos share a call (docs/notes/archives.md).
-    manifest: the resume record; None = OUT/colorgan_manifest.jsonl when there is an output
-    folder (none beside the inputs), "" = none.
+    manifest: the resume record's path; "auto" = OUT/colorgan_manifest.jsonl when there is
+    an output folder (none beside the inputs; colorize.py's default), "" = none.
     """
     threads: int = 2
     batch: int = 1
-    manifest: str | None = None
+    manifest: str = ""
 
 
 def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike | None,
@@ -127,11 +138,11 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     `points` (hints.read_points) are colour hints for every photo: a hint model only.
 
     Photos stream through the model as `tree` says. With a manifest (manifest.py) a rerun
-    keeps what an earlier run finished and does the rest; `settings` (what the caller's
-    options were: model, rendering) must then match the earlier run's. Files under the
-    output folder are not inputs (earlier outputs, when it lies inside the input tree).
-    Raises UserError on a full disk, and lets KeyboardInterrupt through, after recording
-    what was finished.
+    keeps what an earlier run finished and does the rest; the model (model_identity), the
+    output folder, fmt, render_size, points and `settings` (the caller's other options:
+    post-processing, ...) must then match the earlier run's. Files under the output folder
+    are not inputs (expand_inputs' leave_out). Raises UserError on a full disk, and lets
+    KeyboardInterrupt through, after recording what was finished.
     """
     if points:
         require_hints(model)
@@ -142,31 +153,78 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
                         "copy the results up afterwards (gsutil cp -r)")
     if tree.threads < 1 or tree.batch < 1:
         raise UserError(f"threads={tree.threads}, batch={tree.batch}: both must be >= 1")
-    inputs, problems = expand_inputs(specs, frame_folders)
+    inputs, problems = expand_inputs(specs, frame_folders,
+                                     Path(output_dir).resolve() if output_dir else None)
     inputs = [(p, r) for p, r in inputs if not _PARTIAL.match(p.name)]  # a killed run's
     failed = [(p.split(":")[0], "no such file or folder") for p in problems]
-    if output_dir:
-        inputs = _outside(inputs, specs, Path(output_dir).resolve())
     if not inputs and not failed:
         raise UserError(f"no image or video files in {' '.join(specs)}")
     if not output_dir:  # beside the inputs: earlier outputs are not inputs of this run
         inputs = [(p, r) for p, r in inputs if not p.stem.endswith(SUFFIX)]
     manifest_path = tree.manifest
-    if manifest_path is None:
+    if manifest_path == "auto":
         manifest_path = str(Path(output_dir) / manifest_lib.NAME) if output_dir else ""
-    settings = {"fmt": fmt, "render_size": render_size, "points": points,
-                "frame_folders": frame_folders, **(settings or {})}
-    manifest = manifest_lib.Manifest(manifest_path, settings) if manifest_path else None
-    if manifest:  # outputs of earlier runs are no inputs (an output folder among the inputs)
-        outputs = {r["output"] for r in manifest.records.values() if r.get("output")}
-        # (planned ones too: a kill between publishing and recording leaves such a file)
-        inputs = [(p, r) for p, r in inputs if _key(p) not in outputs]
+    manifest = None
     try:
+        if manifest_path:
+            settings = {"model": model_identity(model),
+                        "output_dir": _key(Path(output_dir)) if output_dir else "",
+                        "fmt": fmt, "render_size": render_size, "points": points,
+                        "frame_folders": frame_folders, **(settings or {})}
+            manifest = manifest_lib.Manifest(manifest_path, settings)
+            # Outputs of earlier runs are no inputs (an output folder among the inputs),
+            # planned ones too: a kill between publishing and recording leaves such a file.
+            outputs = {r["output"] for r in manifest.records.values() if r.get("output")}
+            inputs = [(p, r) for p, r in inputs if _key(p) not in outputs]
         return _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size,
                          temporal, frame_folders, batch_size, points, tree)
+    except Exception as e:  # noqa: BLE001  the manifest's own writes, a video's: a full disk
+        if isinstance(e, UserError) or not disk_full(e):
+            raise
+        raise UserError(f"disk full: {e}; every output recorded is whole: free some space "
+                        "and rerun to continue") from e
     finally:
         if manifest is not None:
             manifest.close()
+
+
+def model_identity(model) -> dict:
+    """What tells one model from another for a manifest: its path, and the size and time
+    of each of its files (a re-export or more training changes them), its scale and
+    whether it restores. A model without a path (a test's function) is its type's name."""
+    path = getattr(model, "path", None)
+    identity = {"path": str(path) if path else type(model).__name__,
+                "files": _fingerprint(str(path)) if path else "",
+                "scale": int(getattr(model, "scale", 1)),
+                "restores": bool(getattr(model, "restores", False))}
+    return identity
+
+
+def _fingerprint(path: str) -> str:
+    """A hash of (name, size, mtime) of the files at `path` (a file, a folder's tree, or a
+    checkpoint prefix's files); "" for a remote path (its bucket's metadata is not read)."""
+    if fileio.is_remote(path):
+        return ""
+    p = Path(path)
+    if (p / workdir.CONFIG_FILE).is_file():  # its latest checkpoint, not its logs or outputs
+        p = Path(workdir.resolve_checkpoint(path)[0])
+    found = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file()) \
+        if p.is_dir() else sorted(p.parent.glob(glob.escape(p.name) + ".*"))
+    digest = hashlib.sha1()
+    for q in found:
+        st = q.stat()
+        digest.update(f"{q.relative_to(p) if q != p and p.is_dir() else q.name}\0"
+                      f"{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:16]
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether `e`, or an error it was raised from, is a full disk (or quota)."""
+    while e is not None:
+        if isinstance(e, stream.DiskFull) or (isinstance(e, OSError) and e.errno in stream.FULL):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, temporal,
@@ -202,7 +260,7 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
         manifest.add_many([{"input": _key(p), "status": "planned", "output": _key(t)}
                            for _, p, t in photos + others])
     total = len(photos) + len(others)
-    unit = "files" if others else "img"
+    unit = "files" if others else "photos"
     if report.kept:
         logging.info("%d output(s) of an earlier run are whole and kept (%s)", report.kept,
                      manifest.path)
@@ -212,6 +270,10 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
              batch_size, points, tree)
     finally:
         progress.finish()  # ends a terminal's progress line before any message
+    # In the inputs' order, not the order the threads finished them in.
+    order = {path: i for i, (path, _) in enumerate(inputs)}
+    pairs = sorted(zip(report.sources, report.written), key=lambda pair: order[pair[0]])
+    report.sources, report.written = [s for s, _ in pairs], [w for _, w in pairs]
     return report
 
 
@@ -231,7 +293,7 @@ def _run(model, report, manifest, photos, others, progress, fmt, render_size, te
         stream.run(stages_, (stream.Photo(p, t) for _, p, t in photos), fmt,
                    threads=tree.threads, batch=tree.batch, on_outcome=outcome)
     except (stream.DiskFull, OSError) as e:  # OSError: the manifest's own append
-        if not isinstance(e, stream.DiskFull) and e.errno not in stream.FULL:
+        if not disk_full(e):
             raise
         raise UserError(f"disk full: {e}; {len(report.written)} output(s) of this run are "
                         "whole and recorded: free some space and rerun to continue") from e
@@ -247,6 +309,8 @@ def _run(model, report, manifest, photos, others, progress, fmt, render_size, te
             _done(report, manifest, path, target, time.perf_counter() - start,
                   _size_of(target), None)
         except Exception as e:  # noqa: BLE001  one bad file must not stop the batch
+            if disk_full(e):  # nor may it go on: every later one would fail the same way
+                raise
             _failed(report, manifest, path, first_line(e), time.perf_counter() - start)
         progress.update(path.name)
 
@@ -256,34 +320,20 @@ def plan_photos(specs: list[str], output_dir: str, fmt: str) -> list[tuple[str, 
     names them in a run of its own (the Beam pipeline's plan). An output folder that is an
     input folder (or holds one) is refused: without a manifest, earlier outputs would come
     back as inputs."""
-    inputs, problems = expand_inputs(specs)
-    if problems:
-        raise UserError(problems[0])
     out = Path(output_dir).resolve()
     folders_ = [Path(s).resolve() for s in specs if not glob.has_magic(s) and Path(s).is_dir()]
     if any(f.is_relative_to(out) for f in folders_):
         raise UserError(f"output_dir={output_dir}: an input folder lies in it; choose one "
                         "outside the inputs")
-    inputs = [(p, r) for p, r in _outside(inputs, specs, out)
+    inputs, problems = expand_inputs(specs, leave_out=out)
+    if problems:
+        raise UserError(problems[0])
+    inputs = [(p, r) for p, r in inputs
               if not _PARTIAL.match(p.name) and not p.is_dir() and not container.is_video(p)]
     paths = {p.resolve() for p, _ in inputs}
     taken = set(paths)
     return [(_key(p), _key(_target(p, r, output_dir, fmt, paths, taken, "photo")))
             for p, r in inputs]
-
-
-def _outside(inputs: list[tuple[Path, Path]], specs: list[str], out: Path):
-    """Leaves out the files inside the output folder `out` where it lies inside an input
-    folder (earlier outputs would come back as inputs). Where the output folder is an input
-    folder itself (or holds one), the manifest tells outputs apart instead."""
-    folders_ = [Path(s).resolve() for s in specs if not glob.has_magic(s) and Path(s).is_dir()]
-    if any(f.is_relative_to(out) for f in folders_):
-        return inputs
-    kept = [(p, r) for p, r in inputs if not p.resolve().is_relative_to(out)]
-    if len(kept) < len(inputs):
-        logging.info("left out %d file(s) inside the output folder %s", len(inputs) - len(kept),
-                     out)
-    return kept
 
 
 def _target(path, rel, output_dir, out_fmt, input_paths, taken, kind) -> Path:

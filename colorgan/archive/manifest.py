@@ -68,20 +68,14 @@ class Manifest:
 
     def _read(self) -> None:
         data = self.path.read_bytes()
-        whole = data[:data.rfind(b"\n") + 1]
-        if len(whole) != len(data):  # a torn last line (a power cut): dropped
-            logging.warning("%s: dropping a torn last line", self.path)
-            os.truncate(self.path, len(whole))
-        lines = whole.decode("utf-8").splitlines()
-        if not lines:
+        if not data:
             self._append({"settings": self.settings})
             return
-        try:
-            head = json.loads(lines[0])
-            said = head["settings"]
-            for line in lines[1:]:
-                record = json.loads(line)
-                self.records[record["input"]] = record
+        first, _, _ = data.partition(b"\n")
+        try:  # before anything is changed: a file that is no manifest is left as it is
+            said = json.loads(first)["settings"]
+            if not isinstance(said, dict):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{self.path}: not a colorgan manifest (move it away to start "
                             "over)") from None
@@ -91,6 +85,17 @@ class Manifest:
             raise UserError(f"{self.path}: this output folder was written with other settings "
                             f"({', '.join(f'{k}={said.get(k)!r}' for k in differ)}); rerun "
                             "with the same ones or choose another output folder")
+        whole = data[:data.rfind(b"\n") + 1]
+        if len(whole) != len(data):  # a torn last line (a power cut): dropped
+            logging.warning("%s: dropping a torn last line", self.path)
+            os.truncate(self.path, len(whole))
+        try:
+            for line in whole.decode("utf-8").splitlines()[1:]:
+                record = json.loads(line)
+                self.records[record["input"]] = record
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{self.path}: a damaged colorgan manifest (move it away to "
+                            "start over)") from None
 
     def _append(self, record: dict) -> None:
         self._append_lines([record])

@@ -94,16 +94,17 @@ def run(stages: Stages, photos: Iterable[Photo], fmt: str, *, threads: int = 2,
 
     def settle(done) -> None:
         for f in done:
+            if f not in writes:  # settled already (reported at most once)
+                continue
+            writes.discard(f)
             photo, start = f.photo  # set on submit
             try:
                 outcome = f.result()
             except DiskFull:
-                writes.discard(f)
                 raise
             except Exception as e:  # noqa: BLE001  one bad photo never stops the run
                 outcome = Outcome(photo, time.perf_counter() - start, reason=_reason(photo, e))
             on_outcome(outcome)
-            writes.discard(f)  # after: an interrupt in between leaves it to be settled
 
     def submit_write(photo, start, size, payload) -> None:
         f = pool.submit(write, photo, start, size, payload)
@@ -160,9 +161,9 @@ def run(stages: Stages, photos: Iterable[Photo], fmt: str, *, threads: int = 2,
         pool.shutdown(wait=True, cancel_futures=True)
         for f in list(writes):
             if f.done() and not f.cancelled():
-                try:
+                try:  # each finished write is reported, whatever the others do
                     settle([f])
-                except DiskFull:
+                except BaseException:  # noqa: BLE001  the first error is the one raised
                     pass
         raise
     finally:

@@ -31,7 +31,7 @@ from apache_beam.ml.inference.base import ModelHandler, RunInference
 from colorgan import fileio
 from colorgan.archive import files
 from colorgan.data.folders import IMAGE_EXTENSIONS
-from colorgan.data.imagefiles import decode_bytes, encode_image
+from colorgan.data.imagefiles import decode_bytes, encode_image, max_file_bytes
 from colorgan.errors import UserError, first_line
 from colorgan.serve import opener, stages
 
@@ -119,21 +119,26 @@ class ColorizerHandler(ModelHandler):
         if not model.split or not ready:
             yield from ((p, t, rgb, time.perf_counter() - start, None) for p, t, rgb in ready)
             return
+        groups = [ready]
         try:
-            ab = model.chroma(np.concatenate([np.asarray(prepared[1])
-                                              for *_, prepared in ready]))
+            abs_ = [model.chroma(np.concatenate([np.asarray(prepared[1])
+                                                 for *_, prepared in ready]))]
         except Exception:  # noqa: BLE001  which photo it was: one by one
-            if len(ready) == 1:
-                raise
-            for path, target, image in batch:
-                yield from self.run_inference([(path, target, image)], model)
-            return
-        for i, (path, target, (L_full, _)) in enumerate(ready):
-            try:
-                rgb = model.finish(L_full, ab[i:i + 1])[0]
-                yield path, target, rgb, time.perf_counter() - start, None
-            except Exception as e:  # noqa: BLE001
-                yield path, target, None, time.perf_counter() - start, _reason(path, e)
+            groups, abs_ = [[r] for r in ready], []
+            for path, target, (_, L) in ready:
+                try:
+                    abs_.append(model.chroma(np.asarray(L)))
+                except Exception as e:  # noqa: BLE001  a failed row, the rest go on
+                    abs_.append(e)
+        for group, ab in zip(groups, abs_):
+            for i, (path, target, (L_full, _)) in enumerate(group):
+                try:
+                    if isinstance(ab, Exception):
+                        raise ab
+                    rgb = model.finish(L_full, ab[i:i + 1])[0]
+                    yield path, target, rgb, time.perf_counter() - start, None
+                except Exception as e:  # noqa: BLE001
+                    yield path, target, None, time.perf_counter() - start, _reason(path, e)
 
     def get_num_bytes(self, batch: Sequence[tuple]) -> int:
         return sum(image.nbytes for _, _, image in batch)
@@ -159,9 +164,10 @@ class Decode(beam.DoFn):
         path, target = pair
         start = time.perf_counter()
         try:
+            limit = max_file_bytes()  # a huge non-image never lands in memory whole
             with FileSystems.open(path) as f:
-                data = f.read()
-            yield path, target, decode_bytes(data)
+                data = f.read(limit + 1)
+            yield path, target, decode_bytes(data)  # refuses data over the limit
         except Exception as e:  # noqa: BLE001  one bad photo never stops the pipeline
             yield beam.pvalue.TaggedOutput("failed", _row(path, None, "failed",
                                                           time.perf_counter() - start,

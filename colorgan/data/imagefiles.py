@@ -4,6 +4,7 @@ and write (PNG or JPEG, published whole). Local files (pathlib)."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,20 +36,37 @@ def exif_orientation(encoded: bytes) -> int:
         return 1
 
 
+def max_file_bytes(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The most bytes an image file of at most `max_pixels` pixels can hold: 8 per pixel
+    (RGBA at 16 bits, uncompressed) and 1 MiB of metadata. Larger files are refused before
+    they are read, so a 10 GB video named .jpg never lands in memory."""
+    return 8 * max_pixels + (1 << 20)
+
+
 def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """File -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated.
 
     Decoded by `decode.decode_image`, the very decoder the exported serving graph runs, so
     a file gives the same pixels here as through TF Serving (16-bit PNGs keep their 16
     bits, bombs are refused from their header); only the EXIF rotation, which TF's
-    decoders ignore, is applied here on top.
+    decoders ignore, is applied here on top. A file larger than max_file_bytes is refused
+    unread (ValueError).
     """
-    return decode_bytes(Path(path).read_bytes(), max_pixels)
+    with open(path, "rb") as f:
+        limit = max_file_bytes(max_pixels)
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise ValueError(f"{size:,} bytes: larger than any image of at most "
+                             f"{max_pixels:,} pixels; not read")
+        return decode_bytes(f.read(limit + 1), max_pixels)
 
 
 def decode_bytes(encoded: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Image file bytes -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated (read_image's
     decoding, for bytes that come from elsewhere: the web app's uploads)."""
+    if len(encoded) > max_file_bytes(max_pixels):
+        raise ValueError(f"{len(encoded):,} bytes: larger than any image of at most "
+                         f"{max_pixels:,} pixels")
     image = decode_image(tf.constant(encoded), max_pixels=max_pixels).numpy()
     turn = _ORIENT.get(exif_orientation(encoded))
     return np.ascontiguousarray(turn(image)) if turn else image

@@ -109,6 +109,7 @@ class LiteColorizer:
     the same contract as graph.Colorizer.colorize_at, on a .tflite."""
 
     def __init__(self, path: str, threads: int | None = None):
+        self.path = path
         meta_path = fileio.join(fileio.dirname(path), META)
         if not fileio.isfile(path):
             raise UserError(f"model: {path} does not exist")
