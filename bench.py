@@ -41,7 +41,8 @@ flags.DEFINE_integer("archive_photos", 1000, "Photos in --figures=archive's tree
 flags.DEFINE_string("archive_dir", "runs/archive_bench", "Where that tree is made (and kept).")
 flags.DEFINE_string("archive_before", "", "A checkout of an earlier colorgan: its colorize.py "
                     "runs first on the same tree (before/after in one run).")
-flags.DEFINE_list("archive_kinds", ["colorize", "batch4", "litert_int8", "beam1", "beam2"],
+flags.DEFINE_list("archive_kinds", ["colorize", "batch4", "bf16", "litert_int8", "beam1",
+                                     "beam2"],
                   "Which runs --figures=archive makes.")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")

@@ -28,6 +28,9 @@ flags.DEFINE_string("output_dir", "", "Where the colour images go (default: besi
 # --render_size, --flip, --chroma_smooth, --chroma_gain, --restore, --upscale (no
 # post-processing flag: the model's own)
 config_flags.define_flat(config.RenderConfig)
+flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16"], "bf16 runs the shipped model or a "
+                  "workdir's in bfloat16: faster on CPUs with AVX512_BF16 (AMD Zen 4/5), slower "
+                  "on others; outputs differ by a few levels. An export runs as exported.")
 flags.DEFINE_string("restorer", "", "With --restore / --upscale: a restorer trained by "
                     "train_restorer.py (its workdir), instead of the one shipped in colorgan.")
 flags.DEFINE_enum("format", "png", ["png", "jpg"], "Output format of photos and frames.")
@@ -61,8 +64,9 @@ def main(argv):
         from colorgan.models import hints
         points = hints.read_points(FLAGS.hints)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
-                              FLAGS.render_size, restorer=FLAGS.restorer)
-    settings = {"restorer": FLAGS.restorer,
+                              FLAGS.render_size, restorer=FLAGS.restorer,
+                              precision=FLAGS.precision)
+    settings = {"restorer": FLAGS.restorer, "precision": FLAGS.precision,
                 **config_flags.post_processing_flags(), "render_size": FLAGS.render_size,
                 "temporal": str(temporal), "photo_batch": FLAGS.photo_batch}
     tree = files.TreeConfig(threads=FLAGS.jobs, batch=FLAGS.photo_batch, manifest=FLAGS.manifest)

@@ -271,3 +271,20 @@ def test_hints_only_trains_the_hint_branch_alone(vgg_run, shipped_copy, tmp_path
     with pytest.raises(UserError, match="hints_only=True; use a new workdir"):
         fit.fit(config.with_overrides(cfg, {"hints_only": False, "steps": 4}),
                 tmp_path / "run")
+
+
+def test_bf16_computes_in_bfloat16_near_fp32_and_an_export_refuses_it(vgg_run, plain_export):
+    import keras
+    photo = imagefiles.read_image(Path(input_pipeline.open_source(
+        "samples:val", min_chroma=0.0).paths[0]))[None, :64, :64]
+    fp32 = opener.open_model(vgg_run)
+    bf16 = opener.open_model(vgg_run, precision="bf16")
+    dtypes = lambda m: {layer.compute_dtype for layer in m.module.generator.layers  # noqa: E731
+                        if layer.weights}
+    assert "bfloat16" in dtypes(bf16) and dtypes(fp32) == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after loading
+    a, b = fp32(photo, 0), bf16(photo, 0)
+    assert a.shape == b.shape == photo.shape
+    assert 0 < np.abs(a - b).max() and np.abs(a - b).mean() < 0.01
+    with pytest.raises(UserError, match="is an export, which runs in the precision"):
+        opener.open_model(plain_export, precision="bf16")

@@ -37,6 +37,8 @@ def parse(argv):
     parser.add_argument("--restore", action="store_true", help="Restore old-photo scans first.")
     parser.add_argument("--upscale", type=int, default=1, choices=(1, 2, 4))
     parser.add_argument("--format", default="png", choices=("png", "jpg"))
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                        help="As colorize.py's --precision.")
     parser.add_argument("--batch", type=int, default=1,
                         help="Photos per generator call (1: bytes independent of batching).")
     parser.add_argument("--tf_threads", type=int, default=0,
@@ -57,7 +59,8 @@ def main(argv=None) -> int:
             post["upscale"] = args.upscale
         job = pipeline.Job(model=args.model, render_size=args.render_size,
                            post_processing=tuple(post.items()), fmt=args.format,
-                           batch=args.batch, threads=args.tf_threads)
+                           batch=args.batch, threads=args.tf_threads,
+                           precision=args.precision)
         modelpath.identify(args.model)  # a bad --model: one line here, not in every worker
         pairs = pipeline.plan(args.input, args.output_dir, args.format)
         options = PipelineOptions(beam_args, save_main_session=False)

@@ -48,6 +48,7 @@ class Job:
     fmt: str = "png"
     batch: int = 1  # photos per generator call (1: bytes independent of batching)
     threads: int = 0  # TensorFlow's threads per worker (0: its default, all cores)
+    precision: str = "fp32"  # opener.open_model's
 
 
 def plan(patterns: Sequence[str], output_dir: str, fmt: str) -> list[tuple[str, str]]:
@@ -102,7 +103,8 @@ class ColorizerHandler(ModelHandler):
             except RuntimeError:
                 pass
         model = opener.open_model(self.job.model, dict(self.job.post_processing),
-                                  self.job.render_size, restorer=self.job.restorer)
+                                  self.job.render_size, restorer=self.job.restorer,
+                                  precision=self.job.precision)
         return stages.of(model, self.job.render_size)
 
     def run_inference(self, batch: Sequence[tuple], model, inference_args=None) -> Iterable:

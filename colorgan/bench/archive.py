@@ -1,6 +1,6 @@
 """bench.py --figures=archive: photos/s over a tree of mixed photos (0.3-4 MP JPEGs made from
 the shipped photos), as a user runs them: colorize.py (and an earlier checkout's, for
-before/after), with a LiteRT int8 model, and the Beam pipeline on 1 and 2 DirectRunner
+before/after), in bf16, with a LiteRT int8 model, and the Beam pipeline on 1 and 2 DirectRunner
 workers. Each run is a fresh process; photos/s = photos / wall seconds, start-up included."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _run(args: list[str], cwd: Path) -> float:
 
 
 def archive_speed(tree: Path, count: int, before: str = "", kinds: tuple[str, ...] = (
-        "colorize", "batch4", "litert_int8", "beam1", "beam2")) -> list[dict]:
+        "colorize", "batch4", "bf16", "litert_int8", "beam1", "beam2")) -> list[dict]:
     """Figures for colorizing `tree` (`count` photos) with the shipped model; `before`: a
     checkout of an earlier colorgan whose colorize.py runs first, in the same run."""
     py = sys.executable
@@ -67,6 +67,7 @@ def archive_speed(tree: Path, count: int, before: str = "", kinds: tuple[str, ..
         "before": ([py, "colorize.py", str(tree)], Path(before) if before else None),
         "colorize": ([py, "colorize.py", str(tree)], ROOT),
         "batch4": ([py, "colorize.py", str(tree), "--photo_batch=4"], ROOT),
+        "bf16": ([py, "colorize.py", str(tree), "--precision=bf16"], ROOT),
         "litert_int8": ([py, "colorize.py", str(tree), f"--model={scratch / 'int8'}"], ROOT),
         "beam1": ([py, "-m", "colorgan.beam", f"--input={tree}", "--runner=DirectRunner",
                    "--direct_num_workers=1"], ROOT),
@@ -87,7 +88,8 @@ def archive_speed(tree: Path, count: int, before: str = "", kinds: tuple[str, ..
                             "photos_per_s": round(count / seconds, 3),
                             # bench.py's table columns
                             "preset": f"shipped, {kind}", "size": "0.3-4 MP",
-                            "precision": "int8" if kind == "litert_int8" else "fp32",
+                            "precision": {"litert_int8": "int8", "bf16": "bf16"}.get(kind,
+                                                                                    "fp32"),
                             "batch": 4 if kind == "batch4" else 1,
                             "median": round(count / seconds, 3), "unit": "photos/s"})
             shutil.rmtree(out, ignore_errors=True)

@@ -15,6 +15,7 @@ across replicas, so a step on 2 replicas equals a step on 1 with the same global
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -109,6 +110,24 @@ def colorize(generator: keras.Model, L: tf.Tensor, hint_maps: tf.Tensor | None =
     if takes_hints(generator):
         return generator(hints.with_hints(L, hint_maps), training=training)
     return generator(L, training=training)
+
+
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str):
+    """Keras' dtype policy for the layers built inside; the global policy is restored after.
+
+    Mixed policies keep variables in float32 (checkpoints and exports are the same as
+    fp32 runs') and compute in bf16/fp16; G's output layer is float32 by construction.
+    """
+    old = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(old)
 
 
 def build_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,

@@ -30,7 +30,7 @@ DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
 
 
 def open_model(path: fileio.PathLike, post_processing: dict | None = None,
-               render_size: int = 0, restorer: str = "") -> ColorizeFn:
+               render_size: int = 0, restorer: str = "", precision: str = "fp32") -> ColorizeFn:
     """Returns fn(images [1, H, W, C] float32 in [0, 1], render_size) -> RGB [1, H, W, 3].
 
     `path` is a SavedModel or LiteRT model (a .tflite, or an export base path) from
@@ -40,10 +40,18 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
     An export keeps the post-processing it was exported with: asking it for other values
     is an error, not a silent change. `render_size` (0 = the model's) is checked here, once,
     against a LiteRT model's fixed size. `restorer`: make_colorizer's (an export carries
-    its own, or none).
+    its own, or none). `precision` "bf16" builds a workdir's or the shipped model's graph
+    computing in bfloat16 (networks.precision_policy; the restorer too): faster on CPUs with
+    AVX512_BF16, slower on others (docs/notes/speed.md). An export runs as it was exported.
     """
     post_processing = post_processing or {}
+    if precision not in ("fp32", "bf16"):
+        raise UserError(f"precision={precision!r}: choose fp32 or bf16")
     found = modelpath.identify(path)
+    if precision != "fp32" and found.kind in ("tflite", "saved_model"):
+        raise UserError(f"precision={precision}: {found.path} is an export, which runs in the "
+                        "precision it was exported in; give pretrained, a workdir or a "
+                        "checkpoint")
     if found.kind == "tflite":
         model = litert.LiteColorizer(found.path)
         _check_baked(found.path, model.post_processing, post_processing)
@@ -57,7 +65,7 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
         logging.info("loaded SavedModel %s", found.path)
     else:
         module = make_colorizer(found.path, config.RenderConfig(**post_processing),
-                                restorer=restorer)
+                                restorer=restorer, precision=precision)
     return LoadedModel(module, modelpath.resolve(path))
 
 
@@ -136,18 +144,23 @@ def _check_baked(path: str, baked: dict, asked: dict) -> None:
                         f"{as_flags(differ)} or re-export it with export.py")
 
 
-def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
+def load_generator(path: fileio.PathLike, precision: str = "fp32"
+                   ) -> tuple[keras.Model, config.Config]:
     """Workdir, checkpoint prefix, shipped-format folder or "pretrained" (the model inside
-    colorgan) -> (generator with trained weights, the run's Config)."""
+    colorgan) -> (generator with trained weights, the run's Config); its layers compute in
+    `precision` (networks.POLICIES), its variables are float32 whatever it is."""
     found = modelpath.identify(path)
     if found.kind == "shipped":
-        return pretrained.load_shipped(found.path)
+        with networks.precision_policy(precision):
+            return pretrained.load_shipped(found.path)
     if found.kind not in ("workdir", "checkpoint"):
         raise UserError(f"model: {found.path} is an export; give the workdir it was trained "
                         "in (or use it as it is: colorize.py, evaluate.py take exports)")
     prefix, wdir = workdir.resolve_checkpoint(found.path)
     cfg = workdir.read_config(wdir)
-    generator = networks.build_generator(config.generator_model(cfg), config.generator_size(cfg))
+    with networks.precision_policy(precision):
+        generator = networks.build_generator(config.generator_model(cfg),
+                                             config.generator_size(cfg))
     # Only the generator is read; optimizers and D in the checkpoint are ignored on purpose.
     status = tf.train.Checkpoint(generator=generator).restore(prefix)
     status.expect_partial().assert_existing_objects_matched()
@@ -157,7 +170,7 @@ def load_generator(path: fileio.PathLike) -> tuple[keras.Model, config.Config]:
 
 def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = None,
                    max_pixels: int = DEFAULT_MAX_PIXELS, restorer: str = "",
-                   restorer_dtype: str | None = None) -> Colorizer:
+                   restorer_dtype: str | None = None, precision: str = "fp32") -> Colorizer:
     """A Colorizer from a workdir, checkpoint or shipped model, rendering as `render` says
     (None = config.RenderConfig()'s defaults; its render_size 0 = the training size).
 
@@ -165,10 +178,13 @@ def make_colorizer(path: fileio.PathLike, render: config.RenderConfig | None = N
     sizes give it more context and detail at the risk of colours it never saw at
     that scale (DeOldify's render factor trade-off). A rendering that restores or upscales
     takes the restorer from `restorer` (a train_restorer.py workdir's restorer/ folder;
-    "" = the one shipped in colorgan), its math in `restorer_dtype` (restorer.Restorer's).
+    "" = the one shipped in colorgan), its math in `restorer_dtype` (restorer.Restorer's;
+    None = as `precision` says, the generator's: load_generator's).
     """
     render = render or config.RenderConfig()
-    generator, cfg = load_generator(path)
+    generator, cfg = load_generator(path, precision)
+    if restorer_dtype is None and precision != "fp32":
+        restorer_dtype = networks.POLICIES[precision]
     restoring = None
     if render.restores:
         restoring = load_restorer(restorer, restorer_dtype)

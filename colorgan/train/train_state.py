@@ -6,7 +6,6 @@ Shared by the train step (train/train_step.py) and the fit loop (train/fit.py).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import keras
@@ -59,24 +58,6 @@ class TrainState:
         return self.generator.get_layer(vgg_unet.ENCODER) if self.e_optimizer else None
 
 
-POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-
-
-@contextlib.contextmanager
-def precision_policy(precision: str):
-    """Keras' dtype policy for the layers built inside; the global policy is restored after.
-
-    Mixed policies keep variables in float32 (checkpoints and exports are the same as
-    fp32 runs') and compute in bf16/fp16; G's output layer is float32 by construction.
-    """
-    old = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(POLICIES[precision])
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(old)
-
-
 def _adam(cfg: Config, learning_rate: float) -> keras.optimizers.Optimizer:
     opt = optim.FusedAdam(learning_rate, beta_1=cfg.train.beta_1)
     if cfg.train.precision == "fp16":  # fp16 gradients underflow without loss scaling
@@ -88,7 +69,7 @@ def create_state(cfg: Config, strategy: tf.distribute.Strategy) -> TrainState:
     """Builds models and optimizers in the strategy's scope; the same seed gives the same weights."""
     keras.utils.set_random_seed(cfg.train.seed)
     with strategy.scope():
-        with precision_policy(cfg.train.precision):
+        with networks.precision_policy(cfg.train.precision):
             generator = networks.build_generator(generator_model(cfg), generator_size(cfg),
                                                  seed=cfg.train.seed)
             discriminator = networks.build_discriminator(cfg.model, cfg.data.image_size)
