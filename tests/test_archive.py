@@ -260,6 +260,24 @@ def test_a_model_fingerprint_changes_with_its_files(tmp_path):
     one = files._fingerprint(str(tmp_path / "ckpt-3"))
     (tmp_path / "ckpt-3.index").write_bytes(b"ii")
     assert files._fingerprint(str(tmp_path / "ckpt-3")) not in ("", one)
+    # The shipped model (its folder has a config.json, as a workdir has): its files.
+    from colorgan.models import pretrained
+    assert len(files._fingerprint(str(pretrained.SHIPPED))) == 16
+    # A workdir: its latest checkpoint's files, not what is written beside them.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    (run / "checkpoints" / "ckpt-1.index").write_bytes(b"i")
+    (run / "checkpoints" / "ckpt-1.data-00000-of-00001").write_bytes(b"d")
+    trained = files._fingerprint(str(run))
+    (run / "colorized").mkdir()
+    (run / "colorized" / "a.png").write_bytes(b"p")
+    assert files._fingerprint(str(run)) == trained
+    (run / "checkpoints" / "ckpt-2.index").write_bytes(b"i")  # trained on
+    (run / "checkpoints" / "ckpt-2.data-00000-of-00001").write_bytes(b"d")
+    (run / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\n')
+    assert files._fingerprint(str(run)) != trained
 
 
 def test_a_full_disk_stops_with_one_line_and_the_rerun_finishes(model, small_tree, tmp_path,

@@ -21,7 +21,7 @@ from typing import Iterator
 
 from absl import logging
 
-from colorgan import config, fileio, workdir
+from colorgan import config, fileio, modelpath, workdir
 from colorgan.data import folders
 from colorgan.errors import UserError, first_line
 from colorgan.progress import Progress
@@ -206,8 +206,9 @@ def _fingerprint(path: str) -> str:
     if fileio.is_remote(path):
         return ""
     p = Path(path)
-    if (p / workdir.CONFIG_FILE).is_file():  # its latest checkpoint, not its logs or outputs
-        p = Path(workdir.resolve_checkpoint(path)[0])
+    if (p / workdir.CONFIG_FILE).is_file() and not modelpath.is_shipped_format(path):
+        # a workdir: its latest checkpoint, not its logs
+        p = Path(workdir.resolve_checkpoint(path)[0])  # or the outputs written inside it
     found = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file()) \
         if p.is_dir() else sorted(p.parent.glob(glob.escape(p.name) + ".*"))
     digest = hashlib.sha1()

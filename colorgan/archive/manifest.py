@@ -82,8 +82,10 @@ class Manifest:
         if said != self.settings:
             differ = sorted(k for k in set(said) | set(self.settings)
                             if said.get(k) != self.settings.get(k))
+            changes = ", ".join(f"{k}={said.get(k)!r}, now {self.settings.get(k)!r}"
+                                for k in differ)
             raise UserError(f"{self.path}: this output folder was written with other settings "
-                            f"({', '.join(f'{k}={said.get(k)!r}' for k in differ)}); rerun "
+                            f"({changes}); rerun "
                             "with the same ones or choose another output folder")
         whole = data[:data.rfind(b"\n") + 1]
         if len(whole) != len(data):  # a torn last line (a power cut): dropped
