@@ -2,8 +2,9 @@
 process with every outbound socket refused (tests/socket_guard), driven through its API
 (gradio_client), under load, and in a real headless Chromium.
 
-One app serves the whole module (starting it costs ~20 s), so the module is one xdist group
-(`make test` runs --dist loadgroup) and its tests run in this order.
+One app serves the whole module (starting it costs ~20 s), so the module runs on one xdist
+worker (`make test` runs --dist loadscope; it is an xdist group too) and its tests run in
+this order.
 """
 
 import json
