@@ -193,11 +193,10 @@ def model_identity(model) -> dict:
     of each of its files (a re-export or more training changes them), its scale and
     whether it restores. A model without a path (a test's function) is its type's name."""
     path = getattr(model, "path", None)
-    identity = {"path": str(path) if path else type(model).__name__,
-                "files": _fingerprint(str(path)) if path else "",
-                "scale": int(getattr(model, "scale", 1)),
-                "restores": bool(getattr(model, "restores", False))}
-    return identity
+    return {"path": str(path) if path else type(model).__name__,
+            "files": _fingerprint(str(path)) if path else "",
+            "scale": int(getattr(model, "scale", 1)),
+            "restores": bool(getattr(model, "restores", False))}
 
 
 def _fingerprint(path: str) -> str:
@@ -209,13 +208,17 @@ def _fingerprint(path: str) -> str:
     if (p / workdir.CONFIG_FILE).is_file() and not modelpath.is_shipped_format(path):
         # a workdir: its latest checkpoint, not its logs
         p = Path(workdir.resolve_checkpoint(path)[0])  # or the outputs written inside it
-    found = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file()) \
-        if p.is_dir() else sorted(p.parent.glob(glob.escape(p.name) + ".*"))
+    if p.is_dir():
+        found = {q.relative_to(p).as_posix(): q for q in p.rglob("*") if q.is_file()}
+    elif p.is_file():
+        found = {p.name: p}
+    else:  # a checkpoint prefix: ckpt-N.index, ckpt-N.data-...
+        found = {q.name: q for q in p.parent.glob(glob.escape(p.name) + ".*")}
     digest = hashlib.sha1()
-    for q in found:
-        st = q.stat()
-        digest.update(f"{q.relative_to(p) if q != p and p.is_dir() else q.name}\0"
-                      f"{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    for name in sorted(found):
+        st = found[name].stat()
+        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode(
+            "utf-8", "surrogateescape"))
     return digest.hexdigest()[:16]
 
 
