@@ -121,32 +121,34 @@ class ColorizerHandler(ModelHandler):
         if not model.split or not ready:
             yield from ((p, t, rgb, time.perf_counter() - start, None) for p, t, rgb in ready)
             return
-        groups = [ready]
         try:
-            abs_ = [model.chroma(np.concatenate([np.asarray(prepared[1])
-                                                 for *_, prepared in ready]))]
+            ab = model.chroma(np.concatenate([np.asarray(prepared[1])
+                                              for *_, prepared in ready]))
+            per_photo = [ab[i:i + 1] for i in range(len(ready))]
         except Exception:  # noqa: BLE001  which photo it was: one by one
-            groups, abs_ = [[r] for r in ready], []
-            for path, target, (_, L) in ready:
-                try:
-                    abs_.append(model.chroma(np.asarray(L)))
-                except Exception as e:  # noqa: BLE001  a failed row, the rest go on
-                    abs_.append(e)
-        for group, ab in zip(groups, abs_):
-            for i, (path, target, (L_full, _)) in enumerate(group):
-                try:
-                    if isinstance(ab, Exception):
-                        raise ab
-                    rgb = model.finish(L_full, ab[i:i + 1])[0]
-                    yield path, target, rgb, time.perf_counter() - start, None
-                except Exception as e:  # noqa: BLE001
-                    yield path, target, None, time.perf_counter() - start, _reason(path, e)
+            per_photo = [_or_error(model.chroma, np.asarray(L)) for *_, (_, L) in ready]
+        for (path, target, (L_full, _)), ab in zip(ready, per_photo):
+            try:
+                if isinstance(ab, Exception):  # a failed row, the rest go on
+                    raise ab
+                rgb = model.finish(L_full, ab)[0]
+                yield path, target, rgb, time.perf_counter() - start, None
+            except Exception as e:  # noqa: BLE001
+                yield path, target, None, time.perf_counter() - start, _reason(path, e)
 
     def get_num_bytes(self, batch: Sequence[tuple]) -> int:
         return sum(image.nbytes for _, _, image in batch)
 
     def get_metrics_namespace(self) -> str:
         return "colorgan"
+
+
+def _or_error(fn, *args):
+    """fn(*args), or the exception it raised."""
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001
+        return e
 
 
 def _reason(path: str, e: Exception) -> str:

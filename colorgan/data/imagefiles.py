@@ -43,6 +43,12 @@ def max_file_bytes(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     return 8 * max_pixels + (1 << 20)
 
 
+def _check_bytes(size: int, max_pixels: int) -> None:
+    if size > max_file_bytes(max_pixels):
+        raise ValueError(f"{size:,} bytes: larger than any image of at most {max_pixels:,} "
+                         "pixels")
+
+
 def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """File -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated.
 
@@ -53,20 +59,14 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     unread (ValueError).
     """
     with open(path, "rb") as f:
-        limit = max_file_bytes(max_pixels)
-        size = os.fstat(f.fileno()).st_size
-        if size > limit:
-            raise ValueError(f"{size:,} bytes: larger than any image of at most "
-                             f"{max_pixels:,} pixels; not read")
-        return decode_bytes(f.read(limit + 1), max_pixels)
+        _check_bytes(os.fstat(f.fileno()).st_size, max_pixels)  # before reading it
+        return decode_bytes(f.read(max_file_bytes(max_pixels) + 1), max_pixels)
 
 
 def decode_bytes(encoded: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Image file bytes -> float32 RGB [H, W, 3] in [0, 1], EXIF-rotated (read_image's
     decoding, for bytes that come from elsewhere: the web app's uploads)."""
-    if len(encoded) > max_file_bytes(max_pixels):
-        raise ValueError(f"{len(encoded):,} bytes: larger than any image of at most "
-                         f"{max_pixels:,} pixels")
+    _check_bytes(len(encoded), max_pixels)
     image = decode_image(tf.constant(encoded), max_pixels=max_pixels).numpy()
     turn = _ORIENT.get(exif_orientation(encoded))
     return np.ascontiguousarray(turn(image)) if turn else image
