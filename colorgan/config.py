@@ -25,6 +25,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 KEEP_BEST = ("", "psnr", "ssim", "lpips", "dcf")  # validation.BEST_METRICS' keys
 PHASES = ("g", "d", "gan")
 RESTORER_SCALES = (1, 2, 4)  # models/restorer.py: one trunk, one head per scale
+HINT_SPREADS = ("region", "wide")  # models/propagation.py SPREADS
 
 
 def _field(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -200,6 +201,9 @@ class RenderConfig:
                                 "(1 = as predicted).")
     restore: bool = _field(False, "Restore the photo's lightness first (old photos: grain, "
                            "blur, fade, JPEG) with the old-photo restorer, then colour it.")
+    hint_spread: str = _field("region", "How far a colour hint spreads: region (stops at "
+                              "edges of lightness and of what VGG16 sees) or wide (reaches "
+                              "further through soft edges).")
     upscale: int = _field(1, "Write the photo at this many times its size (1, 2 or 4): the "
                           "restorer super-resolves the lightness, the colour follows.")
 
@@ -209,6 +213,9 @@ class RenderConfig:
                                    ("chroma_gain", self.chroma_gain, "must be > 0")):
             if value < 0 or (name == "chroma_gain" and value == 0):
                 raise UserError(f"{name}={value} {least}")
+        if self.hint_spread not in HINT_SPREADS:
+            raise UserError(f"hint_spread={self.hint_spread}: choose "
+                            f"{', '.join(HINT_SPREADS)}")
         if self.upscale not in RESTORER_SCALES:
             raise UserError(f"upscale={self.upscale}: choose "
                             f"{', '.join(map(str, RESTORER_SCALES))}")
@@ -222,7 +229,7 @@ class RenderConfig:
         """The fields an export bakes in (render_size stays a call-time input)."""
         return {"flip": self.flip, "chroma_smooth": self.chroma_smooth,
                 "chroma_gain": self.chroma_gain, "restore": self.restore,
-                "upscale": self.upscale}
+                "upscale": self.upscale, "hint_spread": self.hint_spread}
 
     @staticmethod
     def baked(values: Mapping[str, Any], source: str) -> dict:
@@ -235,7 +242,7 @@ class RenderConfig:
 
 
 # Baked settings newer than the first exports: an export without them has their default.
-ADDED_SINCE = {"restore": False, "upscale": 1}
+ADDED_SINCE = {"restore": False, "upscale": 1, "hint_spread": "region"}
 
 
 TEMPORAL_METHODS = ("flow", "none")  # colorgan.video.temporal

@@ -22,71 +22,50 @@ import sys
 import tensorflow as tf
 
 
-def laplacian_apply(d, wx, wy):
-    """sum_q w_pq (d_p - d_q) over 4-neighbours: d [B, H, W, C], wx [B, H, W-1, 1] between
-    horizontal neighbours, wy [B, H-1, W, 1] between vertical ones."""
-    fx = wx * (d[:, :, 1:] - d[:, :, :-1])  # flow right
-    fy = wy * (d[:, 1:] - d[:, :-1])
-    pad_x = tf.zeros_like(d[:, :, :1])
-    pad_y = tf.zeros_like(d[:, :1])
-    out = tf.concat([pad_x, fx], 2) - tf.concat([fx, pad_x], 2)
-    out += tf.concat([pad_y, fy], 1) - tf.concat([fy, pad_y], 1)
-    return out
-
-
-def solve(L, mask, d_hint, tau, decay, mu, iterations):
-    """The screened edge-aware system above, by conjugate gradients from d = 0."""
-    L = L[..., :1]
-    wx = tf.exp(-tf.square(L[:, :, 1:] - L[:, :, :-1]) / (2 * tau ** 2))
-    wy = tf.exp(-tf.square(L[:, 1:] - L[:, :-1]) / (2 * tau ** 2))
-    diag = 1.0 / decay ** 2 + mu * mask
-
-    def A(x):
-        return diag * x + laplacian_apply(x, wx, wy)
-
-    b = mu * mask * d_hint
-    x = tf.zeros_like(b)
-    r = b
-    p = r
-    rs = tf.reduce_sum(r * r, [1, 2, 3], keepdims=True)
-
-    floor = 1e-12 * rs + 1e-30  # converged below this (per image): updates stop
-
-    def body(i, x, r, p, rs):
-        active = rs > floor
-        Ap = A(p)
-        pAp = tf.reduce_sum(p * Ap, [1, 2, 3], keepdims=True)
-        alpha = tf.where(active, rs / tf.where(active, pAp, 1.0), 0.0)
-        x = x + alpha * p
-        r = r - alpha * Ap
-        rs_new = tf.reduce_sum(r * r, [1, 2, 3], keepdims=True)
-        p = r + tf.where(active, rs_new / tf.where(active, rs, 1.0), 0.0) * p
-        return i + 1, x, r, p, tf.where(active, rs_new, rs)
-
-    _, x, *_ = tf.while_loop(lambda i, *_: i < iterations, body,
-                             (tf.constant(0), x, r, p, rs))
-    return x
-
-
 def main():
     argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
     parser = argparse.ArgumentParser()
     parser.add_argument("--tau", type=float, default=0.07)
-    parser.add_argument("--decay", type=float, default=64.0)
+    parser.add_argument("--decay", type=float, default=128.0, help="px at the render size")
     parser.add_argument("--mu", type=float, default=10.0)
-    parser.add_argument("--iterations", type=int, default=600)
+    parser.add_argument("--tau_ab", type=float, default=0.0, help="0: lightness only")
+    parser.add_argument("--fine", type=int, default=30, help="CG iterations, finest level")
+    parser.add_argument("--coarse", type=int, default=60, help="... each coarser level")
+    parser.add_argument("--levels", type=int, default=4)
+    parser.add_argument("--gray", action="store_true",
+                        help="start from no colour instead of the model's (a "
+                        "proxy, on photos the model has learnt, for one it gets wrong)")
+    parser.add_argument("--feature", default="", help="a VGG16 layer (relu3_3, relu4_3, "
+                        "relu5_3) whose unit-length features join the guide")
+    parser.add_argument("--tau_f", type=float, default=0.3)
+    parser.add_argument("--span", type=int, default=1, help="lightness edges over this many "
+                        "pixels each side of a link")
     args = parser.parse_args(argv[:cut])
 
-    from colorgan.models import vgg_unet
+    from colorgan import color
+    from colorgan.models import propagation, vgg
+    if args.feature:
+        trunk = vgg.build_trunk(vgg.load_weights(), (args.feature,))
 
-    def call(self, inputs):
-        L, hints, ab = (tf.cast(t, tf.float32) for t in inputs)
-        mask = hints[..., 2:]
-        d_hint = (hints[..., :2] - ab) * mask
-        return ab + solve(L, mask, d_hint, args.tau, args.decay, args.mu, args.iterations)
+    def propagate(L, hint_maps, ab, features=None):
+        L, hint_maps, ab = (tf.cast(t, tf.float32) for t in (L, hint_maps, ab))
+        mask = hint_maps[..., 2:]
+        d_hint = (hint_maps[..., :2] - ab) * mask
+        if args.gray:
+            ab = tf.zeros_like(ab)
+            d_hint = hint_maps[..., :2] * mask
+        guides = [(L[..., :1] / args.tau, args.span)]
+        if args.tau_ab:
+            guides.append((ab / args.tau_ab, 1))
+        if args.feature:
+            f = trunk(color.get_space("lab").gray_rgb(L[..., :1]))
+            f = f / (tf.norm(f, axis=-1, keepdims=True) + 1e-6)
+            guides.append((tf.image.resize(f, tf.shape(L)[1:3]) / args.tau_f, 1))
+        return ab + propagation.solve(guides, mask, d_hint, args.decay, args.mu,
+                                      (args.fine, args.coarse), args.levels)
 
-    vgg_unet.HintPropagation.call = call
+    propagation.propagate = propagate
     sys.argv = ["evaluate.py", *argv[cut + 1:]]
     runpy.run_path("evaluate.py", run_name="__main__")
 

@@ -105,8 +105,9 @@ def plain_and_hint_model(tmp_path_factory):
 
 
 def test_a_hint_model_starts_as_the_model_it_came_from(plain_and_hint_model):
-    """Without hints it is the source model bit for bit; hints move the colour toward
-    them at once (HintPropagation starts working, the learned branch at zero)."""
+    """Without hints it is the source model bit for bit, and with hints too: the learned
+    branch starts at zero, and the hints' spread is the serving graph's (the tests below
+    and test_propagation.py)."""
     plain, G = plain_and_hint_model
     assert networks.takes_hints(G) and not networks.takes_hints(plain)
     L = tf.random.stateless_uniform([2, 64, 64, 1], [0, 1], -1, 1)
@@ -114,11 +115,8 @@ def test_a_hint_model_starts_as_the_model_it_came_from(plain_and_hint_model):
     want = plain(L, training=False)
     np.testing.assert_array_equal(networks.colorize(G, L), want)
     maps = hints.simulate(ab, tf.constant([1, 1]), count=10)
-    got = networks.colorize(G, L, maps)
-    mask = maps[..., 2] > 0
-    before = tf.reduce_mean(tf.abs(tf.boolean_mask(want - maps[..., :2], mask)))
-    after = tf.reduce_mean(tf.abs(tf.boolean_mask(got - maps[..., :2], mask)))
-    assert after < 0.8 * before
+    assert float(tf.reduce_max(maps[..., 2])) == 1.0
+    np.testing.assert_array_equal(networks.colorize(G, L, maps), want)
 
 
 def test_hints_for_a_model_without_them_are_one_line(plain_export):
@@ -166,39 +164,6 @@ def test_a_hint_export_serves_hints_from_bytes(tmp_path, plain_export):
     assert "serving_hints" not in exported.signatures and not exported.takes_hints.numpy()
 
 
-@pytest.mark.parametrize("h, w", [(32, 32), (16, 24)])
-def test_hint_propagation_against_its_formula(h, w):
-    """HintPropagation with one pixel per cell (32 x 32, and a non-square render under 32
-    px a side), so no resizing, against the bilateral formula written out in NumPy; no
-    hints give the colour back unchanged; gradients pass."""
-    from colorgan.models.vgg_unet import HintPropagation
-    layer = HintPropagation()
-    L = tf.random.stateless_uniform([2, h, w, 1], [1, 1], -1, 1)
-    ab = tf.random.stateless_uniform([2, h, w, 2], [1, 2], -0.5, 0.5)
-    truth = tf.random.stateless_uniform([2, h, w, 2], [1, 3], -0.5, 0.5)
-    maps = hints.simulate(truth, tf.constant([2, 2]), count=6)
-    out = layer([L, maps, ab]).numpy()
-    sigma, tau, eps = layer.sigma, layer.tau, layer.eps
-    yy, xx = np.mgrid[0:h, 0:w]
-    for i in range(2):
-        m = maps[i, ..., 2].numpy() > 0
-        delta = maps[i, ..., :2].numpy()[m] - ab[i].numpy()[m]  # [Q, 2]
-        Li, Lq = L[i, ..., 0].numpy(), L[i, ..., 0].numpy()[m]
-        d2 = (yy[..., None] - yy[m]) ** 2 + (xx[..., None] - xx[m]) ** 2
-        w2 = np.exp(-d2 / (2 * (sigma * np.sqrt(h * w)) ** 2)) \
-            * np.exp(-(Li[..., None] - Lq) ** 2 / (2 * tau ** 2))
-        want = ab[i].numpy() + (w2 @ delta) / (w2.sum(-1, keepdims=True) + eps)
-        np.testing.assert_allclose(out[i], np.clip(want, -1, 1), atol=2e-5)
-        assert np.abs(out[i][m] - maps[i, ..., :2].numpy()[m]).mean() < \
-            np.abs(ab[i].numpy()[m] - maps[i, ..., :2].numpy()[m]).mean() * 0.8  # pulled to hints
-    np.testing.assert_array_equal(layer([L, hints.none(L), ab]), ab)
-    with tf.GradientTape() as tape:  # the hint branch before it trains through it
-        tape.watch(ab)
-        loss = tf.reduce_sum(layer([L, maps, ab]))
-    grad = tape.gradient(loss, ab).numpy()
-    assert np.isfinite(grad).all() and np.abs(grad - 1).max() > 0.1  # not the identity's
-
-
 VAL = Path(__file__).resolve().parents[1] / "colorgan" / "samples" / "val"
 
 
@@ -211,22 +176,35 @@ def _spot(path, x, y, r=3):
     return image[cy - r:cy + r + 1, cx - r:cx + r + 1].reshape(-1, 3).mean(0)
 
 
-def test_the_shipped_model_makes_a_red_hint_red(tmp_path):
-    """Issue 18's acceptance with the shipped hint model, through colorize.py's path: one
-    red hint on the chair photo's seat makes that spot clearly red (R well above G and B);
-    the automatic colour there is not. Without hints the shipped model is unchanged."""
+def _mean_a(png, box):
+    """Mean CIE a* over box = (x0, x1, y0, y1), fractions of the image."""
+    from PIL import Image
+    from colorgan import color
+    rgb = np.asarray(Image.open(png).convert("RGB"), np.float32)[None] / 255
+    a = color.rgb_to_lab(tf.constant(rgb)).numpy()[0, ..., 1]
+    h, w = a.shape
+    x0, x1, y0, y1 = box
+    return a[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)].mean()
+
+
+def test_the_shipped_model_makes_a_red_hint_red_on_the_seat_only(tmp_path):
+    """Issue 32's chair test through colorize.py's path: one red hint on the white seat
+    makes the seat red and leaves the wall behind the chair (as light as the seat's back
+    edge) nearly as it was. Measured: seat +37 a*, wall +9 (the bilateral grid before:
+    +49 and +39). Without hints the shipped model is unchanged."""
     model = opener.open_model("pretrained")
     assert model.takes_hints
     photo = str(VAL / "gcompris_categorization_chair.jpg")
-    red = [(0.5, 0.5, (224 / 255, 32 / 255, 32 / 255))]
+    red = [(0.55, 0.43, (224 / 255, 32 / 255, 32 / 255))]
     hinted = files.colorize_files(model, [photo], tmp_path / "hint", "png", points=red)
     auto = files.colorize_files(model, [photo], tmp_path / "auto", "png")
     (_, hinted_png), = hinted.pairs()
     (_, auto_png), = auto.pairs()
-    r, g, b = _spot(hinted_png, 0.5, 0.5)
+    seat, wall = (0.45, 0.75, 0.41, 0.445), (0.5, 0.75, 0.1, 0.37)
+    r, g, b = _spot(hinted_png, 0.55, 0.43)
     assert r - max(g, b) > 60, (r, g, b)
-    r0, g0, b0 = _spot(auto_png, 0.5, 0.5)
-    assert r0 - max(g0, b0) < 30, (r0, g0, b0)
+    assert _mean_a(hinted_png, seat) - _mean_a(auto_png, seat) > 30
+    assert abs(_mean_a(hinted_png, wall) - _mean_a(auto_png, wall)) < 15
 
 
 def test_ten_revealed_hints_raise_psnr(tmp_path):

@@ -102,6 +102,14 @@ def takes_hints(generator: keras.Model) -> bool:
     return generator.input_shape[-1] > 1
 
 
+def region_features(generator: keras.Model, L: tf.Tensor) -> tf.Tensor | None:
+    """Features that tell regions apart for the hint propagation ([B, h, w, C]), from a
+    vgg16 generator's encoder; None for a model without one (lightness alone guides)."""
+    if vgg_unet.ENCODER not in {layer.name for layer in generator.layers}:
+        return None
+    return vgg_unet.region_features(generator, L)
+
+
 def colorize(generator: keras.Model, L: tf.Tensor, hint_maps: tf.Tensor | None = None,
              training: bool = False) -> tf.Tensor:
     """G's ab [B, H, W, 2] for L [B, H, W, 1]; a hint model gets `hint_maps` [B, H, W, 3]

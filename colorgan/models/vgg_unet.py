@@ -94,10 +94,9 @@ def build_vgg_generator(cfg: ModelConfig, image_size: int, in_channels: int = 1,
     # Plain even with spectral norm: a zero kernel has no largest singular value to divide by.
     x = keras.layers.Conv2D(out_channels, 3, padding="same", kernel_initializer="zeros",
                             name="out_conv")(x)
+    # The hints' edge-aware spread is not part of G: the serving graph runs it on the
+    # finished colour (models/propagation.py).
     outputs = keras.layers.Activation("tanh", dtype="float32", name="ab")(x)  # (B, S, S, 2)
-    if in_channels > 1:
-        outputs = HintPropagation(dtype="float32", name="hint_propagate")(
-            [L, inputs[..., 1:], outputs])
     return keras.Model(inputs, outputs, name="generator")
 
 
@@ -121,82 +120,6 @@ class HintPyramid(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "level": self.level}
-
-
-class HintPropagation(keras.layers.Layer):
-    """[L [B, H, W, 1], hints [B, H, W, 3], ab [B, H, W, 2]] -> ab corrected toward the hints.
-
-    Each hint's difference from the decoder's colour there spreads to pixels that are near
-    it and alike in lightness (a bilateral kernel; Levin et al. 2004 and Zhang et al.'s
-    "local hints" propagate by the same two cues):
-      ab + sum_q w(p, q) d(q) / (sum_q w(p, q) + eps),
-      w = exp(-|p - q|^2 / 2 (sigma S)^2) exp(-(L_p - L_q)^2 / 2 tau^2),
-    with S = sqrt(H W) (the side, for the square renders serving makes), over a grid of
-    CELLS x CELLS cells (fewer on a side shorter than CELLS; d: the mean difference over a
-    cell's hinted pixels; a cell counts once however much of it is hinted), then bilinear
-    to H x W, so the cost is at most CELLS^4 per image whatever the size. No hints: w = 0
-    and ab comes back unchanged.
-
-    sigma (a share of the side), tau and eps are fixed, not learned: learned (log space)
-    they drifted to eps 1.8 in 1,368 steps, damping the correction (10 hints: +1.0 dB
-    instead of +2.4), because the frozen decoder has learnt the training photos and their
-    hints tell it little. Propagating true colour onto gray on the *training* photos,
-    tau = 0.1 and eps <= 0.1 are best, sigma 1/4 (10 hints) to 1/8 (50); a model's colour
-    needs less correction than gray, so 1/8 (docs/notes/hints.md).
-    """
-
-    CELLS = 32
-
-    def __init__(self, sigma: float = 0.125, tau: float = 0.1, eps: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        self.sigma, self.tau, self.eps = sigma, tau, eps
-
-    def get_config(self):
-        return {**super().get_config(), "sigma": self.sigma, "tau": self.tau, "eps": self.eps}
-
-    def call(self, inputs):
-        L, hints, ab = (tf.cast(t, tf.float32) for t in inputs)
-        shape = tf.shape(ab)
-        b, h, w = shape[0], shape[1], shape[2]
-        # CELLS per side, or one per pixel on a side shorter than that (16 px renders).
-        nh, nw = tf.minimum(h, self.CELLS), tf.minimum(w, self.CELLS)
-        mask = hints[..., 2:]
-
-        def member(size, n):  # [size, n]: each row or column's cell, / the cell's count
-            one = tf.one_hot((tf.range(size) * n) // size, n)
-            return one / tf.reduce_sum(one, 0, keepdims=True)
-
-        rows, cols = member(h, nh), member(w, nw)
-
-        def cells(x):  # [B, H, W, C] -> [B, nh * nw, C], the mean over each cell
-            # Area resizing computes the same but has no gradient. Two 2-D matmuls: a
-            # 3-operand einsum does not convert to LiteRT, and a batch matmul broadcasting
-            # [1, 1, n, H] against [B, C, H, W] crashed in oneDNN (TF 2.21, Zen 4).
-            c = tf.shape(x)[3]
-            x = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, -1])  # [H, B W C]
-            x = tf.reshape(tf.matmul(rows, x, transpose_a=True), [nh, b, w, c])
-            x = tf.reshape(tf.transpose(x, [2, 1, 0, 3]), [w, -1])  # [W, B nh C]
-            x = tf.reshape(tf.matmul(cols, x, transpose_a=True), [nw, b, nh, c])  # [j, B, i, C]
-            return tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [b, nh * nw, c])
-
-        means = cells(tf.concat([(hints[..., :2] - ab) * mask, mask, L], -1))  # [B, Q, 4]
-        share, Lc = means[..., 2:3], means[..., 3]  # [B, Q, 1], [B, Q]
-        delta = tf.math.divide_no_nan(means[..., :2], share)  # [B, Q, 2]
-        cell_h = tf.cast(h, tf.float32) / tf.cast(nh, tf.float32)
-        cell_w = tf.cast(w, tf.float32) / tf.cast(nw, tf.float32)
-        yy, xx = tf.meshgrid((tf.range(nh, dtype=tf.float32) + 0.5) * cell_h,
-                             (tf.range(nw, dtype=tf.float32) + 0.5) * cell_w, indexing="ij")
-        pos = tf.reshape(tf.stack([yy, xx], -1), [nh * nw, 2])
-        dist2 = tf.reduce_sum(tf.square(pos[:, None] - pos[None]), -1)  # [P, Q] in px^2
-        side = tf.sqrt(tf.cast(h * w, tf.float32))
-        sigma, tau = self.sigma * side, self.tau
-        weight = (tf.exp(-dist2 / (2 * sigma ** 2))[None]
-                  * tf.exp(-tf.square(Lc[:, :, None] - Lc[:, None, :]) / (2 * tau ** 2))
-                  * tf.cast(share > 0, tf.float32)[:, None, :, 0])  # [B, P, Q]
-        total = tf.reduce_sum(weight, -1, keepdims=True)
-        correction = tf.matmul(weight, delta) / (total + self.eps)  # [B, P, 2]
-        correction = tf.image.resize(tf.reshape(correction, [b, nh, nw, 2]), [h, w])
-        return tf.clip_by_value(ab + correction, -1.0, 1.0)
 
 
 def _hint_branch(cfg: ModelConfig, hints, b: int) -> tuple[list, tf.Tensor]:
@@ -245,8 +168,8 @@ def _gained_conv(width: int, kernel: int, dilation: int, gain: float, name: str)
 def _add_hints(x, branch: tuple[list, tf.Tensor] | None, level: int, width: int):
     """x + a 1x1 projection of the hint features at its scale (level: S / 2^level), times
     "the image has a hint". The projection starts at zero (as ControlNet's zero
-    convolutions), so until training moves it the branch adds nothing (HintPropagation
-    alone acts on hints), and without hints it never does.
+    convolutions), so until training moves it the branch adds nothing (the serving
+    graph's propagation alone acts on hints), and without hints it never does.
 
     At S/8 and S/16 the features come from a fusion block that sees the decoder's own
     features beside the hints: three 3x3 convs dilated 1, 2, 4 (a reach of 7 cells, 112
@@ -271,6 +194,15 @@ def _add_hints(x, branch: tuple[list, tf.Tensor] | None, level: int, width: int)
     hint = keras.layers.Rescaling(HINT_GAIN, name=f"hint{level}_gain")(hint)
     hint = keras.layers.Multiply(name=f"hint{level}_gate")([hint, presence])
     return keras.layers.Add(name=f"hint{level}_add")([x, hint])
+
+
+def region_features(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
+    """L [B, S, S, 1] in [-1, 1] -> the encoder's relu4_3 [B, S/8, S/8, 512], float32: what
+    the hint propagation tells regions apart by (models/propagation.py). A second encoder
+    pass, run only when there are hints."""
+    rgb = color.get_space(generator.get_layer("gray_rgb").color_space).gray_rgb(
+        tf.cast(L, tf.float32))
+    return tf.cast(generator.get_layer(ENCODER)(rgb)[3], tf.float32)
 
 
 def encoder_variables(generator: keras.Model) -> list:

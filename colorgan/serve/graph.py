@@ -26,7 +26,7 @@ import tensorflow as tf
 from colorgan import color, config
 from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.models import hints, networks
+from colorgan.models import hints, networks, propagation
 from colorgan.models import restorer as restorer_lib
 from colorgan.serve import chroma, tiles
 
@@ -83,8 +83,8 @@ class Colorizer(tf.Module):
         self.space = color.get_space(color_space)
         # Saved with the export (a variable), so a loaded SavedModel can say whether it
         # takes hints.
-        self.takes_hints = tf.Variable(networks.takes_hints(generator), trainable=False,
-                                       name="takes_hints")
+        self.hints = networks.takes_hints(generator)  # Python: traced graphs differ
+        self.takes_hints = tf.Variable(self.hints, trainable=False, name="takes_hints")
         # The old-photo restorer, when the rendering restores or upscales (baked in, as the
         # rest of the rendering): tracked like the generator's, so an export carries it.
         self.restorer, self.tile = None, tile
@@ -165,7 +165,14 @@ class Colorizer(tf.Module):
                              tf.int32)
             ab = chroma.guided_filter(L_small, ab, tf.maximum(radius, 1))
         gain = self.render.chroma_gain
-        return ab * gain if gain != 1 else ab
+        ab = ab * gain if gain != 1 else ab
+        if hint_maps is not None and self.hints:
+            # After the mirror, smoothing and gain, so a hinted pixel ends at its hint
+            # (propagated inside G, a hint came out x1.11: 50 hints 28.44 dB, here 28.92).
+            ab = propagation.propagate(L_small, hint_maps, ab,
+                                       networks.region_features(self.generator, L_small),
+                                       self.render.hint_spread)
+        return ab
 
     def _size(self, render_size):
         size = tf.where(render_size > 0, render_size, self.render_size)

@@ -1,0 +1,188 @@
+"""Edge-aware propagation of sparse colour corrections (user hints, reference colours).
+
+A correction d (a hint's ab minus the decoder's ab where the hint is) spreads over the
+4-neighbour graph of a guide image as the solution of the screened system
+
+    (lambda I + mu M + Laplacian_w) x = mu M d,      lambda = 1 / decay^2,
+
+M the hint mask (a share in [0, 1] per pixel), w_pq = exp(-|g_p - g_q|^2 / 2) on the guide
+g (already divided by its per-channel scale tau). Neighbours alike in the guide get alike
+corrections, a correction stops where the guide changes (Levin, Lischinski and Weiss 2004,
+whose affinity on lightness this is), and in a flat region it fades over ~`decay` pixels,
+so regions far from every hint keep the automatic colour. No hints: the right-hand side is
+zero, so x = 0 exactly.
+
+The solve is cascadic: the system is rediscretised on a pyramid (the guide, mask and
+corrections average-pooled 2 x 2 per level, lambda and mu scaled by the cell's area),
+solved on the coarsest level and each solution upsampled as the next level's start, with
+a fixed number of Jacobi-preconditioned conjugate-gradient iterations per level. The
+cost is linear in the pixel count (the finest level dominates, a few dozen sweeps of
+elementwise ops); everything is TensorFlow ops in a tf.while_loop, so it runs in a
+SavedModel and converts to LiteRT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+@dataclasses.dataclass(frozen=True)
+class Spread:
+    """How far a hint reaches. tau: the lightness difference (model range [-1, 1]) that
+    weakens a link to exp(-1/2); span: lightness differences taken over this many pixels
+    each side of a link (_link_distance: a soft edge counts in full); tau_features: the same
+    for unit-length VGG16 relu4_3 features (a chord: 0.3 ~ 17 degrees), which tell a white
+    seat from a wall of its lightness (L 66 against 65 in the chair photo's 128 px render);
+    decay: how far a correction reaches in a flat region, as a share of the side."""
+
+    tau: float
+    span: int
+    tau_features: float
+    decay: float = 1.0
+
+
+# Chosen with scripts/hint_propagation_trial.py (docs/notes/hints.md). "region" keeps a hint
+# inside what it lands on (the chair test); "wide" lets it reach further through soft edges,
+# which scores higher on randomly revealed true colours but tints a wall from a seat.
+SPREADS = {"region": Spread(tau=0.07, span=3, tau_features=0.3),
+           "wide": Spread(tau=0.07, span=1, tau_features=0.2)}
+MU = 10.0  # how firmly a hinted pixel holds its hint
+ITERATIONS = (30, 60)  # CG iterations on the finest level, on each coarser one
+LEVELS = 4  # coarser levels: 128 px -> 8 px
+
+
+def propagate(L: tf.Tensor, hint_maps: tf.Tensor, ab: tf.Tensor,
+              features: tf.Tensor | None = None, spread: str = "region") -> tf.Tensor:
+    """L [B, H, W, 1] in [-1, 1], hint maps [B, H, W, 3] (ab, mask), the automatic ab
+    [B, H, W, 2], and optionally image features [B, h, w, C] (any side: resized to H x W;
+    VGG16 relu4_3 where the model has that encoder) -> ab with each hint's difference from
+    it spread edge-aware (float32), as SPREADS[spread] says.
+
+    An image without hints gets `ab` back bit for bit (its x stays 0)."""
+    L, hint_maps, ab = (tf.cast(t, tf.float32) for t in (L, hint_maps, ab))
+    mask = hint_maps[..., 2:]
+    size = tf.shape(ab)[1:3]
+    side = tf.sqrt(tf.cast(size[0] * size[1], tf.float32))
+    how = SPREADS[spread]
+    guides = [(L[..., :1] / how.tau, how.span)]
+    if features is not None:
+        f = tf.cast(features, tf.float32)
+        f = f / (tf.norm(f, axis=-1, keepdims=True) + 1e-6)
+        guides.append((tf.image.resize(f, size) / how.tau_features, 1))
+    x = solve(guides, mask, (hint_maps[..., :2] - ab) * mask, how.decay * side, MU,
+              ITERATIONS, LEVELS)
+    return ab + x
+
+def _link_distance(guide: tf.Tensor, axis: int, span: int) -> tf.Tensor:
+    """Squared guide difference across each link along `axis` (1: vertical, 2: horizontal):
+    [B, H, W, C] -> [B, H, W-1, 1] (axis 2). span > 1: the largest difference between the
+    `span` pixels on either side, so an edge blurred over up to 2 span - 2 pixels still
+    counts in full at the link nearest its middle (one step of a soft edge is small)."""
+    n = tf.shape(guide)[axis]
+    pad = [[0, 0]] * 4
+    pad[axis] = [span - 1, span - 1]
+    padded = tf.pad(guide, pad, mode="SYMMETRIC")
+
+    def take(start):  # pixels start .. start + n - 2 of the padded axis
+        return tf.gather(padded, tf.range(n - 1) + start, axis=axis)
+
+    worst = None
+    for a in range(span):  # the far side's a-th pixel, the near side's b-th
+        for b in range(span):
+            d = tf.reduce_sum(tf.square(take(span + a) - take(span - 1 - b)), -1, keepdims=True)
+            worst = d if worst is None else tf.maximum(worst, d)
+    return worst
+
+
+def affinities(guides: list[tuple[tf.Tensor, int]]) -> tuple[tf.Tensor, tf.Tensor]:
+    """[(guide [B, H, W, C] scaled so that a difference of 1 is a strong edge, span)] ->
+    weights between horizontal neighbours [B, H, W-1, 1] and vertical ones [B, H-1, W, 1]
+    in (0, 1]: exp(-d / 2), d the sum of each guide's squared link distance."""
+    dx = tf.add_n([_link_distance(g, 2, span) for g, span in guides])
+    dy = tf.add_n([_link_distance(g, 1, span) for g, span in guides])
+    return tf.exp(-0.5 * dx), tf.exp(-0.5 * dy)
+
+
+def laplacian(x: tf.Tensor, wx: tf.Tensor, wy: tf.Tensor) -> tf.Tensor:
+    """sum_q w_pq (x_p - x_q) over each pixel's 4 neighbours: x [B, H, W, C] -> same."""
+    fx = wx * (x[:, :, 1:] - x[:, :, :-1])  # what flows from p to its right neighbour
+    fy = wy * (x[:, 1:] - x[:, :-1])
+    zx, zy = tf.zeros_like(x[:, :, :1]), tf.zeros_like(x[:, :1])
+    return (tf.concat([zx, fx], 2) - tf.concat([fx, zx], 2)
+            + tf.concat([zy, fy], 1) - tf.concat([fy, zy], 1))
+
+
+def degree(wx: tf.Tensor, wy: tf.Tensor) -> tf.Tensor:
+    """sum_q w_pq per pixel [B, H, W, 1]: the Laplacian's diagonal."""
+    zx, zy = tf.zeros_like(wx[:, :, :1]), tf.zeros_like(wy[:, :1])
+    return (tf.concat([zx, wx], 2) + tf.concat([wx, zx], 2)
+            + tf.concat([zy, wy], 1) + tf.concat([wy, zy], 1))
+
+
+def conjugate_gradients(apply, b: tf.Tensor, x: tf.Tensor, inverse_diagonal: tf.Tensor,
+                        iterations: int) -> tf.Tensor:
+    """`iterations` steps of Jacobi-preconditioned CG on apply(x) = b from x, per image of
+    the batch (each image its own system; one that has converged stops moving)."""
+    axes = [1, 2, 3]
+    r = b - apply(x)
+    z = inverse_diagonal * r
+    p = z
+    rz = tf.reduce_sum(r * z, axes, keepdims=True)
+    floor = 1e-12 * tf.reduce_sum(b * inverse_diagonal * b, axes, keepdims=True) + 1e-30
+
+    def body(i, x, r, p, rz):
+        active = rz > floor  # a converged image (or one with no hint: b = 0) stays put
+        q = apply(p)
+        pq = tf.reduce_sum(p * q, axes, keepdims=True)
+        alpha = tf.where(active, rz / tf.where(active, pq, 1.0), 0.0)
+        x = x + alpha * p
+        r = r - alpha * q
+        z = inverse_diagonal * r
+        rz_new = tf.reduce_sum(r * z, axes, keepdims=True)
+        beta = tf.where(active, rz_new / tf.where(active, rz, 1.0), 0.0)
+        return i + 1, x, r, z + beta * p, tf.where(active, rz_new, rz)
+
+    _, x, *_ = tf.while_loop(lambda i, *_: i < iterations, body,
+                             (tf.constant(0), x, r, p, rz))
+    return x
+
+
+def _pool(x: tf.Tensor) -> tf.Tensor:
+    # SAME: an odd side keeps its last row or column (averaged over what is there).
+    return tf.nn.avg_pool2d(x, 2, 2, "SAME")
+
+
+def solve(guides: list[tuple[tf.Tensor, int]], mask: tf.Tensor, d: tf.Tensor, decay, mu: float,
+          iterations: tuple[int, int], levels: int = 4) -> tf.Tensor:
+    """The screened system above -> x [B, H, W, C].
+
+    guides: [(guide [B, H, W, G] scaled, span)] (affinities()), mask [B, H, W, 1] in [0, 1], d [B, H, W, C] (the
+    corrections where mask > 0); decay (a float or a scalar tensor) in pixels of this
+    size. iterations = (the finest
+    level, each coarser one); `levels` coarser levels below the finest (fixed, since the
+    sides are known only at run time; a level's side is ceil(side / 2)).
+    """
+    pyramid = [([g for g, _ in guides], mask, d * mask)]
+    for _ in range(levels):
+        g, m, md = pyramid[-1]
+        pyramid.append(([_pool(t) for t in g], _pool(m), _pool(md)))
+    x = None
+    for level in reversed(range(len(pyramid))):
+        g, m, md = pyramid[level]
+        area = float(4 ** level)  # a cell stands for 4^level pixels; the Dirichlet
+        # energy of a 2-D grid needs no rescaling
+        wx, wy = affinities([(t, span) for t, (_, span) in zip(g, guides)])
+        diag = (1.0 / tf.square(tf.cast(decay, tf.float32)) + mu * m) * area  # [B, h, w, 1]
+        inverse = 1.0 / (diag + degree(wx, wy))
+        b = mu * area * md
+
+        def apply(v, diag=diag, wx=wx, wy=wy):
+            return diag * v + laplacian(v, wx, wy)
+
+        if x is None:
+            x = tf.zeros_like(b)
+        else:
+            x = tf.image.resize(x, tf.shape(b)[1:3], method="bilinear")
+        x = conjugate_gradients(apply, b, x, inverse, iterations[0 if level == 0 else 1])
+    return x

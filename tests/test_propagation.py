@@ -1,0 +1,99 @@
+"""models/propagation.py: the edge-aware hint propagation against a brute-force solve."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from colorgan import config
+from colorgan.models import hints, propagation
+
+
+def test_link_distance_sees_a_soft_edge_whole():
+    """A step of 3 blurred over 3 links: span 1 sees steps of 1, span 2 the whole 3 at the
+    middle link, span 3 at the three middle links (the largest difference within reach)."""
+    g = tf.constant([0, 0, 0, 1, 2, 3, 3, 3], tf.float32)[None, None, :, None]
+    want = {1: [0, 0, 1, 1, 1, 0, 0], 2: [0, 1, 4, 9, 4, 1, 0], 3: [1, 4, 9, 9, 9, 4, 1]}
+    for span, d in want.items():
+        np.testing.assert_array_equal(propagation._link_distance(g, 2, span)[0, 0, :, 0], d)
+        np.testing.assert_array_equal(
+            propagation._link_distance(tf.transpose(g, [0, 2, 1, 3]), 1, span)[0, :, 0, 0], d)
+
+
+def _dense_solve(guides, mask, d, decay, mu):
+    """The system in propagation.solve's docstring, assembled pixel by pixel and solved
+    by NumPy (one image)."""
+    h, w = mask.shape
+    n = h * w
+    A = np.diag(1.0 / decay ** 2 + mu * mask.ravel())
+    wx, wy = (t.numpy()[0, ..., 0] for t in propagation.affinities(guides))
+    for (i, j), weight, (di, dj) in [((i, j), wx[i, j], (0, 1)) for i in range(h)
+                                     for j in range(w - 1)] + \
+                                    [((i, j), wy[i, j], (1, 0)) for i in range(h - 1)
+                                     for j in range(w)]:
+        p, q = i * w + j, (i + di) * w + j + dj
+        A[p, p] += weight
+        A[q, q] += weight
+        A[p, q] -= weight
+        A[q, p] -= weight
+    b = (mu * mask[..., None] * d).reshape(n, -1)
+    return np.linalg.solve(A, b).reshape(h, w, -1)
+
+
+def test_the_solve_against_a_dense_solve():
+    """Two guides (lightness with span 2, 'features' with span 1), two hints, an odd side
+    (the pyramid's SAME pooling): the cascade with enough iterations equals the dense
+    solution; with the shipped iteration counts it is close."""
+    h, w = 12, 11
+    L = tf.random.stateless_uniform([1, h, w, 1], [3, 1], -1, 1) / 0.3
+    f = tf.random.stateless_normal([1, h, w, 4], [3, 2])
+    guides = [(L, 2), (f, 1)]
+    mask = np.zeros((h, w), np.float32)
+    mask[2, 3] = mask[9, 8] = 1
+    d = tf.random.stateless_normal([1, h, w, 2], [3, 3]).numpy()
+    want = _dense_solve(guides, mask, d[0], 8.0, 10.0)
+    got = propagation.solve(guides, tf.constant(mask[None, ..., None]), tf.constant(d), 8.0,
+                            10.0, (200, 100), levels=2)
+    np.testing.assert_allclose(got[0], want, atol=1e-4 * np.abs(want).max())
+    quick = propagation.solve(guides, tf.constant(mask[None, ..., None]), tf.constant(d), 8.0,
+                              10.0, propagation.ITERATIONS, levels=2)
+    assert np.abs(quick[0] - want).max() < 0.05 * np.abs(want).max()
+
+
+@pytest.fixture(scope="module")
+def step_image():
+    """L [1, 32, 32, 1]: dark left half, light right half, with a little noise."""
+    L = np.where(np.arange(32) < 16, -0.5, 0.5).astype(np.float32)[None, None, :, None]
+    L = np.broadcast_to(L, (1, 32, 32, 1))
+    return tf.constant(L) + 0.01 * tf.random.stateless_normal([1, 32, 32, 1], [4, 1])
+
+
+@pytest.mark.parametrize("spread", config.HINT_SPREADS)
+def test_a_hint_fills_its_region_and_stops_at_the_edge(step_image, spread):
+    """One hint (a correction of +0.5 in a) in the dark half: the dark half moves most of
+    the way, the light half (a lightness step of 1 away) under 2 % of it (the cascade's
+    coarse levels, where the step is pooled, leave ~1 % there)."""
+    ab = tf.zeros([1, 32, 32, 2])
+    maps = hints.from_points(tf.shape(step_image), tf.constant([0.25]), tf.constant([0.5]),
+                             tf.constant([[0.5, 0.0]]), 3)
+    out = propagation.propagate(step_image, maps, ab, spread=spread).numpy()[0, ..., 0]
+    assert out[:, :16].mean() > 0.3, out[:, :16].mean()
+    assert abs(out[:, 16:]).max() < 0.01, abs(out[:, 16:]).max()
+
+
+def test_no_hints_give_the_colour_back_bit_for_bit(step_image):
+    """A batch of two, one with hints and one without: the one without comes back exactly
+    (features on); a hint map of zeros costs nothing in colour."""
+    L = tf.concat([step_image, step_image[:, ::-1]], 0)
+    ab = tf.random.stateless_uniform([2, 32, 32, 2], [5, 1], -0.8, 0.8)
+    maps = hints.simulate(tf.random.stateless_uniform([2, 32, 32, 2], [5, 2], -0.5, 0.5),
+                          tf.constant([5, 3]), count=4)
+    maps = tf.concat([maps[:1], tf.zeros_like(maps[1:])], 0)
+    features = tf.random.stateless_normal([2, 4, 4, 8], [5, 4])
+    out = propagation.propagate(L, maps, ab, features).numpy()
+    np.testing.assert_array_equal(out[1], ab[1].numpy())
+    assert np.abs(out[0] - ab[0].numpy()).max() > 0.01
+
+
+def test_the_spreads_are_the_configs():
+    assert set(propagation.SPREADS) == set(config.HINT_SPREADS)
+    assert config.RenderConfig().hint_spread in propagation.SPREADS
