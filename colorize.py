@@ -49,6 +49,10 @@ flags.DEFINE_string("manifest", "auto", "The resume record (auto: "
 flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
                     '[{"x": 0.5, "y": 0.5, "color": "#e02020"}, ...] with x, y in [0, 1] of '
                     "the width and height from the top left (a hint model: train.py --hints).")
+flags.DEFINE_string("reference", "", "A colour photo of a similar scene (any size and shape) "
+                    "whose colours every photo takes where their content matches; the "
+                    "automatic colour stays elsewhere, and --hints win where they are. Photos "
+                    "only, as yet; a model with the VGG16 encoder (the shipped one).")
 
 
 def main(argv):
@@ -63,6 +67,10 @@ def main(argv):
     if FLAGS.hints:
         from colorgan.models import hints
         points = hints.read_points(FLAGS.hints)
+    reference = None
+    if FLAGS.reference:
+        from colorgan.serve import exemplar
+        reference = exemplar.read(FLAGS.reference)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                               FLAGS.render_size, restorer=FLAGS.restorer,
                               precision=FLAGS.precision)
@@ -74,7 +82,8 @@ def main(argv):
         report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size, temporal=temporal,
                                       frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
-                                      points=points, tree=tree, settings=settings)
+                                      points=points, reference=reference, tree=tree,
+                                      settings=settings)
     except KeyboardInterrupt:
         print("colorize.py: interrupted; every output written is whole: rerun to continue",
               file=sys.stderr, flush=True)

@@ -46,6 +46,10 @@ flags.DEFINE_string("restorer", "", "With --degrade: a restorer trained by train
 flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
                   "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
                   "sweep: one folder each (hints_N/) and hints_sweep.json / .png.")
+flags.DEFINE_enum("reference", "", ["", "same_scene", "other"], "Colour each photo from a "
+                  "reference photo (a model with the VGG16 encoder): same_scene, another view "
+                  "of the same photo (shifted, scaled, mirrored, overlapping in part); other, "
+                  "an unrelated photo of the set. The sheet gains a reference column.")
 
 
 def main(argv):
@@ -97,11 +101,16 @@ def main(argv):
         raise UserError(f"--hints: each between 0 and {hints.MAX_REVEAL}")
     if any(counts):
         opener.require_hints(model)
+    if FLAGS.reference:
+        opener.require_reference(model)
+        if any(counts):
+            raise UserError("--reference and --hints: evaluate one at a time")
     if len(counts) == 1:
         result = protocol.evaluate(model, source, FLAGS.output_dir, size=FLAGS.size,
                                    render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
                                    limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
-                                   hints=counts[0], fid_network=fid_network)
+                                   hints=counts[0], reference=FLAGS.reference,
+                                   fid_network=fid_network)
         logging.info("colorgan %s | grayscale %s", result["colorgan"],
                      result["grayscale_baseline"])
         return 0

@@ -77,6 +77,9 @@ def test_the_studio_refuses_bad_uploads_and_requests_in_one_line(plain_export, p
         (tmp_path / name).write_bytes(data)
         cases.append((str(tmp_path / name), "", render, "not a readable image"
                       if name != "big.png" else "at most 1 MB"))
+    (tmp_path / "ref.png").write_bytes(photo.read_bytes())
+    with pytest.raises(UserError, match="takes no reference photo"):  # no VGG16 encoder
+        studio.colorize(str(photo), "", render, "plain", str(tmp_path / "ref.png"))
     cases += [("", "", render, "upload a photo first"),
               (str(photo), '[{"x": 0.5, "y": 0.5, "color": "#f00"}]', render, "takes no hints"),
               (str(photo), "", config.RenderConfig(restore=True), "rendering is fixed")]
@@ -182,6 +185,26 @@ def test_renderings_share_one_model_and_render_as_make_colorizer_does(photo):
     other = renderings.get(config.RenderConfig())
     assert other.module.generator is model.module.generator  # the weights are shared
     assert renderings.get(plain) is not model  # keep=1: the first rendering was let go
+
+
+def test_the_studio_colours_from_a_reference_upload_as_colorize_py_does(photo, tmp_path):
+    from colorgan.serve import exemplar
+    studio = studio_lib.Studio({"shipped": "pretrained"}, outdir=tmp_path / "out")
+    assert studio.renderings("shipped").takes_reference
+    reference = tmp_path / "ref.png"
+    view = np.ascontiguousarray(clips.sample_photo(2)[8:40, 4:60][:, ::-1])  # mirrored crop
+    reference.write_bytes(F.encode(view, "PNG"))
+    render = config.RenderConfig(flip=False)
+    got = studio.colorize(str(photo), "", render, reference=str(reference))
+    model = opener.LoadedModel(opener.make_colorizer("pretrained", render), "pretrained")
+    image = imagefiles.read_image(photo)[None]
+    expected = model.with_reference(image, 0, exemplar.read(reference))[0]
+    np.testing.assert_array_equal(got.rgb, expected)
+    assert np.abs(expected - model(image, 0)[0]).mean() > 1 / 255  # the reference counts
+    gray = tmp_path / "gray.png"
+    gray.write_bytes(F.encode(np.full((20, 30, 3), 128, np.uint8), "PNG"))
+    with pytest.raises(UserError, match="^the reference photo is gray"):
+        studio.colorize(str(photo), "", render, reference=str(gray))
 
 
 def test_the_space_folder_builds_the_app_from_its_own_copy_of_colorgan(tmp_path):

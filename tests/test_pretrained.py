@@ -186,19 +186,29 @@ def test_train_py_refuses_bad_init_and_freeze_with_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_vgg16_export_runs_in_saved_model_cli(vgg_run, tmp_path):
+def test_vgg16_export_runs_a_reference_in_saved_model_cli(vgg_run, tmp_path):
+    """serving_reference (a vgg16 model's) in TF Serving's own loader equals
+    with_reference in memory; the colorize signature's run is test_serving's."""
     colorizer = opener.make_colorizer(vgg_run)
     export = savedmodel.export(colorizer, tmp_path / "export")
     images = np.random.default_rng(0).random((1, 40, 56, 3)).astype(np.float32)
-    np.save(tmp_path / "images.npy", images)
+    # A photo and a colour reference of another size, as PNG bytes.
+    photo = (images[0] * 255).astype(np.uint8)
+    reference = np.random.default_rng(1).integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    encoded = [tf.io.encode_png(a).numpy() for a in (photo, reference)]
+    for name, data in zip(("image_bytes", "reference_bytes"), encoded):
+        np.save(tmp_path / f"{name}.npy", np.array([data], dtype=object), allow_pickle=True)
     proc = subprocess.run(
         [str(CLI), "run", "--dir", str(export), "--tag_set", "serve", "--signature_def",
-         "colorize", "--inputs", f"images={tmp_path / 'images.npy'}", "--outdir",
-         str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+         "serving_reference", "--inputs",
+         f"image_bytes={tmp_path / 'image_bytes.npy'};"
+         f"reference_bytes={tmp_path / 'reference_bytes.npy'}", "--outdir",
+         str(tmp_path / "ref")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    got = np.load(tmp_path / "out" / "colorized.npy")
-    want = colorizer.colorize(tf.constant(images))["colorized"].numpy()
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    png = np.load(tmp_path / "ref" / "colorized_png_bytes.npy", allow_pickle=True)[0]
+    want = opener.LoadedModel(colorizer, "").with_reference(photo[None] / 255.0, 0,
+                                                             reference / 255.0)
+    assert np.abs(tf.io.decode_png(png).numpy() / 255.0 - want[0]).max() <= 1.5 / 255
 
 
 @pytest.mark.slow

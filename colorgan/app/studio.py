@@ -27,6 +27,7 @@ from colorgan import config, modelpath
 from colorgan.data import imagefiles
 from colorgan.errors import UserError, first_line
 from colorgan.models import hints as hints_lib
+from colorgan.serve import exemplar
 from colorgan.serve.renderings import Renderings
 from colorgan.video import container, film
 
@@ -82,26 +83,44 @@ class Studio:
             raise UserError(f"not a readable image ({first_line(e)})") from None
 
     def colorize(self, path, hints_json: str, render: config.RenderConfig,
-                 model: str = "") -> Result:
-        """An uploaded photo and hints as colorize.py --hints takes them ("" or "[]": none)
-        -> the colorized photo at s times its size (s = render.upscale) and its PNG."""
+                 model: str = "", reference=None) -> Result:
+        """An uploaded photo and hints as colorize.py --hints takes them ("" or "[]": none),
+        and optionally an uploaded colour reference photo (colorize.py --reference) -> the
+        colorized photo at s times its size (s = render.upscale) and its PNG."""
         points = parse_hints(hints_json)
         renderings = self.renderings(model or self.names[0])
         if points and not renderings.takes_hints:
             raise UserError("this model takes no hints (train one with --hints)")
+        if reference and not renderings.takes_reference:
+            raise UserError("this model takes no reference photo (it needs the VGG16 encoder: "
+                            "train one with --encoder=vgg16)")
         self._check_render_size(render)
         image = self.read(path)
+        colours = self.read_reference(reference) if reference else None
         pixels = image.shape[0] * image.shape[1] * render.upscale ** 2
         if pixels > self.limits.max_pixels:
             raise UserError(f"upscale {render.upscale}: the result would have {pixels:,} "
                             f"pixels; at most {self.limits.max_pixels:,}")
         colorizer = renderings.get(render)
         with renderings.calls:
-            if points:
+            if colours is not None:
+                rgb = colorizer.with_reference(image[None], render.render_size, colours,
+                                               points)[0]
+            elif points:
                 rgb = colorizer.with_points(image[None], render.render_size, points)[0]
             else:
                 rgb = colorizer(image[None], render.render_size)[0]
         return Result(image, rgb, self.write_png(rgb, Path(path).stem + "_colorized.png"))
+
+    def read_reference(self, path: str | os.PathLike) -> np.ndarray:
+        """An uploaded reference photo -> float32 RGB [h, w, 3] in [0, 1]; one line naming it
+        (as the user does) when it is no image, too large or gray."""
+        self._check_size(path)
+        try:
+            return exemplar.decode(Path(path).read_bytes(), "the reference photo",
+                                   self.limits.max_pixels)
+        except UserError as e:
+            raise UserError(str(e).replace("reference: ", "", 1)) from None
 
     def write_png(self, rgb: np.ndarray, name: str) -> Path:
         """RGB float in [0, 1] -> a PNG of its own in the outputs folder (the

@@ -1,15 +1,19 @@
 """The web app's page: a Gradio Blocks over studio.Studio.
 
 Photo tab: upload (or an example), automatic colour and the colour with your hints side by
-side, hints by clicking on the photo's lightness (a colour picker, undo, clear), the
-old-photo toggles (restore, upscale) and the rendering options, a before/after slider and
-the full-size PNG to download. Video tab: a clip in, the colorized clip out, with a
+side, hints by clicking on the photo's lightness (a colour picker, undo, clear), a colour
+reference photo whose colours the photo takes where their content matches, the old-photo
+toggles (restore, upscale) and the rendering options (how far a hint spreads among them), a
+before/after slider and the full-size PNG to download. Video tab: a clip in, the colorized clip out, with a
 progress bar and the temporal filter on or off.
 
 API (gradio_client; the page's own events are private):
   /colorize        photo, restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
                    model -> the full-size PNG
-  /colorize_hints  photo, hints (colorize.py --hints' JSON), the same options -> PNG
+  /colorize_hints  photo, hints (colorize.py --hints' JSON), the same options, hint_spread
+                   -> PNG
+  /colorize_reference  photo, reference (a colour photo), hints ("[]": none), the same
+                   options and hint_spread -> PNG
   /colorize_video  video, temporal, restore, model -> the colorized clip
 Every failure is one gr.Error line; the model events share one queue slot group
 ("model"), so the concurrency limit counts photos and videos together.
@@ -35,7 +39,8 @@ RENDER = config.RenderConfig()  # the option controls' defaults
 CSS = "#canvas img { cursor: crosshair; }"
 # The controls an export fixes (config.RenderConfig.post_processing), in controls()' order;
 # the video tab's restore box last.
-FIXED = ("flip", "chroma_smooth", "chroma_gain", "restore", "upscale", "restore")
+FIXED = ("flip", "chroma_smooth", "chroma_gain", "restore", "upscale", "hint_spread",
+         "restore")
 
 
 def one_line(fn):
@@ -82,13 +87,14 @@ def uploaded_photo(payload) -> str:
     return path
 
 
-def rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain):
+def rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
+              hint_spread=RENDER.hint_spread):
     """The option controls -> config.RenderConfig (which checks them)."""
     try:
         return config.RenderConfig(render_size=int(render_size or 0), flip=bool(flip),
                                    chroma_smooth=float(chroma_smooth),
                                    chroma_gain=float(chroma_gain), restore=bool(restore),
-                                   upscale=int(upscale))
+                                   upscale=int(upscale), hint_spread=str(hint_spread))
     except (TypeError, ValueError) as e:
         raise UserError(f"rendering options: {first_line(e)}") from None
 
@@ -113,23 +119,28 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         return pane, (before, after), gr.update(value=str(result.png), interactive=True)
 
     @one_line
-    def on_photo(photo, model, *options):
+    def on_photo(photo, reference, model, *options):
         path = upload_path(photo)
         if not path:  # cleared
             return None, "[]", None, None, None, gr.update(value=None, interactive=False)
         result = studio.colorize(path, "", rendering(*options), model)
         pane, pair, download = shown(result)
+        if upload_path(reference):  # the right pane: the reference's colour
+            canvas, _, guided, pair, download = hinted(path, "[]", reference, model, options)
+            return canvas, "[]", pane, guided, pair, download
         return (studio_lib.hint_canvas(result.image, "[]", CANVAS_SIDE), "[]", pane, pane,
                 pair, download)
 
-    def hinted(path, hints_json, model, options):
-        result = studio.colorize(path, hints_json, rendering(*options), model)
+    def hinted(path, hints_json, reference, model, options):
+        result = studio.colorize(path, hints_json, rendering(*options), model,
+                                 upload_path(reference))
         pane, pair, download = shown(result)
         return (studio_lib.hint_canvas(result.image, hints_json, CANVAS_SIDE), hints_json,
                 pane, pair, download)
 
     @one_line
-    def on_click(photo, canvas, hints_json, color, model, evt: gr.SelectData, *options):
+    def on_click(photo, canvas, hints_json, color, reference, model, evt: gr.SelectData,
+                 *options):
         # Gradio passes the event at its place among the parameters: before *options.
         path, canvas_path = upload_path(photo), upload_path(canvas)
         if not path or not canvas_path:
@@ -140,25 +151,31 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
             w, h = shown_canvas.size
         x, y = evt.index[:2]  # pixels of the canvas image
         new = studio_lib.add_hint(hints_json, (x + 0.5) / w, (y + 0.5) / h, color)
-        return hinted(path, new, model, options)
+        return hinted(path, new, reference, model, options)
 
     @one_line
-    def on_undo(photo, hints_json, model, *options):
+    def on_undo(photo, hints_json, reference, model, *options):
         path = uploaded_photo(photo)
-        return hinted(path, studio_lib.drop_last_hint(hints_json), model, options)
+        return hinted(path, studio_lib.drop_last_hint(hints_json), reference, model, options)
 
     @one_line
-    def on_clear(photo, hints_json, model, *options):
+    def on_clear(photo, hints_json, reference, model, *options):
         path = uploaded_photo(photo)
-        return hinted(path, "[]", model, options)
+        return hinted(path, "[]", reference, model, options)
 
     @one_line
-    def on_again(photo, hints_json, model, *options):
+    def on_reference(photo, hints_json, reference, model, *options):
+        if not upload_path(photo):  # a reference before the photo: used once it comes
+            return gr.update(), hints_json, gr.update(), gr.update(), gr.update()
+        return hinted(uploaded_photo(photo), hints_json, reference, model, options)
+
+    @one_line
+    def on_again(photo, hints_json, reference, model, *options):
         path = uploaded_photo(photo)
         auto = studio.colorize(path, "", rendering(*options), model)
-        if not studio_lib.parse_hints(hints_json):  # the automatic colour is the result too
-            return (shown(auto)[0], *shown(auto))
-        return (shown(auto)[0],) + hinted(path, hints_json, model, options)[2:]
+        if not studio_lib.parse_hints(hints_json) and not upload_path(reference):
+            return (shown(auto)[0], *shown(auto))  # the automatic colour is the result too
+        return (shown(auto)[0],) + hinted(path, hints_json, reference, model, options)[2:]
 
     @one_line
     def on_model(model):
@@ -172,9 +189,20 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
 
     @one_line
     def api_colorize_hints(photo, hints, restore, upscale, render_size, flip, chroma_smooth,
-                           chroma_gain, model):
-        render = rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain)
+                           chroma_gain, model, hint_spread):
+        render = rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
+                           hint_spread)
         return str(studio.colorize(upload_path(photo), hints, render, model).png)
+
+    @one_line
+    def api_colorize_reference(photo, reference, hints, restore, upscale, render_size, flip,
+                               chroma_smooth, chroma_gain, model, hint_spread):
+        render = rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
+                           hint_spread)
+        if not upload_path(reference):
+            raise UserError("upload a reference photo first")
+        return str(studio.colorize(upload_path(photo), hints, render, model,
+                                   upload_path(reference)).png)
 
     @one_line
     def colorize_video(video, temporal, restore, model, progress=gr.Progress()):
@@ -205,6 +233,12 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                 undo = gr.Button("Undo last hint", elem_id="undo")
                 clear = gr.Button("Clear hints", elem_id="clear")
                 hints_box = gr.Textbox("[]", visible=False, elem_id="hints")
+            with gr.Accordion("Colour from a reference photo", open=False):
+                reference = gr.Image(type="filepath", sources=["upload", "clipboard"],
+                                     label="A colour photo of a similar scene: the right "
+                                     "pane takes its colours where the content matches "
+                                     "(your hints win where they are)", elem_id="reference",
+                                     height=240)
             with gr.Row():
                 restore = gr.Checkbox(RENDER.restore, label="Restore the old photo first "
                                       "(grain, blur, fade, JPEG)", elem_id="restore")
@@ -218,13 +252,17 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                                           label="Colour smoothing (guided-filter radius)")
                 chroma_gain = gr.Slider(0.5, 2.0, value=RENDER.chroma_gain, step=0.01,
                                         label="Colour gain")
+                hint_spread = gr.Radio(list(config.HINT_SPREADS), value=RENDER.hint_spread,
+                                       label="How far a hint spreads (region: stops at "
+                                       "edges; wide: reaches through soft ones)",
+                                       elem_id="hint-spread")
             again = gr.Button("Colorize again with these options", variant="primary",
                               elem_id="again")
             with gr.Row():
                 auto = gr.Image(label="Automatic", format="png", interactive=False,
                                 elem_id="auto")
-                with_hints = gr.Image(label="With your hints", format="png", interactive=False,
-                                      elem_id="hinted")
+                with_hints = gr.Image(label="With your hints (and reference)", format="png",
+                                      interactive=False, elem_id="hinted")
             slider = gr.ImageSlider(label="Before / after", type="pil", format="png",
                                     interactive=False, elem_id="slider")
             download = gr.DownloadButton("Download the full-size PNG", interactive=False,
@@ -244,19 +282,22 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                 video_restore = gr.Checkbox(False, label="Restore (old film)")
             go = gr.Button("Colorize the clip", variant="primary", elem_id="go")
 
-        options = [restore, upscale, render_size, flip, chroma_smooth, chroma_gain]
+        options = [restore, upscale, render_size, flip, chroma_smooth, chroma_gain, hint_spread]
         busy = dict(concurrency_id="model", concurrency_limit=settings.concurrency,
                     preprocess=False, api_visibility="private")
         photo_out = [hint_canvas, hints_box, auto, with_hints, slider, download]
         hint_out = [hint_canvas, hints_box, with_hints, slider, download]
-        photo.change(on_photo, [photo, model, *options], photo_out, **busy)
-        hint_canvas.select(on_click, [photo, hint_canvas, hints_box, color, model, *options],
-                           hint_out, **busy)
-        undo.click(on_undo, [photo, hints_box, model, *options], hint_out, **busy)
-        clear.click(on_clear, [photo, hints_box, model, *options], hint_out, **busy)
-        again.click(on_again, [photo, hints_box, model, *options],
+        photo.change(on_photo, [photo, reference, model, *options], photo_out, **busy)
+        hint_canvas.select(on_click, [photo, hint_canvas, hints_box, color, reference, model,
+                                      *options], hint_out, **busy)
+        undo.click(on_undo, [photo, hints_box, reference, model, *options], hint_out, **busy)
+        clear.click(on_clear, [photo, hints_box, reference, model, *options], hint_out, **busy)
+        reference.change(on_reference, [photo, hints_box, reference, model, *options], hint_out,
+                         **busy)
+        again.click(on_again, [photo, hints_box, reference, model, *options],
                     [auto, with_hints, slider, download], **busy)
-        fixed_controls = [flip, chroma_smooth, chroma_gain, restore, upscale, video_restore]
+        fixed_controls = [flip, chroma_smooth, chroma_gain, restore, upscale, hint_spread,
+                          video_restore]
         model.change(on_model, [model], fixed_controls, api_visibility="private")
         demo.load(on_model, [model], fixed_controls, api_visibility="private")
 
@@ -264,10 +305,14 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         api_out = gr.Image(format="png", visible=False, label="colorized")
         api = dict(concurrency_id="model", concurrency_limit=settings.concurrency,
                    preprocess=False)
-        gr.Button(visible=False).click(api_colorize, [photo, *options, model], api_out,
+        settings_ = [*options[:6], model, hint_spread]
+        gr.Button(visible=False).click(api_colorize, [photo, *options[:6], model], api_out,
                                        api_name="colorize", **api)
-        gr.Button(visible=False).click(api_colorize_hints, [photo, hints_box, *options, model],
+        gr.Button(visible=False).click(api_colorize_hints, [photo, hints_box, *settings_],
                                        api_out, api_name="colorize_hints", **api)
+        gr.Button(visible=False).click(api_colorize_reference,
+                                       [photo, reference, hints_box, *settings_], api_out,
+                                       api_name="colorize_reference", **api)
         go.click(colorize_video, [video_in, temporal, video_restore, model], video_out,
                  api_name="colorize_video", **api)
     demo.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 from absl import logging
 
 from colorgan import config, fileio, modelpath, workdir
@@ -28,7 +29,7 @@ from colorgan.progress import Progress
 from colorgan.archive import manifest as manifest_lib
 from colorgan.archive import stream
 from colorgan.serve import stages
-from colorgan.serve.opener import ColorizeFn, require_hints
+from colorgan.serve.opener import ColorizeFn, require_hints, require_reference
 from colorgan.video import container, film
 
 SUFFIX = "_colorized"  # outputs beside their inputs, and outputs that would hit an input
@@ -128,24 +129,28 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
                    fmt: str = "png", render_size: int = 0, *,
                    temporal: config.TemporalConfig = config.TemporalConfig(),
                    frame_folders: bool = False, batch_size: int = 8,
-                   points: list | None = None, tree: TreeConfig = TreeConfig(),
-                   settings: dict | None = None) -> Report:
+                   points: list | None = None, reference: np.ndarray | None = None,
+                   tree: TreeConfig = TreeConfig(), settings: dict | None = None) -> Report:
     """Colorizes every photo and video the specs name into output_dir (None or "": beside
     each input, as NAME_colorized.FMT), keeping relative paths; one bad file does not stop
     the rest. Videos become H.264 .mp4 (.mkv where their audio needs it) with `temporal`
     steadying the colour; with `frame_folders` each folder is a video's numbered frames,
     colorized into a folder of the same frame names. Photos and frames are written as fmt.
     `points` (hints.read_points) are colour hints for every photo: a hint model only.
+    `reference` (RGB [h, w, 3] in [0, 1], serve/exemplar.read) gives every photo colour
+    where its content matches (the hints win where they are): a VGG16-encoder model only.
 
     Photos stream through the model as `tree` says. With a manifest (manifest.py) a rerun
     keeps what an earlier run finished and does the rest; the model (model_identity), the
-    output folder, fmt, render_size, points and `settings` (the caller's other options:
+    output folder, fmt, render_size, points, reference and `settings` (the caller's other options:
     post-processing, ...) must then match the earlier run's. Files under the output folder
     are not inputs (expand_inputs' leave_out). Raises UserError on a full disk, and lets
     KeyboardInterrupt through, after recording what was finished.
     """
     if points:
         require_hints(model)
+    if reference is not None:
+        require_reference(model)
     if fmt not in ("png", "jpg"):
         raise UserError(f"fmt={fmt!r}: choose png or jpg")
     if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"
@@ -170,6 +175,9 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             settings = {"model": model_identity(model),
                         "output_dir": _key(Path(output_dir)) if output_dir else "",
                         "fmt": fmt, "render_size": render_size, "points": points,
+                        # only when given: a manifest from before references still matches
+                        **({"reference": _pixels_hash(reference)} if reference is not None
+                           else {}),
                         "frame_folders": frame_folders, **(settings or {})}
             manifest = manifest_lib.Manifest(manifest_path, settings)
             # Outputs of earlier runs are no inputs (an output folder among the inputs),
@@ -177,7 +185,7 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             outputs = {r["output"] for r in manifest.records.values() if r.get("output")}
             inputs = [(p, r) for p, r in inputs if _key(p) not in outputs]
         return _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size,
-                         temporal, frame_folders, batch_size, points, tree)
+                         temporal, frame_folders, batch_size, points, reference, tree)
     except Exception as e:  # noqa: BLE001  the manifest's own writes, a video's: a full disk
         if isinstance(e, UserError) or not disk_full(e):
             raise
@@ -186,6 +194,11 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     finally:
         if manifest is not None:
             manifest.close()
+
+
+def _pixels_hash(reference: np.ndarray) -> str:
+    """What tells one reference photo from another for a manifest: its pixels' hash."""
+    return hashlib.sha256(np.ascontiguousarray(reference, np.float32).tobytes()).hexdigest()[:16]
 
 
 def model_identity(model) -> dict:
@@ -232,7 +245,7 @@ def disk_full(e: BaseException) -> bool:
 
 
 def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, temporal,
-              frame_folders, batch_size, points, tree) -> Report:
+              frame_folders, batch_size, points, reference, tree) -> Report:
     input_paths = {p.resolve() for p, _ in inputs}
     taken = set(input_paths)  # never overwrite an input, or another output of this run
     report = Report([], failed, manifest=manifest and manifest.path)
@@ -252,6 +265,9 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
             if kind != "photo" and points:
                 raise UserError("hints are for photos; videos and frames are colorized "
                                 "without them")
+            if kind != "photo" and reference is not None:
+                raise UserError("a reference photo steers photos only, as yet; colorize "
+                                "videos and frames without --reference")
             out_fmt = {"frames": "", "video": None, "photo": fmt}[kind]
             if out_fmt is None:
                 out_fmt = film.output_suffix(path)[1:]  # probes: a bad clip fails here
@@ -271,7 +287,7 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
     progress = Progress(total, label="colorize ", unit=unit)
     try:
         _run(model, report, manifest, photos, others, progress, fmt, render_size, temporal,
-             batch_size, points, tree)
+             batch_size, points, reference, tree)
     finally:
         progress.finish()  # ends a terminal's progress line before any message
     # In the inputs' order, not the order the threads finished them in.
@@ -282,7 +298,7 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
 
 
 def _run(model, report, manifest, photos, others, progress, fmt, render_size, temporal,
-         batch_size, points, tree) -> None:
+         batch_size, points, reference, tree) -> None:
     _remove_partials([t for _, _, t in photos])
 
     def outcome(o: stream.Outcome) -> None:
@@ -292,7 +308,7 @@ def _run(model, report, manifest, photos, others, progress, fmt, render_size, te
             _failed(report, manifest, o.photo.path, o.reason, o.seconds)
         progress.update(o.photo.path.name)
 
-    stages_ = stages.of(model, render_size, points)
+    stages_ = stages.of(model, render_size, points, reference)
     try:
         stream.run(stages_, (stream.Photo(p, t) for _, p, t in photos), fmt,
                    threads=tree.threads, batch=tree.batch, on_outcome=outcome)

@@ -22,7 +22,7 @@ from absl import logging
 from colorgan import color, fileio
 from colorgan.data import input_pipeline, sources
 from colorgan.errors import UserError
-from colorgan.evaluate import fid_kid, inception, metrics, sheets
+from colorgan.evaluate import fid_kid, inception, metrics, references, sheets
 from colorgan.progress import Progress
 from colorgan.serve.opener import ColorizeFn
 
@@ -52,7 +52,7 @@ def _summary(rows: list[dict], prefix: str) -> dict:
 
 def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, render_size: int = 0,
           batch_size: int = 8, limit: int | None = None, lpips: metrics.LPIPS | None = None,
-          sheet_rows: int = 0, progress: bool = False, hints: int = 0,
+          sheet_rows: int = 0, progress: bool = False, hints: int = 0, reference: str = "",
           fid_network: fid_kid.FIDNetwork | None = None
           ) -> tuple[list[dict], dict[str, list], dict[str, np.ndarray]]:
     """The protocol's per-image scores: ([row per image], sheet columns of the first rows,
@@ -62,20 +62,26 @@ def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, re
     `lpips`), colourfulness and chroma, and the truth's colourfulness and chroma. `hints`
     > 0 reveals that many random patches of each photo's true colour to a hint model
     (Zhang et al.'s sweep), the same patches on every run with the same batch_size (seeded
-    by N and the index of each batch's first photo).
+    by N and the index of each batch's first photo). `reference` (references.KINDS) gives
+    each photo a colour reference photo, seeded: a view of the same scene or of another photo
+    (then the sheet has a reference column).
     """
+    if reference and hints:
+        raise UserError("reference and hints: evaluate one at a time")
     total = source.size if source.size is not None else (limit or 0)  # TFDS: unknown
     if limit is not None and total:
         total = min(total, limit)
     names = source.names  # file paths, or () for a stream: rows are then numbered
     bar = Progress(total, label="evaluate ") if progress else None
     rows: list[dict] = []
-    sheet_cols: dict[str, list] = {"grayscale": [], "colorgan": [], "ground truth": []}
+    sheet_cols: dict[str, list] = {"grayscale": [], **({"reference": []} if reference else {}),
+                                   "colorgan": [], "ground truth": []}
     features: dict[str, list] = {"truth": [], "colorgan": [], "grayscale": []}
-    for L, ab in input_pipeline.eval_dataset(source, image_size=size, batch_size=batch_size, limit=limit):
-        truth = color.model_to_rgb(L, ab)  # the crop itself, via Lab and back (exact to 1e-4)
+    for L, truth, views in _batches(source, size, batch_size, limit, reference):
         gray = color.gray_rgb(L)
-        if hints:
+        if reference:
+            pred = tf.constant(model.with_reference(truth.numpy(), render_size, views.numpy()))
+        elif hints:
             pred = tf.constant(model.reveal(truth.numpy(), render_size, hints, (len(rows), hints)))
         else:
             pred = tf.constant(model(truth.numpy(), render_size))
@@ -95,6 +101,8 @@ def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, re
             rows.append(row)
             if len(sheet_cols["colorgan"]) < sheet_rows:
                 sheet_cols["grayscale"].append(gray[i].numpy())
+                if reference:
+                    sheet_cols["reference"].append(_letterbox(views[i].numpy(), size))
                 sheet_cols["colorgan"].append(pred[i].numpy())
                 sheet_cols["ground truth"].append(truth[i].numpy())
             if bar is not None and bar.total:
@@ -102,6 +110,29 @@ def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, re
     if not rows:
         raise UserError(f"source={source.spec}: no images to evaluate")
     return rows, sheet_cols, {k: np.concatenate(v) for k, v in features.items() if v}
+
+
+def _batches(source: sources.ImageSource, size: int, batch_size: int, limit: int | None,
+             reference: str):
+    """(L [B, S, S, 1], the true crops [B, S, S, 3], their references or None) batches."""
+    if reference:
+        for crops, views in references.pairs(source, reference, size=size,
+                                             batch_size=batch_size, limit=limit):
+            L, ab = input_pipeline.to_model(crops)
+            yield L, color.model_to_rgb(L, ab), views
+        return
+    for L, ab in input_pipeline.eval_dataset(source, image_size=size, batch_size=batch_size,
+                                             limit=limit):
+        yield L, color.model_to_rgb(L, ab), None  # the crop via Lab and back (exact to 1e-4)
+
+
+def _letterbox(image: np.ndarray, size: int) -> np.ndarray:
+    """An RGB [h, w, 3] of at most size x size, centred on white [size, size, 3]."""
+    out = np.ones((size, size, 3), np.float32)
+    h, w = image.shape[:2]
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top:top + h, left:left + w] = image
+    return out
 
 
 def summary(rows: list[dict], features: dict[str, np.ndarray] | None = None) -> dict:
@@ -126,7 +157,7 @@ def fid_protocol(n: int, size: int) -> dict:
 def evaluate(model: ColorizeFn, source: sources.ImageSource, output_dir: fileio.PathLike, *,
              size: int = 256, render_size: int = 0, batch_size: int = 8,
              limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
-             title: str = "colorgan", hints: int = 0,
+             title: str = "colorgan", hints: int = 0, reference: str = "",
              fid_network: fid_kid.FIDNetwork | None = None) -> dict:
     """Runs the model over the source; returns (and writes) the summary metrics (FID and
     KID too with `fid_network`)."""
@@ -136,11 +167,13 @@ def evaluate(model: ColorizeFn, source: sources.ImageSource, output_dir: fileio.
     rows, sheet_cols, features = score(model, source, size=size, render_size=render_size,
                                        batch_size=batch_size, limit=limit, lpips=lpips,
                                        sheet_rows=sheet_rows, progress=True, hints=hints,
-                                       fid_network=fid_network)
+                                       reference=reference, fid_network=fid_network)
     if hints:
         title = f"{title}, {hints} hint(s)"
+    if reference:
+        title = f"{title}, reference: {reference}"
     result = {"n": len(rows), "size": size, "data": source.spec, "hints": hints,
-              **summary(rows, features)}
+              **({"reference": reference} if reference else {}), **summary(rows, features)}
     if features:
         result["fid_protocol"] = fid_protocol(len(rows), size)
     write_tables(output_dir, result, rows)

@@ -110,6 +110,15 @@ def region_features(generator: keras.Model, L: tf.Tensor) -> tf.Tensor | None:
     return vgg_unet.region_features(generator, L)
 
 
+def encoder_features(generator: keras.Model, L: tf.Tensor) -> list[tf.Tensor] | None:
+    """A vgg16 generator's encoder outputs relu1_2 .. relu5_3 for L [B, S, S, 1] (what a
+    reference photo is matched by, models/correspondence.py); None for a model without one
+    (whatever L is: encoder_features(g, None) asks whether g has one)."""
+    if vgg_unet.ENCODER not in {layer.name for layer in generator.layers}:
+        return None
+    return vgg_unet.encoder_features(generator, L) if L is not None else []
+
+
 def colorize(generator: keras.Model, L: tf.Tensor, hint_maps: tf.Tensor | None = None,
              training: bool = False) -> tf.Tensor:
     """G's ab [B, H, W, 2] for L [B, H, W, 1]; a hint model gets `hint_maps` [B, H, W, 3]

@@ -196,13 +196,19 @@ def _add_hints(x, branch: tuple[list, tf.Tensor] | None, level: int, width: int)
     return keras.layers.Add(name=f"hint{level}_add")([x, hint])
 
 
+def encoder_features(generator: keras.Model, L: tf.Tensor) -> list[tf.Tensor]:
+    """L [B, S, S, 1] in [-1, 1] -> the encoder's relu1_2 .. relu5_3 (S .. S/16), float32:
+    a second encoder pass, for the hint propagation and the reference match."""
+    rgb = color.get_space(generator.get_layer("gray_rgb").color_space).gray_rgb(
+        tf.cast(L, tf.float32))
+    return [tf.cast(f, tf.float32) for f in generator.get_layer(ENCODER)(rgb)]
+
+
 def region_features(generator: keras.Model, L: tf.Tensor) -> tf.Tensor:
     """L [B, S, S, 1] in [-1, 1] -> the encoder's relu4_3 [B, S/8, S/8, 512], float32: what
     the hint propagation tells regions apart by (models/propagation.py). A second encoder
     pass, run only when there are hints."""
-    rgb = color.get_space(generator.get_layer("gray_rgb").color_space).gray_rgb(
-        tf.cast(L, tf.float32))
-    return tf.cast(generator.get_layer(ENCODER)(rgb)[3], tf.float32)
+    return encoder_features(generator, L)[3]
 
 
 def encoder_variables(generator: keras.Model) -> list:

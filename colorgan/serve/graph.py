@@ -9,6 +9,10 @@ recombine, encode), so serving cannot drift from training. Signatures:
   serving_jpeg     the same -> colorized_jpeg_bytes (quality 95, no chroma subsampling)
   colorize         images [B, H, W, C] float32 in [0, 1], C = 1, 3 or 4
                    -> colorized [B, s H, s W, 3] float32 in [0, 1] (s = the baked upscale)
+  serving_hints    image_bytes [1], hint_x, hint_y [N], hint_color [N] (#rrggbb)
+                   -> colorized_png_bytes [1] (a hint model only)
+  serving_reference image_bytes [1], reference_bytes [1] (a colour photo, any size)
+                   -> colorized_png_bytes [1] (a model with the VGG16 encoder only)
 
 Colour comes from the generator run on L resized to render_size x render_size; its ab
 is upsampled to the input's size and joined with the input's own full-resolution L,
@@ -26,12 +30,15 @@ import tensorflow as tf
 from colorgan import color, config
 from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.models import hints, networks, propagation
+from colorgan.models import correspondence, hints, networks, propagation
 from colorgan.models import restorer as restorer_lib
 from colorgan.serve import chroma, tiles
 
 DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
 JPEG_QUALITY = 95
+NO_ENCODER = ("reference: this model has no VGG16 encoder to match a reference photo with "
+              "(train one with --encoder=vgg16)")
+GRAY_REFERENCE = "reference: the photo is gray; a reference must be in colour"
 
 
 def _to_rgb(images: tf.Tensor) -> tf.Tensor:
@@ -85,6 +92,10 @@ class Colorizer(tf.Module):
         # takes hints.
         self.hints = networks.takes_hints(generator)  # Python: traced graphs differ
         self.takes_hints = tf.Variable(self.hints, trainable=False, name="takes_hints")
+        # Likewise whether a reference photo can be matched (it needs the VGG16 encoder).
+        self.matches = networks.encoder_features(generator, None) is not None
+        self.takes_reference = tf.Variable(self.matches, trainable=False,
+                                           name="takes_reference")
         # The old-photo restorer, when the rendering restores or upscales (baked in, as the
         # rest of the rendering): tracked like the generator's, so an export carries it.
         self.restorer, self.tile = None, tile
@@ -148,9 +159,10 @@ class Colorizer(tf.Module):
         return tiles.restore_photo(self.restorer.models[self.scale], L, self.scale,
                                    self.render.restore, self.render.flip, self.tile, self.margin)
 
-    def _chroma(self, L_small, size, hint_maps=None):
-        """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3]) -> the
-        post-processed colour [B, s, s, 2], float32."""
+    def _chroma(self, L_small, size, hint_maps=None, reference_maps=None):
+        """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3], and dense
+        hints from a reference photo [B, s, s, 3]: _reference_maps) -> the post-processed
+        colour [B, s, s, 2], float32."""
         if self.render.flip:  # one generator call on twice the batch
             both_h = None if hint_maps is None else tf.concat(
                 [hint_maps, hint_maps[:, :, ::-1]], 0)
@@ -166,13 +178,53 @@ class Colorizer(tf.Module):
             ab = chroma.guided_filter(L_small, ab, tf.maximum(radius, 1))
         gain = self.render.chroma_gain
         ab = ab * gain if gain != 1 else ab
-        if hint_maps is not None and self.hints:
+        if reference_maps is not None:
+            # G sees only the user's hints (it learnt sparse patches, not dense maps); the
+            # reference's colours join them here, the user's winning where they are.
+            if hint_maps is not None and self.hints:
+                reference_maps = tf.where(hint_maps[..., 2:] > 0, hint_maps, reference_maps)
+            hint_maps = reference_maps
+        if hint_maps is not None and (self.hints or reference_maps is not None):
             # After the mirror, smoothing and gain, so a hinted pixel ends at its hint
             # (propagated inside G, a hint came out x1.11: 50 hints 28.44 dB, here 28.92).
             ab = propagation.propagate(L_small, hint_maps, ab,
                                        networks.region_features(self.generator, L_small),
                                        self.render.hint_spread)
         return ab
+
+    def _reference_maps(self, L_small, reference):
+        """L [B, s, s, 1] in [-1, 1] and reference photos [B, h, w, C] in [0, 1] (any size and
+        aspect) -> dense hints [B, s, s, 3]: each reference's ab warped to its target by
+        correspondence.match, and the gated confidence as the mask.
+
+        The reference is resized to about the matched target's area, keeping its aspect
+        (sides multiples of 16, so relu5_3's grid is whole), so objects appear at a like
+        scale."""
+        if not self.matches:  # traced all the same when exported: fails only when run
+            with tf.control_dependencies([tf.debugging.Assert(False, [NO_ENCODER])]):
+                return tf.identity(hints.none(L_small))
+        size = tf.shape(L_small)[1]
+        # The match costs (cells)^2: at most MATCH_SIDE px (64^2 cells, a 67 MB matrix);
+        # a larger render is matched at that side and its colours upsampled.
+        side = tf.minimum(size, correspondence.MATCH_SIDE)
+        L_match = tf.image.resize(L_small, tf.stack([side, side]), antialias=True)
+        rgb = tf.clip_by_value(_to_rgb(reference), 0.0, 1.0)
+        hw = tf.cast(tf.shape(rgb)[1:3], tf.float32)
+        scale = tf.cast(side, tf.float32) / tf.sqrt(hw[0] * hw[1])
+        sides = tf.maximum(16, tf.cast(tf.round(hw * scale / 16), tf.int32) * 16)
+        rgb = tf.clip_by_value(tf.image.resize(rgb, sides, antialias=True), 0.0, 1.0)
+        colourful = tf.debugging.assert_greater_equal(
+            tf.reduce_min(color.mean_chroma(color.rgb_to_lab(rgb))), correspondence.MIN_CHROMA,
+            message=GRAY_REFERENCE)
+        with tf.control_dependencies([colourful]):
+            L_ref, ab_ref = self.space.to_model(rgb)
+        target = correspondence.describe(networks.encoder_features(self.generator, L_match))
+        source = correspondence.describe(networks.encoder_features(self.generator, L_ref))
+        ab_grid = tf.image.resize(ab_ref, tf.shape(source)[1:3], method="area")
+        warped, confidence = correspondence.match(target, source, ab_grid)
+        grid = tf.stack([size, size])
+        return tf.concat([tf.image.resize(warped, grid),
+                          correspondence.gate(tf.image.resize(confidence, grid))], -1)
 
     def _size(self, render_size):
         size = tf.where(render_size > 0, render_size, self.render_size)
@@ -203,11 +255,37 @@ class Colorizer(tf.Module):
         chroma counts: the photo keeps its lightness)."""
         size = self._size(render_size)
         L_full, L_small = self._lightness(images, size)
+        maps = self._point_maps(L_small, x, y, rgb)
+        return finish(L_full, self._chroma(L_small, size, maps), self.space)
+
+    def _point_maps(self, L_small, x, y, rgb):
+        """User hints (colorize_points') -> hint maps [B, s, s, 3] at the render side s."""
+        size = tf.shape(L_small)[1]
         _, ab = self.space.to_model(tf.clip_by_value(rgb, 0.0, 1.0))
         # A 3-pixel patch at the 128 px the shipped model trained at, in proportion elsewhere.
         side = tf.maximum(1, (3 * size + 64) // 128)
-        maps = hints.from_points(tf.shape(L_small), x, y, ab, side)
-        return finish(L_full, self._chroma(L_small, size, maps), self.space)
+        return hints.from_points(tf.shape(L_small), x, y, ab, side)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32),
+                                  tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None, 3], tf.float32)])
+    def colorize_reference(self, images, render_size, reference, x, y, rgb):
+        """images [B, H, W, C] and one colour reference photo per image [B, h, w, C] (any
+        size and aspect, one for the batch), both in [0, 1], and user hints as
+        colorize_points takes them (N = 0 for none; a hint model's) -> RGB [B, H, W, 3]: the
+        reference's colours where its content matches, the hints' where they are, the
+        automatic colour elsewhere. InvalidArgument for a gray reference."""
+        size = self._size(render_size)
+        L_full, L_small = self._lightness(images, size)
+        maps = self._reference_maps(L_small, reference)
+        points = None
+        if self.hints:  # a model without hint channels has no use for them
+            points = tf.cond(tf.size(x) > 0, lambda: self._point_maps(L_small, x, y, rgb),
+                             lambda: hints.none(L_small))
+        return finish(L_full, self._chroma(L_small, size, points, maps), self.space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
                                                 name="images")])
@@ -266,6 +344,23 @@ class Colorizer(tf.Module):
         with tf.control_dependencies([self._check_pixels(shape[0] * shape[1]), *checks]):
             out = self.colorize_points(image[None], tf.constant(0, tf.int32), hint_x, hint_y,
                                        hex_to_rgb(hint_color))[0]
+        png = tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),
+                               compression=1)
+        return {"colorized_png_bytes": png[None]}
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="image_bytes"),
+                                  tf.TensorSpec([1], tf.string, name="reference_bytes")])
+    def serve_reference(self, image_bytes, reference_bytes):
+        """One photo and a colour reference photo (any size and aspect) -> PNG, coloured
+        from the reference where their content matches. Exported only for a model with the
+        VGG16 encoder (serving_reference)."""
+        image = decode.decode_image(image_bytes[0], max_pixels=self.max_pixels)
+        reference = decode.decode_image(reference_bytes[0], max_pixels=self.max_pixels)
+        shape = tf.shape(image, out_type=tf.int64)
+        none = tf.zeros([0], tf.float32)
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
+            out = self.colorize_reference(image[None], tf.constant(0, tf.int32), reference[None],
+                                          none, none, tf.zeros([0, 3], tf.float32))[0]
         png = tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),
                                compression=1)
         return {"colorized_png_bytes": png[None]}

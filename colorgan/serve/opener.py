@@ -78,6 +78,15 @@ def require_hints(model) -> None:
                         "the shipped model")
 
 
+def require_reference(model) -> None:
+    """UserError (one line) unless `model` can take colour from a reference photo."""
+    if isinstance(model, LoadedModel):
+        model.check_reference()
+    else:
+        raise UserError("reference: a .tflite model takes none; use a SavedModel, a workdir "
+                        "or the shipped model")
+
+
 class LoadedModel:
     """A SavedModel's or an in-memory Colorizer's functions as numpy calls.
 
@@ -91,6 +100,9 @@ class LoadedModel:
         self.takes_hints = bool(flag.numpy()) if flag is not None else False
         scale = getattr(module, "upscale", None)  # exports from before upscaling: 1
         self.scale = int(scale.numpy()) if scale is not None else 1
+        # Likewise exports from before references: none.
+        flag = getattr(module, "takes_reference", None)
+        self.takes_reference = bool(flag.numpy()) if flag is not None else False
         restores = getattr(module, "restores", None)
         self.restores = bool(restores.numpy()) if restores is not None else False
         self.max_pixels = DEFAULT_MAX_PIXELS
@@ -131,6 +143,32 @@ class LoadedModel:
         return self.module.colorize_points(tf.constant(image, tf.float32),
                                            tf.constant(render_size, tf.int32),
                                            x, y, rgb).numpy()
+
+
+    def check_reference(self) -> None:
+        if not self.takes_reference:
+            raise UserError(f"reference: the model {self.path} has no VGG16 encoder to match a "
+                            "reference photo with (train one with --encoder=vgg16)")
+
+    def with_reference(self, images: np.ndarray, render_size: int, reference: np.ndarray,
+                       points: list | None = None) -> np.ndarray:
+        """images [B, H, W, C] coloured from `reference` [h, w, 3] (or one per image,
+        [B, h, w, 3]) where their content matches (reference.check first), with user hints
+        [(x, y, (r, g, b)), ...] as with_points takes them winning where they are."""
+        self.check_reference()
+        if points:
+            self.check_hints()
+        self.check_size(images)
+        reference = np.asarray(reference, np.float32)
+        if reference.ndim == 3:
+            reference = np.repeat(reference[None], len(images), axis=0)
+        points = points or []
+        x = np.array([p[0] for p in points], np.float32)
+        y = np.array([p[1] for p in points], np.float32)
+        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
+        return self.module.colorize_reference(
+            tf.constant(images, tf.float32), tf.constant(render_size, tf.int32),
+            tf.constant(reference), x, y, rgb).numpy()
 
 
 def _check_baked(path: str, baked: dict, asked: dict) -> None:

@@ -24,7 +24,8 @@ from colorgan.serve import opener, savedmodel
 class Renderings:
     """renderings.get(config.RenderConfig(...)) -> a model as opener.open_model returns:
     model(images [1, H, W, C] in [0, 1], render_size) -> RGB [1, s H, s W, 3] in [0, 1]
-    (s = the rendering's upscale); a hint model also has .with_points. `get` is thread-safe;
+    (s = the rendering's upscale); a hint model also has .with_points, a model with the VGG16
+    encoder .with_reference. `get` is thread-safe;
     call the model inside `with renderings.calls:` (a lock for a LiteRT model, whose one
     interpreter must not run two calls at once; nothing for the others)."""
 
@@ -41,10 +42,12 @@ class Renderings:
             self.fixed = (self.export.post_processing if found.kind == "tflite"
                           else savedmodel.exported_post_processing(found.path))
             self.takes_hints = bool(getattr(self.export, "takes_hints", False))
+            self.takes_reference = bool(getattr(self.export, "takes_reference", False))
         else:
             self.export, self.fixed = None, None
             self.generator, self.cfg = opener.load_generator(found.path)
             self.takes_hints = networks.takes_hints(self.generator)
+            self.takes_reference = networks.encoder_features(self.generator, None) is not None
 
     def get(self, render: config.RenderConfig):
         """The model rendering as `render` says (its render_size is the call's to pass)."""

@@ -86,4 +86,6 @@ def _write_export(colorizer: Colorizer, path: str) -> None:
                   "colorize": colorizer.colorize.get_concrete_function()}
     if networks.takes_hints(colorizer.generator):
         signatures["serving_hints"] = colorizer.serve_hints.get_concrete_function()
+    if colorizer.matches:
+        signatures["serving_reference"] = colorizer.serve_reference.get_concrete_function()
     tf.saved_model.save(colorizer, path, signatures=signatures)

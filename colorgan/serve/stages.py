@@ -6,7 +6,7 @@ with the colour, in a worker thread).
 Every kind of model open_model returns gives its stages here: an in-memory Colorizer and an
 export from this version through graph.Colorizer's lightness_at / chroma_at / finish_at,
 a LiteRT model through its interpreter. Where a model cannot be cut (an export from before
-the stages existed, or photos with hints), `whole` colorizes one photo in one call and the
+the stages existed, or photos with hints or a reference), `whole` colorizes one photo in one call and the
 runner still overlaps decoding and encoding with it.
 """
 
@@ -42,9 +42,13 @@ class Stages:
         return self.prepare is not None
 
 
-def of(model, render_size: int = 0, points: list | None = None) -> Stages:
+def of(model, render_size: int = 0, points: list | None = None,
+       reference: np.ndarray | None = None) -> Stages:
     """The stages of `model` (opener.open_model's) rendering at `render_size` (0 = the
-    model's), with `points` (hints.read_points) as hints for every photo."""
+    model's), with `points` (hints.read_points) as hints for every photo, and `reference`
+    (RGB [h, w, 3] in [0, 1]) as the colour reference photo of every photo."""
+    if reference is not None:
+        return Stages(whole=lambda x: model.with_reference(x, render_size, reference, points))
     if points:
         return Stages(whole=lambda x: model.with_points(x, render_size, points))
     whole = Stages(whole=lambda x: model(x, render_size))
