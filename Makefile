@@ -103,8 +103,9 @@ restorer: setup
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --degrade=old_photo,scale=4 \
 	  --nofid --output_dir=$(RESTORER_WORKDIR)/eval_x4
 
+# --durations: the 30 slowest tests, in CI's log too (what the 15-minute budget is spent on).
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=30 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

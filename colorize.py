@@ -49,10 +49,11 @@ flags.DEFINE_string("manifest", "auto", "The resume record (auto: "
 flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
                     '[{"x": 0.5, "y": 0.5, "color": "#e02020"}, ...] with x, y in [0, 1] of '
                     "the width and height from the top left (a hint model: train.py --hints).")
-flags.DEFINE_string("reference", "", "A colour photo of a similar scene (any size and shape) "
-                    "whose colours every photo takes where their content matches; the "
-                    "automatic colour stays elsewhere, and --hints win where they are. Photos "
-                    "only, as yet; a model with the VGG16 encoder (the shipped one).")
+flags.DEFINE_string("reference", "", "Colour photos of similar scenes, a.png,b.jpg (any size "
+                    "and shape; for a film, coloured keyframes or stills): each photo, and each "
+                    "shot of a video, takes the colours of the one it matches best where their "
+                    "content matches; the automatic colour stays elsewhere, and --hints win "
+                    "where they are. A model with the VGG16 encoder (the shipped one).")
 
 
 def main(argv):
@@ -67,10 +68,10 @@ def main(argv):
     if FLAGS.hints:
         from colorgan.models import hints
         points = hints.read_points(FLAGS.hints)
-    reference = None
+    references = []
     if FLAGS.reference:
         from colorgan.serve import exemplar
-        reference = exemplar.read(FLAGS.reference)
+        references = exemplar.read_many(FLAGS.reference)
     model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                               FLAGS.render_size, restorer=FLAGS.restorer,
                               precision=FLAGS.precision)
@@ -82,7 +83,7 @@ def main(argv):
         report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size, temporal=temporal,
                                       frame_folders=FLAGS.video, batch_size=FLAGS.batch_size,
-                                      points=points, reference=reference, tree=tree,
+                                      points=points, references=references, tree=tree,
                                       settings=settings)
     except KeyboardInterrupt:
         print("colorize.py: interrupted; every output written is whole: rerun to continue",

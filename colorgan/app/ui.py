@@ -126,8 +126,12 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         result = studio.colorize(path, "", rendering(*options), model)
         pane, pair, download = shown(result)
         if upload_path(reference):  # the right pane: the reference's colour
-            canvas, _, guided, pair, download = hinted(path, "[]", reference, model, options)
-            return canvas, "[]", pane, guided, pair, download
+            try:
+                canvas, _, guided, pair, download = hinted(path, "[]", reference, model,
+                                                           options)
+                return canvas, "[]", pane, guided, pair, download
+            except UserError as e:  # a gray reference, a model without the encoder: say so,
+                gr.Warning(first_line(e, 300))  # and show the automatic colour all the same
         return (studio_lib.hint_canvas(result.image, "[]", CANVAS_SIDE), "[]", pane, pane,
                 pair, download)
 

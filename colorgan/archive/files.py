@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 from absl import logging
@@ -129,7 +129,7 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
                    fmt: str = "png", render_size: int = 0, *,
                    temporal: config.TemporalConfig = config.TemporalConfig(),
                    frame_folders: bool = False, batch_size: int = 8,
-                   points: list | None = None, reference: np.ndarray | None = None,
+                   points: list | None = None, references: Sequence[np.ndarray] = (),
                    tree: TreeConfig = TreeConfig(), settings: dict | None = None) -> Report:
     """Colorizes every photo and video the specs name into output_dir (None or "": beside
     each input, as NAME_colorized.FMT), keeping relative paths; one bad file does not stop
@@ -137,19 +137,20 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     steadying the colour; with `frame_folders` each folder is a video's numbered frames,
     colorized into a folder of the same frame names. Photos and frames are written as fmt.
     `points` (hints.read_points) are colour hints for every photo: a hint model only.
-    `reference` (RGB [h, w, 3] in [0, 1], serve/exemplar.read) gives every photo colour
-    where its content matches (the hints win where they are): a VGG16-encoder model only.
+    `references` (RGB [h, w, 3] in [0, 1], serve/exemplar.read_many) give every photo, and
+    every shot of a video, colour where its content matches the one it matches best (the
+    hints win where they are): a VGG16-encoder model only.
 
     Photos stream through the model as `tree` says. With a manifest (manifest.py) a rerun
     keeps what an earlier run finished and does the rest; the model (model_identity), the
-    output folder, fmt, render_size, points, reference and `settings` (the caller's other options:
-    post-processing, ...) must then match the earlier run's. Files under the output folder
-    are not inputs (expand_inputs' leave_out). Raises UserError on a full disk, and lets
+    output folder, fmt, render_size, points, references and `settings` (the caller's other
+    options: post-processing, ...) must then match the earlier run's. Files under the
+    output folder are not inputs (expand_inputs' leave_out). Raises UserError on a full disk, and lets
     KeyboardInterrupt through, after recording what was finished.
     """
     if points:
         require_hints(model)
-    if reference is not None:
+    if references:
         require_reference(model)
     if fmt not in ("png", "jpg"):
         raise UserError(f"fmt={fmt!r}: choose png or jpg")
@@ -176,8 +177,8 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
                         "output_dir": _key(Path(output_dir)) if output_dir else "",
                         "fmt": fmt, "render_size": render_size, "points": points,
                         # only when given: a manifest from before references still matches
-                        **({"reference": _pixels_hash(reference)} if reference is not None
-                           else {}),
+                        **({"reference": ",".join(map(_pixels_hash, references))}
+                           if references else {}),
                         "frame_folders": frame_folders, **(settings or {})}
             manifest = manifest_lib.Manifest(manifest_path, settings)
             # Outputs of earlier runs are no inputs (an output folder among the inputs),
@@ -185,7 +186,7 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             outputs = {r["output"] for r in manifest.records.values() if r.get("output")}
             inputs = [(p, r) for p, r in inputs if _key(p) not in outputs]
         return _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size,
-                         temporal, frame_folders, batch_size, points, reference, tree)
+                         temporal, frame_folders, batch_size, points, references, tree)
     except Exception as e:  # noqa: BLE001  the manifest's own writes, a video's: a full disk
         if isinstance(e, UserError) or not disk_full(e):
             raise
@@ -245,7 +246,7 @@ def disk_full(e: BaseException) -> bool:
 
 
 def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, temporal,
-              frame_folders, batch_size, points, reference, tree) -> Report:
+              frame_folders, batch_size, points, references, tree) -> Report:
     input_paths = {p.resolve() for p, _ in inputs}
     taken = set(input_paths)  # never overwrite an input, or another output of this run
     report = Report([], failed, manifest=manifest and manifest.path)
@@ -265,9 +266,6 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
             if kind != "photo" and points:
                 raise UserError("hints are for photos; videos and frames are colorized "
                                 "without them")
-            if kind != "photo" and reference is not None:
-                raise UserError("a reference photo steers photos only, as yet; colorize "
-                                "videos and frames without --reference")
             out_fmt = {"frames": "", "video": None, "photo": fmt}[kind]
             if out_fmt is None:
                 out_fmt = film.output_suffix(path)[1:]  # probes: a bad clip fails here
@@ -287,7 +285,7 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
     progress = Progress(total, label="colorize ", unit=unit)
     try:
         _run(model, report, manifest, photos, others, progress, fmt, render_size, temporal,
-             batch_size, points, reference, tree)
+             batch_size, points, references, tree)
     finally:
         progress.finish()  # ends a terminal's progress line before any message
     # In the inputs' order, not the order the threads finished them in.
@@ -298,7 +296,7 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
 
 
 def _run(model, report, manifest, photos, others, progress, fmt, render_size, temporal,
-         batch_size, points, reference, tree) -> None:
+         batch_size, points, references, tree) -> None:
     _remove_partials([t for _, _, t in photos])
 
     def outcome(o: stream.Outcome) -> None:
@@ -308,7 +306,7 @@ def _run(model, report, manifest, photos, others, progress, fmt, render_size, te
             _failed(report, manifest, o.photo.path, o.reason, o.seconds)
         progress.update(o.photo.path.name)
 
-    stages_ = stages.of(model, render_size, points, reference)
+    stages_ = stages.of(model, render_size, points, references)
     try:
         stream.run(stages_, (stream.Photo(p, t) for _, p, t in photos), fmt,
                    threads=tree.threads, batch=tree.batch, on_outcome=outcome)
@@ -322,10 +320,12 @@ def _run(model, report, manifest, photos, others, progress, fmt, render_size, te
         try:
             if kind == "video":
                 film.colorize_video(model, path, target, render_size=render_size,
-                                    temporal=temporal, batch_size=batch_size)
+                                    temporal=temporal, batch_size=batch_size,
+                                    references=references)
             else:
                 film.colorize_frames(model, path, target, fmt=fmt, render_size=render_size,
-                                     temporal=temporal, batch_size=batch_size)
+                                     temporal=temporal, batch_size=batch_size,
+                                     references=references)
             _done(report, manifest, path, target, time.perf_counter() - start,
                   _size_of(target), None)
         except Exception as e:  # noqa: BLE001  one bad file must not stop the batch

@@ -6,9 +6,8 @@ paired with a colour reference made from the same set, seeded, so runs compare.
               overlaps the crop only in part, and reaches outside it where the photo is wider),
               mirrored left-right, resized to 3/4 x 1 of the crop's side: another size and
               aspect than the target, as a user's reference would be.
-  other       the same kind of view of an unrelated photo: the next one in its batch (the
-              previous batch's last for a batch of one), so the confidence gate is what keeps
-              the automatic colour.
+  other       the same kind of view of an unrelated photo: the next one (the last photo
+              takes the first's), so the confidence gate is what keeps the automatic colour.
 
 Shapes: crops [B, S, S, 3], references [B, 3 S / 4, S, 3], RGB in [0, 1].
 """
@@ -48,24 +47,23 @@ def view(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
 def pairs(source: sources.ImageSource, kind: str, *, size: int, batch_size: int,
           limit: int | None = None, seed: int = 0) -> Iterator[tuple[tf.Tensor, tf.Tensor]]:
     """(crops [B, S, S, 3], references [B, 3 S / 4, S, 3]) batches in the source's order,
-    crop i the same as input_pipeline.eval_dataset's; photo i's view is seeded by (seed, i)."""
+    crop i the same as input_pipeline.eval_dataset's; photo i's view is seeded by (seed, i).
+    `other` gives photo i the view of photo i + 1 (the last photo the first's), whatever the
+    batch size: each photo is decoded twice."""
     if kind not in KINDS:
         raise UserError(f"reference={kind!r}: choose one of {', '.join(KINDS)}")
-    ds = source.ordered_images(size)
+    known = [n for n in (source.size, limit) if n is not None]  # a stream's size is unknown
+    if kind == "other" and known and min(known) < 2:
+        raise UserError("reference=other needs at least two photos")
+    photos = source.ordered_images(size)
     if limit is not None:
-        ds = ds.take(limit)
-    ds = ds.enumerate().map(
-        lambda i, im: (input_pipeline.eval_crop(im, size),
-                       view(im, size, tf.stack([tf.constant(seed, tf.int64), i]))),
+        photos = photos.take(limit)
+    views = photos.enumerate().map(
+        lambda i, im: view(im, size, tf.stack([tf.constant(seed, tf.int64), i])),
         num_parallel_calls=tf.data.AUTOTUNE)
-    previous = None  # the last view of the batch before, for a batch of one
-    for crops, views in ds.batch(batch_size).prefetch(tf.data.AUTOTUNE):
-        if kind == "same_scene":
-            yield crops, views
-        elif len(views) > 1:
-            yield crops, tf.roll(views, -1, axis=0)
-        elif previous is not None:
-            yield crops, previous
-        else:
-            raise UserError("reference=other needs at least two photos")
-        previous = views[-1:]
+    if kind == "other":  # the next photo's view: shifted by one, the first's at the end
+        views = views.skip(1).concatenate(views.take(1))
+    crops = photos.map(lambda im: input_pipeline.eval_crop(im, size),
+                       num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.zip((crops, views)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    yield from ds

@@ -7,12 +7,16 @@ the truth. Each frame is predicted once; the prediction is then shown frame by f
 temporal filter ("flow", rebuilt from the input's L: the same L, so the two differ by the
 filter and a gamut clip).
 The clip itself ("truth": its real flicker, the floor a method can reach with this
-flow and mask) and its gray version ("grayscale") are scored alongside.
+flow and mask) and its gray version ("grayscale") are scored alongside. With colour
+reference photos (keyframes), "reference" is what colorize.py --reference writes: each shot
+coloured from the reference it matches best, through the same filter; colour PSNR is also
+given per shot, so a reference that colours a shot it does not show is seen.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 import numpy as np
 from absl import logging
@@ -21,8 +25,8 @@ from colorgan import config, fileio
 from colorgan.evaluate import sheets
 from colorgan.progress import Progress
 from colorgan.video import container
-from colorgan.video.film import lab_join, lab_split
-from colorgan.video.temporal import TemporalFilter, WarpingError
+from colorgan.video.film import FrameColorizer, lab_join, lab_split
+from colorgan.video.temporal import Shots, TemporalFilter, WarpingError
 
 # Mean Lab chroma of the clip below which it counts as gray: no colour to score against
 # (the same rule as data.open_source's min_chroma for photos).
@@ -36,12 +40,19 @@ def _psnr(mse: float) -> float:
 
 def evaluate_video(model, path: str, output_dir: fileio.PathLike, *, render_size: int = 0,
                    temporal: config.TemporalConfig = config.TemporalConfig(),
-                   batch_size: int = 8, limit: int | None = None, title: str = "") -> dict:
-    """Writes metrics.json and strip.png (frames of input | none | flow | truth, and each
-    video's middle row over time) to output_dir; returns the metrics."""
+                   batch_size: int = 8, limit: int | None = None, title: str = "",
+                   references: Sequence[np.ndarray] = ()) -> dict:
+    """Writes metrics.json and strip.png (frames of input | none | flow | reference | truth,
+    and each video's middle row over time) to output_dir; returns the metrics.
+    `references`: colour photos RGB [h, w, 3] in [0, 1] for the "reference" method."""
     info = container.probe(path)
-    methods = ["none"] + (["flow"] if temporal.temporal == "flow" else [])
+    methods = (["none"] + (["flow"] if temporal.temporal == "flow" else [])
+               + (["reference"] if references else []))
     filt = TemporalFilter(temporal)
+    referenced = FrameColorizer(model, render_size, temporal, references) if references else None
+    shots = Shots(temporal)
+    shot_err: dict[str, list[float]] = {m: [] for m in methods}
+    shot_n: list[int] = []
     warping = WarpingError(temporal.scene_cut)
     expected = info.expected_frames  # Matroska and WebM declare no count: from the duration
     total = min(expected, limit) if expected and limit else (limit or expected)
@@ -61,8 +72,17 @@ def evaluate_video(model, path: str, output_dir: fileio.PathLike, *, render_size
             shown = {"input": lab_join(L, np.zeros_like(ab)), "none": pred}
             if "flow" in methods:
                 shown["flow"] = lab_join(L, np.stack([filt(l, a) for l, a in zip(L, ab)]))
+            if referenced is not None:
+                shown["reference"] = referenced(frames)
             shown["truth"] = frames
             for i in range(len(frames)):
+                if shots(L[i]):
+                    shot_n.append(0)
+                    for m in methods:
+                        shot_err[m].append(0.0)
+                shot_n[-1] += 1
+                for m in methods:
+                    shot_err[m][-1] += float(((shown[m][i] - frames[i]) ** 2).mean())
                 warping.add(L[i], {k: v[i] for k, v in shown.items()})
                 for k, v in shown.items():
                     slices.setdefault(k, []).append(v[i][v.shape[1] // 2])
@@ -91,10 +111,18 @@ def evaluate_video(model, path: str, output_dir: fileio.PathLike, *, render_size
         "warping_error": {k: errors.get(k) for k in methods + ["truth", "input"]},
         "colour_psnr": ({m: _psnr(sq_err[m] / n) for m in methods + ["grayscale"]}
                         if colour else None),
+        # Per shot (Shots on the input's lightness: the cuts listed above), in order.
+        "shot_starts": shots.starts,
+        "colour_psnr_by_shot": ({m: [_psnr(e / k) for e, k in zip(shot_err[m], shot_n)]
+                                 for m in methods} if colour else None),
         "clip_chroma": chroma / n,
     }
     if "flow" in methods and errors.get("none"):
         result["warping_error_flow_vs_none"] = errors["flow"] / errors["none"]
+    if referenced is not None:
+        result["reference_per_shot"] = [{"frame": f, "reference": i + 1,
+                                         "match": None if np.isnan(m) else m}
+                                        for f, i, m in referenced.shots]
     output_dir = fileio.fspath(output_dir)
     fileio.makedirs(output_dir)
     fileio.write_text_atomic(fileio.join(output_dir, "metrics.json"),
@@ -122,7 +150,7 @@ def _save_strip(kept: dict, slices: dict, path: str, result: dict, title: str) -
     height = kept["input"][0].shape[0]
     for k in kept:
         name = {"none": "frame by frame", "flow": "--temporal=flow", "truth": "clip (truth)",
-                "input": "input (gray)"}.get(k, k)
+                "input": "input (gray)", "reference": "--reference"}.get(k, k)
         over_time = np.stack(slices[k])  # [frames, W, 3]
         # Rows repeated so a short clip's band is as tall as a frame (and visible).
         cols[name] = kept[k] + [np.repeat(over_time, max(1, height // len(over_time)), axis=0)]

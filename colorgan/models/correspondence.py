@@ -48,15 +48,17 @@ def describe(trunk: list[tf.Tensor]) -> tf.Tensor:
 
 def match(target: tf.Tensor, reference: tf.Tensor, reference_ab: tf.Tensor,
           temperature: float = TEMPERATURE) -> tuple[tf.Tensor, tf.Tensor]:
-    """target features [B, h, w, C], reference features [B, hr, wr, C] and the
-    reference's ab on that grid [B, hr, wr, 2] -> (its ab warped to the target [B, h, w, 2],
-    confidence [B, h, w, 1]: each cell's best cosine similarity, in [-1, 1])."""
+    """target features [B, h, w, C], reference features [R, hr, wr, C] and the
+    reference's ab on that grid [R, hr, wr, 2], R = B (one reference per target) or 1 (one
+    for all) -> (its ab warped to the target [B, h, w, 2], confidence [B, h, w, 1]: each
+    cell's best cosine similarity, in [-1, 1])."""
     shape = tf.shape(target)
     t = tf.reshape(target, [shape[0], -1, shape[3]])
-    r = tf.reshape(reference, [shape[0], -1, shape[3]])
-    similarity = tf.matmul(t, r, transpose_b=True)  # [B, h w, hr wr]
+    r = tf.reshape(reference, [tf.shape(reference)[0], -1, shape[3]])
+    similarity = tf.matmul(t, r, transpose_b=True)  # [B, h w, hr wr]; R = 1 broadcasts
     weights = tf.nn.softmax(similarity / temperature, axis=-1)
-    ab = tf.matmul(weights, tf.reshape(tf.cast(reference_ab, tf.float32), [shape[0], -1, 2]))
+    ab = tf.matmul(weights, tf.reshape(tf.cast(reference_ab, tf.float32),
+                                       [tf.shape(reference_ab)[0], -1, 2]))
     best = tf.reduce_max(similarity, axis=-1, keepdims=True)
     return (tf.reshape(ab, tf.concat([shape[:3], [2]], 0)),
             tf.reshape(best, tf.concat([shape[:3], [1]], 0)))

@@ -105,7 +105,7 @@ def takes_hints(generator: keras.Model) -> bool:
 def region_features(generator: keras.Model, L: tf.Tensor) -> tf.Tensor | None:
     """Features that tell regions apart for the hint propagation ([B, h, w, C]), from a
     vgg16 generator's encoder; None for a model without one (lightness alone guides)."""
-    if vgg_unet.ENCODER not in {layer.name for layer in generator.layers}:
+    if not vgg_unet.is_vgg_unet(generator):
         return None
     return vgg_unet.region_features(generator, L)
 
@@ -114,7 +114,7 @@ def encoder_features(generator: keras.Model, L: tf.Tensor) -> list[tf.Tensor] | 
     """A vgg16 generator's encoder outputs relu1_2 .. relu5_3 for L [B, S, S, 1] (what a
     reference photo is matched by, models/correspondence.py); None for a model without one
     (whatever L is: encoder_features(g, None) asks whether g has one)."""
-    if vgg_unet.ENCODER not in {layer.name for layer in generator.layers}:
+    if not vgg_unet.is_vgg_unet(generator):
         return None
     return vgg_unet.encoder_features(generator, L) if L is not None else []
 

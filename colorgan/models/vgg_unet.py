@@ -196,6 +196,13 @@ def _add_hints(x, branch: tuple[list, tf.Tensor] | None, level: int, width: int)
     return keras.layers.Add(name=f"hint{level}_add")([x, hint])
 
 
+def is_vgg_unet(generator: keras.Model) -> bool:
+    """Whether `generator` is this module's (the ResNet50V2 generator's backbone is also
+    named ENCODER, but it has no gray_rgb layer and other outputs)."""
+    names = {layer.name for layer in generator.layers}
+    return ENCODER in names and "gray_rgb" in names
+
+
 def encoder_features(generator: keras.Model, L: tf.Tensor) -> list[tf.Tensor]:
     """L [B, S, S, 1] in [-1, 1] -> the encoder's relu1_2 .. relu5_3 (S .. S/16), float32:
     a second encoder pass, for the hint propagation and the reference match."""

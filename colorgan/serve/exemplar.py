@@ -45,3 +45,12 @@ def decode(data: bytes | None, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) 
     except (ValueError, tf.errors.InvalidArgumentError) as e:
         raise UserError(f"reference: {name} is not a readable image: {first_line(e)}") from None
     return check(rgb, name)
+
+
+def read_many(spec: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[np.ndarray]:
+    """"a.png,b.jpg" (colorize.py --reference) -> their RGB [h, w, 3] float32 in [0, 1], in
+    that order; a name that is itself a file (a comma in it) is one reference."""
+    names = [spec] if Path(spec).is_file() else [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UserError(f"reference={spec!r}: name one or more colour photos")
+    return [read(name, max_pixels) for name in names]

@@ -36,8 +36,6 @@ from colorgan.serve import chroma, tiles
 
 DEFAULT_MAX_PIXELS = decode.DEFAULT_MAX_PIXELS
 JPEG_QUALITY = 95
-NO_ENCODER = ("reference: this model has no VGG16 encoder to match a reference photo with "
-              "(train one with --encoder=vgg16)")
 GRAY_REFERENCE = "reference: the photo is gray; a reference must be in colour"
 
 
@@ -96,6 +94,10 @@ class Colorizer(tf.Module):
         self.matches = networks.encoder_features(generator, None) is not None
         self.takes_reference = tf.Variable(self.matches, trainable=False,
                                            name="takes_reference")
+        if not self.matches:
+            # Nothing to match with. tf.saved_model.save traces every tf.function of the
+            # module: without these a tiny export loads 837 MB, not 865-903 MB.
+            self.colorize_reference = self.serve_reference = self.match_reference = None
         # The old-photo restorer, when the rendering restores or upscales (baked in, as the
         # rest of the rendering): tracked like the generator's, so an export carries it.
         self.restorer, self.tile = None, tile
@@ -193,16 +195,13 @@ class Colorizer(tf.Module):
         return ab
 
     def _reference_maps(self, L_small, reference):
-        """L [B, s, s, 1] in [-1, 1] and reference photos [B, h, w, C] in [0, 1] (any size and
-        aspect) -> dense hints [B, s, s, 3]: each reference's ab warped to its target by
+        """L [B, s, s, 1] in [-1, 1] and reference photos [B or 1, h, w, C] in [0, 1] (any
+        size and aspect) -> dense hints [B, s, s, 3]: each reference's ab warped to its target by
         correspondence.match, and the gated confidence as the mask.
 
         The reference is resized to about the matched target's area, keeping its aspect
         (sides multiples of 16, so relu5_3's grid is whole), so objects appear at a like
         scale."""
-        if not self.matches:  # traced all the same when exported: fails only when run
-            with tf.control_dependencies([tf.debugging.Assert(False, [NO_ENCODER])]):
-                return tf.identity(hints.none(L_small))
         size = tf.shape(L_small)[1]
         # The match costs (cells)^2: at most MATCH_SIDE px (64^2 cells, a 67 MB matrix);
         # a larger render is matched at that side and its colours upsampled.
@@ -213,18 +212,18 @@ class Colorizer(tf.Module):
         scale = tf.cast(side, tf.float32) / tf.sqrt(hw[0] * hw[1])
         sides = tf.maximum(16, tf.cast(tf.round(hw * scale / 16), tf.int32) * 16)
         rgb = tf.clip_by_value(tf.image.resize(rgb, sides, antialias=True), 0.0, 1.0)
-        colourful = tf.debugging.assert_greater_equal(
-            tf.reduce_min(color.mean_chroma(color.rgb_to_lab(rgb))), correspondence.MIN_CHROMA,
-            message=GRAY_REFERENCE)
-        with tf.control_dependencies([colourful]):
-            L_ref, ab_ref = self.space.to_model(rgb)
+        # A gray reference has no colour to give: its mask is 0 (the automatic colour stays).
+        colourful = tf.cast(color.mean_chroma(color.rgb_to_lab(rgb)) >= correspondence.MIN_CHROMA,
+                            tf.float32)[:, None, None, None]
+        L_ref, ab_ref = self.space.to_model(rgb)
         target = correspondence.describe(networks.encoder_features(self.generator, L_match))
         source = correspondence.describe(networks.encoder_features(self.generator, L_ref))
         ab_grid = tf.image.resize(ab_ref, tf.shape(source)[1:3], method="area")
         warped, confidence = correspondence.match(target, source, ab_grid)
         grid = tf.stack([size, size])
         return tf.concat([tf.image.resize(warped, grid),
-                          correspondence.gate(tf.image.resize(confidence, grid))], -1)
+                          correspondence.gate(tf.image.resize(confidence, grid)) * colourful],
+                         -1)
 
     def _size(self, render_size):
         size = tf.where(render_size > 0, render_size, self.render_size)
@@ -273,19 +272,35 @@ class Colorizer(tf.Module):
                                   tf.TensorSpec([None], tf.float32),
                                   tf.TensorSpec([None, 3], tf.float32)])
     def colorize_reference(self, images, render_size, reference, x, y, rgb):
-        """images [B, H, W, C] and one colour reference photo per image [B, h, w, C] (any
-        size and aspect, one for the batch), both in [0, 1], and user hints as
-        colorize_points takes them (N = 0 for none; a hint model's) -> RGB [B, H, W, 3]: the
-        reference's colours where its content matches, the hints' where they are, the
-        automatic colour elsewhere. InvalidArgument for a gray reference."""
+        """images [B, H, W, C] and one colour reference photo per image [B, h, w, C], or
+        one for them all [1, h, w, C] (any size and aspect), both in [0, 1], and user hints as
+        colorize_points takes them (N = 0 for none; a hint model's; the same for every
+        image) -> RGB [B, H, W, 3]: the reference's colours where its content matches, the
+        hints' where they are, the automatic colour elsewhere. A gray reference (mean chroma
+        below correspondence.MIN_CHROMA once resized) gives nothing: its image keeps the
+        automatic colour (serve_reference refuses one; exemplar.check before a call)."""
         size = self._size(render_size)
         L_full, L_small = self._lightness(images, size)
         maps = self._reference_maps(L_small, reference)
         points = None
         if self.hints:  # a model without hint channels has no use for them
-            points = tf.cond(tf.size(x) > 0, lambda: self._point_maps(L_small, x, y, rgb),
+            batch = tf.shape(L_small)[0]
+            points = tf.cond(tf.size(x) > 0,
+                             lambda: tf.tile(self._point_maps(L_small, x, y, rgb),
+                                             [batch, 1, 1, 1]),
                              lambda: hints.none(L_small))
         return finish(L_full, self._chroma(L_small, size, points, maps), self.space)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                                  tf.TensorSpec([], tf.int32),
+                                  tf.TensorSpec([None, None, None, None], tf.float32)])
+    def match_reference(self, images, render_size, reference):
+        """How well each image's content matches its reference photo (as
+        colorize_reference takes them) -> [B] in [0, 1]: the mean of the gated confidence,
+        i.e. the share of the render the reference would colour (0 for a gray one). Picks
+        the reference a photo or a film's shot takes among several (opener.best_reference)."""
+        _, L_small = self._lightness(images, self._size(render_size))
+        return tf.reduce_mean(self._reference_maps(L_small, reference)[..., 2], axis=[1, 2])
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
                                                 name="images")])
@@ -358,7 +373,11 @@ class Colorizer(tf.Module):
         reference = decode.decode_image(reference_bytes[0], max_pixels=self.max_pixels)
         shape = tf.shape(image, out_type=tf.int64)
         none = tf.zeros([0], tf.float32)
-        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1])]):
+        # As exemplar.check measures it (the whole photo), so the two refuse the same ones.
+        colourful = tf.debugging.assert_greater_equal(
+            color.mean_chroma(color.rgb_to_lab(reference)), correspondence.MIN_CHROMA,
+            message=GRAY_REFERENCE)
+        with tf.control_dependencies([self._check_pixels(shape[0] * shape[1]), colourful]):
             out = self.colorize_reference(image[None], tf.constant(0, tf.int32), reference[None],
                                           none, none, tf.zeros([0, 3], tf.float32))[0]
         png = tf.io.encode_png(tf.image.convert_image_dtype(out, tf.uint8, saturate=True),

@@ -150,6 +150,24 @@ class LoadedModel:
             raise UserError(f"reference: the model {self.path} has no VGG16 encoder to match a "
                             "reference photo with (train one with --encoder=vgg16)")
 
+    def best_reference(self, image: np.ndarray, render_size: int,
+                       references: list[np.ndarray]) -> tuple[int, float]:
+        """One image [1, H, W, C] and colour references [h, w, 3] (any sizes) -> (the index
+        of the one whose content matches it best, its score: the share of the render it
+        would colour, in [0, 1]; nan where there was one reference to choose from)."""
+        self.check_reference()
+        if len(references) == 1:
+            return 0, float("nan")
+        match = getattr(self.module, "match_reference", None)
+        if match is None:  # an export from the first version with references
+            raise UserError(f"reference: the model {self.path} takes one reference photo; "
+                            "re-export it (export.py) to choose among several")
+        scores = [float(match(tf.constant(image, tf.float32), tf.constant(render_size, tf.int32),
+                              tf.constant(np.asarray(r, np.float32)[None]))[0])
+                  for r in references]
+        best = int(np.argmax(scores))
+        return best, scores[best]
+
     def with_reference(self, images: np.ndarray, render_size: int, reference: np.ndarray,
                        points: list | None = None) -> np.ndarray:
         """images [B, H, W, C] coloured from `reference` [h, w, 3] (or one per image,
@@ -161,7 +179,12 @@ class LoadedModel:
         self.check_size(images)
         reference = np.asarray(reference, np.float32)
         if reference.ndim == 3:
-            reference = np.repeat(reference[None], len(images), axis=0)
+            reference = reference[None]
+        if (len(reference) == 1 and len(images) > 1
+                and getattr(self.module, "match_reference", None) is None):
+            # The first exports with references take one per image; later ones match one
+            # reference's features (computed once) against every image of the batch.
+            reference = np.repeat(reference, len(images), axis=0)
         points = points or []
         x = np.array([p[0] for p in points], np.float32)
         y = np.array([p[1] for p in points], np.float32)

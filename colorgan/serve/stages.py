@@ -13,7 +13,7 @@ runner still overlaps decoding and encoding with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -43,12 +43,17 @@ class Stages:
 
 
 def of(model, render_size: int = 0, points: list | None = None,
-       reference: np.ndarray | None = None) -> Stages:
+       references: Sequence[np.ndarray] = ()) -> Stages:
     """The stages of `model` (opener.open_model's) rendering at `render_size` (0 = the
-    model's), with `points` (hints.read_points) as hints for every photo, and `reference`
-    (RGB [h, w, 3] in [0, 1]) as the colour reference photo of every photo."""
-    if reference is not None:
-        return Stages(whole=lambda x: model.with_reference(x, render_size, reference, points))
+    model's), with `points` (hints.read_points) as hints for every photo, and `references`
+    (RGB [h, w, 3] in [0, 1]) as colour reference photos: each photo takes the one its
+    content matches best (LoadedModel.best_reference)."""
+    if references:
+        def whole(x):
+            best, _ = model.best_reference(x, render_size, references)
+            return model.with_reference(x, render_size, references[best], points)
+
+        return Stages(whole=whole)
     if points:
         return Stages(whole=lambda x: model.with_points(x, render_size, points))
     whole = Stages(whole=lambda x: model(x, render_size))

@@ -66,6 +66,15 @@ def two_shots(size: tuple[int, int] = (96, 64), frames_per_shot: int = 12,
     return np.concatenate([pan, zoom]), frames_per_shot
 
 
+def stills(size: tuple[int, int] = (96, 64), photos: tuple[int, int] = (0, 3),
+           split: str = "val") -> list[np.ndarray]:
+    """A colour still of each of two_shots' photos, framed unlike any frame of the clip
+    (closer, higher, mirrored): uint8 [h, w, 3] each, the references a restorer might have
+    for a shot (colorize.py --reference) that are not frames of it."""
+    return [shot(sample_photo(i, split), size, 1, start=(0.45, 0.35, 1.25),
+                 end=(0.45, 0.35, 1.25))[0, :, ::-1] for i in photos]
+
+
 def write(path: str | os.PathLike, frames: np.ndarray, fps: int = 12, *, tone_hz: float = 440.0,
           codec: str = "libx264", audio_codec: str = "aac") -> None:
     """uint8 RGB [T, H, W, 3] -> a video file (the container from the suffix), with a mono

@@ -4,13 +4,21 @@ the temporal filter (temporal.py) frame by frame, in order.
 Every output frame keeps its input's full-resolution lightness (a restoring model's: its
 restored, maybe upscaled, lightness): the model's colour (ab) is what the filter steadies,
 and the frame is rebuilt from that L and that ab.
+
+With colour reference photos (a keyframe coloured by hand, a colour still of the scene),
+each shot takes the one that matches its first frame best, and every frame of the shot is
+coloured from it (graph.Colorizer.colorize_reference: where its content matches, the
+automatic colour elsewhere), then steadied by the same filter. At a scene cut the choice
+is made again and the filter carries nothing over.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -22,7 +30,7 @@ from colorgan.data.imagefiles import read_image, write_image
 from colorgan.errors import UserError
 from colorgan.progress import Progress
 from colorgan.video import container
-from colorgan.video.temporal import TemporalFilter
+from colorgan.video.temporal import Shots, TemporalFilter
 
 # Audio codecs an MP4 carries (FFmpeg's mp4 muxer, and players); any other audio stream
 # (Vorbis from a webm, PCM from an avi) is copied into Matroska instead.
@@ -35,6 +43,11 @@ _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"}
 @tf.function(jit_compile=True)
 def _split(frames: tf.Tensor, rgb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return color.lightness(frames)[..., 0], color.rgb_to_lab(rgb)[..., 1:]
+
+
+@tf.function(jit_compile=True)
+def _lightness(frames: tf.Tensor) -> tf.Tensor:
+    return color.lightness(frames)[..., 0]
 
 
 @tf.function(jit_compile=True)
@@ -55,21 +68,50 @@ def lab_join(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
 
 class FrameColorizer:
-    """Consecutive frames of one video in, colour frames out: float RGB [B, H, W, 3] in
-    [0, 1] -> the same. Keeps the temporal filter's state between calls."""
+    """Consecutive frames of one video in, colour frames out: float RGB [B, H, W, C] in
+    [0, 1] -> RGB [B, s H, s W, 3]. Keeps the temporal filter's state between calls.
+
+    `references`: colour photos RGB [h, w, 3] in [0, 1] (serve/exemplar.read_many), a
+    VGG16-encoder model's; each shot is coloured from the one that matches its first frame
+    best. `shots` records (first frame, reference index, score) per shot (score nan where
+    there was one reference to choose from)."""
 
     def __init__(self, model, render_size: int = 0,
-                 temporal: config.TemporalConfig = config.TemporalConfig()):
+                 temporal: config.TemporalConfig = config.TemporalConfig(),
+                 references: Sequence[np.ndarray] = ()):
         self.model, self.render_size, self.temporal = model, render_size, temporal
         self.filter = TemporalFilter(temporal)
+        self.references = list(references)
+        self._cuts = Shots(temporal)
+        self.shots: list[tuple[int, int, float]] = []
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        rgb = np.asarray(self.model(frames, self.render_size), np.float32)
+        rgb = np.asarray(self._predict(frames), np.float32)
         if self.temporal.temporal == "none":
             return rgb
         # A restoring model's lightness is its own (restored, maybe upscaled), not the input's.
         L, ab = lab_split(rgb if getattr(self.model, "restores", False) else frames, rgb)
         return lab_join(L, np.stack([self.filter(l, a) for l, a in zip(L, ab)]))
+
+    def _predict(self, frames: np.ndarray) -> np.ndarray:
+        if not self.references:
+            return self.model(frames, self.render_size)
+        # The input's lightness decides the cuts (a restoring model's filter sees its
+        # restored lightness: the two may disagree on a borderline cut).
+        taken = []
+        for i, L in enumerate(_lightness(tf.constant(frames, tf.float32)).numpy()):
+            if self._cuts(L):
+                best, score = self.model.best_reference(frames[i:i + 1], self.render_size,
+                                                        self.references)
+                self.shots.append((self._cuts.frames - 1, best, score))
+            taken.append(self.shots[-1][1])
+        parts, start = [], 0
+        for index, run in itertools.groupby(taken):  # one call per run of one reference
+            n = len(list(run))
+            parts.append(self.model.with_reference(frames[start:start + n], self.render_size,
+                                                   self.references[index]))
+            start += n
+        return np.concatenate(parts)
 
 
 def output_suffix(path: str | os.PathLike) -> str:
@@ -80,12 +122,14 @@ def output_suffix(path: str | os.PathLike) -> str:
 
 def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
                    temporal: config.TemporalConfig = config.TemporalConfig(),
-                   batch_size: int = 8, on_progress=None) -> int:
+                   batch_size: int = 8, on_progress=None,
+                   references: Sequence[np.ndarray] = ()) -> int:
     """Writes the colorized `src` to `dst` (video.transcode: H.264, timestamps and audio
     kept, atomic). Returns the number of frames; progress in frames/s with an ETA, and
-    on_progress(frames done, frames expected or 0) after each batch (the web app's bar)."""
+    on_progress(frames done, frames expected or 0) after each batch (the web app's bar).
+    `references` as FrameColorizer takes them."""
     info = container.probe(src)
-    colorize = FrameColorizer(model, render_size, temporal)
+    colorize = FrameColorizer(model, render_size, temporal, references)
     bar = Progress(info.expected_frames, label=f"{src.name} ", unit="frames")
 
     def fn(frames: np.ndarray) -> np.ndarray:
@@ -101,7 +145,16 @@ def colorize_video(model, src: Path, dst: Path, *, render_size: int = 0,
         bar.finish()
     if colorize.filter.cuts[1:]:
         logging.info("%s: new shots at frames %s", src, colorize.filter.cuts[1:])
+    _log_shots(src, colorize.shots)
     return n
+
+
+def _log_shots(src: Path, shots: list[tuple[int, int, float]]) -> None:
+    """Which reference each shot took, where there were several to choose from."""
+    for frame, index, score in shots:
+        if not np.isnan(score):
+            logging.info("%s: the shot from frame %d takes reference %d (matching %.0f %%)",
+                         src, frame, index + 1, 100 * score)
 
 
 def _advance(bar: Progress, name: str, done: int, on_progress) -> None:
@@ -127,7 +180,7 @@ def frame_files(folder: Path) -> list[Path]:
 
 def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_size: int = 0,
                     temporal: config.TemporalConfig = config.TemporalConfig(),
-                    batch_size: int = 8) -> int:
+                    batch_size: int = 8, references: Sequence[np.ndarray] = ()) -> int:
     """A folder of numbered frames -> folder `dst` of colour frames of the same names (as
     `fmt`), published whole (fileio.publishing): a failure leaves no folder behind. Frames
     must share one size (they are one video)."""
@@ -140,7 +193,7 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
         raise UserError(f"{src}: frames {', '.join(twice[:3])} exist in two formats")
     if dst.exists():
         raise UserError(f"{dst} exists")
-    colorize = FrameColorizer(model, render_size, temporal)
+    colorize = FrameColorizer(model, render_size, temporal, references)
     bar = Progress(len(files), label=f"{src.name}/ ", unit="frames")
     size = None  # the first frame's shape: every frame must have it
     try:
@@ -160,5 +213,6 @@ def colorize_frames(model, src: Path, dst: Path, *, fmt: str = "png", render_siz
                 bar.update(batch[-1].name, len(batch))
     finally:
         bar.finish()
+    _log_shots(src, colorize.shots)
     return len(files)
 

@@ -126,6 +126,31 @@ def histogram_change(a: np.ndarray, b: np.ndarray) -> float:
     return 0.5 * float(np.abs(a - b).sum())
 
 
+class Shots:
+    """Frames' lightness in order -> whether each starts a new shot: TemporalFilter's rule
+    (the histogram at the flow's working size moved by more than `scene_cut` from the
+    previous frame's; frame 0 starts one), for what must be decided before the model runs
+    (film.FrameColorizer's choice of reference photo). `starts` lists the shots' first
+    frames."""
+
+    def __init__(self, cfg: config.TemporalConfig):
+        self.scene_cut = cfg.scene_cut
+        self._flow = Flow(cfg.flow_side)
+        self._hist: np.ndarray | None = None
+        self.frames = 0
+        self.starts: list[int] = []
+
+    def __call__(self, L: np.ndarray) -> bool:
+        """L [H, W] in [0, 100] -> whether this frame starts a shot."""
+        hist = histogram(self._flow.small(np.asarray(L, np.float32)))
+        new = self._hist is None or histogram_change(self._hist, hist) > self.scene_cut
+        if new:
+            self.starts.append(self.frames)
+        self._hist = hist
+        self.frames += 1
+        return new
+
+
 class TemporalFilter:
     """Feed the frames of one video in order: ab = filter(L, ab_predicted).
 
