@@ -73,7 +73,7 @@ def main(argv):
         model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
                                   FLAGS.render_size)
         if keyframes:
-            opener.require_reference(model)
+            opener.require_reference(model, len(keyframes))
         result = video_protocol.evaluate_video(model, FLAGS.data, FLAGS.output_dir,
                                                render_size=FLAGS.render_size, temporal=temporal,
                                                batch_size=FLAGS.batch_size, limit=FLAGS.limit,

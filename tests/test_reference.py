@@ -131,6 +131,14 @@ def test_bad_references_are_one_line_each(tmp_path, tiny_cfg):
         plain.with_reference(np.zeros((1, 32, 32, 3), np.float32), 0,
                              np.ones((32, 32, 3), np.float32))
 
+    class FirstExport:  # an export from the first version with references: one at a time
+        takes_reference = tf.Variable(True)
+
+    two = [np.ones((32, 32, 3), np.float32)] * 2
+    with pytest.raises(UserError, match="re-export it"):  # before any input is read
+        files.colorize_files(opener.LoadedModel(FirstExport(), "old"), ["x.jpg"], None,
+                             references=two)
+
 
 def test_reference_pairs_are_seeded_views_beside_the_protocols_crops():
     """Crops equal eval_dataset's; views are 3/4 x 1 of the side, the same on every run,

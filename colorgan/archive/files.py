@@ -151,7 +151,7 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     if points:
         require_hints(model)
     if references:
-        require_reference(model)
+        require_reference(model, len(references))
     if fmt not in ("png", "jpg"):
         raise UserError(f"fmt={fmt!r}: choose png or jpg")
     if output_dir and fileio.is_remote(output_dir):  # pathlib would make gs://b/x "gs:/b/x"

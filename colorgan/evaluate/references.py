@@ -58,6 +58,8 @@ def pairs(source: sources.ImageSource, kind: str, *, size: int, batch_size: int,
     photos = source.ordered_images(size)
     if limit is not None:
         photos = photos.take(limit)
+    if kind == "other" and not known and sum(1 for _ in photos.take(2)) < 2:
+        raise UserError("reference=other needs at least two photos")  # else its own view
     views = photos.enumerate().map(
         lambda i, im: view(im, size, tf.stack([tf.constant(seed, tf.int64), i])),
         num_parallel_calls=tf.data.AUTOTUNE)

@@ -111,7 +111,8 @@ def evaluate_video(model, path: str, output_dir: fileio.PathLike, *, render_size
         "warping_error": {k: errors.get(k) for k in methods + ["truth", "input"]},
         "colour_psnr": ({m: _psnr(sq_err[m] / n) for m in methods + ["grayscale"]}
                         if colour else None),
-        # Per shot (Shots on the input's lightness: the cuts listed above), in order.
+        # Per shot, in order: Shots on the input's lightness at the flow's working size, the
+        # filter's rule (with --temporal=none, scene_cuts is WarpingError's full-size one).
         "shot_starts": shots.starts,
         "colour_psnr_by_shot": ({m: [_psnr(e / k) for e, k in zip(shot_err[m], shot_n)]
                                  for m in methods} if colour else None),

@@ -78,10 +78,11 @@ def require_hints(model) -> None:
                         "the shipped model")
 
 
-def require_reference(model) -> None:
-    """UserError (one line) unless `model` can take colour from a reference photo."""
+def require_reference(model, count: int = 1) -> None:
+    """UserError (one line) unless `model` can take colour from `count` reference photos
+    (several: it must choose among them)."""
     if isinstance(model, LoadedModel):
-        model.check_reference()
+        model.check_reference(count)
     else:
         raise UserError("reference: a .tflite model takes none; use a SavedModel, a workdir "
                         "or the shipped model")
@@ -145,26 +146,26 @@ class LoadedModel:
                                            x, y, rgb).numpy()
 
 
-    def check_reference(self) -> None:
+    def check_reference(self, count: int = 1) -> None:
         if not self.takes_reference:
             raise UserError(f"reference: the model {self.path} has no VGG16 encoder to match a "
                             "reference photo with (train one with --encoder=vgg16)")
+        if count > 1 and getattr(self.module, "match_reference", None) is None:
+            # An export from the first version with references.
+            raise UserError(f"reference: the model {self.path} takes one reference photo; "
+                            "re-export it (export.py) to choose among several")
 
     def best_reference(self, image: np.ndarray, render_size: int,
                        references: list[np.ndarray]) -> tuple[int, float]:
         """One image [1, H, W, C] and colour references [h, w, 3] (any sizes) -> (the index
         of the one whose content matches it best, its score: the share of the render it
         would colour, in [0, 1]; nan where there was one reference to choose from)."""
-        self.check_reference()
+        self.check_reference(len(references))
         if len(references) == 1:
             return 0, float("nan")
-        match = getattr(self.module, "match_reference", None)
-        if match is None:  # an export from the first version with references
-            raise UserError(f"reference: the model {self.path} takes one reference photo; "
-                            "re-export it (export.py) to choose among several")
-        scores = [float(match(tf.constant(image, tf.float32), tf.constant(render_size, tf.int32),
-                              tf.constant(np.asarray(r, np.float32)[None]))[0])
-                  for r in references]
+        image, size = tf.constant(image, tf.float32), tf.constant(render_size, tf.int32)
+        scores = [float(self.module.match_reference(
+            image, size, tf.constant(np.asarray(r, np.float32)[None]))[0]) for r in references]
         best = int(np.argmax(scores))
         return best, scores[best]
 
