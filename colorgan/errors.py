@@ -11,6 +11,7 @@ import re
 # TensorFlow's eager errors wrap the message: "{{function_node __wrapped__Op_device_...}}
 # Invalid JPEG data, size 300 [Op:ExtractJpegShape] name: ". Only the middle is for people.
 _TF_WRAPPING = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]( name:.*)?$")
+_TF_ASSERTION = re.compile(r"^assertion failed: \[(.*?)\](?: \[.*)?$")
 
 
 class UserError(Exception):
@@ -23,5 +24,12 @@ def first_line(e: BaseException, limit: int = 200) -> str:
     For one-line reports of foreign exceptions (TensorFlow's run to pages).
     """
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Graph execution error"):
+        # A failure inside a graph (a tf.function, tf.data) first lists where the failing
+        # op was defined: "Detected at node ... defined at ...", then "File ..." lines.
+        lines = [line for line in lines[1:]
+                 if not line.startswith(("Detected at node", "File "))] or lines
     line = _TF_WRAPPING.sub("", lines[0]).strip() if lines else ""
+    # A graph assertion: "assertion failed: [its message] [Condition x <= y ...] ...".
+    line = _TF_ASSERTION.sub(r"\1", line).strip()
     return line[:limit] if line else type(e).__name__

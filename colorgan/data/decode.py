@@ -31,8 +31,7 @@ def decode_image(data: tf.Tensor, min_side: int = 0,
     Raises InvalidArgumentError for bytes that are no image, or too large a one.
     """
     dct = "INTEGER_ACCURATE" if accurate_jpeg else ""
-    with tf.control_dependencies(imageheader.check(data, max_pixels)):
-        data = tf.identity(data)
+    data = imageheader.checked(data, tf.cast(max_pixels, tf.int64))
     is_webp, is_jpeg, is_png = (imageheader.is_webp(data), imageheader.is_jpeg(data),
                                 imageheader.is_png(data))
 

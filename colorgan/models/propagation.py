@@ -24,6 +24,7 @@ SavedModel and converts to LiteRT.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import tensorflow as tf
 
@@ -60,19 +61,37 @@ def propagate(L: tf.Tensor, hint_maps: tf.Tensor, ab: tf.Tensor,
     it spread edge-aware (float32), as SPREADS[spread] says.
 
     An image without hints gets `ab` back bit for bit (its x stays 0)."""
-    L, hint_maps, ab = (tf.cast(t, tf.float32) for t in (L, hint_maps, ab))
-    mask = hint_maps[..., 2:]
-    size = tf.shape(ab)[1:3]
-    side = tf.sqrt(tf.cast(size[0] * size[1], tf.float32))
-    how = SPREADS[spread]
-    guides = [(L[..., :1] / how.tau, how.span)]
+    args = [tf.cast(t, tf.float32) for t in (L, hint_maps, ab)]
     if features is not None:
-        f = tf.cast(features, tf.float32)
-        f = f / (tf.norm(f, axis=-1, keepdims=True) + 1e-6)
-        guides.append((tf.image.resize(f, size) / how.tau_features, 1))
-    x = solve(guides, mask, (hint_maps[..., :2] - ab) * mask, how.decay * side, MU,
-              ITERATIONS, LEVELS)
-    return ab + x
+        args.append(tf.cast(features, tf.float32))
+    return _traced(spread, features is not None)(*args)
+
+
+@functools.lru_cache(maxsize=None)
+def _traced(spread: str, with_features: bool):
+    """propagate's graph as one tf.function per (spread, features or not), traced once per
+    process: the solve's graph takes ~2 s to build, and an export would otherwise build it
+    once for each signature that takes hints or a reference, twice over (its save traces
+    every function again)."""
+    how = SPREADS[spread]
+
+    def run(L, hint_maps, ab, features=None):
+        mask = hint_maps[..., 2:]
+        size = tf.shape(ab)[1:3]
+        side = tf.sqrt(tf.cast(size[0] * size[1], tf.float32))
+        guides = [(L[..., :1] / how.tau, how.span)]
+        if features is not None:
+            f = features / (tf.norm(features, axis=-1, keepdims=True) + 1e-6)
+            guides.append((tf.image.resize(f, size) / how.tau_features, 1))
+        x = solve(guides, mask, (hint_maps[..., :2] - ab) * mask, how.decay * side, MU,
+                  ITERATIONS, LEVELS)
+        return ab + x
+
+    specs = [tf.TensorSpec([None, None, None, c], tf.float32) for c in (None, 3, 2)]
+    if with_features:
+        specs.append(tf.TensorSpec([None, None, None, None], tf.float32))
+    return tf.function(run, input_signature=specs, autograph=False)
+
 
 def _link_distance(guide: tf.Tensor, axis: int, span: int) -> tf.Tensor:
     """Squared guide difference across each link along `axis` (1: vertical, 2: horizontal):

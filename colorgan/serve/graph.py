@@ -98,6 +98,9 @@ class Colorizer(tf.Module):
             # Nothing to match with. tf.saved_model.save traces every tf.function of the
             # module: without these a tiny export loads 837 MB, not 865-903 MB.
             self.colorize_reference = self.serve_reference = self.match_reference = None
+            self._encoder = self._regions = None
+        if not self.hints:
+            self._generate_hinted = None
         # The old-photo restorer, when the rendering restores or upscales (baked in, as the
         # rest of the rendering): tracked like the generator's, so an export carries it.
         self.restorer, self.tile = None, tile
@@ -168,12 +171,11 @@ class Colorizer(tf.Module):
         if self.render.flip:  # one generator call on twice the batch
             both_h = None if hint_maps is None else tf.concat(
                 [hint_maps, hint_maps[:, :, ::-1]], 0)
-            both = networks.colorize(self.generator, tf.concat([L_small, L_small[:, :, ::-1]], 0),
-                                     both_h)
+            both = self._generate(tf.concat([L_small, L_small[:, :, ::-1]], 0), both_h)
             n = tf.shape(L_small)[0]
             ab = (tf.cast(both[:n], tf.float32) + tf.cast(both[n:, :, ::-1], tf.float32)) / 2
         else:
-            ab = tf.cast(networks.colorize(self.generator, L_small, hint_maps), tf.float32)
+            ab = tf.cast(self._generate(L_small, hint_maps), tf.float32)
         if self.render.chroma_smooth > 0:
             radius = tf.cast(tf.round(tf.cast(size, tf.float32) * self.render.chroma_smooth),
                              tf.int32)
@@ -190,7 +192,7 @@ class Colorizer(tf.Module):
             # After the mirror, smoothing and gain, so a hinted pixel ends at its hint
             # (propagated inside G, a hint came out x1.11: 50 hints 28.44 dB, here 28.92).
             ab = propagation.propagate(L_small, hint_maps, ab,
-                                       networks.region_features(self.generator, L_small),
+                                       self._region_features(L_small),
                                        self.render.hint_spread)
         return ab
 
@@ -216,14 +218,48 @@ class Colorizer(tf.Module):
         colourful = tf.cast(color.mean_chroma(color.rgb_to_lab(rgb)) >= correspondence.MIN_CHROMA,
                             tf.float32)[:, None, None, None]
         L_ref, ab_ref = self.space.to_model(rgb)
-        target = correspondence.describe(networks.encoder_features(self.generator, L_match))
-        source = correspondence.describe(networks.encoder_features(self.generator, L_ref))
+        target = correspondence.describe(self._encoder(L_match))
+        source = correspondence.describe(self._encoder(L_ref))
         ab_grid = tf.image.resize(ab_ref, tf.shape(source)[1:3], method="area")
         warped, confidence = correspondence.match(target, source, ab_grid)
         grid = tf.stack([size, size])
         return tf.concat([tf.image.resize(warped, grid),
                           correspondence.gate(tf.image.resize(confidence, grid)) * colourful],
                          -1)
+
+    # G and its encoder as functions, each traced once and called by every signature: a
+    # Keras call builds ~0.4 s of graph, G is called by six signatures, and an export
+    # traces each twice (its save traces them again). Measured: docs/notes/tests.md.
+    def _generate(self, L, hint_maps=None):
+        """G's ab for L [B, H, W, 1] (and a hint model's hint maps): networks.colorize."""
+        if hint_maps is None or not self.hints:  # a model without hints ignores them
+            return self._generate_plain(L)
+        return self._generate_hinted(L, hint_maps)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+                 autograph=False)
+    def _generate_plain(self, L):
+        return networks.colorize(self.generator, L)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32),
+                                  tf.TensorSpec([None, None, None, 3], tf.float32)],
+                 autograph=False)
+    def _generate_hinted(self, L, hint_maps):
+        return networks.colorize(self.generator, L, hint_maps)
+
+    def _region_features(self, L):
+        """networks.region_features (None without the VGG16 encoder)."""
+        return self._regions(L) if self.matches else None
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+                 autograph=False)
+    def _regions(self, L):
+        return networks.region_features(self.generator, L)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+                 autograph=False)
+    def _encoder(self, L):
+        return networks.encoder_features(self.generator, L)
 
     def _size(self, render_size):
         size = tf.where(render_size > 0, render_size, self.render_size)
