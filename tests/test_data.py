@@ -14,6 +14,20 @@ def test_folder_scan_skips_and_counts_bad_and_grayscale_files(photo_folder):
                             "p.png", "w.webp", "b.bmp", "g.gif"])
     assert src.skipped_unreadable == 3  # empty.jpg, text.png, truncated.jpg
     assert src.skipped_grayscale == 1
+    # Opened again, known files are not decoded again; a changed one is.
+    from colorgan.data import folders
+    from conftest import write_image
+    write_image(photo_folder / "c0.jpg", np.full((40, 40, 3), 128))  # now gray
+    (photo_folder / "text.png").write_bytes((photo_folder / "b.bmp").read_bytes())  # now an image
+    known = dict(folders._SCANNED)
+    again = input_pipeline.open_source(str(photo_folder))
+    assert sorted(set(folders._SCANNED) - set(known)) == [str(photo_folder / "text.png")]
+    assert folders._SCANNED[str(photo_folder / "c0.jpg")] != known[str(photo_folder / "c0.jpg")]
+    assert folders._SCANNED[str(photo_folder / "c1.jpg")] is known[str(photo_folder / "c1.jpg")]
+    assert str(photo_folder / "c0.jpg") not in again.paths
+    assert (again.skipped_unreadable, again.skipped_grayscale) == (2, 2)
+    assert set(again.paths) == (set(src.paths) - {str(photo_folder / "c0.jpg")}) | {
+        str(photo_folder / "text.png")}
 
 
 def test_missing_path_and_empty_folder_are_user_errors(tmp_path):

@@ -85,6 +85,20 @@ def _samples_folder(split: str) -> Path:
     return SAMPLES_DIR / split
 
 
+# Mean chroma per file this process has scanned, keyed by path and (size, mtime): opening
+# the same folder again (a resumed fit, the val split at each validation, a notebook's
+# second run) decodes only new or changed files. ~1.4 s per opening of the samples.
+_SCANNED: dict[str, tuple[tuple[int, int], float]] = {}
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # a dangling link: decoded (and failed) every time
+    return st.st_size, st.st_mtime_ns
+
+
 def scan_files(paths: list[str], min_chroma: float) -> tuple[list[str], int, int]:
     """Decodes every file once (in parallel) and sorts it out.
 
@@ -98,20 +112,26 @@ def scan_files(paths: list[str], min_chroma: float) -> tuple[list[str], int, int
         image = tf.image.resize(decode.load_file(path, _SCAN_SIDE), [_SCAN_SIDE, _SCAN_SIDE])
         return index, color.mean_chroma(color.rgb_to_lab(image))
 
-    ds = tf.data.Dataset.from_tensor_slices((tf.range(len(paths)), tf.constant(paths)))
-    ds = ds.map(probe, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(256)
-    ok, gray = [], 0
     start = time.time()
-    for indices, chroma in ds.as_numpy_iterator():
-        for i, c in zip(indices, chroma):
-            if c >= min_chroma:
-                ok.append(int(i))
-            else:
-                gray += 1
-    ok.sort()
-    unreadable = len(paths) - len(ok) - gray
-    logging.info("scanned %d files in %.1fs: %d usable, %d unreadable, %d grayscale",
-                 len(paths), time.time() - start, len(ok), unreadable, gray)
+    stamps = [_stamp(p) for p in paths]
+    chroma = {i: _SCANNED[p][1] for i, (p, st) in enumerate(zip(paths, stamps))
+              if st is not None and _SCANNED.get(p, (None,))[0] == st}
+    todo = [i for i in range(len(paths)) if i not in chroma]
+    if todo:
+        ds = tf.data.Dataset.from_tensor_slices((tf.constant(todo, tf.int32),
+                                                 tf.constant([paths[i] for i in todo])))
+        ds = ds.map(probe, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(256)
+        for indices, values in ds.as_numpy_iterator():
+            for i, c in zip(indices, values):
+                chroma[int(i)] = float(c)
+                if stamps[i] is not None:
+                    _SCANNED[paths[i]] = (stamps[i], float(c))
+    ok = sorted(i for i, c in chroma.items() if c >= min_chroma)
+    gray = len(chroma) - len(ok)
+    unreadable = len(paths) - len(chroma)
+    logging.info("scanned %d files in %.1fs (%d known): %d usable, %d unreadable, %d grayscale",
+                 len(paths), time.time() - start, len(paths) - len(todo), len(ok), unreadable,
+                 gray)
     return [paths[i] for i in ok], unreadable, gray
 
 
