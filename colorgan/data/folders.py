@@ -100,7 +100,8 @@ def _stamp(path: str) -> tuple[int, int] | None:
 
 
 def scan_files(paths: list[str], min_chroma: float) -> tuple[list[str], int, int]:
-    """Decodes every file once (in parallel) and sorts it out.
+    """Decodes each file this process has not scanned as it is now (in parallel) and sorts
+    them all out.
 
     Returns (usable paths in input order, number unreadable, number grayscale).
     Grayscale means mean Lab chroma < min_chroma; min_chroma <= 0 keeps them all.

@@ -192,7 +192,7 @@ class Colorizer(tf.Module):
             # After the mirror, smoothing and gain, so a hinted pixel ends at its hint
             # (propagated inside G, a hint came out x1.11: 50 hints 28.44 dB, here 28.92).
             ab = propagation.propagate(L_small, hint_maps, ab,
-                                       self._region_features(L_small),
+                                       self._regions(L_small) if self.matches else None,
                                        self.render.hint_spread)
         return ab
 
@@ -229,7 +229,7 @@ class Colorizer(tf.Module):
 
     # G and its encoder as functions, each traced once and called by every signature: a
     # Keras call builds ~0.4 s of graph, G is called by six signatures, and an export
-    # traces each twice (its save traces them again). Measured: docs/notes/tests.md.
+    # traces each twice (its save traces them again). Measured: docs/notes/speed.md.
     def _generate(self, L, hint_maps=None):
         """G's ab for L [B, H, W, 1] (and a hint model's hint maps): networks.colorize."""
         if hint_maps is None or not self.hints:  # a model without hints ignores them
@@ -246,10 +246,6 @@ class Colorizer(tf.Module):
                  autograph=False)
     def _generate_hinted(self, L, hint_maps):
         return networks.colorize(self.generator, L, hint_maps)
-
-    def _region_features(self, L):
-        """networks.region_features (None without the VGG16 encoder)."""
-        return self._regions(L) if self.matches else None
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
                  autograph=False)
