@@ -190,8 +190,9 @@ def _mean_a(png, box):
 def test_the_shipped_model_makes_a_red_hint_red_on_the_seat_only(tmp_path):
     """Issue 32's chair test through colorize.py's path: one red hint on the white seat
     makes the seat red and leaves the wall behind the chair (as light as the seat's back
-    edge) nearly as it was. Measured: seat +37 a*, wall +9 (the bilateral grid before:
-    +49 and +39). Without hints the shipped model is unchanged."""
+    edge) nearly as it was: the issue's targets, seat >= +40 a* and wall < 5. Measured:
+    seat +46.8, wall +0.4 (the bilateral grid before: +49 and +39; `region` without its
+    fill band +37 and +9)."""
     model = opener.open_model("pretrained")
     assert model.takes_hints
     photo = str(VAL / "gcompris_categorization_chair.jpg")
@@ -203,8 +204,8 @@ def test_the_shipped_model_makes_a_red_hint_red_on_the_seat_only(tmp_path):
     seat, wall = (0.45, 0.75, 0.41, 0.445), (0.5, 0.75, 0.1, 0.37)
     r, g, b = _spot(hinted_png, 0.55, 0.43)
     assert r - max(g, b) > 60, (r, g, b)
-    assert _mean_a(hinted_png, seat) - _mean_a(auto_png, seat) > 30
-    assert abs(_mean_a(hinted_png, wall) - _mean_a(auto_png, wall)) < 15
+    assert _mean_a(hinted_png, seat) - _mean_a(auto_png, seat) >= 40
+    assert abs(_mean_a(hinted_png, wall) - _mean_a(auto_png, wall)) < 5
 
 
 def test_ten_revealed_hints_raise_psnr(tmp_path):

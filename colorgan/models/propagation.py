@@ -12,6 +12,15 @@ whose affinity on lightness this is), and in a flat region it fades over ~`decay
 so regions far from every hint keep the automatic colour. No hints: the right-hand side is
 zero, so x = 0 exactly.
 
+With a `fill` band (user hints on the `region` spread) the same system also spreads the mask
+itself: phi = the solution for d = 1, each pixel's share of hint influence in [0, 1]. The
+correction becomes (x / phi) * smoothstep(phi over the band): x / phi is the hints' weighted
+mean (a single hint's own colour, not a faded one), and the band turns the influence into a
+near-binary region: full strength where phi is above the band, none below it. In 2-D a
+point's influence falls off like log(1/r) even inside a flat region, so the plain solve leaves
+a seat half-coloured and a wall faintly tinted; the band fills the one and clears the other
+(the chair test, docs/notes/hints.md).
+
 The solve is cascadic: the system is rediscretised on a pyramid (the guide, mask and
 corrections average-pooled 2 x 2 per level, lambda and mu scaled by the cell's area),
 solved on the coarsest level and each solution upsampled as the next level's start, with
@@ -35,18 +44,21 @@ class Spread:
     each side of a link (_link_distance: a soft edge counts in full); tau_features: the same
     for unit-length VGG16 relu4_3 features (a chord: 0.3 ~ 17 degrees), which tell a white
     seat from a wall of its lightness (L 66 against 65 in the chair photo's 128 px render);
-    decay: how far a correction reaches in a flat region, as a share of the side."""
+    decay: how far a correction reaches in a flat region, as a share of the side; fill: the
+    band of hint influence phi (low, high) over which a sparse hint's correction goes from
+    none to full (None: the plain solve, the correction fading with phi)."""
 
     tau: float
     span: int
     tau_features: float
     decay: float = 1.0
+    fill: tuple[float, float] | None = None
 
 
 # Chosen with scripts/hint_propagation_trial.py (docs/notes/hints.md). "region" keeps a hint
 # inside what it lands on (the chair test); "wide" lets it reach further through soft edges,
 # which scores higher on randomly revealed true colours but tints a wall from a seat.
-SPREADS = {"region": Spread(tau=0.07, span=3, tau_features=0.3),
+SPREADS = {"region": Spread(tau=0.07, span=3, tau_features=0.3, fill=(0.2, 0.5)),
            "wide": Spread(tau=0.07, span=1, tau_features=0.2)}
 MU = 10.0  # how firmly a hinted pixel holds its hint
 ITERATIONS = (30, 60)  # CG iterations on the finest level, on each coarser one
@@ -54,26 +66,31 @@ LEVELS = 4  # coarser levels: 128 px -> 8 px
 
 
 def propagate(L: tf.Tensor, hint_maps: tf.Tensor, ab: tf.Tensor,
-              features: tf.Tensor | None = None, spread: str = "region") -> tf.Tensor:
+              features: tf.Tensor | None = None, spread: str = "region",
+              dense: bool = False) -> tf.Tensor:
     """L [B, H, W, 1] in [-1, 1], hint maps [B, H, W, 3] (ab, mask), the automatic ab
     [B, H, W, 2], and optionally image features [B, h, w, C] (any side: resized to H x W;
     VGG16 relu4_3 where the model has that encoder) -> ab with each hint's difference from
-    it spread edge-aware (float32), as SPREADS[spread] says.
+    it spread edge-aware (float32), as SPREADS[spread] says. dense: the mask is a reference
+    match's confidence over the whole image, not a user's few clicks, so the spread's fill
+    band is not applied (the colour stays blended by confidence, as measured in
+    docs/notes/reference.md).
 
     An image without hints gets `ab` back bit for bit (its x stays 0)."""
     args = [tf.cast(t, tf.float32) for t in (L, hint_maps, ab)]
     if features is not None:
         args.append(tf.cast(features, tf.float32))
-    return _traced(spread, features is not None)(*args)
+    return _traced(spread, features is not None, dense)(*args)
 
 
 @functools.lru_cache(maxsize=None)
-def _traced(spread: str, with_features: bool):
-    """propagate's graph as one tf.function per (spread, features or not), traced once per
-    process: the solve's graph takes ~2 s to build, and an export would otherwise build it
-    once for each signature that takes hints or a reference, twice over (its save traces
-    every function again)."""
+def _traced(spread: str, with_features: bool, dense: bool = False):
+    """propagate's graph as one tf.function per (spread, features or not, dense or not),
+    traced once per process: the solve's graph takes ~2 s to build, and an export would
+    otherwise build it once for each signature that takes hints or a reference, twice over
+    (its save traces every function again)."""
     how = SPREADS[spread]
+    fill = None if dense else how.fill
 
     def run(L, hint_maps, ab, features=None):
         mask = hint_maps[..., 2:]
@@ -83,9 +100,18 @@ def _traced(spread: str, with_features: bool):
         if features is not None:
             f = features / (tf.norm(features, axis=-1, keepdims=True) + 1e-6)
             guides.append((tf.image.resize(f, size) / how.tau_features, 1))
-        x = solve(guides, mask, (hint_maps[..., :2] - ab) * mask, how.decay * side, MU,
+        d = hint_maps[..., :2] - ab  # solve() weighs it by the mask
+        if fill is None:
+            return ab + solve(guides, mask, d * mask, how.decay * side, MU, ITERATIONS, LEVELS)
+        # phi (d = 1) rides along as a third channel: the same system, so it costs one
+        # channel of the CG's elementwise work, not a second solve.
+        x = solve(guides, mask, tf.concat([d, tf.ones_like(mask)], -1), how.decay * side, MU,
                   ITERATIONS, LEVELS)
-        return ab + x
+        phi = x[..., 2:]
+        low, high = fill
+        t = tf.clip_by_value((phi - low) / (high - low), 0.0, 1.0)
+        # Where t > 0, phi > low, so the division is safe; no hints: x = 0, t = 0, ab back.
+        return ab + x[..., :2] / tf.maximum(phi, low) * (t * t * (3 - 2 * t))
 
     specs = [tf.TensorSpec([None, None, None, c], tf.float32) for c in (None, 3, 2)]
     if with_features:
