@@ -26,7 +26,8 @@ def pytest_configure(config):
 # they start first, so the last minutes are short tests on both workers instead of one
 # worker finishing a 2-minute test alone. Whole modules move, so module fixtures stay shared.
 LONGEST_FIRST = ("test_notebook.py", "test_app_server.py", "test_archive.py", "test_training.py", "test_model_options.py",
-                 "test_pretrained.py", "test_scripts.py", "test_recipes.py", "test_bench.py",
+                 "test_pretrained.py", "test_reference.py", "test_scripts.py", "test_recipes.py",
+                 "test_bench.py",
                  "test_vgg_unet.py", "test_litert.py", "test_distribute.py", "test_serving.py",
                  "test_restorer.py", "test_fileio.py")
 
