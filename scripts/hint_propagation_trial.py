@@ -12,7 +12,9 @@ solved by conjugate gradients (a fixed number of iterations, in the graph): a co
 stops where lightness changes (Levin et al. 2004's affinity) and fades over `decay` pixels
 in flat regions, so far-off regions keep the automatic colour. No hints: b = 0, so d = 0
 exactly and the output is the model's own. A trial, not the shipped path; its figures are in
-docs/notes/hints.md.
+docs/notes/hints.md. The shipped `region` spread is
+    --tau=0.07 --span=3 --decay=128 --feature=relu4_3 --tau_f=0.3 --fill=0.2,0.5
+(--feature_span and --fill: the fill band's trials, 2026-12-05).
 """
 
 import argparse
@@ -41,6 +43,9 @@ def main():
     parser.add_argument("--tau_f", type=float, default=0.3)
     parser.add_argument("--span", type=int, default=1, help="lightness edges over this many "
                         "pixels each side of a link")
+    parser.add_argument("--feature_span", type=int, default=1, help="the same for the features")
+    parser.add_argument("--fill", default="", help="low,high: the fill band on the hint "
+                        "influence phi (models/propagation.py); empty: the plain solve")
     args = parser.parse_args(argv[:cut])
 
     from colorgan import color
@@ -48,7 +53,9 @@ def main():
     if args.feature:
         trunk = vgg.build_trunk(vgg.load_weights(), (args.feature,))
 
-    def propagate(L, hint_maps, ab, features=None):
+    fill = tuple(float(v) for v in args.fill.split(",")) if args.fill else None
+
+    def propagate(L, hint_maps, ab, features=None, spread="region", dense=False):
         L, hint_maps, ab = (tf.cast(t, tf.float32) for t in (L, hint_maps, ab))
         mask = hint_maps[..., 2:]
         d_hint = (hint_maps[..., :2] - ab) * mask
@@ -61,9 +68,17 @@ def main():
         if args.feature:
             f = trunk(color.get_space("lab").gray_rgb(L[..., :1]))
             f = f / (tf.norm(f, axis=-1, keepdims=True) + 1e-6)
-            guides.append((tf.image.resize(f, tf.shape(L)[1:3]) / args.tau_f, 1))
-        return ab + propagation.solve(guides, mask, d_hint, args.decay, args.mu,
-                                      (args.fine, args.coarse), args.levels)
+            guides.append((tf.image.resize(f, tf.shape(L)[1:3]) / args.tau_f,
+                           args.feature_span))
+        iterations = (args.fine, args.coarse)
+        if fill is None or dense:
+            return ab + propagation.solve(guides, mask, d_hint, args.decay, args.mu,
+                                          iterations, args.levels)
+        x = propagation.solve(guides, mask, tf.concat([d_hint, mask], -1), args.decay,
+                              args.mu, iterations, args.levels)
+        phi = x[..., 2:]
+        t = tf.clip_by_value((phi - fill[0]) / (fill[1] - fill[0]), 0.0, 1.0)
+        return ab + x[..., :2] / tf.maximum(phi, fill[0]) * (t * t * (3 - 2 * t))
 
     propagation.propagate = propagate
     sys.argv = ["evaluate.py", *argv[cut + 1:]]

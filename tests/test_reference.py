@@ -99,6 +99,11 @@ def test_hints_win_over_the_reference_where_they_are(shipped, tmp_path):
                                      for r in (report, plain, auto))
     spot, white = hinted[138, 132], referenced[138, 132]  # (0.43, 0.55) of 320 x 240
     assert spot[0] - max(spot[1:]) > 60 and white[0] - max(white[1:]) < 30, (spot, white)
+    # The hint fills the seat as without a reference (its own pass, with region's fill
+    # band): the chair test's seat box, (0.45-0.75, 0.41-0.445), at least +40 a*.
+    a = [color.rgb_to_lab(tf.constant(im[None] / 255, tf.float32)).numpy()[0, 131:142, 108:180, 1]
+         for im in (hinted, referenced)]
+    assert a[0].mean() - a[1].mean() >= 40, a[0].mean() - a[1].mean()
     wall = (slice(50, 90), slice(10, 50))  # top left, inside the reference's crop
     assert np.abs(hinted[wall] - referenced[wall]).mean() < 2, "the hint reached the wall"
     assert np.abs(referenced[wall] - automatic[wall]).mean() > 4, "the reference did not count"

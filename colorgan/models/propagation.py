@@ -54,6 +54,11 @@ class Spread:
     decay: float = 1.0
     fill: tuple[float, float] | None = None
 
+    def __post_init__(self):
+        # low > 0 keeps the division x / max(phi, low) finite and a hint-free image exact.
+        if self.fill is not None and not 0 < self.fill[0] < self.fill[1] <= 1:
+            raise ValueError(f"fill band {self.fill}: need 0 < low < high <= 1")
+
 
 # Chosen with scripts/hint_propagation_trial.py (docs/notes/hints.md). "region" keeps a hint
 # inside what it lands on (the chair test); "wide" lets it reach further through soft edges,
@@ -74,12 +79,14 @@ def propagate(L: tf.Tensor, hint_maps: tf.Tensor, ab: tf.Tensor,
     it spread edge-aware (float32), as SPREADS[spread] says. dense: the mask is a reference
     match's confidence over the whole image, not a user's few clicks, so the spread's fill
     band is not applied (the colour stays blended by confidence, as measured in
-    docs/notes/reference.md).
+    docs/notes/reference.md). The band expects binary masks (a user's painted patches): a
+    lone pixel of mask ~0.1 would not reach the band and be dropped.
 
     An image without hints gets `ab` back bit for bit (its x stays 0)."""
     args = [tf.cast(t, tf.float32) for t in (L, hint_maps, ab)]
     if features is not None:
         args.append(tf.cast(features, tf.float32))
+    dense = dense or SPREADS[spread].fill is None  # one graph where the two are the same
     return _traced(spread, features is not None, dense)(*args)
 
 
@@ -100,8 +107,10 @@ def _traced(spread: str, with_features: bool, dense: bool = False):
         if features is not None:
             f = features / (tf.norm(features, axis=-1, keepdims=True) + 1e-6)
             guides.append((tf.image.resize(f, size) / how.tau_features, 1))
-        d = hint_maps[..., :2] - ab  # solve() weighs it by the mask
+        d = hint_maps[..., :2] - ab
         if fill is None:
+            # solve() weighs d by the mask again: a fractional (reference) mask enters as
+            # M^2, as the reference figures were measured (binary masks: the same).
             return ab + solve(guides, mask, d * mask, how.decay * side, MU, ITERATIONS, LEVELS)
         # phi (d = 1) rides along as a third channel: the same system, so it costs one
         # channel of the CG's elementwise work, not a second solve.
