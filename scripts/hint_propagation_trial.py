@@ -76,9 +76,7 @@ def main():
                                           iterations, args.levels)
         x = propagation.solve(guides, mask, tf.concat([d_hint, mask], -1), args.decay,
                               args.mu, iterations, args.levels)
-        phi = x[..., 2:]
-        t = tf.clip_by_value((phi - fill[0]) / (fill[1] - fill[0]), 0.0, 1.0)
-        return ab + x[..., :2] / tf.maximum(phi, fill[0]) * (t * t * (3 - 2 * t))
+        return ab + propagation.banded(x, fill)
 
     propagation.propagate = propagate
     sys.argv = ["evaluate.py", *argv[cut + 1:]]

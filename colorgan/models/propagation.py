@@ -116,16 +116,23 @@ def _traced(spread: str, with_features: bool, dense: bool = False):
         # channel of the CG's elementwise work, not a second solve.
         x = solve(guides, mask, tf.concat([d, tf.ones_like(mask)], -1), how.decay * side, MU,
                   ITERATIONS, LEVELS)
-        phi = x[..., 2:]
-        low, high = fill
-        t = tf.clip_by_value((phi - low) / (high - low), 0.0, 1.0)
-        # Where t > 0, phi > low, so the division is safe; no hints: x = 0, t = 0, ab back.
-        return ab + x[..., :2] / tf.maximum(phi, low) * (t * t * (3 - 2 * t))
+        return ab + banded(x, fill)
 
     specs = [tf.TensorSpec([None, None, None, c], tf.float32) for c in (None, 3, 2)]
     if with_features:
         specs.append(tf.TensorSpec([None, None, None, None], tf.float32))
     return tf.function(run, input_signature=specs, autograph=False)
+
+
+def banded(x: tf.Tensor, fill: tuple[float, float]) -> tf.Tensor:
+    """The fill band: solve()'s output for [corrections, 1] [B, H, W, C + 1] (the last
+    channel phi, the hint influence) -> the corrections [B, H, W, C] as each pixel's weighted
+    mean of the hints times smoothstep(phi over fill = (low, high))."""
+    phi = x[..., -1:]
+    low, high = fill
+    t = tf.clip_by_value((phi - low) / (high - low), 0.0, 1.0)
+    # Where t > 0, phi > low, so the division is safe; no hints: x = 0, t = 0, nothing added.
+    return x[..., :-1] / tf.maximum(phi, low) * (t * t * (3 - 2 * t))
 
 
 def _link_distance(guide: tf.Tensor, axis: int, span: int) -> tf.Tensor:
