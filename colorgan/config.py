@@ -202,8 +202,9 @@ class RenderConfig:
     restore: bool = _field(False, "Restore the photo's lightness first (old photos: grain, "
                            "blur, fade, JPEG) with the old-photo restorer, then colour it.")
     hint_spread: str = _field("region", "How far a colour hint spreads: region (stops at "
-                              "edges of lightness and of what VGG16 sees) or wide (reaches "
-                              "further through soft edges).")
+                              "edges of lightness and of what VGG16 sees) or wide (as region, "
+                              "and a hint near the automatic colour, a tint, also reaches "
+                              "through soft edges).")
     upscale: int = _field(1, "Write the photo at this many times its size (1, 2 or 4): the "
                           "restorer super-resolves the lightness, the colour follows.")
 

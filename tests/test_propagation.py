@@ -101,7 +101,29 @@ def test_the_fill_band_gives_a_region_its_hints_colour_not_a_faded_one(step_imag
     assert out[:, :16].max() > 0.45 and out[:, :16].min() < -0.45  # each hint holds its own
 
 
-def test_no_hints_give_the_colour_back_bit_for_bit(step_image):
+def test_wide_spreads_a_tint_through_a_soft_edge_and_keeps_a_new_colour_in_its_region():
+    """A soft edge (lightness -0.1 to +0.1 over 4 px): `region` stops every hint there;
+    `wide`'s shade pass carries a tint (+0.2 in a: 22 Lab units) across it (62 % of it on
+    the far side, measured) but not a new colour (+0.9: 99 Lab units, past shade_size);
+    both fill the hint's own side with its colour."""
+    row = np.clip((np.arange(32) - 14) / 4, 0, 1) * 0.2 - 0.1
+    L = (tf.constant(np.broadcast_to(row.astype(np.float32)[None, None, :, None], (1, 32, 32, 1)))
+         + 0.005 * tf.random.stateless_normal([1, 32, 32, 1], [4, 1]))
+    ab = tf.zeros([1, 32, 32, 2])
+    far = {}
+    for a in (0.2, 0.9):
+        maps = hints.from_points(tf.shape(L), tf.constant([0.2]), tf.constant([0.5]),
+                                 tf.constant([[a, 0.0]]), 3)
+        for spread in ("region", "wide"):
+            out = propagation.propagate(L, maps, ab, spread=spread).numpy()[0, ..., 0] / a
+            assert out[:, :14].mean() > 0.95, (a, spread, out[:, :14].mean())
+            far[a, spread] = out[:, 18:].mean()
+    assert far[0.2, "wide"] > 0.4, far
+    assert max(far[0.2, "region"], far[0.9, "region"], far[0.9, "wide"]) < 0.01, far
+
+
+@pytest.mark.parametrize("spread", config.HINT_SPREADS)
+def test_no_hints_give_the_colour_back_bit_for_bit(step_image, spread):
     """A batch of two, one with hints and one without: the one without comes back exactly
     (features on); a hint map of zeros costs nothing in colour."""
     L = tf.concat([step_image, step_image[:, ::-1]], 0)
@@ -110,7 +132,7 @@ def test_no_hints_give_the_colour_back_bit_for_bit(step_image):
                           tf.constant([5, 3]), count=4)
     maps = tf.concat([maps[:1], tf.zeros_like(maps[1:])], 0)
     features = tf.random.stateless_normal([2, 4, 4, 8], [5, 4])
-    out = propagation.propagate(L, maps, ab, features).numpy()
+    out = propagation.propagate(L, maps, ab, features, spread).numpy()
     np.testing.assert_array_equal(out[1], ab[1].numpy())
     assert np.abs(out[0] - ab[0].numpy()).max() > 0.01
 

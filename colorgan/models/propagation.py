@@ -21,6 +21,13 @@ point's influence falls off like log(1/r) even inside a flat region, so the plai
 a seat half-coloured and a wall faintly tinted; the band fills the one and clears the other
 (the chair test, docs/notes/hints.md).
 
+The `wide` spread adds a shade pass on top: each hint's correction, weighed down to nothing
+as it grows past `shade_size` (exp(-(|d| / size)^8 / 2)), also spreads plainly over wider
+links (lightness edges over one pixel, not three), and is added where the band leaves room
+(times 1 - its weight). A hint near the automatic colour says the model's palette is off
+(a tint), which holds beyond one region; a hint far from it (red on a white seat) recolours
+one object and stays in the band's region.
+
 The solve is cascadic: the system is rediscretised on a pyramid (the guide, mask and
 corrections average-pooled 2 x 2 per level, lambda and mu scaled by the cell's area),
 solved on the coarsest level and each solution upsampled as the next level's start, with
@@ -46,25 +53,36 @@ class Spread:
     seat from a wall of its lightness (L 66 against 65 in the chair photo's 128 px render);
     decay: how far a correction reaches in a flat region, as a share of the side; fill: the
     band of hint influence phi (low, high) over which a sparse hint's correction goes from
-    none to full (None: the plain solve, the correction fading with phi)."""
+    none to full (None: the plain solve, the correction fading with phi); shade: the links a
+    hint's correction also spreads over, weighed by its size against shade_size (ab, model
+    range; None: no shade pass)."""
 
     tau: float
     span: int
     tau_features: float
     decay: float = 1.0
     fill: tuple[float, float] | None = None
+    shade: Spread | None = None
+    shade_size: float = 0.0
 
     def __post_init__(self):
         # low > 0 keeps the division x / max(phi, low) finite and a hint-free image exact.
         if self.fill is not None and not 0 < self.fill[0] < self.fill[1] <= 1:
             raise ValueError(f"fill band {self.fill}: need 0 < low < high <= 1")
+        if self.shade is not None and (self.fill is None or self.shade_size <= 0):
+            raise ValueError("a shade pass needs a fill band and shade_size > 0")
 
 
 # Chosen with scripts/hint_propagation_trial.py (docs/notes/hints.md). "region" keeps a hint
 # inside what it lands on (the chair test); "wide" lets it reach further through soft edges,
 # which scores higher on randomly revealed true colours but tints a wall from a seat.
-SPREADS = {"region": Spread(tau=0.07, span=3, tau_features=0.3, fill=(0.2, 0.5)),
-           "wide": Spread(tau=0.07, span=1, tau_features=0.2)}
+# "wide" is "region" plus the shade pass: a correction up to ~50 Lab units (a tint) reaches
+# through soft edges, a larger one (red on a white seat: ~86) stays in its region.
+_REGION = Spread(tau=0.07, span=3, tau_features=0.3, fill=(0.2, 0.5))
+SPREADS = {"region": _REGION,
+           "wide": dataclasses.replace(_REGION, shade=Spread(tau=0.07, span=1, tau_features=0.2),
+                                       shade_size=65 / 110)}
+SHADE_POWER = 8  # how sharply the shade weight falls past shade_size
 MU = 10.0  # how firmly a hinted pixel holds its hint
 ITERATIONS = (30, 60)  # CG iterations on the finest level, on each coarser one
 LEVELS = 4  # coarser levels: 128 px -> 8 px
@@ -97,26 +115,42 @@ def _traced(spread: str, with_features: bool, dense: bool = False):
     otherwise build it once for each signature that takes hints or a reference, twice over
     (its save traces every function again)."""
     how = SPREADS[spread]
-    fill = None if dense else how.fill
+    # Dense masks (a reference's confidence) take the plain solve on the widest links the
+    # spread has (for `wide`, its shade's: as the reference figures were measured).
+    plain = (how.shade or how) if dense else None
 
     def run(L, hint_maps, ab, features=None):
         mask = hint_maps[..., 2:]
         size = tf.shape(ab)[1:3]
         side = tf.sqrt(tf.cast(size[0] * size[1], tf.float32))
-        guides = [(L[..., :1] / how.tau, how.span)]
         if features is not None:
-            f = features / (tf.norm(features, axis=-1, keepdims=True) + 1e-6)
-            guides.append((tf.image.resize(f, size) / how.tau_features, 1))
+            features = tf.image.resize(
+                features / (tf.norm(features, axis=-1, keepdims=True) + 1e-6), size)
+
+        def guides(links):
+            g = [(L[..., :1] / links.tau, links.span)]
+            if features is not None:
+                g.append((features / links.tau_features, 1))
+            return g
+
         d = hint_maps[..., :2] - ab
-        if fill is None:
+        if plain is not None:
             # solve() weighs d by the mask again: a fractional (reference) mask enters as
             # M^2, as the reference figures were measured (binary masks: the same).
-            return ab + solve(guides, mask, d * mask, how.decay * side, MU, ITERATIONS, LEVELS)
+            return ab + solve(guides(plain), mask, d * mask, plain.decay * side, MU,
+                              ITERATIONS, LEVELS)
         # phi (d = 1) rides along as a third channel: the same system, so it costs one
         # channel of the CG's elementwise work, not a second solve.
-        x = solve(guides, mask, tf.concat([d, tf.ones_like(mask)], -1), how.decay * side, MU,
-                  ITERATIONS, LEVELS)
-        return ab + banded(x, fill)
+        x = solve(guides(how), mask, tf.concat([d, tf.ones_like(mask)], -1), how.decay * side,
+                  MU, ITERATIONS, LEVELS)
+        corrected = ab + banded(x, how.fill)
+        if how.shade is None:
+            return corrected
+        size_d = tf.norm(d, axis=-1, keepdims=True) / how.shade_size
+        tint = d * tf.exp(-0.5 * size_d ** SHADE_POWER)
+        shade = solve(guides(how.shade), mask, tint, how.shade.decay * side, MU, ITERATIONS,
+                      LEVELS)
+        return corrected + (1 - band_weight(x[..., -1:], how.fill)) * shade
 
     specs = [tf.TensorSpec([None, None, None, c], tf.float32) for c in (None, 3, 2)]
     if with_features:
@@ -124,15 +158,22 @@ def _traced(spread: str, with_features: bool, dense: bool = False):
     return tf.function(run, input_signature=specs, autograph=False)
 
 
+def band_weight(phi: tf.Tensor, fill: tuple[float, float]) -> tf.Tensor:
+    """Hint influence phi [B, H, W, 1] -> smoothstep over the band fill = (low, high), in
+    [0, 1]: 0 at or below low, 1 at or above high."""
+    low, high = fill
+    t = tf.clip_by_value((phi - low) / (high - low), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
 def banded(x: tf.Tensor, fill: tuple[float, float]) -> tf.Tensor:
     """The fill band: solve()'s output for [corrections, 1] [B, H, W, C + 1] (the last
     channel phi, the hint influence) -> the corrections [B, H, W, C] as each pixel's weighted
-    mean of the hints times smoothstep(phi over fill = (low, high))."""
+    mean of the hints times band_weight(phi)."""
     phi = x[..., -1:]
-    low, high = fill
-    t = tf.clip_by_value((phi - low) / (high - low), 0.0, 1.0)
-    # Where t > 0, phi > low, so the division is safe; no hints: x = 0, t = 0, nothing added.
-    return x[..., :-1] / tf.maximum(phi, low) * (t * t * (3 - 2 * t))
+    # Where the weight is > 0, phi > low, so the division is safe; no hints: x = 0, weight
+    # 0, nothing added.
+    return x[..., :-1] / tf.maximum(phi, fill[0]) * band_weight(phi, fill)
 
 
 def _link_distance(guide: tf.Tensor, axis: int, span: int) -> tf.Tensor:
