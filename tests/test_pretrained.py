@@ -186,37 +186,6 @@ def test_train_py_refuses_bad_init_and_freeze_with_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_vgg16_export_runs_a_reference_in_saved_model_cli(vgg_run, tmp_path):
-    """serving_reference (a vgg16 model's) in TF Serving's own loader equals
-    with_reference in memory, and the reference changes the colour. (The colorize
-    signature of a vgg16 export: test_export_py_writes_a_servable_model_from_the_shipped_one;
-    TF Serving's loader on it: this run, which needs the same variables.)"""
-    from PIL import Image
-    colorizer = opener.make_colorizer(vgg_run)
-    export = savedmodel.export(colorizer, tmp_path / "export")
-    # A photo and a mirrored crop of it as the reference (another size), as PNG bytes.
-    with Image.open(sorted(folders.list_image_files(folders.SAMPLES_DIR / "val"))[0]) as im:
-        photo = np.asarray(im.convert("RGB").resize((56, 40)))
-    reference = np.ascontiguousarray(photo[4:36, 8:56][:, ::-1])
-    encoded = [tf.io.encode_png(a).numpy() for a in (photo, reference)]
-    for name, data in zip(("image_bytes", "reference_bytes"), encoded):
-        np.save(tmp_path / f"{name}.npy", np.array([data], dtype=object), allow_pickle=True)
-    proc = subprocess.run(
-        [str(CLI), "run", "--dir", str(export), "--tag_set", "serve", "--signature_def",
-         "serving_reference", "--inputs",
-         f"image_bytes={tmp_path / 'image_bytes.npy'};"
-         f"reference_bytes={tmp_path / 'reference_bytes.npy'}", "--outdir",
-         str(tmp_path / "ref")], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    png = np.load(tmp_path / "ref" / "colorized_png_bytes.npy", allow_pickle=True)[0]
-    want = opener.LoadedModel(colorizer, "").with_reference(photo[None] / 255.0, 0,
-                                                             reference / 255.0)
-    assert np.abs(tf.io.decode_png(png).numpy() / 255.0 - want[0]).max() <= 1.5 / 255
-    auto = colorizer.colorize(tf.constant(photo[None] / 255.0, tf.float32))["colorized"]
-    assert np.abs(want - auto.numpy()).mean() > 1 / 255  # the reference counts
-
-
-@pytest.mark.slow
 def test_colorize_py_uses_the_shipped_model_and_writes_beside_the_input(tmp_path):
     from PIL import Image
     photo = tmp_path / "old photo.jpg"
@@ -233,15 +202,40 @@ def test_colorize_py_uses_the_shipped_model_and_writes_beside_the_input(tmp_path
 
 @pytest.mark.slow
 def test_export_py_writes_a_servable_model_from_the_shipped_one(tmp_path):
+    """export.py --model=pretrained: its colorize signature equals the shipped model in
+    memory, and its serving_reference runs in saved_model_cli (TF Serving's loader) as
+    with_reference does in memory."""
     proc = run("export.py", "--model=pretrained", f"--export_dir={tmp_path / 'm'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     version = tmp_path / "m" / "1"
     assert (version / "saved_model.pb").is_file() and (version / pretrained.EXPORT_CONFIG).is_file()
     loaded = tf.saved_model.load(str(version))
     images = tf.random.uniform([1, 64, 48, 3], seed=4)
-    want = opener.open_model("pretrained")(images.numpy(), 0)
+    shipped = opener.open_model("pretrained")
+    want = shipped(images.numpy(), 0)
     got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
+    # serving_reference in TF Serving's own loader equals with_reference in memory, and the
+    # reference changes the colour: a photo and a mirrored crop of it (another size).
+    from PIL import Image
+    with Image.open(sorted(folders.list_image_files(folders.SAMPLES_DIR / "val"))[0]) as im:
+        photo = np.asarray(im.convert("RGB").resize((56, 40)))
+    reference = np.ascontiguousarray(photo[4:36, 8:56][:, ::-1])
+    encoded = [tf.io.encode_png(a).numpy() for a in (photo, reference)]
+    for name, data in zip(("image_bytes", "reference_bytes"), encoded):
+        np.save(tmp_path / f"{name}.npy", np.array([data], dtype=object), allow_pickle=True)
+    proc = subprocess.run(
+        [str(CLI), "run", "--dir", str(version), "--tag_set", "serve", "--signature_def",
+         "serving_reference", "--inputs",
+         f"image_bytes={tmp_path / 'image_bytes.npy'};"
+         f"reference_bytes={tmp_path / 'reference_bytes.npy'}", "--outdir",
+         str(tmp_path / "ref")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    png = np.load(tmp_path / "ref" / "colorized_png_bytes.npy", allow_pickle=True)[0]
+    want = shipped.with_reference(photo[None] / 255.0, 0, reference / 255.0)
+    assert np.abs(tf.io.decode_png(png).numpy() / 255.0 - want[0]).max() <= 1.5 / 255
+    auto = shipped(photo[None] / 255.0, 0)
+    assert np.abs(want - auto).mean() > 1 / 255  # the reference counts
 
 
 def test_beside_input_outputs_never_collide_nor_pile_up(tmp_path):
