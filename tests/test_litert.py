@@ -28,12 +28,14 @@ def lite_dir(colorizer, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def saved_dir(colorizer, tmp_path_factory):
-    return savedmodel.export(colorizer, tmp_path_factory.mktemp("saved"))
+def saved(colorizer):
+    """The SavedModel's graph in memory: an export of the shipped model equals it within
+    1e-4 (test_pretrained.py), so the shipped model is not exported a second time here."""
+    return opener.LoadedModel(colorizer, "pretrained")
 
 
-def test_tflite_colours_photos_as_the_saved_model_does(lite_dir, saved_dir):
-    lite, saved = opener.open_model(lite_dir), opener.open_model(saved_dir)
+def test_tflite_colours_photos_as_the_saved_model_does(lite_dir, saved):
+    lite = opener.open_model(lite_dir)
     for photo in PHOTOS:
         image = imagefiles.read_image(photo)[None]
         a, b = lite(image, 0), saved(image, 0)
@@ -42,10 +44,10 @@ def test_tflite_colours_photos_as_the_saved_model_does(lite_dir, saved_dir):
         assert np.abs(a - image[..., :3]).mean() > 1 / 255  # coloured, not the input back
 
 
-def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
+def test_colorize_files_with_a_tflite(lite_dir, saved, tmp_path):
     model = opener.open_model(Path(lite_dir) / litert.FILE)  # the file itself works too
     report = files.colorize_files(model, [str(p) for p in PHOTOS], tmp_path / "lite", "png")
-    reference = files.colorize_files(opener.open_model(saved_dir),
+    reference = files.colorize_files(saved,
                                      [str(p) for p in PHOTOS], tmp_path / "saved", "png")
     assert len(report.written) == len(PHOTOS) and not report.failed
     for (_, out), (_, ref) in zip(report.pairs(), reference.pairs()):
@@ -54,7 +56,7 @@ def test_colorize_files_with_a_tflite(lite_dir, saved_dir, tmp_path):
         assert a.shape == b.shape and np.abs(a - b).max() <= 1  # one 8-bit level
 
 
-def test_a_tflite_colours_a_video(lite_dir, saved_dir, tmp_path):
+def test_a_tflite_colours_a_video(lite_dir, saved, tmp_path):
     """Videos go through a .tflite in batches of frames, like any model."""
     import av
     from colorgan.video import clips
@@ -62,8 +64,8 @@ def test_a_tflite_colours_a_video(lite_dir, saved_dir, tmp_path):
     clip = tmp_path / "clip.mp4"
     clips.write(clip, frames)
     outs = {}
-    for name, path in (("lite", lite_dir), ("saved", saved_dir)):
-        report = files.colorize_files(opener.open_model(path), [str(clip)],
+    for name, model in (("lite", opener.open_model(lite_dir)), ("saved", saved)):
+        report = files.colorize_files(model, [str(clip)],
                                       tmp_path / name, batch_size=3)
         assert not report.failed
         with av.open(str(report.written[0])) as c:
@@ -95,8 +97,8 @@ def test_a_tflite_renders_at_its_own_size_and_settings(lite_dir, tmp_path):
         litert.convert(None, "int4")
 
 
-def test_one_format_per_export_folder(colorizer, lite_dir, saved_dir):
+def test_one_format_per_export_folder(colorizer, lite_dir, plain_export):
     with pytest.raises(UserError, match="is another format"):
-        savedmodel.export(colorizer, Path(saved_dir).parent, writer=litert.writer())
+        savedmodel.export(colorizer, Path(plain_export).parent, writer=litert.writer())
     with pytest.raises(UserError, match="is another format"):
         savedmodel.export(colorizer, Path(lite_dir).parent)
