@@ -15,8 +15,10 @@ PYTEST_ARGS ?=
 # workers on 2 cores take the suite from 16 to 10 minutes (TEST_WORKERS=0: one process).
 # --dist loadscope: each test module runs on one worker, so a module's fixtures (a trained
 # workdir, an export, the served web app) are built once, not once per worker: 17:45 against
-# 18:46-19:46 with tests handed out one by one (docs/notes/tests.md).
-TEST_WORKERS ?= 2
+# 18:46-19:46 with tests handed out one by one (docs/notes/tests.md). A third worker keeps
+# both cores busy while one worker waits on a subprocess or a file: 1.94 cores in use
+# against ~1.73 with two (docs/notes/tests.md).
+TEST_WORKERS ?= 3
 # Training seconds per `make demo` (the run checkpoints and stops there; rerunning continues).
 DEMO_BUDGET ?= 480
 # bf16 is 1.7x faster on AMD Zen 4/5 (AVX512_BF16) and slower on other CPUs (docs/notes/speed.md).
