@@ -29,8 +29,9 @@ def lite_dir(colorizer, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def saved(colorizer):
-    """The SavedModel's graph in memory: an export of the shipped model equals it within
-    1e-4 (test_pretrained.py), so the shipped model is not exported a second time here."""
+    """The SavedModel's graph in memory: an export colours as it does (test_pretrained.py's
+    saved_model_cli run, test_model_options.py), so the shipped model is not exported a
+    second time here."""
     return opener.LoadedModel(colorizer, "pretrained")
 
 

@@ -202,21 +202,17 @@ def test_colorize_py_uses_the_shipped_model_and_writes_beside_the_input(tmp_path
 
 @pytest.mark.slow
 def test_export_py_writes_a_servable_model_from_the_shipped_one(tmp_path):
-    """export.py --model=pretrained: its colorize signature equals the shipped model in
-    memory, and its serving_reference runs in saved_model_cli (TF Serving's loader) as
-    with_reference does in memory."""
+    """export.py --model=pretrained writes a whole export, and its serving_reference runs in
+    saved_model_cli (TF Serving's loader) as with_reference does in memory."""
     proc = run("export.py", "--model=pretrained", f"--export_dir={tmp_path / 'm'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     version = tmp_path / "m" / "1"
     assert (version / "saved_model.pb").is_file() and (version / pretrained.EXPORT_CONFIG).is_file()
-    loaded = tf.saved_model.load(str(version))
-    images = tf.random.uniform([1, 64, 48, 3], seed=4)
     shipped = opener.open_model("pretrained")
-    want = shipped(images.numpy(), 0)
-    got = loaded.signatures["colorize"](images=images)["colorized"].numpy()
-    np.testing.assert_allclose(got, want, atol=1e-4)
     # serving_reference in TF Serving's own loader equals with_reference in memory, and the
-    # reference changes the colour: a photo and a mirrored crop of it (another size).
+    # reference changes the colour: a photo and a mirrored crop of it (another size). The
+    # automatic colour stays where the match is weak, so this compares the VGG16 generator's
+    # export too (the colorize signature against memory: test_model_options, test_recipes).
     from PIL import Image
     with Image.open(sorted(folders.list_image_files(folders.SAMPLES_DIR / "val"))[0]) as im:
         photo = np.asarray(im.convert("RGB").resize((56, 40)))
