@@ -73,11 +73,11 @@ class Spread:
             raise ValueError("a shade pass needs a fill band and shade_size > 0")
 
 
-# Chosen with scripts/hint_propagation_trial.py (docs/notes/hints.md). "region" keeps a hint
-# inside what it lands on (the chair test); "wide" lets it reach further through soft edges,
-# which scores higher on randomly revealed true colours but tints a wall from a seat.
-# "wide" is "region" plus the shade pass: a correction up to ~50 Lab units (a tint) reaches
-# through soft edges, a larger one (red on a white seat: ~86) stays in its region.
+# Chosen by measurement (docs/notes/hints.md): "region" keeps a hint inside what it lands on
+# (the chair test). "wide" is "region" plus the shade pass: a correction up to ~50 Lab units
+# (a tint) reaches through soft edges, a larger one (red on a white seat: ~86) stays in its
+# region; it scores higher on randomly revealed true colours, and a pale tint clicked on a
+# seat also tints the wall behind it.
 _REGION = Spread(tau=0.07, span=3, tau_features=0.3, fill=(0.2, 0.5))
 SPREADS = {"region": _REGION,
            "wide": dataclasses.replace(_REGION, shade=Spread(tau=0.07, span=1, tau_features=0.2),
