@@ -65,7 +65,7 @@ def _train_step(cfg: config.Config):
 def _gflop(fn, *shapes) -> float:
     """GFLOP of one call of fn on float32 inputs of `shapes` (TF's graph profiler: 2 per
     multiply-add, from the layer shapes)."""
-    graph = tf.function(fn).get_concrete_function(
+    graph = tf.function(fn, autograph=False).get_concrete_function(
         *[tf.TensorSpec(s, tf.float32) for s in shapes]).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
@@ -102,7 +102,8 @@ def matmul_roof(precision: str, repeats: int, n: int = 2048) -> dict:
     dtype = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}[precision]
     a = tf.random.normal([n, n], dtype=tf.float32)
     a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
-    mm = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))
+    mm = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)),
+                     autograph=False)
     rates = _median_rate(lambda: mm().numpy(), 3, repeats, warmup=2)
     return _figure("matmul_roof", "-", precision, n, 1, rates, "GFLOP/s", 2 * n ** 3 / 1e9)
 
@@ -241,7 +242,7 @@ def serving_latency(cfg: config.Config, preset: str, repeats: int) -> list[dict]
     colorizer = _colorizer(cfg)
     size = cfg.data.image_size
     L = tf.random.uniform([1, size, size, 1], -1, 1)
-    bare = tf.function(lambda x: colorizer.generator(x, training=False))
+    bare = tf.function(lambda x: colorizer.generator(x, training=False), autograph=False)
     rates = _median_rate(lambda: bare(L).numpy(), 1, repeats, warmup=2)
     out = [_figure("generator_bare", preset, "fp32", size, 1, [1e3 / r for r in rates], "ms")]
     with tempfile.TemporaryDirectory() as tmp:

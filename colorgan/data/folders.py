@@ -52,7 +52,7 @@ class FolderSource(sources.ImageSource):
         del shuffle_buffer  # each epoch is a whole permutation: no buffer needed
         paths = tf.constant(self.paths)
         stream = sources.permuted_elements(len(self.paths), seed, start).map(
-            lambda i, f: (i, paths[f]))
+            sources.plain(lambda i, f: (i, paths[f])))
         return sources.pipeline_slice(stream, batch_size, input_context)
 
     def load(self, item: tf.Tensor, min_side: int = 0) -> tf.Tensor:
@@ -121,7 +121,8 @@ def scan_files(paths: list[str], min_chroma: float) -> tuple[list[str], int, int
     if todo:
         ds = tf.data.Dataset.from_tensor_slices((tf.constant(todo, tf.int32),
                                                  tf.constant([paths[i] for i in todo])))
-        ds = ds.map(probe, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(256)
+        ds = ds.map(sources.plain(probe), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.ignore_errors().batch(256)
         for indices, values in ds.as_numpy_iterator():
             for i, c in zip(indices, values):
                 chroma[int(i)] = float(c)

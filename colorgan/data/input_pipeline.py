@@ -23,7 +23,7 @@ from colorgan import color, fileio
 from colorgan.config import DegradeConfig
 from colorgan.data import degrade, folders, memcache, records, tfds_source  # tfds: on use
 from colorgan.errors import UserError
-from colorgan.data.sources import ImageSource
+from colorgan.data.sources import ImageSource, plain
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -185,9 +185,9 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         batch = (L, ab, weights) if weigh else (L, ab)
         return (scans, *batch) if old_photo is not None else batch
 
-    ds = elements.map(load, num_parallel_calls=AUTOTUNE)
+    ds = elements.map(plain(load), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(per_replica, drop_remainder=True)
-    ds = ds.map(finish, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(plain(finish), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
@@ -198,5 +198,6 @@ def eval_dataset(source: ImageSource, *, image_size: int, batch_size: int,
     ds = source.ordered_images(image_size)  # JPEGs decoded no smaller than the crop
     if limit is not None:
         ds = ds.take(limit)
-    ds = ds.map(lambda im: eval_crop(im, image_size), num_parallel_calls=AUTOTUNE)
-    return ds.batch(batch_size).map(lambda rgb: to_model(rgb, color_space)).prefetch(AUTOTUNE)
+    ds = ds.map(plain(lambda im: eval_crop(im, image_size)), num_parallel_calls=AUTOTUNE)
+    return ds.batch(batch_size).map(plain(lambda rgb: to_model(rgb, color_space))).prefetch(
+        AUTOTUNE)

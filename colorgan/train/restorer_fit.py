@@ -92,7 +92,7 @@ def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, rest
     g_vars = model.trainable_variables
     D = state.discriminator
 
-    @tf.function
+    @tf.function(autograph=False)
     def step(scan, L):
         cond = restoration.upscale(scan, scale, "bilinear")
         with tf.GradientTape(persistent=True) as tape:

@@ -167,7 +167,9 @@ def make_train_step(state: TrainState, cfg: Config, strategy: tf.distribute.Stra
         L, ab, *weights = batch  # (L, ab) or (L, ab, weights [b])
         return run_phase(L, ab, weights[0] if weights else None)
 
-    @tf.function(jit_compile=cfg.train.jit_compile or None)
+    # autograph=False: the step branches on settings only (Python), and autograph's source
+    # rewriting of every layer it calls costs seconds per process (docs/notes/speed.md).
+    @tf.function(jit_compile=cfg.train.jit_compile or None, autograph=False)
     def train_step(batch, stop=tf.constant(0.0)):
         """`stop` > 0: this process wants to stop after the step. Returned summed over all
         replicas (ReduceOp has no MAX), so every worker of a cluster sees it and all stop

@@ -40,17 +40,17 @@ _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"}
 # XLA fuses the colour maths' element-wise chain: 5.8 + 2.0 ms per 480p frame against
 # 22.5 + 15.9 eagerly (AMD Zen 4, batch 8; results equal to 1e-4). One compile per frame
 # shape: a video's batches and its last, shorter one.
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _split(frames: tf.Tensor, rgb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return color.lightness(frames)[..., 0], color.rgb_to_lab(rgb)[..., 1:]
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _lightness(frames: tf.Tensor) -> tf.Tensor:
     return color.lightness(frames)[..., 0]
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _join(L: tf.Tensor, ab: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(color.lab_to_rgb(tf.concat([L[..., None], ab], -1)), 0.0, 1.0)
 
