@@ -201,10 +201,10 @@ class RenderConfig:
                                 "(1 = as predicted).")
     restore: bool = _field(False, "Restore the photo's lightness first (old photos: grain, "
                            "blur, fade, JPEG) with the old-photo restorer, then colour it.")
-    hint_spread: str = _field("region", "How far a colour hint spreads: region (stops at "
+    hint_spread: str = _field("wide", "How far a colour hint spreads: region (stops at "
                               "edges of lightness and of what VGG16 sees) or wide (as region, "
-                              "and a hint near the automatic colour, a tint, also reaches "
-                              "through soft edges).")
+                              "and a tint that hints in other parts of the photo agree on "
+                              "also reaches through soft edges; a lone click stays put).")
     upscale: int = _field(1, "Write the photo at this many times its size (1, 2 or 4): the "
                           "restorer super-resolves the lightness, the colour follows.")
 

@@ -101,25 +101,50 @@ def test_the_fill_band_gives_a_region_its_hints_colour_not_a_faded_one(step_imag
     assert out[:, :16].max() > 0.45 and out[:, :16].min() < -0.45  # each hint holds its own
 
 
-def test_wide_spreads_a_tint_through_a_soft_edge_and_keeps_a_new_colour_in_its_region():
-    """A soft edge (lightness -0.1 to +0.1 over 4 px): `region` stops every hint there;
-    `wide`'s shade pass carries a tint (+0.2 in a: 22 Lab units) across it (62 % of it on
-    the far side, measured) but not a new colour (+0.9: 99 Lab units, past shade_size);
-    both fill the hint's own side with its colour."""
+def test_wide_spreads_an_agreed_tint_through_a_soft_edge_and_nothing_else():
+    """A soft edge (lightness -0.1 to +0.1 over 4 px), hints left of it: `region` stops
+    every hint there. `wide`'s shade pass carries a tint (+0.2 in a: 22 Lab units) that two
+    hints far apart agree on across it (69 % of it on the far side, measured), but not a
+    lone tint, two tints that disagree (+0.2 in a, +0.2 in b), nor a new colour both agree
+    on (+0.9: 99 Lab units, past shade_size). Every case fills the hints' side."""
     row = np.clip((np.arange(32) - 14) / 4, 0, 1) * 0.2 - 0.1
     L = (tf.constant(np.broadcast_to(row.astype(np.float32)[None, None, :, None], (1, 32, 32, 1)))
          + 0.005 * tf.random.stateless_normal([1, 32, 32, 1], [4, 1]))
     ab = tf.zeros([1, 32, 32, 2])
+    cases = {"lone tint": ([0.5], [[0.2, 0.0]]),
+             "agreed tint": ([0.15, 0.85], [[0.2, 0.0], [0.2, 0.0]]),
+             "tints apart": ([0.15, 0.85], [[0.2, 0.0], [0.0, 0.2]]),
+             "agreed new colour": ([0.15, 0.85], [[0.9, 0.0], [0.9, 0.0]])}
     far = {}
-    for a in (0.2, 0.9):
-        maps = hints.from_points(tf.shape(L), tf.constant([0.2]), tf.constant([0.5]),
-                                 tf.constant([[a, 0.0]]), 3)
+    for case, (ys, colours) in cases.items():
+        maps = hints.from_points(tf.shape(L), tf.constant([0.2] * len(ys)), tf.constant(ys),
+                                 tf.constant(colours), 3)
+        size = np.abs(colours).sum(1).mean()
         for spread in ("region", "wide"):
-            out = propagation.propagate(L, maps, ab, spread=spread).numpy()[0, ..., 0] / a
-            assert out[:, :14].mean() > 0.95, (a, spread, out[:, :14].mean())
-            far[a, spread] = out[:, 18:].mean()
-    assert far[0.2, "wide"] > 0.4, far
-    assert max(far[0.2, "region"], far[0.9, "region"], far[0.9, "wide"]) < 0.01, far
+            out = propagation.propagate(L, maps, ab, spread=spread).numpy()[0]
+            near = np.abs(out[:, :14]).sum(-1) / size
+            assert near.mean() > 0.95, (case, spread, near.mean())
+            far[case, spread] = np.abs(out[:, 18:]).sum(-1).mean() / size
+    assert far["agreed tint", "wide"] > 0.4, far
+    assert max(v for k, v in far.items() if k != ("agreed tint", "wide")) < 0.02, far
+
+
+def test_consensus_counts_agreeing_hints_far_away():
+    """Two hints a half-side apart score 1 with the same correction, exp(-1/2) with
+    corrections one `agree` apart and ~0 at 1.5; one hint, or two within reach, 0."""
+    def score(points, colours):
+        maps = hints.from_points(tf.constant([1, 64, 64, 3]), tf.constant([p[0] for p in points]),
+                                 tf.constant([p[1] for p in points]), tf.constant(colours), 3)
+        mask = maps[..., 2:]
+        s = propagation.consensus(maps[..., :2], mask, agree=0.2, reach=0.25).numpy()
+        return [float(s[0, int(y * 64), int(x * 64), 0]) for x, y in points]
+
+    assert score([(0.25, 0.5)], [[0.2, 0.1]]) == [0.0]
+    assert score([(0.25, 0.5), (0.75, 0.5)], [[0.2, 0.1], [0.2, 0.1]]) == [1.0, 1.0]
+    np.testing.assert_allclose(score([(0.25, 0.5), (0.75, 0.5)], [[0.2, 0.1], [0.2, 0.3]]),
+                               [np.exp(-0.5)] * 2, rtol=1e-4)
+    assert max(score([(0.25, 0.5), (0.75, 0.5)], [[0.2, 0.1], [0.2, 0.4]])) < 1e-4
+    assert score([(0.25, 0.5), (0.4, 0.5)], [[0.2, 0.1], [0.2, 0.1]]) == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("spread", config.HINT_SPREADS)

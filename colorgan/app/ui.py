@@ -258,7 +258,8 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                                         label="Colour gain")
                 hint_spread = gr.Radio(list(config.HINT_SPREADS), value=RENDER.hint_spread,
                                        label="How far a hint spreads (region: stops at "
-                                       "edges; wide: a tint also reaches through soft ones)",
+                                       "edges; wide: a tint that hints elsewhere agree on "
+                                       "also reaches through soft ones)",
                                        elem_id="hint-spread")
             again = gr.Button("Colorize again with these options", variant="primary",
                               elem_id="again")
