@@ -242,7 +242,8 @@ class RenderConfig:
         return {k: values.get(k, ADDED_SINCE.get(k)) for k in keys}
 
 
-# Baked settings newer than the first exports: an export without them has their default.
+# Baked settings newer than the first exports: an export without them works as these say
+# (hint_spread: the default until 2026-12-06, not today's).
 ADDED_SINCE = {"restore": False, "upscale": 1, "hint_spread": "region"}
 
 

@@ -1,7 +1,7 @@
 """Trial for issue 32 part 2: the reference photo's confidence gate and temperature, on
 evaluate.py --reference's views (docs/notes/reference.md, "Choosing the gate").
 
-    python scripts/reference_gate_trial.py --low=0.25 --high=0.55 --spread=region
+    python scripts/reference_gate_trial.py --low=0.25 --high=0.55 --spread=wide
 
 Prints the mean PSNR on samples:val (256 px centre crops) of the automatic colour, of the
 colour from a view of the same photo (same_scene) and from a view of another (other), and
@@ -20,7 +20,7 @@ def main():
     parser.add_argument("--low", type=float, default=0.25)
     parser.add_argument("--high", type=float, default=0.55)
     parser.add_argument("--temperature", type=float, default=0.01)
-    parser.add_argument("--spread", default="region")
+    parser.add_argument("--spread", default="wide")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
 

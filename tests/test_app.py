@@ -123,14 +123,15 @@ def test_a_clip_comes_back_colorized_with_its_progress(plain_export, tmp_path):
 
 @pytest.fixture(scope="module")
 def noflip_export(tmp_path_factory):
-    """An export of an untrained tiny model rendered without mirror averaging: its rendering
-    is not the default one, so the app must take it as it is."""
+    """An export of an untrained tiny model rendered without mirror averaging and with the
+    `region` spread (the default before 2026-12-06): its rendering is not the default one,
+    so the app must take it as it is."""
     from colorgan.models import networks
     from colorgan.serve import graph, savedmodel
     cfg = config.get_preset("tiny")
     colorizer = graph.Colorizer(networks.build_generator(cfg.model, 32), 32,
                                 graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
-                                render=config.RenderConfig(flip=False))
+                                render=config.RenderConfig(flip=False, hint_spread="region"))
     return str(savedmodel.export(colorizer, tmp_path_factory.mktemp("noflip")))
 
 
@@ -148,6 +149,10 @@ def test_an_export_renders_as_exported_photos_clips_and_controls(noflip_export, 
     with pytest.raises(UserError, match="rendering is fixed"):
         studio.colorize(str(photo), "", config.RenderConfig(), "noflip")
     studio.colorize(str(photo), "", config.RenderConfig(**fixed), "noflip")
+    # Without hints the spread changes nothing: the API's calls (no spread control) work.
+    assert fixed["hint_spread"] == "region"
+    studio.colorize(str(photo), "", config.RenderConfig(**{**fixed, "hint_spread": "wide"}),
+                    "noflip")
     with pytest.raises(UserError, match="render_size=128: at most 64"):
         studio.colorize(str(photo), "", config.RenderConfig(**fixed, render_size=128), "noflip")
     frames = clips.two_shots((64, 48), 3)[0]

@@ -142,7 +142,7 @@ def test_consensus_counts_agreeing_hints_far_away():
     assert score([(0.25, 0.5)], [[0.2, 0.1]]) == [0.0]
     assert score([(0.25, 0.5), (0.75, 0.5)], [[0.2, 0.1], [0.2, 0.1]]) == [1.0, 1.0]
     np.testing.assert_allclose(score([(0.25, 0.5), (0.75, 0.5)], [[0.2, 0.1], [0.2, 0.3]]),
-                               [np.exp(-0.5)] * 2, rtol=1e-4)
+                               [np.exp(-0.5)] * 2, rtol=2e-3)  # TF32 matmuls on a GPU
     assert max(score([(0.25, 0.5), (0.75, 0.5)], [[0.2, 0.1], [0.2, 0.4]])) < 1e-4
     assert score([(0.25, 0.5), (0.4, 0.5)], [[0.2, 0.1], [0.2, 0.1]]) == [0.0, 0.0]
 
@@ -150,16 +150,20 @@ def test_consensus_counts_agreeing_hints_far_away():
 @pytest.mark.parametrize("spread", config.HINT_SPREADS)
 def test_no_hints_give_the_colour_back_bit_for_bit(step_image, spread):
     """A batch of two, one with hints and one without: the one without comes back exactly
-    (features on); a hint map of zeros costs nothing in colour."""
+    (features on), also while the other's agreeing hints run `wide`'s shade pass; a hint
+    map of zeros costs nothing in colour."""
     L = tf.concat([step_image, step_image[:, ::-1]], 0)
-    ab = tf.random.stateless_uniform([2, 32, 32, 2], [5, 1], -0.8, 0.8)
-    maps = hints.simulate(tf.random.stateless_uniform([2, 32, 32, 2], [5, 2], -0.5, 0.5),
-                          tf.constant([5, 3]), count=4)
-    maps = tf.concat([maps[:1], tf.zeros_like(maps[1:])], 0)
+    ab = tf.zeros([2, 32, 32, 2])
+    # Two hints far apart asking for the same tint: `wide` spreads it further than `region`.
+    maps = hints.from_points(tf.constant([1, 32, 32, 3]), tf.constant([0.2, 0.8]),
+                             tf.constant([0.2, 0.8]), tf.constant([[0.2, 0.1], [0.2, 0.1]]), 3)
+    maps = tf.concat([maps, tf.zeros_like(maps)], 0)
     features = tf.random.stateless_normal([2, 4, 4, 8], [5, 4])
     out = propagation.propagate(L, maps, ab, features, spread).numpy()
     np.testing.assert_array_equal(out[1], ab[1].numpy())
-    assert np.abs(out[0] - ab[0].numpy()).max() > 0.01
+    assert np.abs(out[0]).max() > 0.01
+    other = propagation.propagate(L, maps, ab, features, "region" if spread == "wide" else "wide")
+    assert np.abs(out[0] - other[0].numpy()).max() > 0.01
 
 
 def test_the_spreads_are_the_configs():

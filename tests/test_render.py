@@ -142,10 +142,11 @@ def test_export_keeps_its_post_processing(generator, tmp_path):
     with pytest.raises(UserError, match=r"exported with --flip --chroma_smooth=0.125 "
                                         r"--chroma_gain=1.2; leave out --noflip"):
         opener.open_model(path, {"flip": False})
-    # An export made before the file existed rendered without post-processing: --noflip
-    # matches it, --flip does not.
+    # An export made before the file existed rendered without post-processing (and spread
+    # hints by `region`): --noflip matches it, --flip does not.
     os.remove(Path(path, savedmodel.RENDER_FILE))
-    assert savedmodel.exported_post_processing(path) == OFF.post_processing()
+    assert savedmodel.exported_post_processing(path) == {**OFF.post_processing(),
+                                                         "hint_spread": "region"}
     assert opener.open_model(path, {"flip": False})
     with pytest.raises(UserError, match="leave out --flip"):
         opener.open_model(path, {"flip": True})

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +101,12 @@ class Studio:
         if pixels > self.limits.max_pixels:
             raise UserError(f"upscale {render.upscale}: the result would have {pixels:,} "
                             f"pixels; at most {self.limits.max_pixels:,}")
+        if not points and colours is None and renderings.fixed:
+            # Nothing to spread: an export's own hint_spread serves (an API call has no
+            # control for it, and exports made before `wide` became the default bake
+            # `region`).
+            render = replace(render, hint_spread=renderings.fixed.get(
+                "hint_spread", render.hint_spread))
         colorizer = renderings.get(render)
         with renderings.calls:
             if colours is not None:

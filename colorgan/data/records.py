@@ -124,7 +124,7 @@ def read_images(files: list[str], *, shuffle_seed: int | None = None) -> tf.data
         ds = ds.shuffle(len(files), seed=shuffle_seed)
         ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.map(lambda r: tf.io.parse_single_example(r, FEATURES)["image"],
+    return ds.map(sources.plain(lambda r: tf.io.parse_single_example(r, FEATURES)["image"]),
                   num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -161,7 +161,8 @@ class RecordSource(sources.ImageSource):
         stream = read_images(files, shuffle_seed=seed).shuffle(
             shuffle_buffer, seed=seed).repeat().skip(local_start)
         # Element indices (for crop seeds) interleave the pipelines': distinct across them.
-        indices = tf.data.Dataset.counter(local_start).map(lambda c: c * pipelines + pipeline)
+        indices = tf.data.Dataset.counter(local_start).map(
+            sources.plain(lambda c: c * pipelines + pipeline))
         return tf.data.Dataset.zip(indices, stream)
 
 

@@ -125,4 +125,4 @@ def pipeline_slice(elements: tf.data.Dataset, batch_size: int,
     share = batch_size // input_context.num_input_pipelines
     lo = input_context.input_pipeline_id * share
     hi = lo + share
-    return elements.filter(lambda i, _: (i % batch_size >= lo) & (i % batch_size < hi))
+    return elements.filter(plain(lambda i, _: (i % batch_size >= lo) & (i % batch_size < hi)))

@@ -61,7 +61,7 @@ class TfdsSource(sources.ImageSource):
         ds = builder.as_dataset(split=self.split, shuffle_files=shuffle_seed is not None,
                                 decoders={self.image_key: tfds.decode.SkipDecoding()},
                                 read_config=read_config)
-        return ds.map(lambda ex: ex[self.image_key])
+        return ds.map(sources.plain(lambda ex: ex[self.image_key]))
 
     def ordered_items(self) -> tf.data.Dataset:
         """Encoded images of the split in the dataset's own order, once."""

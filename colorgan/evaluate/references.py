@@ -61,11 +61,11 @@ def pairs(source: sources.ImageSource, kind: str, *, size: int, batch_size: int,
     if kind == "other" and not known and sum(1 for _ in photos.take(2)) < 2:
         raise UserError("reference=other needs at least two photos")  # else its own view
     views = photos.enumerate().map(
-        lambda i, im: view(im, size, tf.stack([tf.constant(seed, tf.int64), i])),
+        sources.plain(lambda i, im: view(im, size, tf.stack([tf.constant(seed, tf.int64), i]))),
         num_parallel_calls=tf.data.AUTOTUNE)
     if kind == "other":  # the next photo's view: shifted by one, the first's at the end
         views = views.skip(1).concatenate(views.take(1))
-    crops = photos.map(lambda im: input_pipeline.eval_crop(im, size),
+    crops = photos.map(sources.plain(lambda im: input_pipeline.eval_crop(im, size)),
                        num_parallel_calls=tf.data.AUTOTUNE)
     ds = tf.data.Dataset.zip((crops, views)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
     yield from ds

@@ -39,7 +39,7 @@ def old_photo_pairs(source: sources.ImageSource, *, size: int = 256, scale: int 
         seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
         return degrade.old_photo(crop, degradation, seed_pair, scale) * 2.0 - 1.0, crop
 
-    return ds.enumerate().map(pair, num_parallel_calls=AUTOTUNE).batch(batch_size)
+    return ds.enumerate().map(sources.plain(pair), num_parallel_calls=AUTOTUNE).batch(batch_size)
 
 
 def upscale(L: tf.Tensor, scale: int, method: str = "bicubic") -> tf.Tensor:

@@ -98,7 +98,7 @@ CELLS = 32  # consensus's grid side
 
 
 def propagate(L: tf.Tensor, hint_maps: tf.Tensor, ab: tf.Tensor,
-              features: tf.Tensor | None = None, spread: str = "region",
+              features: tf.Tensor | None = None, spread: str = "wide",
               dense: bool = False) -> tf.Tensor:
     """L [B, H, W, 1] in [-1, 1], hint maps [B, H, W, 3] (ab, mask), the automatic ab
     [B, H, W, 2], and optionally image features [B, h, w, C] (any side: resized to H x W;
@@ -158,8 +158,9 @@ def _traced(spread: str, with_features: bool, dense: bool = False):
         size_d = tf.norm(d, axis=-1, keepdims=True) / how.shade_size
         tint = d * tf.exp(-0.5 * size_d ** SHADE_POWER) * consensus(d, mask, how.agree,
                                                                      how.reach)
-        # No agreeing tint (one click, or none): no second solve (~2 s at 1 MP).
-        shade = tf.cond(tf.reduce_any(tint * mask != 0),
+        # No agreeing tint (one click, or none; below 1e-4 ab, a hundredth of a Lab unit):
+        # no second solve (~2 s at 1 MP).
+        shade = tf.cond(tf.reduce_any(tf.abs(tint) * mask > 1e-4),
                         lambda: solve(guides(how.shade), mask, tint, how.shade.decay * side, MU,
                                       ITERATIONS, LEVELS),
                         lambda: tf.zeros_like(tint))
@@ -179,8 +180,11 @@ def consensus(d: tf.Tensor, mask: tf.Tensor, agree: float, reach: float,
     On a cells x cells grid (each cell's mean correction over its hinted pixels), a cell
     scores the largest exp(-(|d_p - d_q| / agree)^8 / 2) over the hinted cells q more than
     `reach` (a share of the side) away from it (the best agreeing hint elsewhere, however
-    large it is); pixels take their cell's score. A lone hint scores 0: a click belongs to
-    what it lands on. The pairs cost cells^4 (a million) per image whatever its size."""
+    large it is); pixels take their cell's score. A cell counts as hinted where hints cover
+    more than 2 % of it (so that a sliver of a patch does not speak for a whole cell). A
+    lone hint scores 0: a click belongs to what it lands on; a patch wider than `reach`
+    would agree with itself (a click is 3/128 of the side). The pairs cost cells^4 (a
+    million) per image whatever its size."""
     # Pixels to cells and back by one-hot matrices rows [H, cells], cols [W, cells]: 2-D
     # matmuls (LiteRT builtins, unlike ResizeArea or a 3-operand einsum).
     size = tf.shape(d)[1:3]

@@ -199,9 +199,12 @@ def _check_baked(path: str, baked: dict, asked: dict) -> None:
     """Refuses post-processing values that differ from those an export bakes in."""
     differ = {k: v for k, v in asked.items() if baked.get(k) != v}
     if differ:
-        # Settings newer than the export format, at their defaults, go unsaid.
+        # Settings newer than the export format go unsaid at today's default or at the value
+        # an export without them works with.
+        today = config.RenderConfig().post_processing()
         said = {k: v for k, v in baked.items()
-                if k not in config.ADDED_SINCE or config.ADDED_SINCE[k] != v or k in differ}
+                if k not in config.ADDED_SINCE or v not in (config.ADDED_SINCE[k], today[k])
+                or k in differ}
         raise UserError(f"model: {path} was exported with {as_flags(said)}; leave out "
                         f"{as_flags(differ)} or re-export it with export.py")
 

@@ -24,8 +24,8 @@ RENDER_FILE = "assets.extra/colorgan_render.json"  # the export's RenderConfig.p
 def exported_post_processing(saved_model: str) -> dict:
     """The post-processing an export bakes in (exports older than the file had none)."""
     path = fileio.join(saved_model, RENDER_FILE)
-    if not fileio.isfile(path):
-        return config.RAW.post_processing()
+    if not fileio.isfile(path):  # and none of the settings added since
+        return {**config.RAW.post_processing(), **config.ADDED_SINCE}
     return config.RenderConfig.baked(json.loads(fileio.read_text(path)), path)
 
 
