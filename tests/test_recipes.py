@@ -15,6 +15,8 @@ from colorgan.models.layers import SelfAttention, SpectralConv2D, SpectralConv2D
 from colorgan.serve import opener, savedmodel
 from colorgan.train import fit, losses, train_state, train_step
 
+import workdirs  # tests/workdirs.py
+
 
 def softplus(x):
     return np.log1p(np.exp(x))
@@ -139,11 +141,11 @@ def test_all_options_train_resume_and_export(tiny_cfg, tmp_path):
     cfg = config.with_overrides(tiny_cfg, {
         "gan_loss": "hinge", "d_steps": 2, "spectral_norm_d": True, "spectral_norm_g": True,
         "attention_g": 8,
-        "attention_d": 8, "input_noise": 0.05, "steps": 2, "checkpoint_every": 100})
-    fit.fit(cfg, tmp_path / "resumed")
-    result = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "resumed")
+        "attention_d": 8, "input_noise": 0.05, "steps": 3, "checkpoint_every": 2})
+    straight = fit.fit(cfg, tmp_path / "straight")
+    # A run stopped at step 2, resumed (a copy of the straight run's workdir, wound back).
+    result = fit.fit(cfg, workdirs.rewound(tmp_path / "straight", 2, tmp_path / "resumed"))
     assert result.step == 3 and all(np.isfinite(list(result.metrics.values())))
-    straight = fit.fit(config.with_overrides(cfg, {"steps": 3}), tmp_path / "straight")
     for k, v in straight.metrics.items():
         assert v == pytest.approx(result.metrics[k], rel=1e-5), k
     colorizer = opener.make_colorizer(tmp_path / "resumed")

@@ -11,6 +11,8 @@ from colorgan.models import layers
 from colorgan.train import fit, optim, train_state, train_step
 from colorgan.train.distribute import make_strategy
 
+import workdirs  # tests/workdirs.py
+
 
 def with_train(cfg: Config, **kw) -> Config:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **kw))
@@ -100,9 +102,10 @@ def checkpoint_values(workdir):
 @pytest.mark.parametrize("hints", [False, True])  # simulated hints drawn again alike
 def test_resumed_run_ends_where_an_uninterrupted_one_does(tiny_cfg, tmp_path, info_log, hints):
     cfg = with_train(config.with_overrides(tiny_cfg, {"hints": hints}), steps=6,
-                     checkpoint_every=100)
+                     checkpoint_every=3)
     fit.fit(cfg, tmp_path / "straight")
-    fit.fit(with_train(cfg, steps=3), tmp_path / "resumed")
+    # A run stopped at step 3: a copy of the straight run's workdir, wound back to ckpt-3.
+    workdirs.rewound(tmp_path / "straight", 3, tmp_path / "resumed")
     assert tf.train.latest_checkpoint(str(tmp_path / "resumed" / "checkpoints")).endswith("ckpt-3")
     info_log.clear()
     result = fit.fit(cfg, tmp_path / "resumed")
@@ -206,14 +209,15 @@ def test_weight_zero_examples_are_left_out_of_the_step(tiny_cfg):
 
 
 def test_resume_on_a_stream_with_grayscale_photos_is_exact(tiny_cfg, shards_with_gray, tmp_path):
-    """TFRecords at the default min_chroma: 2 + 2 steps end where 4 straight steps do."""
+    """TFRecords at the default min_chroma: a run stopped at step 2 and resumed ends where
+    4 straight steps do."""
     folder = shards_with_gray[0].rsplit("/", 1)[0]
     cfg = config.with_overrides(tiny_cfg, {"source": f"tfrecord:{folder}/mixed-*",
                                            "eval_source": "samples:val", "steps": 4,
-                                           "checkpoint_every": 100})
+                                           "checkpoint_every": 2})
     assert cfg.data.min_chroma > 0
     fit.fit(cfg, tmp_path / "straight")
-    fit.fit(with_train(cfg, steps=2), tmp_path / "resumed")
+    workdirs.rewound(tmp_path / "straight", 2, tmp_path / "resumed")
     assert fit.fit(cfg, tmp_path / "resumed").step == 4
     a, b = checkpoint_values(tmp_path / "straight"), checkpoint_values(tmp_path / "resumed")
     for name in a:
