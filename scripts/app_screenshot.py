@@ -4,7 +4,7 @@
 Starts the app on a free port, uploads a shipped validation photo, clicks the hints given
 by --hints (x, y, colour; as fractions of the photo), drags the before/after slider and
 saves the page (app.png), then colorizes a clip made from two shipped photos in the Video
-tab (app_video.png). Needs Debian's chromium and chromium-driver, and selenium (the [test]
+tab with a colour still of the first shot's photo (app_video.png). Needs Debian's chromium and chromium-driver, and selenium (the [test]
 extra).
 """
 
@@ -27,6 +27,7 @@ flags.DEFINE_list("hints", ["0.5:0.62:#e02020", "0.2:0.9:#2050e0"], "x:y:#rrggbb
 
 
 def main(argv):
+    import numpy as np
     from PIL import Image
 
     from colorgan import config
@@ -54,9 +55,11 @@ def main(argv):
             driver.save_screenshot(str(out / "app.png"))
             clip = Path(tmp) / "clip.mp4"
             clips.write(clip, clips.two_shots((192, 128), 12)[0])
-            page.colorize_video(clip)
+            still = Path(tmp) / "still.png"  # a colour still of the first shot's set
+            Image.fromarray(np.ascontiguousarray(clips.stills((192, 128))[0])).save(still)
+            page.colorize_video(clip, still)
             driver.execute_script("window.scrollTo(0, 0)")
-            driver.set_window_size(1400, 900)
+            driver.set_window_size(1400, 1120)  # the still below the clips
             driver.save_screenshot(str(out / "app_video.png"))
     except Exception:
         driver.save_screenshot(str(out / "app_failed.png"))

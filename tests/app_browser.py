@@ -167,12 +167,20 @@ class Page:
             time.sleep(0.2)
         raise AssertionError("nothing was downloaded")
 
-    def colorize_video(self, path: Path) -> str:
-        """The Video tab: uploads a clip, colorizes it, returns the result's URL."""
+    def colorize_video(self, path: Path, reference: Path | None = None) -> str:
+        """The Video tab: uploads a clip (and a colour keyframe or still, if given),
+        colorizes it, returns the result's URL."""
         self.browser.find_element("xpath", "//button[@role='tab' and contains(., 'Video')]").click()
         self.wait.until(lambda b: b.find_elements("css selector", "#video-in input[type=file]"))
         self._css("#video-in input[type=file]").send_keys(str(Path(path).resolve()))
         self.wait.until(lambda b: b.find_elements("css selector", "#video-in video"))
+        if reference is not None:  # its accordion opens first
+            self._css("#video-reference-box > button").click()
+            self.wait.until(lambda b: b.find_elements(
+                "css selector", "#video-reference input[type=file]"))
+            self._css("#video-reference input[type=file]").send_keys(
+                str(Path(reference).resolve()))
+            self.wait.until(lambda b: b.find_elements("css selector", "#video-reference img"))
         self._css("#go").click()
         self.wait.until(lambda b: b.find_elements("css selector", "#video-out video[src]")
                         or self.error())

@@ -80,6 +80,8 @@ def test_the_studio_refuses_bad_uploads_and_requests_in_one_line(plain_export, p
     (tmp_path / "ref.png").write_bytes(photo.read_bytes())
     with pytest.raises(UserError, match="takes no reference photo"):  # no VGG16 encoder
         studio.colorize(str(photo), "", render, "plain", str(tmp_path / "ref.png"))
+    with pytest.raises(UserError, match="takes no reference photo"):  # nor for a clip
+        studio.colorize_video(str(photo), model="plain", reference=str(tmp_path / "ref.png"))
     cases += [("", "", render, "upload a photo first"),
               (str(photo), '[{"x": 0.5, "y": 0.5, "color": "#f00"}]', render, "takes no hints"),
               (str(photo), "", config.RenderConfig(restore=True), "rendering is fixed")]
@@ -210,6 +212,28 @@ def test_the_studio_colours_from_a_reference_upload_as_colorize_py_does(photo, t
     gray.write_bytes(F.encode(np.full((20, 30, 3), 128, np.uint8), "PNG"))
     with pytest.raises(UserError, match="^the reference photo is gray"):
         studio.colorize(str(photo), "", render, reference=str(gray))
+    # A clip with a colour still of its first shot: as colorize.py clip --reference writes it,
+    # and the still counts. Compared after H.264 with a margin: under pytest-xdist the same
+    # call's clip has come back off by up to 17 levels in 17 % of values (docs/notes/app.md).
+    from colorgan.video import film
+    frames, _ = clips.two_shots((64, 48), 3)
+    clips.write(tmp_path / "clip.mp4", frames)
+    still = tmp_path / "still.png"
+    still.write_bytes(F.encode(np.ascontiguousarray(clips.stills((64, 48))[0]), "PNG"))
+    got = studio.colorize_video(tmp_path / "clip.mp4", temporal=False, reference=str(still))
+    default = opener.LoadedModel(opener.make_colorizer("pretrained"), "pretrained")
+    flow_off = config.TemporalConfig(temporal="none")
+    for name, refs in (("ref.mp4", [exemplar.read(still)]), ("auto.mp4", [])):
+        film.colorize_video(default, tmp_path / "clip.mp4", tmp_path / name, temporal=flow_off,
+                            references=refs)
+    got, ref, auto = (np.concatenate(list(container.read_frames(p))).astype(float)
+                      for p in (got, tmp_path / "ref.mp4", tmp_path / "auto.mp4"))
+    codec = np.abs(got - ref).mean(axis=(1, 2, 3))
+    assert codec.max() < 1.5, codec
+    took = np.abs(ref[:3] - auto[:3]).mean()  # the first shot took the still's colours
+    assert took > 4, took
+    with pytest.raises(UserError, match="^the reference photo is gray"):
+        studio.colorize_video(tmp_path / "clip.mp4", reference=str(gray))
 
 
 def test_the_space_folder_builds_the_app_from_its_own_copy_of_colorgan(tmp_path):

@@ -91,9 +91,8 @@ class Studio:
         renderings = self.renderings(model or self.names[0])
         if points and not renderings.takes_hints:
             raise UserError("this model takes no hints (train one with --hints)")
-        if reference and not renderings.takes_reference:
-            raise UserError("this model takes no reference photo (it needs the VGG16 encoder: "
-                            "train one with --encoder=vgg16)")
+        if reference:
+            check_takes_reference(renderings)
         self._check_render_size(render)
         image = self.read(path)
         colours = self.read_reference(reference) if reference else None
@@ -164,21 +163,26 @@ class Studio:
     # ------------------------------------------------------------------ videos
 
     def colorize_video(self, path, temporal: bool = True, restore: bool = False,
-                       model: str = "", on_progress=None) -> Path:
+                       model: str = "", on_progress=None, reference=None) -> Path:
         """An uploaded clip -> the colorized clip (H.264 .mp4; .mkv where its audio needs
         it), colour steadied along the optical flow unless `temporal` is off, rendered as
-        the model's defaults say (an export: as it was exported).
+        the model's defaults say (an export: as it was exported), and optionally steered by
+        an uploaded colour keyframe or still (colorize.py clip --reference: each shot takes
+        its colours where its content matches, the rest keeps the automatic colour).
         on_progress(frames done, frames expected or 0)."""
         if not path:
             raise UserError("upload a clip first")
         self._check_size(path)
+        renderings = self.renderings(model or self.names[0])
+        if reference:
+            check_takes_reference(renderings)
+        references = [self.read_reference(reference)] if reference else []
         src = Path(path)
         try:
             info = container.probe(src)  # a file that is no video fails here
             suffix = film.output_suffix(src)
         except Exception as e:
             raise self._named(e, src) from None
-        renderings = self.renderings(model or self.names[0])
         render = config.RenderConfig(**{**(renderings.fixed or config.RenderConfig()
                                            .post_processing()), "restore": restore})
         pixels = info.width * info.height * render.upscale ** 2
@@ -196,7 +200,7 @@ class Studio:
             with renderings.calls:
                 film.colorize_video(colorizer, src, target,
                                     temporal=config.TemporalConfig(temporal=method),
-                                    on_progress=on_progress)
+                                    on_progress=on_progress, references=references)
         except UserError as e:
             raise self._named(e, src) from None
         return target
@@ -208,6 +212,13 @@ class Studio:
         else:
             line = f"{src.name}: not a readable video ({first_line(e)})"
         return UserError(line.replace(str(self.outdir), "").replace(str(src.parent), ""))
+
+
+def check_takes_reference(renderings: Renderings) -> None:
+    """One line where a model cannot take a reference photo."""
+    if not renderings.takes_reference:
+        raise UserError("this model takes no reference photo (it needs the VGG16 encoder: "
+                        "train one with --encoder=vgg16)")
 
 
 def parse_hints(text: str) -> list:

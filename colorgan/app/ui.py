@@ -5,7 +5,8 @@ side, hints by clicking on the photo's lightness (a colour picker, undo, clear),
 reference photo whose colours the photo takes where their content matches, the old-photo
 toggles (restore, upscale) and the rendering options (how far a hint spreads among them), a
 before/after slider and the full-size PNG to download. Video tab: a clip in, the colorized clip out, with a
-progress bar and the temporal filter on or off.
+progress bar, the temporal filter on or off, and optionally a colour keyframe or still that
+steers the shots it matches.
 
 API (gradio_client; the page's own events are private):
   /colorize        photo, restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
@@ -14,7 +15,8 @@ API (gradio_client; the page's own events are private):
                    -> PNG
   /colorize_reference  photo, reference (a colour photo), hints ("[]": none), the same
                    options and hint_spread -> PNG
-  /colorize_video  video, temporal, restore, model -> the colorized clip
+  /colorize_video  video, temporal, restore, model, reference (a colour keyframe or
+                   still; None: automatic colour) -> the colorized clip
 Every failure is one gr.Error line; the model events share one queue slot group
 ("model"), so the concurrency limit counts photos and videos together.
 """
@@ -209,14 +211,16 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                                    upload_path(reference)).png)
 
     @one_line
-    def colorize_video(video, temporal, restore, model, progress=gr.Progress()):
+    def colorize_video(video, temporal, restore, model, reference=None,
+                       progress=gr.Progress()):
         progress(0, desc="colorizing")
 
         def report(done, total):
             progress((done, total or None), desc="colorizing", unit="frames")
 
         return str(studio.colorize_video(upload_path(video), bool(temporal), bool(restore),
-                                         model, on_progress=report))
+                                         model, on_progress=report,
+                                         reference=upload_path(reference)))
 
     with gr.Blocks(title="colorgan", analytics_enabled=False,
                    delete_cache=(600, 60 * settings.keep_minutes)) as demo:
@@ -285,6 +289,13 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                 temporal = gr.Checkbox(True, label="Steady colour (optical flow)",
                                        elem_id="temporal")
                 video_restore = gr.Checkbox(False, label="Restore (old film)")
+            with gr.Accordion("Colour from a keyframe or still", open=False,
+                              elem_id="video-reference-box"):
+                video_reference = gr.Image(type="filepath", sources=["upload", "clipboard"],
+                                           label="A colour frame of the film, or a colour "
+                                           "photo of the set: each shot takes its colours "
+                                           "where its content matches",
+                                           elem_id="video-reference", height=240)
             go = gr.Button("Colorize the clip", variant="primary", elem_id="go")
 
         options = [restore, upscale, render_size, flip, chroma_smooth, chroma_gain, hint_spread]
@@ -318,7 +329,8 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         gr.Button(visible=False).click(api_colorize_reference,
                                        [photo, reference, hints_box, *settings_], api_out,
                                        api_name="colorize_reference", **api)
-        go.click(colorize_video, [video_in, temporal, video_restore, model], video_out,
+        go.click(colorize_video, [video_in, temporal, video_restore, model, video_reference],
+                 video_out,
                  api_name="colorize_video", **api)
     demo.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)
     return demo
