@@ -1,6 +1,8 @@
 """LiteRT: export.py --format=tflite, and colorize.py on a .tflite colouring photos as the
-SavedModel does (issue 16: within 1.5/255), with the same pre- and post-processing."""
+SavedModel does (issue 16: within 1.5/255), with the same pre- and post-processing, and
+taking hints as it does."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,33 @@ def test_a_tflite_colours_a_video(lite_dir, saved, tmp_path):
             outs[name] = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     assert outs["lite"].shape == frames.shape
     assert np.abs(outs["lite"].astype(float) - outs["saved"]).mean() < 1  # H.264 noise
+
+
+def test_a_tflite_takes_hints_as_the_saved_model_does(lite_dir, saved, tmp_path):
+    """The shipped model's .tflite has a colour_hints signature: clicks (two agreeing red
+    ones far apart, so `wide`'s second pass runs, and a blue one) and evaluate.py's revealed
+    patches colour as the SavedModel's graph does."""
+    lite = opener.open_model(lite_dir)
+    opener.require_hints(lite)
+    image = imagefiles.read_image(PHOTOS[0])[None]
+    points = [(0.2, 0.3, (0.8, 0.1, 0.1)), (0.8, 0.7, (0.8, 0.1, 0.1)),
+              (0.5, 0.9, (0.1, 0.2, 0.8))]
+    a, b = lite.with_points(image, 0, points), saved.with_points(image, 0, points)
+    assert a.shape == b.shape == image.shape[:3] + (3,)
+    assert np.abs(a - b).max() <= 1.5 / 255
+    assert np.abs(a - lite(image, 0)).mean() > 1 / 255  # the hints count
+    two = np.concatenate([image, image[:, :, ::-1]])
+    a, b = lite.reveal(two, 0, 10, (0, 10)), saved.reveal(two, 0, 10, (0, 10))
+    assert np.abs(a - b).max() <= 1.5 / 255
+    # An export from before LiteRT hints (no "hints" in its json) takes none: one line.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / litert.FILE).symlink_to(Path(lite_dir) / litert.FILE)
+    meta = json.loads((Path(lite_dir) / litert.META).read_text())
+    del meta["hints"]
+    (old / litert.META).write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="hints: the LiteRT model .* takes none"):
+        opener.require_hints(opener.open_model(str(old / litert.FILE)))
 
 
 def test_fp16_weights_hold_quality(colorizer, lite_dir, tmp_path):

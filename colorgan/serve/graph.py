@@ -58,6 +58,17 @@ def prepare(images: tf.Tensor, size: tf.Tensor, space: color.ColorSpace):
     return L_full, tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
 
 
+def point_maps(L_small: tf.Tensor, x: tf.Tensor, y: tf.Tensor, rgb: tf.Tensor,
+               space: color.ColorSpace) -> tf.Tensor:
+    """User hints (Colorizer.colorize_points': x, y [N] in [0, 1], sRGB [N, 3] in [0, 1])
+    -> hint maps [B, s, s, 3] at the side s of L [B, s, s, 1]."""
+    size = tf.shape(L_small)[1]
+    _, ab = space.to_model(tf.clip_by_value(rgb, 0.0, 1.0))
+    # A 3-pixel patch at the 128 px the shipped model trained at, in proportion elsewhere.
+    side = tf.maximum(1, (3 * size + 64) // 128)
+    return hints.from_points(tf.shape(L_small), x, y, ab, side)
+
+
 def finish(L_full: tf.Tensor, ab_small: tf.Tensor, space: color.ColorSpace) -> tf.Tensor:
     """The full-resolution L joined with the colour upsampled to it -> RGB [B, H, W, 3]:
     the output keeps every detail of the photo's own lightness."""
@@ -295,12 +306,7 @@ class Colorizer(tf.Module):
         return finish(L_full, self._chroma(L_small, size, maps), self.space)
 
     def _point_maps(self, L_small, x, y, rgb):
-        """User hints (colorize_points') -> hint maps [B, s, s, 3] at the render side s."""
-        size = tf.shape(L_small)[1]
-        _, ab = self.space.to_model(tf.clip_by_value(rgb, 0.0, 1.0))
-        # A 3-pixel patch at the 128 px the shipped model trained at, in proportion elsewhere.
-        side = tf.maximum(1, (3 * size + 64) // 128)
-        return hints.from_points(tf.shape(L_small), x, y, ab, side)
+        return point_maps(L_small, x, y, rgb, self.space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
                                   tf.TensorSpec([], tf.int32),

@@ -30,6 +30,7 @@ from absl import logging
 from colorgan import color, config, fileio, modelpath
 from colorgan.data import decode
 from colorgan.errors import UserError
+from colorgan.models import hints
 from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
@@ -39,7 +40,10 @@ QUANTIZE = ("none", "fp16", "dynamic")
 
 
 def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
-    """The colorizer's generator + post-processing at its render size, as .tflite bytes.
+    """The colorizer's generator + post-processing at its render size, as .tflite bytes:
+    signature `colour` (its first subgraph), and for a hint model also `colour_hints`
+    (L and hint maps [1, s, s, 3] -> ab: G with the hints, then the edge-aware propagation
+    as the SavedModel's serving_hints has it; the weights are shared, +4 MB of 80).
 
     quantize: none (fp32), fp16 (weights stored as fp16, computed in fp32) or dynamic
     (int8 weights, activations quantized on the fly).
@@ -47,10 +51,20 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
     if quantize not in QUANTIZE:
         raise UserError(f"quantize={quantize!r} is unknown; choose one of {QUANTIZE}")
     size = int(colorizer.render_size)
-    fn = tf.function(lambda L: {"ab": colorizer._chroma(L, size)},
-                     input_signature=[tf.TensorSpec([1, size, size, 1], tf.float32, name="L")],
-                     autograph=False)
-    return _convert(fn, colorizer, quantize)
+    L_spec = tf.TensorSpec([1, size, size, 1], tf.float32, name="L")
+
+    # The functions' names are the signatures' keys.
+    def colour(L):
+        return {"ab": colorizer._chroma(L, size)}
+
+    def colour_hints(L, hint_maps):
+        return {"ab": colorizer._chroma(L, size, hint_maps)}
+
+    fns = [tf.function(colour, input_signature=[L_spec], autograph=False)]
+    if colorizer.hints:
+        fns.append(tf.function(colour_hints, autograph=False, input_signature=[
+            L_spec, tf.TensorSpec([1, size, size, 3], tf.float32, name="hint_maps")]))
+    return _convert(fns, colorizer, quantize)
 
 
 def convert_restorer(colorizer: graph.Colorizer) -> bytes:
@@ -64,12 +78,12 @@ def convert_restorer(colorizer: graph.Colorizer) -> bytes:
     # (a keras.Model passed here leaves them as VAR_HANDLEs, read as NaN at run time).
     holder = tf.Module()
     holder.variables_ = [v.value for v in model.variables]
-    return _convert(fn, holder, "none")
+    return _convert([fn], holder, "none")
 
 
-def _convert(fn, trackable, quantize: str) -> bytes:
+def _convert(fns: list, trackable, quantize: str) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [fn.get_concrete_function()], trackable)
+        [fn.get_concrete_function() for fn in fns], trackable)
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "fp16":
@@ -90,7 +104,7 @@ def writer(quantize: str = "none"):
         savedmodel.write_render_file(colorizer, fileio.join(folder, META),
                                      color_space=colorizer.color_space,
                                      render_size=int(colorizer.render_size), quantize=quantize,
-                                     **extra)
+                                     hints=bool(colorizer.hints), **extra)
         fileio.write_bytes_atomic(fileio.join(folder, FILE), model)  # last: the export is whole
         logging.info("LiteRT model: %.1f MB (%s)", len(model) / 1e6, quantize)
     write.marker = FILE  # what savedmodel.export looks for in the other versions
@@ -130,8 +144,16 @@ class LiteColorizer:
         self.lock = threading.RLock()
         self.interpreter = _interpreter(fileio.read_bytes(path), threads)
         self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]["index"]
-        self._output = self.interpreter.get_output_details()[0]["index"]
+        # Signature runners only (raw set_tensor / invoke beside a runner fails: the runner
+        # holds views of the interpreter's buffers). Exports from before LiteRT hints have
+        # one signature, named after a lambda, and no "hints" entry: they take none.
+        keys = list(self.interpreter.get_signature_list())
+        self._plain = self.interpreter.get_signature_runner(
+            "colour" if "colour" in keys else keys[0])
+        self.takes_hints = bool(self.meta.get("hints")) and "colour_hints" in keys
+        self._hinted = (self.interpreter.get_signature_runner("colour_hints")
+                        if self.takes_hints else None)
+        self.takes_reference = False  # the match's ops are not all LiteRT builtins (notes)
         render = self.post_processing
         self.scale = int(render.get("upscale", 1))
         self.restores = bool(render.get("restore")) or self.scale > 1  # video/film.py reads it
@@ -165,12 +187,8 @@ class LiteColorizer:
             return self._chroma_locked(L_small)
 
     def _chroma_locked(self, L_small: np.ndarray) -> np.ndarray:
-        out = []
-        for one in np.asarray(L_small, np.float32):
-            self.interpreter.set_tensor(self._input, one[None])
-            self.interpreter.invoke()
-            out.append(self.interpreter.get_tensor(self._output)[0])
-        return np.stack(out)
+        return np.concatenate([self._plain(L=one[None])["ab"]
+                               for one in np.asarray(L_small, np.float32)])
 
     def _restore_window(self, x: tf.Tensor) -> tf.Tensor:
         """restorer.model_input [B, h, w, 3] -> [B, s h, s w, 1] through restorer.tflite."""
@@ -230,5 +248,43 @@ class LiteColorizer:
         self.check_render_size(render_size)
         L_full, L_small = self.lightness(images)
         return self.finish(L_full, self.chroma(L_small)).numpy()
+
+    def check_hints(self) -> None:
+        if not self.takes_hints:
+            raise UserError(f"hints: the LiteRT model {self.path} takes none (export a hint "
+                            "model, e.g. the shipped one, with export.py --format=tflite)")
+
+    def with_points(self, image, render_size: int, points: list[tuple]) -> np.ndarray:
+        """One image [1, H, W, C] in [0, 1] with user hints [(x, y, (r, g, b)), ...], x, y
+        in [0, 1] -> RGB [1, s H, s W, 3]: opener.LoadedModel.with_points on the .tflite's
+        colour_hints signature."""
+        self.check_hints()
+        self.check_render_size(render_size)
+        L_full, L_small = self.lightness(image)
+        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
+        maps = graph.point_maps(L_small, tf.constant([p[0] for p in points], tf.float32),
+                                tf.constant([p[1] for p in points], tf.float32),
+                                tf.constant(rgb), self.space)
+        return self.finish(L_full, self._chroma_hinted(L_small, maps)).numpy()
+
+    def reveal(self, images, render_size: int, count: int, seed: tuple[int, int]) -> np.ndarray:
+        """`count` random patches of the images' own colour given as hints: evaluate.py
+        --hints=N, as graph.Colorizer.colorize_revealing picks them."""
+        self.check_hints()
+        self.check_render_size(render_size)
+        L_full, L_small = self.lightness(images)
+        rgb = tf.clip_by_value(graph._to_rgb(tf.constant(images, tf.float32)), 0.0, 1.0)
+        rgb = tf.image.resize(rgb, [self.size, self.size], antialias=True)
+        _, ab_small = self.space.to_model(rgb)
+        maps = hints.simulate(ab_small, tf.constant(seed, tf.int32), count=count)
+        return self.finish(L_full, self._chroma_hinted(L_small, maps)).numpy()
+
+    def _chroma_hinted(self, L_small, maps) -> np.ndarray:
+        """L [B, s, s, 1] and hint maps [B, s, s, 3] -> ab [B, s, s, 2] (colour_hints)."""
+        with self.lock:
+            return np.concatenate([
+                self._hinted(L=one[None], hint_maps=m[None])["ab"]
+                for one, m in zip(np.asarray(L_small, np.float32),
+                                  np.asarray(maps, np.float32))])
 
     __call__ = colorize_at  # open_model's ColorizeFn; .scale tells callers the output size

@@ -71,11 +71,7 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
 
 def require_hints(model) -> None:
     """UserError (one line) unless `model` takes colour hints."""
-    if isinstance(model, LoadedModel):
-        model.check_hints()
-    else:  # a LiteRT model: one fixed input, L only
-        raise UserError("hints: a .tflite model takes none; use a SavedModel, a workdir or "
-                        "the shipped model")
+    model.check_hints()  # LoadedModel's, or LiteColorizer's
 
 
 def require_reference(model, count: int = 1) -> None:
