@@ -4,8 +4,8 @@
 Starts the app on a free port, uploads a shipped validation photo, clicks the hints given
 by --hints (x, y, colour; as fractions of the photo), drags the before/after slider and
 saves the page (app.png), then colorizes a clip made from two shipped photos in the Video
-tab with a colour still of the first shot's photo (app_video.png). Needs Debian's chromium and chromium-driver, and selenium (the [test]
-extra).
+tab with a colour still of the first shot's photo (app_video.png). Needs Debian's chromium
+and chromium-driver, and selenium (the [test] extra).
 """
 
 import sys

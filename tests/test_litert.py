@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colorgan import config
 from colorgan.data import imagefiles
 from colorgan.errors import UserError
 from colorgan.archive import files
@@ -89,6 +90,9 @@ def test_a_tflite_takes_hints_as_the_saved_model_does(lite_dir, saved, tmp_path)
     a, b = lite.with_points(image, 0, points), saved.with_points(image, 0, points)
     assert a.shape == b.shape == image.shape[:3] + (3,)
     assert np.abs(a - b).max() <= 1.5 / 255
+    region = opener.LoadedModel(opener.make_colorizer(
+        "pretrained", config.RenderConfig(hint_spread="region")), "pretrained")
+    assert np.abs(region.with_points(image, 0, points) - b).max() > 3 / 255  # the 2nd pass ran
     assert np.abs(a - lite(image, 0)).mean() > 1 / 255  # the hints count
     two = np.concatenate([image, image[:, :, ::-1]])
     a, b = lite.reveal(two, 0, 10, (0, 10)), saved.reveal(two, 0, 10, (0, 10))

@@ -162,15 +162,15 @@ def test_options_train_resume_and_export(tiny_cfg, tmp_path, options):
     resnet = options.get("encoder") == "resnet50v2"
     cfg = config.with_overrides(tiny_cfg, {**options, "steps": 2 if resnet else 3,
                                            "checkpoint_every": 2})
-    result = fit.fit(cfg, tmp_path / "resumed")
+    result = fit.fit(cfg, tmp_path / "straight")
     if not resnet:  # the run stopped at step 2 (its workdir wound back) ends as it did
         straight = result
-        result = fit.fit(cfg, workdirs.rewound(tmp_path / "resumed", 2, tmp_path / "copy"))
+        result = fit.fit(cfg, workdirs.rewound(tmp_path / "straight", 2, tmp_path / "resumed"))
         for k, v in straight.metrics.items():
             assert v == pytest.approx(result.metrics[k], rel=1e-4), k
     assert result.step == (2 if resnet else 3)
     assert all(np.isfinite(v) for v in result.metrics.values())
-    colorizer = opener.make_colorizer(tmp_path / ("resumed" if resnet else "copy"))
+    colorizer = opener.make_colorizer(tmp_path / ("straight" if resnet else "resumed"))
     loaded = tf.saved_model.load(str(savedmodel.export(colorizer, tmp_path / "export")))
     x = tf.random.uniform([1, 32, 48, 3])
     got = loaded.signatures["colorize"](images=x)["colorized"].numpy()

@@ -153,7 +153,9 @@ def test_no_hints_give_the_colour_back_bit_for_bit(step_image, spread):
     (features on), also while the other's agreeing hints run `wide`'s shade pass; a hint
     map of zeros costs nothing in colour."""
     L = tf.concat([step_image, step_image[:, ::-1]], 0)
-    ab = tf.zeros([2, 32, 32, 2])
+    # Image 0's automatic colour is gray (its hints' tint then agrees); image 1's is random.
+    ab = tf.concat([tf.zeros([1, 32, 32, 2]),
+                    tf.random.stateless_uniform([1, 32, 32, 2], [5, 1], -0.8, 0.8)], 0)
     # Two hints far apart asking for the same tint: `wide` spreads it further than `region`.
     maps = hints.from_points(tf.constant([1, 32, 32, 3]), tf.constant([0.2, 0.8]),
                              tf.constant([0.2, 0.8]), tf.constant([[0.2, 0.1], [0.2, 0.1]]), 3)

@@ -14,7 +14,8 @@ from google.protobuf import text_format
 
 def rewound(workdir: str | Path, step: int, dest: str | Path) -> Path:
     """A copy of `workdir` at `dest` whose newest checkpoint is the one of step `step`
-    (the run must have saved it: checkpoint_every dividing `step`)."""
+    (the run must have saved it: checkpoint_every dividing `step`). The rest is copied as
+    it is (tb/, the sample sheet, best/): fit for runs without keep_best."""
     dest = Path(dest)
     shutil.copytree(workdir, dest)
     ckpts = dest / "checkpoints"

@@ -101,7 +101,7 @@ class Studio:
             raise UserError(f"upscale {render.upscale}: the result would have {pixels:,} "
                             f"pixels; at most {self.limits.max_pixels:,}")
         if not points and colours is None and renderings.fixed:
-            # Nothing to spread: an export's own hint_spread serves (an API call has no
+            # Nothing to spread: an export's own hint_spread serves (/colorize has no
             # control for it, and exports made before `wide` became the default bake
             # `region`).
             render = replace(render, hint_spread=renderings.fixed.get(

@@ -69,6 +69,17 @@ def point_maps(L_small: tf.Tensor, x: tf.Tensor, y: tf.Tensor, rgb: tf.Tensor,
     return hints.from_points(tf.shape(L_small), x, y, ab, side)
 
 
+def revealed_maps(images: tf.Tensor, size: tf.Tensor, space: color.ColorSpace,
+                  seed: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """images [B, H, W, C] in [0, 1] -> hint maps [B, size, size, 3] revealing `count`
+    random patches of their own colour at the render size (hints.simulate; `seed` [2]
+    picks them): Zhang et al.'s measure, evaluate.py --hints=N."""
+    rgb = tf.image.resize(tf.clip_by_value(_to_rgb(images), 0.0, 1.0), tf.stack([size, size]),
+                          antialias=True)
+    _, ab_small = space.to_model(rgb)
+    return hints.simulate(ab_small, seed, count=count)
+
+
 def finish(L_full: tf.Tensor, ab_small: tf.Tensor, space: color.ColorSpace) -> tf.Tensor:
     """The full-resolution L joined with the colour upsampled to it -> RGB [B, H, W, 3]:
     the output keeps every detail of the photo's own lightness."""
@@ -286,10 +297,7 @@ class Colorizer(tf.Module):
         A model without hint channels ignores them."""
         size = self._size(render_size)
         L_full, L_small = self._lightness(images, size)
-        rgb = tf.image.resize(tf.clip_by_value(_to_rgb(images), 0.0, 1.0), tf.stack([size, size]),
-                              antialias=True)
-        _, ab_small = self.space.to_model(rgb)
-        maps = hints.simulate(ab_small, seed, count=count)
+        maps = revealed_maps(images, size, self.space, seed, count)
         return finish(L_full, self._chroma(L_small, size, maps), self.space)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),

@@ -2,7 +2,9 @@
 
 The .tflite holds the generator and the colour post-processing at one render size,
 L [1, s, s, 1] in [-1, 1] -> ab [1, s, s, 2] (mirror averaging, guided filter and gain
-included), and runs on XNNPACK. Decoding, Lab, resizing and the join with the
+included), and runs on XNNPACK. A hint model's also has `colour_hints`: L and hint maps
+[1, s, s, 3] -> ab, the hints propagated as the SavedModel does (the maps are made in
+TensorFlow around it: graph.point_maps, graph.revealed_maps). Decoding, Lab, resizing and the join with the
 full-resolution L stay in TensorFlow (graph.prepare / finish: the SavedModel's own code), since
 TFLite's builtin ops have no antialiased resize. Beside it, colorgan_litert.json names
 the colour space, render size, post-processing and quantization.
@@ -30,7 +32,6 @@ from absl import logging
 from colorgan import color, config, fileio, modelpath
 from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.models import hints
 from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
@@ -40,10 +41,12 @@ QUANTIZE = ("none", "fp16", "dynamic")
 
 
 def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
-    """The colorizer's generator + post-processing at its render size, as .tflite bytes:
-    signature `colour` (its first subgraph), and for a hint model also `colour_hints`
-    (L and hint maps [1, s, s, 3] -> ab: G with the hints, then the edge-aware propagation
-    as the SavedModel's serving_hints has it; the weights are shared, +4 MB of 80).
+    """The colorizer's generator + post-processing at its render size, as .tflite bytes.
+    A hint model's file has two signatures, `colour` (L -> ab, its first subgraph) and
+    `colour_hints` (L and hint maps [1, s, s, 3] -> ab: G with the hints, then the
+    edge-aware propagation, as the SavedModel's serving_hints; the weights are shared,
+    +4.5 MB of 80); any other model's has one, which the converter names
+    `serving_default` (it takes functions' names only when there are several).
 
     quantize: none (fp32), fp16 (weights stored as fp16, computed in fp32) or dynamic
     (int8 weights, activations quantized on the fly).
@@ -122,7 +125,8 @@ def _interpreter(model: bytes, threads: int):
 
 class LiteColorizer:
     """colorize_at(images [B, H, W, C] in [0, 1], render_size) -> RGB [B, H, W, 3], numpy;
-    the same contract as graph.Colorizer.colorize_at, on a .tflite."""
+    the same contract as graph.Colorizer.colorize_at, on a .tflite. A hint model's also
+    has with_points and reveal (opener.LoadedModel's); none takes a reference photo."""
 
     def __init__(self, path: str, threads: int | None = None):
         self.path = path
@@ -145,9 +149,13 @@ class LiteColorizer:
         self.interpreter = _interpreter(fileio.read_bytes(path), threads)
         self.interpreter.allocate_tensors()
         # Signature runners only (raw set_tensor / invoke beside a runner fails: the runner
-        # holds views of the interpreter's buffers). Exports from before LiteRT hints have
-        # one signature, named after a lambda, and no "hints" entry: they take none.
+        # holds views of the interpreter's buffers). Models without hints, and every export
+        # from before LiteRT hints, have one signature (`serving_default`) and no "hints"
+        # entry.
         keys = list(self.interpreter.get_signature_list())
+        if not keys:
+            raise UserError(f"model: {path} has no signatures; export it again with "
+                            "export.py --format=tflite")
         self._plain = self.interpreter.get_signature_runner(
             "colour" if "colour" in keys else keys[0])
         self.takes_hints = bool(self.meta.get("hints")) and "colour_hints" in keys
@@ -251,8 +259,10 @@ class LiteColorizer:
 
     def check_hints(self) -> None:
         if not self.takes_hints:
-            raise UserError(f"hints: the LiteRT model {self.path} takes none (export a hint "
-                            "model, e.g. the shipped one, with export.py --format=tflite)")
+            raise UserError(f"hints: the LiteRT model {self.path} takes none (a hint model "
+                            "exported before LiteRT hints: export it again with export.py "
+                            "--format=tflite; a model without hint channels: train one with "
+                            "--hints)")
 
     def with_points(self, image, render_size: int, points: list[tuple]) -> np.ndarray:
         """One image [1, H, W, C] in [0, 1] with user hints [(x, y, (r, g, b)), ...], x, y
@@ -273,10 +283,9 @@ class LiteColorizer:
         self.check_hints()
         self.check_render_size(render_size)
         L_full, L_small = self.lightness(images)
-        rgb = tf.clip_by_value(graph._to_rgb(tf.constant(images, tf.float32)), 0.0, 1.0)
-        rgb = tf.image.resize(rgb, [self.size, self.size], antialias=True)
-        _, ab_small = self.space.to_model(rgb)
-        maps = hints.simulate(ab_small, tf.constant(seed, tf.int32), count=count)
+        maps = graph.revealed_maps(tf.constant(images, tf.float32), tf.constant(self.size),
+                                   self.space, tf.constant(seed, tf.int32),
+                                   tf.constant(count, tf.int32))
         return self.finish(L_full, self._chroma_hinted(L_small, maps)).numpy()
 
     def _chroma_hinted(self, L_small, maps) -> np.ndarray:

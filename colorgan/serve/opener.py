@@ -71,7 +71,11 @@ def open_model(path: fileio.PathLike, post_processing: dict | None = None,
 
 def require_hints(model) -> None:
     """UserError (one line) unless `model` takes colour hints."""
-    model.check_hints()  # LoadedModel's, or LiteColorizer's
+    check = getattr(model, "check_hints", None)  # LoadedModel's, or LiteColorizer's
+    if check is None:  # a bare ColorizeFn
+        raise UserError("hints: this model takes none; use a SavedModel, a workdir or the "
+                        "shipped model")
+    check()
 
 
 def require_reference(model, count: int = 1) -> None:
