@@ -170,6 +170,17 @@ def test_a_clip_through_the_api_reports_its_progress(app, tmp_path):
     assert container.probe(job.result()).frames == len(frames)
     counted = {(i, n) for i, n, unit in seen if unit == "frames"}
     assert counted and all(n == len(frames) and 0 <= i <= n for i, n in counted), seen
+    # The same clip steered by a colour still of its first shot (the API's `reference`;
+    # temporal off, so each frame is the model's alone): the first shot takes its colours.
+    clips.write(tmp_path / "short.mp4", clips.two_shots((64, 48), 3)[0])
+    still = tmp_path / "still.png"
+    Image.fromarray(np.ascontiguousarray(clips.stills((64, 48))[0])).save(still)
+    client = app.client()
+    auto, steered = (np.concatenate(list(container.read_frames(client.predict(
+        handle_file(str(tmp_path / "short.mp4")), temporal=False, api_name="/colorize_video",
+        **extra)))).astype(float) for extra in ({}, {"reference": handle_file(str(still))}))
+    took = np.abs(steered[:3] - auto[:3]).mean()
+    assert took > 3, took
 
 
 def test_in_a_browser_hints_slider_download_undo_and_a_video(app, tmp_path):
