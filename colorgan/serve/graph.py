@@ -25,6 +25,7 @@ guided-filtered along L's edges (serve/chroma.py) and scaled by chroma_gain.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from colorgan import color, config
@@ -56,6 +57,14 @@ def prepare(images: tf.Tensor, size: tf.Tensor, space: color.ColorSpace):
     rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
     L_full = space.model_input(rgb)
     return L_full, tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
+
+
+def point_arrays(points: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """User hints [(x, y, (r, g, b)), ...] (hints.read_points) -> x, y [N] and rgb [N, 3],
+    float32: colorize_points' and point_maps' inputs (N = 0: none)."""
+    x = np.array([p[0] for p in points], np.float32)
+    y = np.array([p[1] for p in points], np.float32)
+    return x, y, np.array([p[2] for p in points], np.float32).reshape(-1, 3)
 
 
 def point_maps(L_small: tf.Tensor, x: tf.Tensor, y: tf.Tensor, rgb: tf.Tensor,

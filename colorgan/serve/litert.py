@@ -4,10 +4,10 @@ The .tflite holds the generator and the colour post-processing at one render siz
 L [1, s, s, 1] in [-1, 1] -> ab [1, s, s, 2] (mirror averaging, guided filter and gain
 included), and runs on XNNPACK. A hint model's also has `colour_hints`: L and hint maps
 [1, s, s, 3] -> ab, the hints propagated as the SavedModel does (the maps are made in
-TensorFlow around it: graph.point_maps, graph.revealed_maps). Decoding, Lab, resizing and the join with the
-full-resolution L stay in TensorFlow (graph.prepare / finish: the SavedModel's own code), since
-TFLite's builtin ops have no antialiased resize. Beside it, colorgan_litert.json names
-the colour space, render size, post-processing and quantization.
+TensorFlow around it: graph.point_maps, graph.revealed_maps). Decoding, Lab, resizing and
+the join with the full-resolution L stay in TensorFlow (graph.prepare / finish: the
+SavedModel's own code), since TFLite's builtin ops have no antialiased resize. Beside it,
+colorgan_litert.json names the colour space, render size, post-processing and quantization.
 
 A model that restores or upscales (--restore, --upscale) also has restorer.tflite: the
 restorer at its scale, [1, h, w, 3] (restorer.model_input) -> L [1, s h, s w, 1], any h, w
@@ -189,14 +189,13 @@ class LiteColorizer:
                              tf.TensorSpec([None, None, None, 2], tf.float32)],
             autograph=False)
 
-    def _chroma(self, L_small: np.ndarray) -> np.ndarray:
-        """L [B, s, s, 1] -> ab [B, s, s, 2], through the .tflite (which takes one image)."""
+    def _per_image(self, runner, **batch: np.ndarray) -> np.ndarray:
+        """A signature's ab [B, s, s, 2] for inputs [B, ...] (the .tflite takes one image),
+        one call at a time."""
+        batch = {k: np.asarray(v, np.float32) for k, v in batch.items()}
         with self.lock:
-            return self._chroma_locked(L_small)
-
-    def _chroma_locked(self, L_small: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._plain(L=one[None])["ab"]
-                               for one in np.asarray(L_small, np.float32)])
+            return np.concatenate([runner(**{k: v[i:i + 1] for k, v in batch.items()})["ab"]
+                                   for i in range(len(batch["L"]))])
 
     def _restore_window(self, x: tf.Tensor) -> tf.Tensor:
         """restorer.model_input [B, h, w, 3] -> [B, s h, s w, 1] through restorer.tflite."""
@@ -246,7 +245,7 @@ class LiteColorizer:
 
     def chroma(self, L_small) -> np.ndarray:
         """L [B, r, r, 1] -> ab [B, r, r, 2] (the .tflite's colour, post-processed)."""
-        return self._chroma(np.asarray(L_small))
+        return self._per_image(self._plain, L=L_small)
 
     def finish(self, L_full, ab) -> tf.Tensor:
         """L [B, H, W, 1] and ab [B, r, r, 2] -> RGB [B, H, W, 3] in [0, 1]."""
@@ -271,11 +270,10 @@ class LiteColorizer:
         self.check_hints()
         self.check_render_size(render_size)
         L_full, L_small = self.lightness(image)
-        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
-        maps = graph.point_maps(L_small, tf.constant([p[0] for p in points], tf.float32),
-                                tf.constant([p[1] for p in points], tf.float32),
-                                tf.constant(rgb), self.space)
-        return self.finish(L_full, self._chroma_hinted(L_small, maps)).numpy()
+        x, y, rgb = graph.point_arrays(points)
+        maps = graph.point_maps(L_small, x, y, rgb, self.space)
+        return self.finish(L_full, self._per_image(self._hinted, L=L_small,
+                                                   hint_maps=maps)).numpy()
 
     def reveal(self, images, render_size: int, count: int, seed: tuple[int, int]) -> np.ndarray:
         """`count` random patches of the images' own colour given as hints: evaluate.py
@@ -286,14 +284,7 @@ class LiteColorizer:
         maps = graph.revealed_maps(tf.constant(images, tf.float32), tf.constant(self.size),
                                    self.space, tf.constant(seed, tf.int32),
                                    tf.constant(count, tf.int32))
-        return self.finish(L_full, self._chroma_hinted(L_small, maps)).numpy()
-
-    def _chroma_hinted(self, L_small, maps) -> np.ndarray:
-        """L [B, s, s, 1] and hint maps [B, s, s, 3] -> ab [B, s, s, 2] (colour_hints)."""
-        with self.lock:
-            return np.concatenate([
-                self._hinted(L=one[None], hint_maps=m[None])["ab"]
-                for one, m in zip(np.asarray(L_small, np.float32),
-                                  np.asarray(maps, np.float32))])
+        return self.finish(L_full, self._per_image(self._hinted, L=L_small,
+                                                   hint_maps=maps)).numpy()
 
     __call__ = colorize_at  # open_model's ColorizeFn; .scale tells callers the output size

@@ -22,7 +22,7 @@ from colorgan.data import decode
 from colorgan.errors import UserError
 from colorgan.models import networks, pretrained
 from colorgan.models import restorer as restorer_lib
-from colorgan.serve import litert, savedmodel
+from colorgan.serve import graph, litert, savedmodel
 from colorgan.serve.graph import Colorizer
 
 ColorizeFn = Callable[[np.ndarray, int], np.ndarray]
@@ -138,9 +138,7 @@ class LoadedModel:
         and the colour in [0, 1]."""
         self.check_hints()
         self.check_size(image)
-        x = np.array([p[0] for p in points], np.float32)
-        y = np.array([p[1] for p in points], np.float32)
-        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
+        x, y, rgb = graph.point_arrays(points)
         return self.module.colorize_points(tf.constant(image, tf.float32),
                                            tf.constant(render_size, tf.int32),
                                            x, y, rgb).numpy()
@@ -186,10 +184,7 @@ class LoadedModel:
             # The first exports with references take one per image; later ones match one
             # reference's features (computed once) against every image of the batch.
             reference = np.repeat(reference, len(images), axis=0)
-        points = points or []
-        x = np.array([p[0] for p in points], np.float32)
-        y = np.array([p[1] for p in points], np.float32)
-        rgb = np.array([p[2] for p in points], np.float32).reshape(-1, 3)
+        x, y, rgb = graph.point_arrays(points or [])
         return self.module.colorize_reference(
             tf.constant(images, tf.float32), tf.constant(render_size, tf.int32),
             tf.constant(reference), x, y, rgb).numpy()
