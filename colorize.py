@@ -7,7 +7,10 @@ training workdir. Without --output_dir each output goes beside its input as
 NAME_colorized.png (.mp4 for a video, a folder for frames). Each output keeps its
 input's size; a video keeps its frame count, timestamps and audio; inputs are never
 overwritten. With --output_dir a manifest there records each input's output, seconds
-or failure: a rerun after a crash, a kill or Ctrl-C keeps what is done and does the rest.
+or failure and the settings it was made with: a rerun after a crash, a kill or Ctrl-C
+keeps what is done and does the rest. One folder may gather photos coloured with
+different settings (each its own --reference, say); a photo already written there with
+other settings is refused unless --overwrite.
 Exit code 1 if any input failed, 2 for a bad flag or path or a full disk, 130 on Ctrl-C.
 """
 
@@ -45,7 +48,9 @@ flags.DEFINE_integer("photo_batch", 1, "Photos per generator call (1 is fastest 
                      "gives the same bytes whatever photos share a call).", lower_bound=1)
 flags.DEFINE_string("manifest", "auto", "The resume record (auto: "
                     "OUTPUT_DIR/colorgan_manifest.jsonl; none beside the inputs). A rerun keeps "
-                    "the outputs it lists as done; \"\" for none.")
+                    "the outputs it lists as done with the same settings; \"\" for none.")
+flags.DEFINE_bool("overwrite", False, "Redo an input that the manifest says was written with "
+                  "other settings (without it such an input is refused).")
 flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
                     '[{"x": 0.5, "y": 0.5, "color": "#e02020"}, ...] with x, y in [0, 1] of '
                     "the width and height from the top left (a hint model: train.py --hints).")
@@ -78,7 +83,8 @@ def main(argv):
     settings = {"restorer": FLAGS.restorer, "precision": FLAGS.precision,
                 **config_flags.post_processing_flags(), "render_size": FLAGS.render_size,
                 "temporal": str(temporal), "photo_batch": FLAGS.photo_batch}
-    tree = files.TreeConfig(threads=FLAGS.jobs, batch=FLAGS.photo_batch, manifest=FLAGS.manifest)
+    tree = files.TreeConfig(threads=FLAGS.jobs, batch=FLAGS.photo_batch, manifest=FLAGS.manifest,
+                            overwrite=FLAGS.overwrite)
     try:
         report = files.colorize_files(model, argv[1:], FLAGS.output_dir, FLAGS.format,
                                       FLAGS.render_size, temporal=temporal,

@@ -212,3 +212,41 @@ def test_keyframes_steer_the_shots_they_match_and_nothing_crosses_the_cut(shippe
     assert len(written) == len(truth) == len(frames)
     for k, part in enumerate((slice(0, cut), slice(cut, None))):
         assert _psnr(written[part], truth[part]) > by_shot["flow"][k] + 5
+
+
+def test_one_folder_gathers_photos_each_with_its_own_reference(shipped, tmp_path):
+    """colorize.py --reference=a.png --output_dir=out p1.png, then --reference=b.png p2.png
+    into the same folder: both written. p1 again with b.png is refused in one line and its
+    output left alone; p1 again with a.png is kept; with overwrite p1 is redone with b.png."""
+    photos = sorted(VAL.glob("*.jpg"))[:2]
+    p1, p2 = (tmp_path / "p1.png", tmp_path / "p2.png")
+    for source, path in zip(photos, (p1, p2)):
+        small = tf.image.resize(imagefiles.read_image(source)[None], [48, 64], antialias=True)
+        imagefiles.write_image(small[0].numpy(), path, "png")
+    a = imagefiles.read_image(photos[0])
+    b = np.ascontiguousarray(imagefiles.read_image(photos[1])[:, ::-1])
+    out = tmp_path / "out"
+
+    def run(photo, reference, **options):
+        return files.colorize_files(shipped, [str(photo)], out, references=[reference],
+                                    tree=files.TreeConfig(manifest="auto", **options))
+
+    assert [p.name for p in run(p1, a).written] == ["p1.png"]
+    assert [p.name for p in run(p2, b).written] == ["p2.png"]
+    first = (out / "p1.png").read_bytes()
+    with pytest.raises(UserError, match=r"p1.png: already colorized into .*p1.png with other "
+                       r"settings \(reference='[0-9a-f]{16}', now '[0-9a-f]{16}'\); rerun "
+                       r"with --overwrite"):
+        run(p1, b)
+    assert (out / "p1.png").read_bytes() == first
+    again = run(p1, a)
+    assert (again.kept, again.written) == (1, [])
+    redone = run(p1, b, overwrite=True)
+    assert [p.name for p in redone.written] == ["p1.png"]
+    assert (out / "p1.png").read_bytes() != first  # b's colours, not a's
+    assert sorted(p.name for p in out.iterdir()) == ["colorgan_manifest.jsonl", "p1.png", "p2.png"]
+    from colorgan.archive import manifest
+    known, records = manifest.read(out / manifest.NAME)
+    by_name = {Path(k).name: r for k, r in records.items()}
+    # a's settings went with p1's last output made with them (the compacted manifest)
+    assert list(known) == [by_name["p1.png"]["settings"]] == [by_name["p2.png"]["settings"]]

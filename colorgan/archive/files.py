@@ -119,10 +119,13 @@ class TreeConfig:
     whose output bytes do not depend on which photos share a call (docs/notes/archives.md).
     manifest: the resume record's path; "auto" = OUT/colorgan_manifest.jsonl when there is
     an output folder (none beside the inputs; colorize.py's default), "" = none.
+    overwrite: redo an input the manifest says was written with other settings (without it
+    such an input is refused, before anything is written).
     """
     threads: int = 2
     batch: int = 1
     manifest: str = ""
+    overwrite: bool = False
 
 
 def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.PathLike | None,
@@ -142,11 +145,14 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     hints win where they are): a VGG16-encoder model only.
 
     Photos stream through the model as `tree` says. With a manifest (manifest.py) a rerun
-    keeps what an earlier run finished and does the rest; the model (model_identity), the
-    output folder, fmt, render_size, points, references and `settings` (the caller's other
-    options: post-processing, ...) must then match the earlier run's. Files under the
-    output folder are not inputs (expand_inputs' leave_out). Raises UserError on a full disk, and lets
-    KeyboardInterrupt through, after recording what was finished.
+    keeps what an earlier run finished with the same settings (the model (model_identity),
+    the output folder, fmt, render_size, points, references and `settings`, the caller's
+    other options: post-processing, ...) and does the rest. One folder may hold outputs of
+    runs with other settings; an input already written with other settings is refused
+    (UserError, before anything is written) unless tree.overwrite, which redoes it. No new
+    output takes the name of another input's recorded output. Files under the output
+    folder are not inputs (expand_inputs' leave_out). Raises UserError on a full disk, and
+    lets KeyboardInterrupt through, after recording what was finished.
     """
     if points:
         require_hints(model)
@@ -183,8 +189,10 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
             manifest = manifest_lib.Manifest(manifest_path, settings)
             # Outputs of earlier runs are no inputs (an output folder among the inputs),
             # planned ones too: a kill between publishing and recording leaves such a file.
-            outputs = {r["output"] for r in manifest.records.values() if r.get("output")}
+            outputs = manifest.outputs()
             inputs = [(p, r) for p, r in inputs if _key(p) not in outputs]
+            if not tree.overwrite:
+                _refuse_other_settings(manifest, inputs)
         return _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size,
                          temporal, frame_folders, batch_size, points, references, tree)
     except Exception as e:  # noqa: BLE001  the manifest's own writes, a video's: a full disk
@@ -195,6 +203,20 @@ def colorize_files(model: ColorizeFn, specs: list[str], output_dir: str | os.Pat
     finally:
         if manifest is not None:
             manifest.close()
+
+
+def _refuse_other_settings(manifest, inputs) -> None:
+    """UserError naming the first input an earlier run wrote with other settings (and how
+    many more), before anything is written; nothing if there is none."""
+    clashes = [(p, manifest.other(_key(p))) for p, _ in inputs]
+    clashes = [(p, record) for p, record in clashes if record]
+    if not clashes:
+        return
+    path, record = clashes[0]
+    more = f" (and {len(clashes) - 1} more)" if len(clashes) > 1 else ""
+    raise UserError(f"{path}: already colorized into {record['output']} with other settings "
+                    f"({manifest.changes(record)}){more}; rerun with --overwrite to redo it, "
+                    "or choose another output folder")
 
 
 def _pixels_hash(reference: np.ndarray) -> str:
@@ -250,12 +272,18 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
     input_paths = {p.resolve() for p, _ in inputs}
     taken = set(input_paths)  # never overwrite an input, or another output of this run
     report = Report([], failed, manifest=manifest and manifest.path)
-    kept = set()
-    for path, _ in inputs if manifest else ():  # first: no new name may take a kept output
+    kept, redone = set(), {}
+    if manifest:  # first: no new name may take a kept output, or another input's
+        keys = {_key(p) for p, _ in inputs}
+        taken |= {Path(r["output"]).resolve() for r in manifest.records.values()
+                  if r.get("output") and r["input"] not in keys}
+    for path, _ in inputs if manifest else ():
         record = manifest.done(_key(path))
-        if record:  # an earlier run wrote it, whole
+        if record:  # an earlier run wrote it with these settings, whole
             taken.add(Path(record["output"]).resolve())
             kept.add(path)
+        elif record := manifest.other(_key(path)):  # tree.overwrite: redone
+            redone[path] = Path(record["output"])
     report.kept = len(kept)
     photos, others = [], []
     for path, rel in inputs:
@@ -270,6 +298,9 @@ def _colorize(model, inputs, failed, manifest, output_dir, fmt, render_size, tem
             if out_fmt is None:
                 out_fmt = film.output_suffix(path)[1:]  # probes: a bad clip fails here
             target = _target(path, rel, output_dir, out_fmt, input_paths, taken, kind)
+            if path in redone and redone[path].resolve() != target.resolve():
+                logging.info("%s: written as %s; its earlier output %s (other settings) is "
+                             "left as it is", path, target.name, redone[path])
         except Exception as e:  # noqa: BLE001  one bad file must not stop the batch
             _failed(report, manifest, path, first_line(e), 0.0)
             continue
