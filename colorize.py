@@ -62,13 +62,16 @@ flags.DEFINE_string("reference", "", "Colour photos of similar scenes, a.png,b.j
 
 
 def main(argv):
-    from colorgan.serve import opener
-    from colorgan.archive import files
     from colorgan.errors import UserError
 
     if len(argv) < 2:
         raise UserError("name the photos or videos to colorize (files, folders or globs)")
-    temporal = config_flags.flat_values(config.TemporalConfig)  # validated before loading
+    # Flags and paths checked before TensorFlow's start (~5 s) and the model's load.
+    temporal = config_flags.flat_values(config.TemporalConfig)
+    cli.require_local("model", FLAGS.model, cli.MODEL_HINT)
+    cli.require_local("restorer", FLAGS.restorer)
+    from colorgan.serve import opener
+    from colorgan.archive import files
     points = None
     if FLAGS.hints:
         from colorgan.models import hints

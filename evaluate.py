@@ -57,6 +57,9 @@ flags.DEFINE_string("reference", "", "Colour each photo from a reference photo (
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    cli.require_local("model", FLAGS.model, cli.MODEL_HINT)  # before TensorFlow's start
+    cli.require_local("data", FLAGS.data)
+    cli.require_local("restorer", FLAGS.restorer)
     from colorgan import fileio
     from colorgan.data import input_pipeline
     from colorgan.evaluate import protocol, fid_kid

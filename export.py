@@ -34,6 +34,9 @@ flags.DEFINE_integer("max_pixels", 50_000_000, "Larger images are refused (Inval
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    for flag in ("workdir", "checkpoint", "model"):  # before TensorFlow's start
+        if FLAGS[flag].value != "best":
+            cli.require_local(flag, FLAGS[flag].value, cli.MODEL_HINT)
     from colorgan import workdir
     from colorgan.serve import savedmodel
     from colorgan.serve import opener

@@ -24,6 +24,8 @@ flags.adopt_module_key_flags(config_flags)  # so --help lists them as train.py's
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    cli.require_local("data", FLAGS.data)  # before TensorFlow's start
+    cli.require_local("init_from", FLAGS.init_from, cli.MODEL_HINT)
     from colorgan.train import fit
     from colorgan.errors import UserError
 

@@ -51,3 +51,16 @@ def test_run_prints_a_field_error_as_one_line_naming_the_flag(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert [line for line in proc.stderr.splitlines() if "error" in line] == [
         "train.py: error: --data: photos/ does not exist"]
+
+
+def test_require_local_refuses_a_missing_path_and_passes_names_that_are_no_paths(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "ckpt-3.index").write_bytes(b"")
+    for spec in (None, "", "pretrained", "samples", "samples:val", "tfds:cifar10",
+                 "gs://bucket/photos", str(tmp_path / "run"), str(tmp_path / "ckpt-3"),
+                 str(tmp_path / "*.index")):
+        cli.require_local("data", spec)
+    with pytest.raises(cli.UserError, match=r"^model: .*nope does not exist \(give 'pretrained'"):
+        cli.require_local("model", str(tmp_path / "nope"), cli.MODEL_HINT)
+    with pytest.raises(cli.UserError, match=r"^data: .*\*.jpg does not exist$"):
+        cli.require_local("data", str(tmp_path / "*.jpg"))

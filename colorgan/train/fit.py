@@ -252,6 +252,10 @@ def _fit(cfg: Config, workdir: str, strategy: tf.distribute.Strategy, chief: boo
         with_d = pretrained.init_from(t.init_from, cfg, state.generator, state.discriminator)
         logging.info("generator%s initialized from %s", " and discriminator" if with_d else "",
                      t.init_from)
+        if best is not None and best.best is None:
+            # The model it starts from is the first candidate (step 0): a fine-tune that
+            # only makes it worse keeps it, never ends below it.
+            _validate(validator, best, state.generator, tf.summary.create_noop_writer(), 0)
     elif cfg.model.encoder == "resnet50v2":  # a fresh run: pretrained weights, if any
         networks.load_encoder_weights(state.generator, t.encoder_weights)
         logging.info("encoder %s initialized from %s", cfg.model.encoder, t.encoder_weights)
