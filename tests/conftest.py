@@ -1,6 +1,7 @@
 """Shared fixtures. TensorFlow gets two logical CPUs before anything starts its runtime,
 so the MirroredStrategy tests can run in the same process as the rest."""
 
+import fcntl
 import os
 import warnings
 
@@ -47,6 +48,25 @@ def info_log(caplog):
     with caplog.at_level("INFO"):
         yield caplog
     absl_logging.set_verbosity(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A workdir of the tiny preset trained for 2 steps, one for the whole run: the first
+    xdist worker to ask trains it under a lock, the others read it (a fit traces a train
+    step, ~5-15 s a worker). Tests read it and write elsewhere."""
+    from colorgan.train import fit
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # shared by workers
+    path = root / "tiny_run"
+    with open(root / "tiny_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / "trained").exists():
+            cfg = config.with_overrides(config.get_preset("tiny"), {
+                "steps": 2, "log_every": 1000, "image_every": 1000})
+            fit.fit(cfg, path)
+            (path / "trained").touch()
+    return path
 
 
 @pytest.fixture

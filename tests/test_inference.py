@@ -98,17 +98,12 @@ def test_bombs_fail_that_file_only(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tiny_run, tmp_path_factory):
     """A tiny model trained for 2 steps and exported: (workdir, export base path)."""
-    from colorgan import config
     from colorgan.serve import savedmodel
-    from colorgan.train import fit
-    root = tmp_path_factory.mktemp("tiny")
-    cfg = config.with_overrides(config.get_preset("tiny"), {
-        "steps": 2, "log_every": 1000, "image_every": 1000})
-    fit.fit(cfg, root / "run")
-    savedmodel.export(opener.make_colorizer(root / "run"), root / "export")
-    return root / "run", root / "export"
+    export = tmp_path_factory.mktemp("tiny") / "export"
+    savedmodel.export(opener.make_colorizer(tiny_run), export)
+    return tiny_run, export
 
 
 def test_export_and_workdir_colorize_folders_keeping_sizes_exif_and_inputs(trained, tmp_path):

@@ -12,6 +12,8 @@ from colorgan.data import input_pipeline
 from colorgan.serve import opener
 from colorgan.train import fit, train_state, train_step
 
+import isa  # tests/isa.py
+
 
 def _cfg(tiny_cfg, precision, **extra):
     return config.with_overrides(tiny_cfg, {"precision": precision, **extra})
@@ -49,6 +51,7 @@ def test_bf16_trains_like_fp32(tiny_cfg):
     assert np.mean([m["g_l1"] for m in bf16[-5:]]) < np.mean([m["g_l1"] for m in bf16[:5]])
 
 
+@isa.needs_fp16_kernels
 @pytest.mark.parametrize("extra", [{}, {"spectral_norm_d": True, "spectral_norm_g": True,
                                         "attention_g": 8,
                                         "attention_d": 8, "noise_channels": 1}],

@@ -14,7 +14,6 @@ import tensorflow as tf
 from colorgan import color, config
 from colorgan.errors import UserError
 from colorgan.serve import opener, savedmodel
-from colorgan.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "saved_model_cli"
@@ -40,12 +39,8 @@ def photo(h, w, seed=0):
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    cfg = config.with_overrides(config.get_preset("tiny"), {
-        "steps": 2, "log_every": 1000, "image_every": 1000})
-    path = tmp_path_factory.mktemp("run")
-    fit.fit(cfg, path)
-    return path
+def workdir(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from colorgan import config
 from colorgan.serve import opener, savedmodel
-from colorgan.train import fit
 
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def export(tmp_path_factory):
-    cfg = config.with_overrides(config.get_preset("tiny"), {
-        "steps": 1, "log_every": 1000, "image_every": 1000})
-    run = tmp_path_factory.mktemp("run")
-    fit.fit(cfg, run)
+def export(tiny_run, tmp_path_factory):
     # The default max_pixels (50 M), as export.py writes it.
-    return savedmodel.export(opener.make_colorizer(run), tmp_path_factory.mktemp("export"))
+    return savedmodel.export(opener.make_colorizer(tiny_run), tmp_path_factory.mktemp("export"))
 
 
 def test_serving_under_load_from_eight_threads(export):

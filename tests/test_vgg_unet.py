@@ -12,6 +12,7 @@ from colorgan.errors import UserError
 from colorgan.models import networks, vgg, vgg_unet
 from colorgan.train import fit, train_state, train_step
 
+import isa  # tests/isa.py
 import workdirs  # tests/workdirs.py
 
 
@@ -146,6 +147,7 @@ def test_damaged_vgg_weights_file_is_one_clear_error(tmp_path):
         vgg.load_weights(tmp_path / "missing.npz")
 
 
+@isa.needs_fp16_kernels
 def test_fp16_fine_tuning_trains_the_encoder_and_stays_finite(tmp_path):
     cfg = vgg_cfg(steps=6, precision="fp16", train_encoder="always",
                   encoder_learning_rate=1e-3)
