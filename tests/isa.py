@@ -1,10 +1,12 @@
 """What the oneDNN kernels of this run can do, for tests that depend on it.
 
 `ONEDNN_MAX_CPU_ISA=AVX2` (.ci/run's agreement pass) makes oneDNN run the kernels of an
-older CPU. TensorFlow still reads the CPU itself: on a CPU with AVX512_FP16 it sends fp16
-convolutions to oneDNN, which under the cap has no kernel for them and fails ("could not
-create a primitive descriptor", an abort inside a training graph). A real AVX2 CPU runs
-them in Eigen instead, so under such a cap fp16 compute tests nothing that a real CPU runs.
+older CPU. TensorFlow still reads the CPU itself: on a CPU with AVX-512 it sends bf16
+convolutions to oneDNN, and on one with AVX512_FP16 fp16 ones, and under the cap oneDNN
+has no kernel for them ("could not create a primitive descriptor"; inside a training
+graph, an abort of the whole process). A real AVX2 CPU runs them in Eigen instead, so
+under such a cap bf16 or fp16 compute tests nothing that a real CPU runs: those tests
+skip (docs/notes/tests.md).
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import os
 
 import pytest
 
-# oneDNN's ISA names from which on it has fp16 kernels (its ONEDNN_MAX_CPU_ISA values).
-_FP16_ISAS = {"ALL", "AVX512_CORE_FP16", "AVX10_1_512", "AVX512_CORE_AMX",
-              "AVX10_1_512_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16"}
+# oneDNN's ONEDNN_MAX_CPU_ISA values, oldest first; each takes what is before it.
+_ORDER = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+          "AVX512_CORE_VNNI", "AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_FP16",
+          "AVX512_CORE_AMX", "AVX10_1_512_AMX", "AVX512_CORE_AMX_FP16",
+          "AVX10_1_512_AMX_FP16", "ALL")
+# The oldest ISA with kernels for each dtype, and the CPU flag that makes TF use them.
+_NEEDS = {"bfloat16": ("AVX512_CORE", "avx512f"), "float16": ("AVX10_1_512", "avx512_fp16")}
 
 
 def _cpu_flags() -> set[str]:
@@ -29,12 +35,20 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-def fp16_capped() -> bool:
-    """Whether ONEDNN_MAX_CPU_ISA takes oneDNN's fp16 kernels away on a CPU that has them."""
+def capped(dtype: str) -> bool:
+    """Whether ONEDNN_MAX_CPU_ISA takes oneDNN's `dtype` kernels away on a CPU for which
+    TensorFlow sends that dtype to oneDNN."""
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    return bool(isa) and isa not in _FP16_ISAS and "avx512_fp16" in _cpu_flags()
+    oldest, flag = _NEEDS[dtype]
+    if not isa or isa not in _ORDER or flag not in _cpu_flags():
+        return False
+    return _ORDER.index(isa) < _ORDER.index(oldest)
 
 
-needs_fp16_kernels = pytest.mark.skipif(
-    fp16_capped(), reason="ONEDNN_MAX_CPU_ISA leaves oneDNN no fp16 kernel on this fp16 CPU "
-    "(tests/isa.py)")
+def _skip(dtype: str):
+    return pytest.mark.skipif(capped(dtype), reason=f"ONEDNN_MAX_CPU_ISA leaves oneDNN no "
+                              f"{dtype} kernel that TensorFlow would use here (tests/isa.py)")
+
+
+needs_bf16_kernels = _skip("bfloat16")
+needs_fp16_kernels = _skip("float16")

@@ -203,7 +203,10 @@ def test_the_studio_colours_from_a_reference_upload_as_colorize_py_does(photo, t
     reference.write_bytes(F.encode(view, "PNG"))
     render = config.RenderConfig(flip=False)
     got = studio.colorize(str(photo), "", render, reference=str(reference))
-    model = opener.LoadedModel(opener.make_colorizer("pretrained", render), "pretrained")
+    # The studio's own rendering, called as colorize.py calls its model (that a rendering
+    # colours as make_colorizer's model does: the test above); a second build of the
+    # shipped model would cost ~10 s.
+    model = studio.renderings("shipped").get(render)
     image = imagefiles.read_image(photo)[None]
     expected = model.with_reference(image, 0, exemplar.read(reference))[0]
     np.testing.assert_array_equal(got.rgb, expected)
@@ -222,7 +225,7 @@ def test_the_studio_colours_from_a_reference_upload_as_colorize_py_does(photo, t
     still = tmp_path / "still.png"
     still.write_bytes(F.encode(np.ascontiguousarray(clips.stills((64, 48))[0]), "PNG"))
     got = studio.colorize_video(tmp_path / "clip.mp4", temporal=False, reference=str(still))
-    default = opener.LoadedModel(opener.make_colorizer("pretrained"), "pretrained")
+    default = studio.renderings("shipped").get(config.RenderConfig())
     flow_off = config.TemporalConfig(temporal="none")
     for name, refs in (("ref.mp4", [exemplar.read(still)]), ("auto.mp4", [])):
         film.colorize_video(default, tmp_path / "clip.mp4", tmp_path / name, temporal=flow_off,

@@ -4,7 +4,10 @@ import pytest
 
 from colorgan.bench import measure
 
+import isa  # tests/isa.py
 
+
+@isa.needs_bf16_kernels
 @pytest.mark.slow  # ~30 s on 2 cores: four train-step traces and an export
 def test_figures_and_table_for_each_precision():
     figures = []

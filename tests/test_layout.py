@@ -146,3 +146,11 @@ def test_function_local_imports_are_only_heavy_optional_libraries_with_a_reason(
                     elif "#" not in lines[node.lineno - 1] and "#" not in lines[node.lineno - 2]:
                         bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name} without a comment why")
     assert not bad, "\n".join(bad)
+
+
+def test_every_agreement_test_named_in_conftest_exists():
+    import conftest
+    tests = Path(__file__).resolve().parent
+    for entry in conftest.AGREEMENT:
+        module, name = entry.split("::")
+        assert f"\ndef {name}(" in (tests / module).read_text(), entry

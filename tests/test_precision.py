@@ -28,6 +28,7 @@ def _l1_curve(cfg, n=30):
     return state, [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(n)]
 
 
+@isa.needs_bf16_kernels
 def test_bf16_computes_in_bf16_and_keeps_float32_at_the_edges(tiny_cfg):
     state = train_state.create_state(_cfg(tiny_cfg, "bf16"), tf.distribute.get_strategy())
     G, D = state.generator, state.discriminator
@@ -39,6 +40,7 @@ def test_bf16_computes_in_bf16_and_keeps_float32_at_the_edges(tiny_cfg):
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after building
 
 
+@isa.needs_bf16_kernels
 def test_bf16_trains_like_fp32(tiny_cfg):
     _, fp32 = _l1_curve(_cfg(tiny_cfg, "fp32"))
     _, bf16 = _l1_curve(_cfg(tiny_cfg, "bf16"))
@@ -62,6 +64,7 @@ def test_fp16_uses_loss_scaling_and_stays_finite(tiny_cfg, extra):
     assert all(np.isfinite(list(m.values())).all() for m in metrics)
 
 
+@isa.needs_bf16_kernels
 def test_a_bf16_run_exports_in_float32(tiny_cfg, tmp_path):
     cfg = _cfg(tiny_cfg, "bf16", steps=3, checkpoint_every=3)
     result = fit.fit(cfg, tmp_path / "run")

@@ -17,6 +17,8 @@ from colorgan.archive import files
 from colorgan.serve import opener, savedmodel
 from colorgan.train import fit, losses, train_state, train_step
 
+import isa  # tests/isa.py
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "saved_model_cli"
 QUIET = {"log_every": 1000, "summary_every": 1000, "image_every": 1000}
@@ -278,6 +280,7 @@ def test_hints_only_trains_the_hint_branch_alone(vgg_run, shipped_copy, tmp_path
                 tmp_path / "run")
 
 
+@isa.needs_bf16_kernels
 def test_bf16_computes_in_bfloat16_near_fp32_and_an_export_refuses_it(vgg_run, plain_export):
     import keras
     photo = imagefiles.read_image(Path(input_pipeline.open_source(

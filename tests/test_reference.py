@@ -79,7 +79,10 @@ def test_a_view_of_the_same_photo_colours_it_and_noise_leaves_the_automatic_colo
     two = shipped.with_reference(np.concatenate([truth, truth]), 0, view,
                                  [(0.5, 0.5, (1.0, 0.0, 0.0))])  # hints for every photo
     assert two.shape == (2, 120, 90, 3)
-    np.testing.assert_allclose(two[0], two[1], atol=1e-5)
+    # Batch elements may take other kernel paths: 0 here on the Xeon with AMX (natively and
+    # under ONEDNN_MAX_CPU_ISA=AVX2), 1.39e-5 on the AVX2 EPYC. 5e-4 is 36x that and an eighth
+    # of one 8-bit level (docs/notes/tests.md, agreement tolerances).
+    np.testing.assert_allclose(two[0], two[1], atol=5e-4)
 
 
 def test_hints_win_over_the_reference_where_they_are(shipped, tmp_path):
