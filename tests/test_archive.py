@@ -355,6 +355,39 @@ def test_manifest_drops_a_torn_line_and_refuses_a_second_run(tmp_path):
     assert path.read_bytes() == b"hello\nworld"
 
 
+def test_a_manifest_from_before_per_photo_settings_reads_as_its_first_line(tmp_path):
+    out = tmp_path / "a.png"
+    out.write_bytes(b"x" * 5)
+    path = tmp_path / manifest.NAME
+    path.write_text(json.dumps({"settings": {"fmt": "png"}}) + "\n" + json.dumps(
+        {"input": "/in/a.jpg", "status": "done", "output": str(out), "bytes": 5}) + "\n")
+    with manifest.Manifest(path, {"fmt": "png"}) as m:
+        assert m.done("/in/a.jpg")["output"] == str(out) and m.other("/in/a.jpg") is None
+    with manifest.Manifest(path, {"fmt": "jpg"}) as m:  # now written with ids, read again
+        record = m.other("/in/a.jpg")
+        assert m.done("/in/a.jpg") is None and m.changes(record) == "fmt='png', now 'jpg'"
+    known, records = manifest.read(path)
+    assert list(known.values()) == [{"fmt": "png"}]  # jpg made nothing: not kept
+    assert records["/in/a.jpg"]["settings"] == manifest.settings_id({"fmt": "png"})
+
+
+def test_a_photo_of_another_folder_never_takes_an_earlier_output_name(model, small_tree,
+                                                                      tmp_path):
+    photos = sorted(small_tree.iterdir())
+    for folder, photo in (("a", photos[0]), ("b", photos[1])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "p.png").write_bytes(photo.read_bytes())
+    out = tmp_path / "out"
+    files.colorize_files(model, [str(tmp_path / "a" / "p.png")], out, tree=RESUMING)
+    first = (out / "p.png").read_bytes()
+    report = files.colorize_files(model, [str(tmp_path / "b" / "p.png")], out, tree=RESUMING)
+    assert len(report.written) == 1 and report.written[0].name != "p.png"
+    assert (out / "p.png").read_bytes() == first
+    _, records = manifest.read(out / manifest.NAME)
+    assert sorted(Path(r["output"]).name for r in records.values()) == sorted(
+        ["p.png", report.written[0].name])
+
+
 def test_a_grown_tree_keeps_earlier_outputs_and_odd_names_are_recorded(model, small_tree,
                                                                       tmp_path):
     tree = tmp_path / "in"

@@ -203,7 +203,9 @@ class Manifest:
         if self.fd < 0:
             return
         try:
-            used = {self.id} | {r["settings"] for r in self.records.values()}
+            # The settings some record was made with (a manifest with no record keeps this
+            # run's: the first line is always a settings line).
+            used = {r["settings"] for r in self.records.values()} or {self.id}
             lines = [json.dumps({"settings": self.known[i], "id": i})
                      for i in self.known if i in used]
             lines += [json.dumps(r) for r in self.records.values()]
