@@ -26,7 +26,6 @@ def main(argv):
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
     cli.require_local("data", FLAGS.data)  # before TensorFlow's start
     cli.require_local("init_from", FLAGS.init_from, cli.MODEL_HINT)
-    from colorgan.train import fit
     from colorgan.errors import UserError
 
     overrides = config_flags.overrides(FLAGS)
@@ -48,6 +47,7 @@ def main(argv):
                             "encoder to freeze or unfreeze (use --encoder=vgg16)")
     cfg = config.with_overrides(base, overrides)
     logging.info("config:\n%s", cfg.to_json())
+    from colorgan.train import fit  # TensorFlow: after the checks above
     result = fit.fit(cfg, FLAGS.workdir)
     if result.stopped_by_signal is not None:
         return 128 + result.stopped_by_signal
