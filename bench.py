@@ -58,14 +58,14 @@ def machine() -> dict:
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    from colorgan.bench import measure
     from colorgan.errors import UserError
 
     known = {"roof", "train", "pipeline", "serving", "tflite", "l1", "quality", "video",
              "restore", "archive"}
     unknown = set(FLAGS.figures) - known
-    if unknown:
+    if unknown:  # before TensorFlow's start
         raise UserError(f"--figures: unknown {sorted(unknown)} ({', '.join(sorted(known))})")
+    from colorgan.bench import measure
     results = [machine()]
     out = open(FLAGS.output, "w") if FLAGS.output else None
 
