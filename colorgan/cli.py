@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from absl import app, flags, logging  # noqa: E402  (absl does not import TensorFlow)
 
 from colorgan.config_flags import ALIASES  # noqa: E402
-from colorgan.errors import UserError  # noqa: E402
+from colorgan.errors import MODEL_KINDS, UserError  # noqa: E402
 
 _LEADING_NAME = re.compile(r"([a-z][a-z0-9_]*)(?=[=:])")
 
@@ -43,7 +43,7 @@ def flag_message(message: str, flag_names: Collection[str],
 # A spec that names no local path: "scheme:..." (samples:val, tfds:..., gs://...).
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _NOT_PATHS = ("", "pretrained", "samples")
-MODEL_HINT = " (give 'pretrained', a workdir, a checkpoint, an export or a .tflite)"
+MODEL_HINT = f" {MODEL_KINDS}"
 
 
 def require_local(flag: str, spec: str | None, hint: str = "") -> None:

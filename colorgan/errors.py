@@ -14,6 +14,11 @@ _TF_WRAPPING = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\]( nam
 _TF_ASSERTION = re.compile(r"^assertion failed: \[(.*?)\](?: \[.*)?$")
 
 
+# What a model path may name, said after "PATH does not exist" (modelpath.identify, and the
+# scripts' check before TensorFlow starts: cli.require_local).
+MODEL_KINDS = "(give 'pretrained', a workdir, a checkpoint, an export or a .tflite)"
+
+
 class UserError(Exception):
     """A problem the user can fix; the message names the field or file and what to do."""
 

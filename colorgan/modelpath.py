@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colorgan import fileio, workdir
-from colorgan.errors import UserError
+from colorgan.errors import MODEL_KINDS, UserError
 
 PRETRAINED = "pretrained"  # the name of the colorizer shipped inside colorgan
 SHIPPED = Path(__file__).resolve().parent / "weights" / "colorizer"
@@ -73,8 +73,7 @@ def identify(spec: fileio.PathLike, what: str = "model") -> ModelPath:
     if path.endswith(".tflite"):  # the file itself: the opener says if it is missing
         return ModelPath("tflite", path)
     if not fileio.exists(path) and not fileio.exists(path + ".index"):
-        raise UserError(f"{what}: {path} does not exist (give 'pretrained', a workdir, a "
-                        "checkpoint, an export or a .tflite)")
+        raise UserError(f"{what}: {path} does not exist {MODEL_KINDS}")
     if is_shipped_format(path):
         return ModelPath("shipped", path)
     if fileio.isfile(fileio.join(path, workdir.CONFIG_FILE)):

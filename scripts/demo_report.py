@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     if 0 < n < len(before):
         print("demo: " + line("of which never used to choose the checkpoint", before[n:],
                               after[n:]))
+    # workdir.BEST_DIR / validation.BEST_FILE, spelt out: importing them starts TensorFlow.
     best = args.workdir / "best" / "best.json" if args.workdir else None
     if best and best.is_file():
         kept = json.loads(best.read_text())
