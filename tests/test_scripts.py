@@ -148,14 +148,16 @@ def test_evaluate_py_on_a_video(exported, tmp_path):
 def test_evaluate_py(exported, tmp_path):
     _, export = exported
     out = tmp_path / "eval"
-    # --nolpips: LPIPS is tested in-process (test_evaluation.py); here its flag is wiring.
+    # --nolpips, --nofid: LPIPS and FID/KID are tested in-process (test_evaluation.py,
+    # test_fid.py; fid.py's own run there builds Inception in a process): here their flags
+    # are wiring. FID here cost ~9 s of CPU (Inception's build and run).
     proc = run("evaluate.py", f"--model={export}", "--data=samples:val", "--limit=4", "--size=32",
-               "--nolpips", f"--output_dir={out}")
+               "--nolpips", "--nofid", f"--output_dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "metrics.json").read_text())
-    assert result["n"] == 4 and result["fid_protocol"]["kid_subset_size"] == 2
+    assert result["n"] == 4 and "fid_protocol" not in result
     for row in ("colorgan", "grayscale_baseline"):
-        assert result[row]["fid"] > 0 and result[row]["kid_std"] >= 0
+        assert result[row]["psnr"] > 10 and "fid" not in result[row]
         assert result[row]["lpips"] is None
     assert (out / "per_image.csv").is_file() and (out / "comparison.png").stat().st_size > 0
     assert "img/s" in proc.stderr
