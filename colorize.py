@@ -68,6 +68,7 @@ def main(argv):
         raise UserError("name the photos or videos to colorize (files, folders or globs)")
     # Flags and paths checked before TensorFlow's start (~5 s) and the model's load.
     temporal = config_flags.flat_values(config.TemporalConfig)
+    post = config_flags.post_processing_flags()
     cli.require_local("model", FLAGS.model, cli.MODEL_HINT)
     cli.require_local("restorer", FLAGS.restorer)
     from colorgan.serve import opener
@@ -80,11 +81,11 @@ def main(argv):
     if FLAGS.reference:
         from colorgan.serve import exemplar
         references = exemplar.read_many(FLAGS.reference)
-    model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
+    model = opener.open_model(FLAGS.model, post,
                               FLAGS.render_size, restorer=FLAGS.restorer,
                               precision=FLAGS.precision)
     settings = {"restorer": FLAGS.restorer, "precision": FLAGS.precision,
-                **config_flags.post_processing_flags(), "render_size": FLAGS.render_size,
+                **post, "render_size": FLAGS.render_size,
                 "temporal": str(temporal), "photo_batch": FLAGS.photo_batch}
     tree = files.TreeConfig(threads=FLAGS.jobs, batch=FLAGS.photo_batch, manifest=FLAGS.manifest,
                             overwrite=FLAGS.overwrite)

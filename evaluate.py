@@ -57,7 +57,9 @@ flags.DEFINE_string("reference", "", "Colour each photo from a reference photo (
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    cli.require_local("model", FLAGS.model, cli.MODEL_HINT)  # before TensorFlow's start
+    # Flags and paths checked before TensorFlow's start (~5 s).
+    post = config_flags.post_processing_flags()
+    cli.require_local("model", FLAGS.model, cli.MODEL_HINT)
     cli.require_local("data", FLAGS.data)
     cli.require_local("restorer", FLAGS.restorer)
     from colorgan import fileio
@@ -73,7 +75,7 @@ def main(argv):
         from colorgan.serve import exemplar
         temporal = config_flags.flat_values(config.TemporalConfig)
         keyframes = exemplar.read_many(FLAGS.reference) if FLAGS.reference else []
-        model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
+        model = opener.open_model(FLAGS.model, post,
                                   FLAGS.render_size)
         if keyframes:
             opener.require_reference(model, len(keyframes))
@@ -104,7 +106,7 @@ def main(argv):
     if FLAGS.restore or FLAGS.upscale != 1 or FLAGS.restorer:
         raise UserError("--restore, --upscale and --restorer are for --degrade=old_photo"
                         "[,scale=N]: the protocol scores outputs at the photos' own size")
-    model = opener.open_model(FLAGS.model, config_flags.post_processing_flags(),
+    model = opener.open_model(FLAGS.model, post,
                               FLAGS.render_size)
     try:
         counts = [int(n) for n in FLAGS.hints]

@@ -34,7 +34,8 @@ flags.DEFINE_integer("max_pixels", 50_000_000, "Larger images are refused (Inval
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
-    for flag in ("workdir", "checkpoint", "model"):  # before TensorFlow's start
+    render = config_flags.flat_values(config.RenderConfig)  # before TensorFlow's start
+    for flag in ("workdir", "checkpoint", "model"):
         if FLAGS[flag].value != "best":
             cli.require_local(flag, FLAGS[flag].value, cli.MODEL_HINT)
     from colorgan import workdir
@@ -50,7 +51,7 @@ def main(argv):
     sources = [s for s in (FLAGS.workdir, FLAGS.checkpoint, FLAGS.model) if s]
     if len(sources) != 1:
         raise UserError("give exactly one of --workdir, --checkpoint or --model=pretrained")
-    colorizer = opener.make_colorizer(sources[0], config_flags.flat_values(config.RenderConfig),
+    colorizer = opener.make_colorizer(sources[0], render,
                                       FLAGS.max_pixels)
     if FLAGS.format == "tflite":
         from colorgan.serve import litert
