@@ -67,6 +67,14 @@ def test_export_layout_versions_and_no_overwrite(colorizer, exported, tmp_path):
     assert second == str(exported.parent / "2")
     with pytest.raises(UserError, match="exists"):
         savedmodel.export(colorizer, exported.parent, version=1)
+    # Each weight is saved once: the generator's, plus the module's few flag scalars.
+    # (With the Keras model tracked too, every weight was saved twice: 2x on disk and
+    # in a loaded model's memory.)
+    saved = sum(int(np.prod(shape)) for name, shape in
+                tf.train.list_variables(str(exported / "variables" / "variables"))
+                if "OBJECT_GRAPH" not in name)
+    weights = sum(int(np.prod(v.shape)) for v in colorizer.generator.variables)
+    assert weights <= saved <= weights + 16, (saved, weights)
 
 
 def test_signatures_fit_tf_serving_predict_api(loaded):

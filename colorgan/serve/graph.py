@@ -95,6 +95,13 @@ def finish(L_full: tf.Tensor, ab_small: tf.Tensor, space: color.ColorSpace) -> t
     return space.to_rgb(L_full, tf.image.resize(ab_small, tf.shape(L_full)[1:3]))
 
 
+class _Untracked:
+    """Holds objects where tf.Module's tracking (and so tf.saved_model.save) does not look."""
+
+    def __init__(self, **objects):
+        self.__dict__.update(objects)
+
+
 class Colorizer(tf.Module):
     """A generator plus the graph around it. Exportable with `tf.saved_model.save`."""
 
@@ -106,10 +113,13 @@ class Colorizer(tf.Module):
         # Python values, so a traced graph holds only the steps that are on.
         self.render = render or config.RenderConfig()
         self.post_processing = self.render.post_processing()  # written beside the SavedModel
-        self.generator = generator
-        # The session loader that TF Serving and saved_model_cli use only finds variables
-        # the module tracks itself; a Keras 3 model inside is not enough. In the order of
-        # generator.variables: --init_from reads them back by position.
+        # The Keras models stay out of the module's tracking (`_Untracked`): tracked, each
+        # Keras 3 variable was saved a second time beside the tf.Variable it wraps (the
+        # shipped model's export held 158 MB for 79 MB of weights). The session loader that
+        # TF Serving and saved_model_cli use only finds variables the module tracks itself,
+        # so these lists are what an export saves. In the order of generator.variables:
+        # --init_from reads them back by position.
+        self._models = _Untracked(generator=generator, restorer=None)
         self.generator_variables = [v.value for v in generator.variables]
         self.cfg = cfg  # written beside the SavedModel by export()
         self.render_size = tf.constant(render_size, tf.int32)
@@ -134,14 +144,14 @@ class Colorizer(tf.Module):
             self._generate_hinted = None
         # The old-photo restorer, when the rendering restores or upscales (baked in, as the
         # rest of the rendering): tracked like the generator's, so an export carries it.
-        self.restorer, self.tile = None, tile
+        self.tile = tile
         if self.render.restores:
             if restorer is None:
                 raise UserError("restore/upscale: this model has no restorer")
             if color_space != "lab":
                 raise UserError(f"restore/upscale: the restorer works on Lab lightness; this "
                                 f"model colours in {color_space}")
-            self.restorer = restorer
+            self._models.restorer = restorer
             self.restorer_variables = [v.value for v in restorer.everything.variables]
             self.margin = restorer_lib.receptive_radius(restorer.cfg)
             self.tile = max(tile, 4 * self.margin)  # a deep custom restorer needs wider windows
@@ -150,6 +160,15 @@ class Colorizer(tf.Module):
         self.upscale = tf.Variable(self.scale, trainable=False, name="upscale")
         self.restores = tf.Variable(self.restorer is not None, trainable=False,
                                     name="restores")
+
+    @property
+    def generator(self) -> keras.Model:
+        return self._models.generator
+
+    @property
+    def restorer(self) -> restorer_lib.Restorer | None:
+        """The old-photo restorer the rendering runs, else None."""
+        return self._models.restorer
 
     # Every tf.function here is plain graph code (autograph=False): nothing branches or
     # loops on a tensor in Python (tf.cond, tf.map_fn, tf.while_loop are written out), and
