@@ -102,7 +102,7 @@ def main(argv):
     elif FLAGS.fid_weights:
         raise UserError("--fid_weights with --nofid: drop one")
     if FLAGS.degrade:
-        return _old_photos(source)
+        return _old_photos(source, post)
     if FLAGS.restore or FLAGS.upscale != 1 or FLAGS.restorer:
         raise UserError("--restore, --upscale and --restorer are for --degrade=old_photo"
                         "[,scale=N]: the protocol scores outputs at the photos' own size")
@@ -142,7 +142,7 @@ def main(argv):
     return 0
 
 
-def _old_photos(source) -> int:
+def _old_photos(source, asked: dict) -> int:
     import json
 
     from colorgan import fileio
@@ -152,7 +152,6 @@ def _old_photos(source) -> int:
     from colorgan.serve import opener
 
     scale = old_photos.parse_spec(FLAGS.degrade)
-    asked = config_flags.post_processing_flags()
     if "restore" in asked or "upscale" in asked:
         raise UserError("--degrade sets restore and upscale itself (restore on, upscale = "
                         "the scale); leave out --restore and --upscale")

@@ -143,7 +143,8 @@ class Colorizer(tf.Module):
         if not self.hints:
             self._generate_hinted = None
         # The old-photo restorer, when the rendering restores or upscales (baked in, as the
-        # rest of the rendering): tracked like the generator's, so an export carries it.
+        # rest of the rendering): its variables listed like the generator's, so an export
+        # carries it.
         self.tile = tile
         if self.render.restores:
             if restorer is None:
