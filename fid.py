@@ -28,12 +28,15 @@ flags.DEFINE_integer("seed", 0, "Seed of KID's random subsets.")
 
 
 def main(argv):
-    from colorgan import fileio
-    from colorgan.evaluate import fid_kid
     from colorgan.errors import UserError
 
     if len(argv) != 3:
         raise UserError("name two folders: the real photos, then the ones to score")
+    for folder in argv[1:]:  # a mistyped folder costs no TensorFlow start
+        cli.require_local("folder", folder)
+    from colorgan import fileio
+    from colorgan.evaluate import fid_kid
+
     # Both folders, then the weights, before the long part.
     (real_paths, other_paths) = (fid_kid.list_images(folder) for folder in argv[1:])
     network = fid_kid.FIDNetwork(FLAGS.fid_weights)

@@ -24,6 +24,7 @@ flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data_dir.")
 def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
+    cli.require_local("data", FLAGS.data)  # before TensorFlow's start (~4 s)
     from colorgan import progress
     from colorgan.data import input_pipeline, records
     from colorgan.errors import UserError

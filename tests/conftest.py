@@ -77,6 +77,28 @@ def pytest_collection_modifyitems(items):
             item.add_marker("agreement")
 
 
+# COLORGAN_TEST_CPU=FILE: each test's CPU seconds (this process and the subprocesses it
+# waited for; a module fixture's set-up counts in its first test) appended to FILE as
+# "seconds<TAB>test id" lines: wall-time durations under xdist count the other workers'
+# load, CPU time does not (docs/notes/tests.md).
+CPU_LOG = os.environ.get("COLORGAN_TEST_CPU")
+
+
+def _cpu_seconds() -> float:
+    import resource
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = _cpu_seconds() if CPU_LOG else 0.0
+    yield
+    if CPU_LOG:
+        with open(CPU_LOG, "a") as out:  # one short line per write: workers do not tear it
+            out.write(f"{_cpu_seconds() - start:.2f}\t{item.nodeid}\n")
+
+
 @pytest.fixture
 def info_log(caplog):
     """caplog with absl at INFO (earlier tests, TFDS and Keras imports, may have lowered

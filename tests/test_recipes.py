@@ -228,7 +228,7 @@ def test_train_py_schedule_and_perceptual_flags(tmp_path):
 def test_progressive_resizing_switches_size_keeps_weights_and_resumes(tiny_cfg, tmp_path, caplog,
                                                                       request):
     cfg = config.with_overrides(tiny_cfg, {"image_size": 64, "size_schedule": "32:2,64:rest",
-                                           "steps": 4, "checkpoint_every": 100})
+                                           "steps": 4, "checkpoint_every": 2})
     assert config.generator_size(cfg) == 32
     # Earlier tests (TFDS, Keras imports) may have lowered absl's verbosity; the phase
     # lines are INFO.
@@ -239,7 +239,9 @@ def test_progressive_resizing_switches_size_keeps_weights_and_resumes(tiny_cfg, 
     with caplog.at_level("INFO"):
         straight = fit.fit(cfg, tmp_path / "straight")
     assert "size 32 from step 1" in caplog.text and "size 64 from step 3" in caplog.text
-    fit.fit(config.with_overrides(cfg, {"steps": 2}), tmp_path / "resumed")
+    # A run stopped after step 2, before the switch: the straight run's copy at ckpt-2
+    # (a run ended at steps=k and then extended: test_pretrained's fine-tune resume).
+    workdirs.rewound(tmp_path / "straight", 2, tmp_path / "resumed")
     caplog.clear()
     with caplog.at_level("INFO"):
         resumed = fit.fit(cfg, tmp_path / "resumed")

@@ -176,6 +176,9 @@ def test_make_tfrecords_py(tmp_path):
     assert "img/s" in proc.stderr and "46/46" in proc.stderr  # the script's progress bar
     again = run("make_tfrecords.py", "--data=samples:val", f"--output={prefix}")
     assert_one_line_error(again, words="exist already")
+    missing = run("make_tfrecords.py", f"--data={tmp_path / 'nope'}", f"--output={prefix}")
+    assert_one_line_error(missing, words="--data: ")  # before TensorFlow's start
+    assert missing.stderr.rstrip().endswith("nope does not exist")
 
 
 def test_bench_py(tmp_path):
