@@ -246,9 +246,9 @@ def _link_distance(guide: tf.Tensor, axis: int, span: int) -> tf.Tensor:
     pad[axis] = [span - 1, span - 1]
     padded = tf.pad(guide, pad, mode="SYMMETRIC")
 
-    # Pixels start .. start + n - 2 of the padded axis, for the 2 span starts the span^2
-    # pairs below read: one gather each, not two per pair (a third of the ops to trace at
-    # span 3; the graph computes the same).
+    # Pixels start .. start + n - 2 of the padded axis, for each of the 2 * span starts
+    # that the span^2 pairs below read: one gather per start, not two per pair (6 instead
+    # of 18 at span 3; the same values).
     take = {start: tf.gather(padded, tf.range(n - 1) + start, axis=axis)
             for start in range(2 * span)}
 
