@@ -81,11 +81,11 @@ def _write_export(colorizer: Colorizer, path: str) -> None:
     if colorizer.cfg is not None:
         fileio.write_text_atomic(fileio.join(path, pretrained.EXPORT_CONFIG),
                                  colorizer.cfg.to_json())
-    signatures = {"serving_default": colorizer.serve_bytes.get_concrete_function(),
-                  "serving_jpeg": colorizer.serve_jpeg.get_concrete_function(),
-                  "colorize": colorizer.colorize.get_concrete_function()}
+    signatures = {"serving_default": colorizer.serve_bytes,
+                  "serving_jpeg": colorizer.serve_jpeg,
+                  "colorize": colorizer.colorize}
     if networks.takes_hints(colorizer.generator):
-        signatures["serving_hints"] = colorizer.serve_hints.get_concrete_function()
+        signatures["serving_hints"] = colorizer.serve_hints
     if colorizer.matches:
-        signatures["serving_reference"] = colorizer.serve_reference.get_concrete_function()
+        signatures["serving_reference"] = colorizer.serve_reference
     tf.saved_model.save(colorizer, path, signatures=signatures)
