@@ -330,9 +330,16 @@ class DegradeConfig:
 
     tone: float = _field(0.3, "Probability that the scan is of a toned print (sepia or cyan): "
                          "its lightness, not the gray photo's.")
-    dust: float = _field(0.3, "Probability of dust specks and scratches on the print.")
-    dust_specks: int = _field(12, "Dust specks per dusty print (radius 0.5-2 px).")
-    scratches: int = _field(2, "Thin light scratches per dusty print.")
+    dust: float = _field(0.3, "Probability of dust specks on the print, and (drawn apart) "
+                         "of scratches (data/defects.py).")
+    dust_specks: int = _field(12, "Dust specks per dusty print (radius 0.5-3 px).")
+    scratches: int = _field(2, "Thin light scratches per scratched print.")
+    hairs: float = _field(0.3, "Probability of hairs and fibres on the print (curved).")
+    hair_count: int = _field(3, "Hairs per hairy print.")
+    crease: float = _field(0.1, "Probability of a fold across the print.")
+    stains: float = _field(0.15, "Probability of stains (smooth blotches pulling the print "
+                           "toward a tone).")
+    tear: float = _field(0.05, "Probability of a torn-off corner.")
     blur_sigma: tuple[float, float] = _field((0.2, 2.0), "Gaussian blur sigma in pixels of "
                                              "the full-size photo (low, high).")
     blur_anisotropic: float = _field(0.5, "Probability that the blur kernel is anisotropic "
@@ -351,13 +358,13 @@ class DegradeConfig:
                           "8-bit): the restorer must also leave a clean scan as it is.")
 
     def __post_init__(self):
-        for name in ("tone", "dust", "blur_anisotropic", "grain_poisson", "grain_clumped",
-                     "jpeg_twice", "clean"):
+        for name in ("tone", "dust", "hairs", "crease", "stains", "tear", "blur_anisotropic",
+                     "grain_poisson", "grain_clumped", "jpeg_twice", "clean"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name}={getattr(self, name)} must be in [0, 1]")
-        if self.dust_specks < 0 or self.scratches < 0:
-            raise UserError(f"dust_specks={self.dust_specks}, scratches={self.scratches} "
-                            "must be >= 0")
+        if min(self.dust_specks, self.scratches, self.hair_count) < 0:
+            raise UserError(f"dust_specks={self.dust_specks}, scratches={self.scratches}, "
+                            f"hair_count={self.hair_count} must be >= 0")
         for name, least, most in (("blur_sigma", 0.0, 8.0), ("fade_black", 0.0, 0.5),
                                   ("fade_white", 0.5, 1.0), ("fade_gamma", 0.2, 5.0),
                                   ("grain_sigma", 0.0, 0.5), ("jpeg_quality", 1, 100)):

@@ -139,34 +139,3 @@ def test_old_photo_batches_resume_exactly_and_split_across_replicas():
         np.testing.assert_array_equal(x, np.concatenate([a, b]))
     with pytest.raises(UserError, match="color_space=lab"):
         ip.train_dataset(src, **{**kw, "scale": 3})
-
-
-def test_speck_and_line_masks_equal_numpy_geometry():
-    centers = np.array([[5.0, 7.5], [20.2, 30.0]], np.float32)
-    radii = np.array([1.5, 3.0], np.float32)
-    yy, xx = np.mgrid[0:32, 0:40].astype(np.float32)
-    want = np.zeros((32, 40), bool)
-    for (cy, cx), r in zip(centers, radii):
-        want |= (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
-    got = degrade.speck_mask(32, 40, tf.constant(centers), tf.constant(radii)).numpy()[..., 0]
-    np.testing.assert_array_equal(got, want)
-    # A horizontal segment of half-width 1 from x=4 to x=20 on row 10: rows 9-11, x 4-20,
-    # plus the round caps' pixels within 1 of the ends.
-    got = degrade.line_mask(32, 40, tf.constant([[10.0, 4.0]]), tf.constant([[10.0, 20.0]]),
-                            tf.constant([1.0])).numpy()[..., 0]
-    want = np.zeros((32, 40), bool)
-    want[9:12, 4:21] = True
-    want[10, 3] = want[10, 21] = True
-    np.testing.assert_array_equal(got, want)
-
-
-def test_dust_and_scratches_change_only_their_pixels():
-    flat = tf.fill([64, 64, 1], 0.5)
-    got = degrade.dust_and_scratches(flat, tf.constant([5, 6]), 12, 2).numpy()
-    changed = got != 0.5
-    assert 0 < changed.mean() < 0.25
-    # Specks are pure white or black, scratches at least 0.85: nothing else appears.
-    values = np.unique(got[changed])
-    assert all(np.isclose(v, [0.0, 0.85, 1.0]).any() for v in values), values
-    none = degrade.dust_and_scratches(flat, tf.constant([5, 6]), 0, 0).numpy()
-    np.testing.assert_array_equal(none, flat.numpy())

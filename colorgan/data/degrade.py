@@ -5,7 +5,7 @@ it draws noise, an explicit stateless seed ([2] int32/int64): the same (seed, ph
 the same scan, so a run that derives the seed from (seed, step, replica) resumes exactly.
 `old_photo` chains them as config.DegradeConfig says, after Real-ESRGAN's first-order
 pipeline (blur, resize, noise, JPEG) with the old-photo steps added (toned prints, fade,
-film grain, dust and scratches, a second JPEG).
+film grain, a print's defects (data/defects.py), a second JPEG).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorgan import color
+from colorgan.data import defects
 from colorgan.config import DegradeConfig
 
 # Toned prints: the print's RGB from the photo's RGB (rows: R, G, B). Sepia is the common
@@ -82,55 +83,6 @@ def grain(gray: tf.Tensor, sigma: tf.Tensor, seed: tf.Tensor, *,
     return gray + sigma * strength * noise
 
 
-def _pixel_grid(height: int | tf.Tensor, width: int | tf.Tensor) -> tf.Tensor:
-    """[H, W, 2] float32: each pixel's (y, x)."""
-    y, x = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32),
-                       indexing="ij")
-    return tf.stack([y, x], axis=-1)
-
-
-def speck_mask(height: int | tf.Tensor, width: int | tf.Tensor, centers: tf.Tensor,
-               radii: tf.Tensor) -> tf.Tensor:
-    """[H, W, 1] bool: pixels whose centre lies within radii [N] of centers [N, 2] (y, x)."""
-    p = _pixel_grid(height, width)[:, :, None, :]  # [H, W, 1, 2]
-    d2 = tf.reduce_sum(tf.square(p - centers), -1)
-    return tf.reduce_any(d2 <= tf.square(radii), axis=-1)[..., None]
-
-
-def line_mask(height: int | tf.Tensor, width: int | tf.Tensor, start: tf.Tensor, end: tf.Tensor,
-              half_width: tf.Tensor) -> tf.Tensor:
-    """[H, W, 1] bool: pixels within half_width of any segment start[i] -> end[i] ([N, 2])."""
-    p = _pixel_grid(height, width)[:, :, None, :]  # [H, W, 1, 2]
-    d = end - start  # [N, 2]
-    t = tf.reduce_sum((p - start) * d, -1) / tf.maximum(tf.reduce_sum(d * d, -1), 1e-6)
-    nearest = start + tf.clip_by_value(t, 0.0, 1.0)[..., None] * d
-    dist2 = tf.reduce_sum(tf.square(p - nearest), -1)
-    return tf.reduce_any(dist2 <= tf.square(half_width), axis=-1)[..., None]
-
-
-def dust_and_scratches(gray: tf.Tensor, seed: tf.Tensor, specks: int,
-                       scratches: int) -> tf.Tensor:
-    """Dust specks (radius 0.5-2 px, each white or black) and thin light scratches
-    (half-width 0.4-1 px, a tenth to the whole of the image's longer side) on [H, W, 1]."""
-    h, w = tf.shape(gray)[0], tf.shape(gray)[1]
-    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=6)
-    size = tf.cast(tf.stack([h, w]), tf.float32)
-    centers = tf.random.stateless_uniform([specks, 2], s[0]) * size
-    radii = tf.random.stateless_uniform([specks], s[1], 0.5, 2.0)
-    white = tf.random.stateless_uniform([specks], s[2]) < 0.7  # dust on the negative: white
-    out = gray
-    for value, pick in ((1.0, white), (0.0, ~white)):
-        mask = speck_mask(h, w, tf.boolean_mask(centers, pick), tf.boolean_mask(radii, pick))
-        out = tf.where(mask, value, out)
-    start = tf.random.stateless_uniform([scratches, 2], s[3]) * size
-    angle = tf.random.stateless_uniform([scratches], s[4], 0.0, 2 * math.pi)
-    length_width = tf.random.stateless_uniform([scratches, 2], s[5])
-    length = (0.1 + 0.9 * length_width[:, 0]) * tf.reduce_max(size)
-    end = start + length[:, None] * tf.stack([tf.sin(angle), tf.cos(angle)], -1)
-    mask = line_mask(h, w, start, end, 0.4 + 0.6 * length_width[:, 1])
-    return tf.where(mask, tf.maximum(out, 0.85), out)  # a scratch lets light through
-
-
 def jpeg(gray: tf.Tensor, quality: tf.Tensor) -> tf.Tensor:
     """[H, W, 1] in [0, 1] through a JPEG encode and decode at `quality` (1-100)."""
     return tf.image.adjust_jpeg_quality(tf.clip_by_value(gray, 0.0, 1.0), quality)
@@ -145,6 +97,14 @@ def toned_lightness(rgb: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:
 def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 1) -> tf.Tensor:
     """A clean photo [H, W, 3] sRGB in [0, 1] -> its old-photo scan's lightness
     [H // scale, W // scale, 1] in [0, 1], every random choice drawn from `seed`."""
+    return old_photo_and_defects(rgb, cfg, seed, scale)[0]
+
+
+def old_photo_and_defects(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor,
+                          scale: int = 1) -> tuple[tf.Tensor, tf.Tensor]:
+    """old_photo, and the mask of its print's defects at the scan's size
+    [H // scale, W // scale, 1] in {0, 1}: a scan pixel is a defect's when a defect covers
+    at least a quarter of it (data/defects.py)."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
 
     def uniform(i, low, high, shape=()):
@@ -154,14 +114,18 @@ def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 
     gray = color.lightness(rgb) / 100.0
     if cfg.clean > 0:  # a clean scan: downscaled and stored in 8 bits, nothing else
         return tf.cond(coins[7] < cfg.clean,
-                       lambda: tf.round(tf.clip_by_value(
-                           downscale(gray, scale, "bicubic"), 0.0, 1.0) * 255.0) / 255.0,
+                       lambda: _clean_scan(gray, scale),
                        lambda: _old_print(rgb, gray, cfg, seeds, coins, scale))
     return _old_print(rgb, gray, cfg, seeds, coins, scale)
 
 
-def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int) -> tf.Tensor:
-    """old_photo's degradation chain, from the drawn seeds and coins."""
+def _clean_scan(gray, scale: int) -> tuple[tf.Tensor, tf.Tensor]:
+    scan = tf.round(tf.clip_by_value(downscale(gray, scale, "bicubic"), 0.0, 1.0) * 255.0) / 255.0
+    return scan, tf.zeros_like(scan)
+
+
+def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int):
+    """old_photo_and_defects' degradation chain, from the drawn seeds and coins."""
 
     def uniform(i, low, high, shape=()):
         return tf.random.stateless_uniform(shape, seeds[i], low, high)
@@ -171,10 +135,9 @@ def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int) -> tf.Te
                    lambda: tf.cond(coins[1] < 0.5, lambda: toned_lightness(rgb, CYAN),
                                    lambda: toned_lightness(rgb, SEPIA)),
                    lambda: gray)
-    dust_seed = tf.random.experimental.stateless_fold_in(seeds[0], 1)
-    gray = tf.cond(coins[6] < cfg.dust,
-                   lambda: dust_and_scratches(gray, dust_seed, cfg.dust_specks, cfg.scratches),
-                   lambda: gray)
+    # The print's defects, before the scan's optics soften them.
+    gray, mask = defects.draw(gray, tf.random.experimental.stateless_fold_in(seeds[0], 1), cfg)
+    mask = tf.cast(downscale(mask, scale, "area") >= 0.25, tf.float32)
 
     sig = uniform(2, *cfg.blur_sigma, [2])
     sigma_y = tf.where(coins[2] < cfg.blur_anisotropic, sig[1], sig[0])
@@ -200,4 +163,4 @@ def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int) -> tf.Te
     q = tf.cast(tf.round(uniform(7, *(float(v) for v in cfg.jpeg_quality), [2])), tf.int32)
     gray = jpeg(gray, q[0])
     gray = tf.cond(coins[5] < cfg.jpeg_twice, lambda: jpeg(gray, q[1]), lambda: gray)
-    return tf.ensure_shape(gray, [None, None, 1])
+    return tf.ensure_shape(gray, [None, None, 1]), tf.ensure_shape(mask, [None, None, 1])
