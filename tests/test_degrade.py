@@ -139,3 +139,15 @@ def test_old_photo_batches_resume_exactly_and_split_across_replicas():
         np.testing.assert_array_equal(x, np.concatenate([a, b]))
     with pytest.raises(UserError, match="color_space=lab"):
         ip.train_dataset(src, **{**kw, "scale": 3})
+    # with_defects: the same batches with each scan's defect mask after it.
+    every = config.DegradeConfig(dust=1, hairs=1)
+    plain, = [tuple(t.numpy() for t in b)
+              for b in ip.train_dataset(src, **{**kw, "old_photo": every}).take(1)]
+    scan, mask, L, ab = next(iter(ip.train_dataset(src, **{**kw, "old_photo": every},
+                                                   with_defects=True)))
+    for x, y in zip(plain, (scan, L, ab)):
+        np.testing.assert_array_equal(x, y)
+    assert mask.shape == scan.shape and set(np.unique(mask)) <= {0.0, 1.0}
+    assert 0 < float(tf.reduce_mean(mask)) < 0.3
+    with pytest.raises(UserError, match="with_defects"):
+        ip.train_dataset(src, image_size=32, batch_size=4, seed=3, with_defects=True)

@@ -125,7 +125,8 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
                   input_context: tf.distribute.InputContext | None = None,
                   shuffle_buffer: int = 2048, input_noise: float = 0.0,
                   color_space: str = "lab", cache_mb: float = 0.0,
-                  old_photo: DegradeConfig | None = None, scale: int = 1) -> tf.data.Dataset:
+                  old_photo: DegradeConfig | None = None, scale: int = 1,
+                  with_defects: bool = False) -> tf.data.Dataset:
     """Endless training batches of (L [b, S, S, 1], ab [b, S, S, 2]) (or Y, UV: `to_model`);
     from a source with min_chroma > 0 (the TFDS and TFRecord streams), (L, ab, weights [b])
     where weight 0 marks a grayscale crop (the train step leaves it out of every loss).
@@ -143,7 +144,12 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
     `old_photo`: each batch starts with the crops' old-photo scans (data/degrade.py) as
     L [b, S / scale, S / scale, 1] in the model range, drawn from the element's seed like
     the crop (exact resume, any replica layout): (scan, L, ab[, weights]). Lab only.
+    `with_defects` (with `old_photo`): the scans' defect masks follow them,
+    [b, S / scale, S / scale, 1] in {0, 1} (degrade.old_photo_and_defects):
+    (scan, mask, L, ab[, weights]).
     """
+    if with_defects and old_photo is None:
+        raise UserError("with_defects: the defect masks come with old-photo scans (old_photo)")
     if old_photo is not None and (color_space != "lab" or image_size % scale):
         raise UserError(f"old-photo batches need color_space=lab and an image_size divisible "
                         f"by scale={scale} (got {color_space}, {image_size})")
@@ -172,17 +178,20 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
         if weigh:
             weight = tf.cast(color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma,
                              tf.float32)
-        scan = tf.zeros([0], tf.float32)
+        scan = mask = tf.zeros([0], tf.float32)
         if old_photo is not None:
             scan_seed = tf.random.experimental.stateless_fold_in(element_seed, 2)
-            scan = degrade.old_photo(crop, old_photo, scan_seed, scale) * 2.0 - 1.0
-        return crop, noise, weight, scan
+            scan, mask = degrade.old_photo_and_defects(crop, old_photo, scan_seed, scale)
+            scan = scan * 2.0 - 1.0
+        return crop, noise, weight, scan, mask
 
-    def finish(crops, noise, weights, scans):
+    def finish(crops, noise, weights, scans, masks):
         L, ab = to_model(crops, color_space)  # colour maths on whole batches: vectorized
         if input_noise > 0:
             L = tf.clip_by_value(L + noise, -1.0, 1.0)
         batch = (L, ab, weights) if weigh else (L, ab)
+        if with_defects:
+            return (scans, masks, *batch)
         return (scans, *batch) if old_photo is not None else batch
 
     ds = elements.map(plain(load), num_parallel_calls=AUTOTUNE)
