@@ -104,3 +104,12 @@ def test_the_chain_gives_the_scan_and_its_defects_at_the_scans_size():
     assert diff[m.numpy()[..., 0] > 0].mean() > 5 * diff[m.numpy()[..., 0] == 0].mean()
     clean = config.DegradeConfig(clean=1.0, dust=1)
     assert float(tf.reduce_max(degrade.old_photo_and_defects(rgb, clean, SEED)[1])) == 0
+
+
+def test_the_mask_holds_only_what_the_scan_shows():
+    """Light scratches on a white print move nothing: no mask. On a dark print they show."""
+    scratched = config.DegradeConfig(dust=1, dust_specks=0, hairs=0, crease=0, stains=0, tear=0,
+                                     scratches=3, grain_sigma=(0, 0))
+    white, dark = tf.ones([40, 48, 3]), tf.fill([40, 48, 3], 0.2)
+    assert float(tf.reduce_max(degrade.old_photo_and_defects(white, scratched, SEED)[1])) == 0
+    assert float(tf.reduce_max(degrade.old_photo_and_defects(dark, scratched, SEED)[1])) == 1

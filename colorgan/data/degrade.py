@@ -26,6 +26,9 @@ SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0
 CYAN = np.array([[0.0, 0.15, 0.05], [0.15, 0.45, 0.1], [0.2, 0.55, 0.25]], np.float32)
 RESIZE_METHODS = ("area", "bilinear", "bicubic")
 KERNEL_SIZE = 21  # covers 3 sigma of the widest blur the config allows by default (2 px x 3)
+# A defect pixel of the scan moves its lightness by at least this much (8 L*), about the
+# strongest grain's sigma: fainter, it is not in the defects' mask.
+VISIBLE = 0.08
 
 
 def gaussian_kernel(size: int, sigma_x: tf.Tensor, sigma_y: tf.Tensor,
@@ -103,8 +106,9 @@ def old_photo(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor, scale: int = 
 def old_photo_and_defects(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor,
                           scale: int = 1) -> tuple[tf.Tensor, tf.Tensor]:
     """old_photo, and the mask of its print's defects at the scan's size
-    [H // scale, W // scale, 1] in {0, 1}: a scan pixel is a defect's when a defect covers
-    at least a quarter of it (data/defects.py)."""
+    [H // scale, W // scale, 1] in {0, 1}: a scan pixel is a defect's when the defects
+    (data/defects.py; stains aside) move it by at least VISIBLE through the scan's blur and
+    downscale, before fade, grain and JPEG."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
 
     def uniform(i, low, high, shape=()):
@@ -136,13 +140,19 @@ def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int):
                                    lambda: toned_lightness(rgb, SEPIA)),
                    lambda: gray)
     # The print's defects, before the scan's optics soften them.
-    gray, mask = defects.draw(gray, tf.random.experimental.stateless_fold_in(seeds[0], 1), cfg)
-    mask = tf.cast(downscale(mask, scale, "area") >= 0.25, tf.float32)
+    clean_print = gray
+    gray, drawn = defects.draw(gray, tf.random.experimental.stateless_fold_in(seeds[0], 1), cfg)
+    change = tf.abs(gray - clean_print) * drawn
 
     sig = uniform(2, *cfg.blur_sigma, [2])
     sigma_y = tf.where(coins[2] < cfg.blur_anisotropic, sig[1], sig[0])
     theta = uniform(1, 0.0, math.pi)
-    gray = blur(gray, gaussian_kernel(KERNEL_SIZE, sig[0], sigma_y, theta))
+    kernel = gaussian_kernel(KERNEL_SIZE, sig[0], sigma_y, theta)
+    gray = blur(gray, kernel)
+    # The mask is what the scan shows of the defects: how far they move the print, through
+    # the same blur and an area downscale, at least VISIBLE. A white hair on a white sky, or
+    # a thin one under a strong blur, is no defect to find (nor one a finder can learn).
+    mask = tf.cast(downscale(blur(change, kernel), scale, "area") >= VISIBLE, tf.float32)
 
     method = tf.cast(uniform(3, 0.0, len(RESIZE_METHODS)), tf.int32)
     gray = tf.switch_case(method, [lambda m=m: downscale(gray, scale, m) for m in RESIZE_METHODS])
