@@ -340,6 +340,14 @@ class DegradeConfig:
     stains: float = _field(0.15, "Probability of stains (smooth blotches pulling the print "
                            "toward a tone).")
     tear: float = _field(0.05, "Probability of a torn-off corner.")
+    vignette: float = _field(0.3, "Probability of a vignette (edges darker, or lighter).")
+    light_leak: float = _field(0.1, "Probability of a light leak from one edge.")
+    halftone: float = _field(0.0, "Probability that the print is a halftone screen (a "
+                             "newspaper's): 0 in training, the old-photo evaluation's unseen "
+                             "family.")
+    second_order: float = _field(0.5, "Probability that the scan goes through the chain a "
+                                 "second time (Real-ESRGAN's second order: blur, resize, "
+                                 "grain, JPEG and sinc ringing).")
     blur_sigma: tuple[float, float] = _field((0.2, 2.0), "Gaussian blur sigma in pixels of "
                                              "the full-size photo (low, high).")
     blur_anisotropic: float = _field(0.5, "Probability that the blur kernel is anisotropic "
@@ -358,7 +366,8 @@ class DegradeConfig:
                           "8-bit): the restorer must also leave a clean scan as it is.")
 
     def __post_init__(self):
-        for name in ("tone", "dust", "hairs", "crease", "stains", "tear", "blur_anisotropic",
+        for name in ("tone", "dust", "hairs", "crease", "stains", "tear", "vignette",
+                     "light_leak", "halftone", "second_order", "blur_anisotropic",
                      "grain_poisson", "grain_clumped", "jpeg_twice", "clean"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name}={getattr(self, name)} must be in [0, 1]")

@@ -148,6 +148,6 @@ def test_old_photo_batches_resume_exactly_and_split_across_replicas():
     for x, y in zip(plain, (scan, L, ab)):
         np.testing.assert_array_equal(x, y)
     assert mask.shape == scan.shape and set(np.unique(mask)) <= {0.0, 1.0}
-    assert 0 < float(tf.reduce_mean(mask)) < 0.3
+    assert 0 < float(tf.reduce_mean(mask)) < 0.5  # some pixels, not the whole crop
     with pytest.raises(UserError, match="with_defects"):
         ip.train_dataset(src, image_size=32, batch_size=4, seed=3, with_defects=True)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorgan import color
-from colorgan.data import defects
+from colorgan.data import defects, prints
 from colorgan.config import DegradeConfig
 
 # Toned prints: the print's RGB from the photo's RGB (rows: R, G, B). Sepia is the common
@@ -29,6 +29,7 @@ KERNEL_SIZE = 21  # covers 3 sigma of the widest blur the config allows by defau
 # A defect pixel of the scan moves its lightness by at least this much (8 L*), about the
 # strongest grain's sigma: fainter, it is not in the defects' mask.
 VISIBLE = 0.08
+SECOND_KERNEL = 11  # the second order's blur (sigma <= 1.2 px) and sinc kernels
 
 
 def gaussian_kernel(size: int, sigma_x: tf.Tensor, sigma_y: tf.Tensor,
@@ -41,6 +42,21 @@ def gaussian_kernel(size: int, sigma_x: tf.Tensor, sigma_y: tf.Tensor,
     c, s = tf.cos(theta), tf.sin(theta)
     u, v = c * x + s * y, -s * x + c * y  # coordinates along the rotated axes
     k = tf.exp(-0.5 * (tf.square(u / sigma_x) + tf.square(v / sigma_y)))
+    return k / tf.reduce_sum(k)
+
+
+def sinc_kernel(size: int, cutoff: tf.Tensor) -> tf.Tensor:
+    """[size, size] float32 summing to 1: the ideal circular low-pass filter of angular
+    cutoff `cutoff` (radians per pixel, pi = Nyquist), cutoff * J1(cutoff r) / (2 pi r)
+    truncated to the square; its centre is the limit cutoff^2 / (4 pi). Convolved with a
+    photo it rings around edges, as a sharpened or band-limited scan does (Real-ESRGAN)."""
+    cutoff = tf.cast(cutoff, tf.float32)
+    r0 = (size - 1) / 2
+    y, x = tf.meshgrid(tf.linspace(-r0, r0, size), tf.linspace(-r0, r0, size), indexing="ij")
+    r = tf.sqrt(x * x + y * y)
+    safe = tf.where(r > 0, r, 1.0)
+    k = tf.where(r > 0, cutoff * tf.math.special.bessel_j1(cutoff * safe) / (2 * math.pi * safe),
+                 cutoff * cutoff / (4 * math.pi))
     return k / tf.reduce_sum(k)
 
 
@@ -139,6 +155,17 @@ def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int):
                    lambda: tf.cond(coins[1] < 0.5, lambda: toned_lightness(rgb, CYAN),
                                    lambda: toned_lightness(rgb, SEPIA)),
                    lambda: gray)
+    # Draws of the steps added in the second round, from their own seeds: the first round's
+    # draws stay what they were.
+    more = tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(seeds[0], 2), num=8)
+    extra = tf.random.stateless_uniform([16], more[0])
+    gray = _uneven(gray, cfg, extra)
+    if cfg.halftone > 0:  # a newspaper's or magazine's print of the photo
+        gray = tf.cond(extra[6] < cfg.halftone,
+                       lambda: prints.halftone(gray, 3.0 + 3.0 * extra[7],
+                                               math.radians(30.0) + math.radians(30.0) * extra[8]),
+                       lambda: gray)
     # The print's defects, before the scan's optics soften them.
     clean_print = gray
     gray, drawn = defects.draw(gray, tf.random.experimental.stateless_fold_in(seeds[0], 1), cfg)
@@ -173,4 +200,46 @@ def _old_print(rgb, gray, cfg: DegradeConfig, seeds, coins, scale: int):
     q = tf.cast(tf.round(uniform(7, *(float(v) for v in cfg.jpeg_quality), [2])), tf.int32)
     gray = jpeg(gray, q[0])
     gray = tf.cond(coins[5] < cfg.jpeg_twice, lambda: jpeg(gray, q[1]), lambda: gray)
+    if cfg.second_order > 0:
+        gray = tf.cond(extra[9] < cfg.second_order,
+                       lambda: _second_order(gray, cfg, more, extra), lambda: gray)
     return tf.ensure_shape(gray, [None, None, 1]), tf.ensure_shape(mask, [None, None, 1])
+
+
+def _uneven(gray, cfg: DegradeConfig, extra) -> tf.Tensor:
+    """Uneven exposure and fading: a vignette (darker, or lighter, edges) and a light leak
+    from one edge, each with its probability."""
+    if cfg.vignette > 0:
+        gray = tf.cond(extra[0] < cfg.vignette,
+                       lambda: prints.vignette(gray, -0.2 + 0.7 * extra[1],
+                                               0.3 + 0.4 * tf.stack([extra[2], extra[3]])),
+                       lambda: gray)
+    if cfg.light_leak > 0:
+        gray = tf.cond(extra[4] < cfg.light_leak,
+                       lambda: prints.light_leak(gray, 0.2 + 0.5 * extra[5],
+                                                 tf.cast(extra[10] * 4, tf.int32) % 4,
+                                                 0.05 + 0.25 * extra[11]),
+                       lambda: gray)
+    return gray
+
+
+def _second_order(gray, cfg: DegradeConfig, more, extra) -> tf.Tensor:
+    """Real-ESRGAN's second order at the scan's size: the scan scanned or saved again. A
+    second, lighter blur; a resize down by 1-2x and back (bilinear, bicubic or area); fresh
+    grain; then JPEG and a ringing sinc filter in either order."""
+    sigma = 0.2 + 1.0 * extra[12]
+    gray = blur(gray, gaussian_kernel(SECOND_KERNEL, sigma, sigma, 0.0))
+    size = tf.shape(gray)[:2]
+    small = tf.maximum(tf.cast(tf.cast(size, tf.float32) * (0.5 + 0.5 * extra[13]), tf.int32), 1)
+    method = tf.cast(extra[14] * len(RESIZE_METHODS), tf.int32) % len(RESIZE_METHODS)
+    gray = tf.switch_case(method, [
+        lambda m=m: tf.image.resize(tf.image.resize(gray, small, method=m, antialias=True),
+                                    size, method="bilinear") for m in RESIZE_METHODS])
+    gray = grain(gray, 0.03 * extra[15], more[1])
+    cutoff = math.pi / 3 + (math.pi - math.pi / 3) * tf.random.stateless_uniform([], more[2])
+    quality = tf.cast(tf.round(tf.random.stateless_uniform(
+        [], more[3], *(float(v) for v in cfg.jpeg_quality))), tf.int32)
+    ring = sinc_kernel(SECOND_KERNEL, cutoff)
+    sinc_first = tf.random.stateless_uniform([], more[4]) < 0.5
+    return tf.cond(sinc_first, lambda: jpeg(blur(gray, ring), quality),
+                   lambda: blur(jpeg(gray, quality), ring))
