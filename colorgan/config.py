@@ -411,6 +411,13 @@ class RestorerConfig:
     average_from: int = _field(0, "Keep the weights of this step and write the mean of them "
                                "and the last step's (weight averaging; 0 = the last step's).")
     degrade: DegradeConfig = DegradeConfig(clean=0.1)
+    defects: bool = _field(True, "Find a print's defects and fill them: a defect finder "
+                           "(models/defect_finder.py) and the mask as a fourth input channel.")
+    finder_channels: int = _field(16, "Width of the defect finder's first level.")
+    lambda_finder: float = _field(1.0, "Weight of the finder's loss (cross-entropy, defect "
+                                  "pixels weighed finder_positive times).")
+    finder_positive: float = _field(5.0, "Weight of a defect pixel in the finder's loss: "
+                                    "defects are a few % of a print.")
 
     def __post_init__(self):
         if self.channels < 4 or self.blocks < 1 or self.batch_size < 1 or self.steps < 1:
@@ -425,7 +432,8 @@ class RestorerConfig:
     def model_fields(self) -> dict:
         """What decides the weights' shapes: written beside them, checked on load."""
         return {"channels": self.channels, "blocks": self.blocks,
-                "scales": list(RESTORER_SCALES)}
+                "scales": list(RESTORER_SCALES), "defects": self.defects,
+                "finder_channels": self.finder_channels}
 
 
 RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour

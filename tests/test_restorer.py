@@ -20,7 +20,9 @@ from colorgan.serve import graph, opener, savedmodel, tiles
 ROOT = Path(__file__).resolve().parents[1]
 TINY = config.RestorerConfig(channels=8, blocks=1, image_size=32, batch_size=2, steps=3,
                              lambda_perceptual=0.02, perceptual_layers=("relu1_2",),
-                             disc_filters=8, crop_area=(0.3, 1.0))
+                             disc_filters=8, crop_area=(0.3, 1.0), defects=False)
+# With the defect finder (narrow) and the mask channel.
+DEFECTS = dataclasses.replace(TINY, defects=True, finder_channels=4)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,33 @@ def test_tiled_equals_untiled_and_a_short_margin_shows_seams(tiny):
         assert np.max(np.abs(short - whole)) > 1e-3
 
 
+def test_defects_are_filled_only_where_masked_and_tiles_still_match():
+    """A restorer with defects changes its output only within its receptive radius of the
+    mask's pixels (the fill touches only masked pixels; the levels are the scan's), a fresh
+    finder finds nothing, and restoring in tiles with the whole photo's mask equals one go."""
+    tf.keras.utils.set_random_seed(2)
+    r = R.Restorer(DEFECTS)
+    scan = tf.random.stateless_uniform([1, 40, 56, 1], [5, 6], -1, 1)
+    mask = np.zeros((1, 40, 56, 1), np.float32)
+    mask[0, 18:21, 10:30] = 1  # a scratch
+    radius = R.receptive_radius(DEFECTS)
+    near = np.zeros((40, 56), bool)
+    near[18 - radius:21 + radius, 10 - radius:30 + radius] = True
+    for s in (1, 2):
+        a = r(scan, s, mask=tf.constant(mask)).numpy()[0, ..., 0]
+        b = r(scan, s, mask=tf.zeros_like(scan)).numpy()[0, ..., 0]
+        far = ~np.kron(near, np.ones((s, s), bool))
+        np.testing.assert_allclose(a[far], b[far], atol=1e-6)
+        assert np.abs(a - b)[~far].max() > 1e-3  # and inside, the mask counts
+    assert float(tf.reduce_max(r.mask_of(scan, R.levels(scan)))) == 0  # the 1 % prior
+    # Tiles: the whole photo's mask (here a drawn one, as the finder would give), filled once.
+    find = lambda L, lv: tf.constant(mask)  # noqa: E731
+    whole = r(scan, 2, mask=tf.constant(mask))
+    tiled = tiles.restore_photo(r.models[2], scan, 2, True, False, tile=24, margin=radius,
+                                find=find)
+    np.testing.assert_allclose(tiled, tf.clip_by_value(whole, -1, 1), atol=1e-5)
+
+
 def test_weights_round_trip_and_bad_files_are_one_line(tiny, tiny_folder, tmp_path):
     back = R.load(tiny_folder)
     for a, b in zip(tiny.everything.variables, back.everything.variables):
@@ -118,7 +147,7 @@ def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
     kwargs = dict(data="samples", log_every=1, cache_mb=0, validate_at_end=False)
     # Two steps (x1 restore, then x2: two slots' streams), stopped after the first; the
     # weights of step 1 are kept and averaged with step 2's (average_from).
-    cfg = dataclasses.replace(TINY, lambda_perceptual=0.0, steps=2, average_from=1)
+    cfg = dataclasses.replace(DEFECTS, lambda_perceptual=0.0, steps=2, average_from=1)
     tf.keras.utils.set_random_seed(1)
     stopped = restorer_fit.fit_restorer(cfg, tmp_path / "a", stop_at=1, **kwargs)
     assert stopped == {"step": 1, "stopped": True}
@@ -139,23 +168,25 @@ def test_training_moves_the_weights_and_resumes_exactly(tmp_path):
         np.testing.assert_array_equal(a.get_tensor(n), b.get_tensor(n), err_msg=n)
     # The written restorer is the mean of step 1's snapshot and step 2's weights.
     snap, last = R.load(tmp_path / "a" / "snapshot-1"), R.Restorer(cfg)
-    tf.train.Checkpoint(restorer=last.everything).restore(tf.train.latest_checkpoint(
-        str(tmp_path / "a" / "checkpoints"))).expect_partial()
+    tf.train.Checkpoint(restorer=last.everything, finder=last.finder).restore(
+        tf.train.latest_checkpoint(str(tmp_path / "a" / "checkpoints"))).expect_partial()
     written = R.load(tmp_path / "a" / "restorer")
-    for x, y in zip(R.load(tmp_path / "b" / "restorer").everything.get_weights(),
-                    written.everything.get_weights()):
-        np.testing.assert_array_equal(x, y)
-    for w, s0, s1 in zip(written.everything.variables, snap.everything.variables,
-                         last.everything.variables):
+    for x, y in zip(R.load(tmp_path / "b" / "restorer").variables, written.variables):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert len(written.variables) > len(written.everything.variables)  # the finder's too
+    for w, s0, s1 in zip(written.variables, snap.variables, last.variables):
         mean = ((s0.numpy() + s1.numpy()) / 2).astype(np.float16).astype(np.float32)
         np.testing.assert_array_equal(w.numpy(), mean, err_msg=w.path)  # stored as float16
     # The steps moved the weights away from a fresh restorer's (Adam: ~lr a step).
     tf.keras.utils.set_random_seed(1)
     fresh = R.Restorer(cfg)
     assert max(float(np.max(np.abs(x.numpy() - f.numpy())))
-               for x, f in zip(snap.everything.variables, fresh.everything.variables)) > 1e-4
+               for x, f in zip(snap.variables, fresh.variables)) > 1e-4
     assert max(float(np.max(np.abs(x.numpy() - s.numpy())))
-               for x, s in zip(last.everything.variables, snap.everything.variables)) > 1e-4
+               for x, s in zip(last.variables, snap.variables)) > 1e-4
+    # The finder learnt too: its weights moved from a fresh one's.
+    assert max(float(np.max(np.abs(x.numpy() - f.numpy())))
+               for x, f in zip(last.finder.variables, fresh.finder.variables)) > 1e-4
     # Past step 1 with no snapshot (trained without average_from): one line.
     (tmp_path / "a" / "snapshot-1" / R.WEIGHTS_FILE).unlink()
     with pytest.raises(UserError, match="without its snapshot-1"):

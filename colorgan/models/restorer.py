@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from colorgan import config, fileio
 from colorgan.errors import UserError
+from colorgan.models import defect_finder, fill
 from colorgan.models.pretrained import assign_weights, read_npz
 
 SCALES = config.RESTORER_SCALES
@@ -92,14 +93,17 @@ def levels(scan: tf.Tensor) -> tf.Tensor:
     return tf.gather(flat, index, axis=1)
 
 
-def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True) -> tf.Tensor:
+def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
+                mask: tf.Tensor | None = None) -> tf.Tensor:
     """scan [B, H, W, 1] in [-1, 1], its levels [B, 2] -> the network's input [B, H, W, 3]
-    (module docstring; `restore` is the mode)."""
+    (module docstring; `restore` is the mode), and with a defect mask [B, H, W, 1] a fourth
+    channel, the mask (a restorer with RestorerConfig.defects)."""
     lo, hi = lv[:, None, None, :1], lv[:, None, None, 1:]
     # A flat photo (hi - lo small) is not stretched into noise: at most 5x.
     stretched = (scan - lo) / tf.maximum(hi - lo, 0.4) * 2.0 - 1.0
     mode = tf.fill(tf.shape(scan), 1.0 if restore else 0.0)
-    return tf.concat([scan, tf.clip_by_value(stretched, -1.5, 1.5), mode], axis=-1)
+    parts = [scan, tf.clip_by_value(stretched, -1.5, 1.5), mode]
+    return tf.concat(parts + ([] if mask is None else [mask]), axis=-1)
 
 
 class Restorer:
@@ -121,7 +125,8 @@ class Restorer:
             return keras.layers.Conv2D(width, 3, padding="same", kernel_initializer=init,
                                        name=name, dtype=dtype)
 
-        inputs = keras.Input((None, None, 3), name="scan")
+        # With defects, a fourth channel: the mask of the defects filled in the scan.
+        inputs = keras.Input((None, None, 4 if cfg.defects else 3), name="scan")
         x = first = conv(c, "first")(inputs)
         for i in range(cfg.blocks):
             y = keras.layers.ReLU(name=f"block{i}_relu", dtype=dtype)(conv(c, f"block{i}_a")(x))
@@ -144,15 +149,44 @@ class Restorer:
         self.everything = keras.Model(inputs, outputs, name="restorer")
         self.models = {s: keras.Model(inputs, out, name=f"restorer_x{s}")
                        for s, out in zip(SCALES, outputs)}
+        self.finder = defect_finder.build(cfg.finder_channels) if cfg.defects else None
+
+    @property
+    def variables(self) -> list:
+        """Every weight: the restorer's layers, then the defect finder's."""
+        finder = [] if self.finder is None else self.finder.variables
+        return list(self.everything.variables) + list(finder)
+
+    def defects(self, scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
+                training: bool = False) -> tf.Tensor:
+        """The finder's logits [B, H, W, 1] for scan [B, H, W, 1] with levels lv [B, 2]."""
+        return defect_finder.logits(self.finder, model_input(scan, lv, restore)[..., :2],
+                                    training=training)
+
+    def mask_of(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
+        """The finder's defect mask [B, H, W, 1] in {0, 1} (probability >= 0.5) of scan
+        [B, H, W, 1] with levels lv."""
+        return tf.cast(tf.sigmoid(self.defects(scan, lv)) >= 0.5, tf.float32)
 
     def __call__(self, scan: tf.Tensor, scale: int, restore: bool = True,
-                 lv: tf.Tensor | None = None, training: bool = False) -> tf.Tensor:
+                 lv: tf.Tensor | None = None, training: bool = False,
+                 mask: tf.Tensor | None = None) -> tf.Tensor:
         """scan [B, h, w, 1] in [-1, 1] -> [B, s h, s w, 1]; `restore` False only
-        super-resolves; `lv` = levels(scan) unless given (tiles pass their whole photo's)."""
+        super-resolves; `lv` = levels(scan) unless given (tiles pass their whole photo's).
+
+        A restorer with defects fills the pixels of `mask` [B, h, w, 1] (default: the
+        finder's, where restoring; none when only super-resolving) from around them
+        (models/fill.py) and restores the filled scan with the mask beside it. The levels
+        are the scan's own, defects included: a fill does not move them."""
         if scale not in self.models:
             raise UserError(f"upscale={scale}: choose {', '.join(map(str, SCALES))}")
         lv = levels(scan) if lv is None else lv
-        return self.models[scale](model_input(scan, lv, restore), training=training)
+        if self.finder is None:
+            return self.models[scale](model_input(scan, lv, restore), training=training)
+        if mask is None:
+            mask = self.mask_of(scan, lv) if restore else tf.zeros_like(scan)
+        filled = fill.push_pull(scan, mask)
+        return self.models[scale](model_input(filled, lv, restore, mask), training=training)
 
 
 def mirror_average(restore, scan: tf.Tensor) -> tf.Tensor:
@@ -167,7 +201,7 @@ def save(restorer: Restorer, out_dir: str | Path, card: dict) -> Path | str:
     each published whole (fileio.publishing)."""
     out_dir = fileio.fspath(out_dir)
     fileio.makedirs(out_dir)
-    arrays = {v.path: v.numpy().astype(np.float16) for v in restorer.everything.variables}
+    arrays = {v.path: v.numpy().astype(np.float16) for v in restorer.variables}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     fileio.write_bytes_atomic(fileio.join(out_dir, WEIGHTS_FILE), buf.getvalue())
@@ -186,7 +220,10 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
                         "`make restorer` trains one")
     try:
         model = json.loads(fileio.read_text(card_path))["model"]
-        cfg = config.RestorerConfig(channels=int(model["channels"]), blocks=int(model["blocks"]))
+        # A card from before defects has none (the restorer shipped with 0.4).
+        cfg = config.RestorerConfig(channels=int(model["channels"]), blocks=int(model["blocks"]),
+                                    defects=bool(model.get("defects", False)),
+                                    finder_channels=int(model.get("finder_channels", 16)))
         if tuple(model["scales"]) != SCALES:
             raise ValueError(f"scales {model['scales']}")
     except (ValueError, KeyError, TypeError) as e:
@@ -194,8 +231,10 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
                         "damaged, reinstall colorgan or retrain") from None
     restorer = Restorer(cfg, dtype)
     arrays = read_npz(weights_path)
-    assign_weights(restorer.everything, {k: v.astype(np.float32) for k, v in arrays.items()},
-                   weights_path)
+    arrays32 = {k: v.astype(np.float32) for k, v in arrays.items()}
+    for part in (restorer.everything, restorer.finder):
+        if part is not None:
+            assign_weights(part, arrays32, weights_path)
     bad = [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
     if bad:
         raise UserError(f"{weights_path}: {bad[0]} is not finite; it is damaged, reinstall "
@@ -206,7 +245,7 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
 def average_into(restorer: Restorer, other: Restorer) -> None:
     """Sets `restorer`'s weights to the mean of its own and `other`'s (same architecture):
     the weight averaging of RestorerConfig.average_from."""
-    for v, o in zip(restorer.everything.variables, other.everything.variables, strict=True):
+    for v, o in zip(restorer.variables, other.variables, strict=True):
         v.assign((v + o) / 2.0)
 
 

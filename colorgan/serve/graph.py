@@ -153,7 +153,7 @@ class Colorizer(tf.Module):
                 raise UserError(f"restore/upscale: the restorer works on Lab lightness; this "
                                 f"model colours in {color_space}")
             self._models.restorer = restorer
-            self.restorer_variables = [v.value for v in restorer.everything.variables]
+            self.restorer_variables = [v.value for v in restorer.variables]
             self.margin = restorer_lib.receptive_radius(restorer.cfg)
             self.tile = max(tile, 4 * self.margin)  # a deep custom restorer needs wider windows
         self.scale = self.render.upscale
@@ -218,7 +218,9 @@ class Colorizer(tf.Module):
         """Model-range L [B, H, W, 1] -> restored L [B, s H, s W, 1] (s = upscale), in
         tiles (serve/tiles.py), clipped to [-1, 1]."""
         return tiles.restore_photo(self.restorer.models[self.scale], L, self.scale,
-                                   self.render.restore, self.render.flip, self.tile, self.margin)
+                                   self.render.restore, self.render.flip, self.tile, self.margin,
+                                   find=None if self.restorer.finder is None
+                                   else self.restorer.mask_of)
 
     def _chroma(self, L_small, size, hint_maps=None, reference_maps=None):
         """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3], and dense

@@ -73,6 +73,9 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
 def convert_restorer(colorizer: graph.Colorizer) -> bytes:
     """The colorizer's restorer at its upscale, [1, h, w, 3] -> [1, s h, s w, 1], as
     .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing worth its error)."""
+    if colorizer.restorer.finder is not None:
+        raise UserError("--format=tflite: a restorer that finds defects (RestorerConfig."
+                        "defects) does not convert to LiteRT yet; export a SavedModel")
     model = colorizer.restorer.models[colorizer.scale]
     fn = tf.function(lambda x: {"L": model(x)},
                      input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="x")],

@@ -19,7 +19,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from colorgan.models import restorer as restorer_lib
+from colorgan.models import fill, restorer as restorer_lib
 
 
 def cuts(length: tf.Tensor, tile: int, margin: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -68,16 +68,30 @@ def restore_tiled(restore: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], scan: tf
 
 
 def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: int,
-                  restore: bool, flip: bool, tile: int, margin: int) -> tf.Tensor:
+                  restore: bool, flip: bool, tile: int, margin: int,
+                  find: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> tf.Tensor:
     """A whole photo's lightness L [B, H, W, 1] in [-1, 1] -> restored [B, scale H, scale W, 1]
     clipped to [-1, 1]: the photo's levels, the tiles, and the mirror average when `flip`
     (the rendering's). `run` maps restorer.model_input windows to the restorer's output: a
-    Keras model in the serving graph, restorer.tflite in serve/litert.py."""
+    Keras model in the serving graph, restorer.tflite in serve/litert.py.
+
+    `find(L, levels)` -> a defect mask [B, H, W, 1] (a restorer with defects'
+    `Restorer.mask_of`): found on the whole photo (the finder's view is wider than a tile's
+    margin), filled (models/fill.py), and tiled beside the filled lightness as the fourth
+    input channel. Only super-resolving, the mask is empty."""
     lv = restorer_lib.levels(L)  # the whole photo's (its mirror image has the same)
+    x = L
+    if find is not None:
+        mask = find(L, lv) if restore else tf.zeros_like(L)
+        x = tf.concat([fill.push_pull(L, mask), mask], axis=-1)
+
+    def window_input(window, lv):
+        mask = None if find is None else window[..., 1:]
+        return restorer_lib.model_input(window[..., :1], lv, restore, mask)
 
     def tiled(x):
-        return restore_tiled(lambda window, lv: run(restorer_lib.model_input(window, lv, restore)),
+        return restore_tiled(lambda window, lv: run(window_input(window, lv)),
                              x, lv, scale, tile, margin)
 
-    out = restorer_lib.mirror_average(tiled, L) if flip else tiled(L)
+    out = restorer_lib.mirror_average(tiled, x) if flip else tiled(x)
     return tf.clip_by_value(tf.cast(out, tf.float32), -1.0, 1.0)

@@ -64,10 +64,11 @@ class RestorerState:
     step: tf.Variable
 
     def checkpoint(self) -> tf.train.Checkpoint:
+        parts = {} if self.restorer.finder is None else {"finder": self.restorer.finder}
         return tf.train.Checkpoint(restorer=self.restorer.everything,
                                    discriminator=self.discriminator,
                                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-                                   step=self.step)
+                                   step=self.step, **parts)
 
 
 def create_state(cfg: config.RestorerConfig) -> RestorerState:
@@ -80,24 +81,41 @@ def create_state(cfg: config.RestorerConfig) -> RestorerState:
     d = networks.build_discriminator(config.ModelConfig(disc_filters=cfg.disc_filters),
                                      in_channels=1, target_channels=1)
     state = RestorerState(r, d, adam(), adam(), tf.Variable(0, dtype=tf.int64, name="step"))
-    state.g_optimizer.build(r.everything.trainable_variables)
+    state.g_optimizer.build(trainable(r))
     state.d_optimizer.build(d.trainable_variables)
     return state
 
 
+def trainable(r: restorer_lib.Restorer) -> list:
+    """The restorer's trainable weights, its defect finder's after them."""
+    finder = [] if r.finder is None else r.finder.trainable_variables
+    return list(r.everything.trainable_variables) + list(finder)
+
+
 def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, restore: bool,
               perceptual):
-    """A tf.function (scan, L) -> losses for one `scale`x batch in one mode."""
+    """A tf.function (scan, mask, L) -> losses for one `scale`x batch in one mode. With
+    defects the restorer restores the scan filled where the true mask says (so it learns to
+    paint, whatever the finder's skill so far), and the finder learns that mask; without,
+    `mask` is ignored."""
     model = state.restorer.models[scale]
-    g_vars = model.trainable_variables
+    finder = state.restorer.finder
+    g_vars = model.trainable_variables + ([] if finder is None else finder.trainable_variables)
     D = state.discriminator
 
     @tf.function(autograph=False)
-    def step(scan, L):
+    def step(scan, mask, L):
         cond = restoration.upscale(scan, scale, "bilinear")
         with tf.GradientTape(persistent=True) as tape:
-            out = state.restorer(scan, scale, restore, training=True)
+            out = state.restorer(scan, scale, restore, training=True,
+                                 mask=None if finder is None else mask)
             l1 = tf.reduce_mean(tf.abs(out - L))
+            found = tf.constant(0.0)
+            if finder is not None:
+                logits = state.restorer.defects(scan, restorer_lib.levels(scan), restore,
+                                                training=True)
+                found = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(
+                    mask, logits, cfg.finder_positive))
             perc = tf.constant(0.0)
             if perceptual is not None:
                 perc = tf.reduce_mean(losses.perceptual_loss(perceptual, gray_rgb(L),
@@ -107,14 +125,16 @@ def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, rest
                 fake, real = D([cond, out], training=True), D([cond, L], training=True)
                 g_gan = tf.reduce_mean(losses.generator_gan_loss(fake))
                 d_loss = tf.reduce_mean(losses.discriminator_gan_loss(real, fake))
-            total = cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perc + cfg.lambda_gan * g_gan
+            total = (cfg.lambda_l1 * l1 + cfg.lambda_perceptual * perc + cfg.lambda_gan * g_gan
+                     + cfg.lambda_finder * found)
         state.g_optimizer.apply_gradients(zip(tape.gradient(total, g_vars), g_vars))
         if cfg.lambda_gan > 0:
             state.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables),
                                                   D.trainable_variables))
         del tape
         state.step.assign_add(1)
-        return {"g_l1": l1, "g_perceptual": perc, "g_gan": g_gan, "d": d_loss, "g_total": total}
+        return {"g_l1": l1, "g_perceptual": perc, "g_gan": g_gan, "d": d_loss, "finder": found,
+                "g_total": total}
 
     return step
 
@@ -148,7 +168,7 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
     if fileio.exists(cfg_path):  # a resume: the networks and the data stream must match
         old, new = json.loads(fileio.read_text(cfg_path)), json.loads(text)
         fixed = ("channels", "blocks", "disc_filters", "seed", "image_size", "crop_area",
-                 "batch_size", "degrade")
+                 "batch_size", "degrade", "defects", "finder_channels")
         differ = [k for k in fixed if old.get(k) != new[k]]
         if differ:
             raise UserError(f"workdir={workdir} holds a restorer trained with other "
@@ -181,7 +201,7 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
             seed=cfg.seed * 100 + slot, crop_area=cfg.crop_area,
             start_index=steps_before(start + 1, slot) * cfg.batch_size,
             old_photo=cfg.degrade if restore else restoration.CLEAN, scale=s,
-            cache_mb=cache_mb))
+            cache_mb=cache_mb, with_defects=True))
 
     streams = {}  # opened at a scale's first step: a short resumed run may need only one
     writer = tf.summary.create_file_writer(fileio.join(workdir, "tb"))
@@ -196,8 +216,8 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
             slot = slot_of(step)
             if slot not in streams:
                 streams[slot] = stream(slot)
-            scan, L, _ = next(streams[slot])
-            out = steps[slot](scan, L)
+            scan, mask, L, _ = next(streams[slot])
+            out = steps[slot](scan, mask, L)
             if loop.itstime(step, log_every, cfg.steps):
                 metrics = {k: float(v) for k, v in out.items()}
                 loop.check_finite(step, metrics, manager.latest_checkpoint)

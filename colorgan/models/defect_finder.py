@@ -1,0 +1,62 @@
+"""The defect finder: an old print's scan -> where its dust, hairs, scratches, folds and
+torn corners are (data/defects.py draws what it learns from).
+
+A small U-Net (three stride-2 levels, `channels`, 2x and 4x that wide): a scratch is
+told from an edge of the photo by its length and straightness, which a receptive field of
+~90 px sees and the restorer's 35 px does not. Its input is the restorer's first two
+channels (the scan's L and its levels stretch, models/restorer.model_input); its output,
+logits of "a defect's pixel". Trained with the restorer (train/restorer_fit.py) on the
+masks of degrade.old_photo_and_defects.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+LEVELS = 3  # stride-2 levels: sides are padded to a multiple of 2^LEVELS
+
+
+def build(channels: int) -> keras.Model:
+    """[B, H, W, 2] (H, W multiples of 8) -> logits [B, H, W, 1]."""
+
+    def conv(width, name, stride=1):
+        return keras.layers.Conv2D(width, 3, stride, padding="same", activation="relu",
+                                   name=f"finder_{name}")
+
+    inputs = keras.Input((None, None, 2), name="finder_in")
+    x = conv(channels, "in_b")(conv(channels, "in_a")(inputs))
+    skips = [x]
+    for i in range(LEVELS):
+        width = channels * min(2 ** (i + 1), 4)
+        x = conv(width, f"down{i}_b")(conv(width, f"down{i}_a", 2)(x))
+        skips.append(x)
+    for i in reversed(range(LEVELS)):
+        width = channels * min(2 ** i, 4)
+        x = keras.layers.UpSampling2D(name=f"finder_grow{i}")(x)
+        x = keras.layers.Concatenate(name=f"finder_join{i}")([x, skips[i]])
+        x = conv(width, f"up{i}")(x)
+    # Started at a 1 % prior (RetinaNet's): an untrained finder finds nothing, so a fresh
+    # restorer restores as one without defects does, and the rare positives do not swamp
+    # the first steps' loss.
+    prior = keras.initializers.Constant(math.log(0.01 / 0.99))
+    logits = keras.layers.Conv2D(1, 1, bias_initializer=prior, name="finder_out")(x)
+    return keras.Model(inputs, logits, name="defect_finder")
+
+
+def logits(finder: keras.Model, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+    """x [B, H, W, 2] of any H, W -> logits [B, H, W, 1]: padded by reflection to a
+    multiple of 2^LEVELS on the bottom and right, and cropped back."""
+    h, w = tf.shape(x)[1], tf.shape(x)[2]
+    m = 2 ** LEVELS
+    ph, pw = (m - h % m) % m, (m - w % m) % m
+    # REFLECT needs pad < side: a side under the pad (tiny crops) is padded symmetrically.
+    padded = tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="SYMMETRIC")
+    return finder(padded, training=training)[:, :h, :w]
+
+
+def find(finder: keras.Model, x: tf.Tensor, threshold: float = 0.5) -> tf.Tensor:
+    """x [B, H, W, 2] -> mask [B, H, W, 1] in {0, 1}: probability >= threshold."""
+    return tf.cast(tf.sigmoid(logits(finder, x)) >= threshold, tf.float32)
