@@ -90,7 +90,6 @@ def test_the_chain_gives_the_scan_and_its_defects_at_the_scans_size():
         scan, mask = degrade.old_photo_and_defects(rgb, every, SEED, scale)
         assert scan.shape == mask.shape == (40 // scale, 48 // scale, 1)
         assert 0 < float(tf.reduce_mean(mask)) < 0.6
-        np.testing.assert_array_equal(scan, degrade.old_photo(rgb, every, SEED, scale))
     none = config.DegradeConfig(dust=0, hairs=0, crease=0, stains=0, tear=0, grain_sigma=(0, 0))
     assert float(tf.reduce_max(degrade.old_photo_and_defects(rgb, none, SEED)[1])) == 0
     # Stains tint the print and stay out of the mask (defects.draw).
@@ -109,7 +108,8 @@ def test_the_chain_gives_the_scan_and_its_defects_at_the_scans_size():
 def test_the_mask_holds_only_what_the_scan_shows():
     """Light scratches on a white print move nothing: no mask. On a dark print they show."""
     scratched = config.DegradeConfig(dust=1, dust_specks=0, hairs=0, crease=0, stains=0, tear=0,
-                                     scratches=3, grain_sigma=(0, 0))
+                                     scratches=3, grain_sigma=(0, 0), vignette=0, light_leak=0,
+                                     second_order=0)
     white, dark = tf.ones([40, 48, 3]), tf.fill([40, 48, 3], 0.2)
     assert float(tf.reduce_max(degrade.old_photo_and_defects(white, scratched, SEED)[1])) == 0
     assert float(tf.reduce_max(degrade.old_photo_and_defects(dark, scratched, SEED)[1])) == 1

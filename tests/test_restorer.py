@@ -107,6 +107,8 @@ def test_defects_are_filled_only_where_masked_and_tiles_still_match():
         np.testing.assert_allclose(a[far], b[far], atol=1e-6)
         assert np.abs(a - b)[~far].max() > 1e-3  # and inside, the mask counts
     assert float(tf.reduce_max(r.mask_of(scan, R.levels(scan)))) == 0  # the 1 % prior
+    tiny_scan = scan[:, :3, :5]  # sides under the finder's pad of 8: edge-padded, cropped back
+    assert r.mask_of(tiny_scan, R.levels(tiny_scan)).shape == (1, 3, 5, 1)
     # Tiles: the whole photo's mask (here a drawn one, as the finder would give), filled once.
     find = lambda L, lv: tf.constant(mask)  # noqa: E731
     whole = r(scan, 2, mask=tf.constant(mask))

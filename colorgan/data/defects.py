@@ -77,8 +77,8 @@ def _paint(gray: tf.Tensor, mask: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
 
 def specks(gray: tf.Tensor, seed: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
     """`count` specks of radius 0.5-3 px (most near 0.5: r = 0.5 + 2.5 u^2), 70 % white
-    (0.9-1: dust on the negative) and the rest black (0-0.15: dirt on the print); each third
-    has a neighbour of its colour half to one and a half radii away (a clump)."""
+    (0.9-1: dust on the negative) and the rest black (0-0.15: dirt on the print); a third of
+    them have a neighbour of their colour up to 1.5 radii away along each axis (a clump)."""
     h, w = tf.shape(gray)[0], tf.shape(gray)[1]
     s = _split(seed, 5)
     size = tf.cast(tf.stack([h, w]), tf.float32)
@@ -100,7 +100,7 @@ def specks(gray: tf.Tensor, seed: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.
 
 def hairs(gray: tf.Tensor, seed: tf.Tensor, count: int) -> tuple[tf.Tensor, tf.Tensor]:
     """`count` curved hairs or fibres: quadratic Bezier curves 5-40 % of the longer side
-    long, bowed by up to 30 % of their length, 0.3-0.8 px half-width; 60 % dark (0.03-0.2:
+    long, bowed by up to 15 % of their length (the control point up to 30 % off the chord), 0.3-0.8 px half-width; 60 % dark (0.03-0.2:
     on the print), the rest white (0.85-1: on the negative)."""
     h, w = tf.shape(gray)[0], tf.shape(gray)[1]
     s = _split(seed, 6)

@@ -124,7 +124,9 @@ def old_photo_and_defects(rgb: tf.Tensor, cfg: DegradeConfig, seed: tf.Tensor,
     """old_photo, and the mask of its print's defects at the scan's size
     [H // scale, W // scale, 1] in {0, 1}: a scan pixel is a defect's when the defects
     (data/defects.py; stains aside) move it by at least VISIBLE through the scan's blur and
-    downscale, before fade, grain and JPEG."""
+    downscale, before fade, grain and JPEG. The change is blurred as an absolute value, so
+    where a bright and a dark defect touch (a fold's core and shoulder) the mask is a little
+    wider than what the scan shows; the second order's blur is not counted."""
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=8)
 
     def uniform(i, low, high, shape=()):
@@ -241,5 +243,8 @@ def _second_order(gray, cfg: DegradeConfig, more, extra) -> tf.Tensor:
         [], more[3], *(float(v) for v in cfg.jpeg_quality))), tf.int32)
     ring = sinc_kernel(SECOND_KERNEL, cutoff)
     sinc_first = tf.random.stateless_uniform([], more[4]) < 0.5
-    return tf.cond(sinc_first, lambda: jpeg(blur(gray, ring), quality),
+    gray = tf.cond(sinc_first, lambda: jpeg(blur(gray, ring), quality),
                    lambda: blur(jpeg(gray, quality), ring))
+    # The sinc rings past black and white (to -0.21 / 1.21 on a step at cutoff pi/3): a scan
+    # file holds 8 bits in [0, 1].
+    return tf.round(tf.clip_by_value(gray, 0.0, 1.0) * 255.0) / 255.0

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 INK, PAPER = 0.06, 0.94  # a halftone's dot and the paper between them
+BOXES = tuple(range(2, 9))  # the periods (px, rounded) a halftone's cell average is taken over
 
 
 def _spot_ranks(n: int = 1024) -> np.ndarray:
@@ -49,9 +50,11 @@ def halftone(gray: tf.Tensor, period: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
     spot = (tf.cos(2 * math.pi * u) + tf.cos(2 * math.pi * v)) / 2
     # The share of the cell whose spot is higher than this pixel's.
     higher = 1.0 - tf.cast(tf.searchsorted(_RANKS, tf.reshape(spot, [-1])), tf.float32) / len(_RANKS)
-    # The gray at the cell: the lightness averaged over a box of the period's size.
-    k = tf.maximum(tf.cast(tf.round(period), tf.int32), 1)
-    mean = tf.nn.avg_pool2d(gray[None], tf.stack([k, k]), 1, "SAME")[0, ..., 0]
+    # The gray at the cell: the lightness averaged over a box of the period's size (a
+    # pooling window must be Python ints, so one branch per whole period).
+    k = tf.clip_by_value(tf.cast(tf.round(period), tf.int32), BOXES[0], BOXES[-1]) - BOXES[0]
+    mean = tf.switch_case(k, [lambda b=b: tf.nn.avg_pool2d(gray[None], b, 1, "SAME")
+                              for b in BOXES])[0, ..., 0]
     darkness = tf.clip_by_value((PAPER - mean) / (PAPER - INK), 0.0, 1.0)
     inked = tf.reshape(higher, tf.shape(spot)) < darkness
     return tf.where(inked, INK, PAPER)[..., None]

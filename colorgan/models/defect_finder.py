@@ -3,7 +3,7 @@ torn corners are (data/defects.py draws what it learns from).
 
 A small U-Net (three stride-2 levels, `channels`, 2x and 4x that wide): a scratch is
 told from an edge of the photo by its length and straightness, which a receptive field of
-~90 px sees and the restorer's 35 px does not. Its input is the restorer's first two
+~60-70 px sees and the restorer's 35 px does not. Its input is the restorer's first two
 channels (the scan's L and its levels stretch, models/restorer.model_input); its output,
 logits of "a defect's pixel". Trained with the restorer (train/restorer_fit.py) on the
 masks of degrade.old_photo_and_defects.
@@ -52,8 +52,10 @@ def logits(finder: keras.Model, x: tf.Tensor, training: bool = False) -> tf.Tens
     h, w = tf.shape(x)[1], tf.shape(x)[2]
     m = 2 ** LEVELS
     ph, pw = (m - h % m) % m, (m - w % m) % m
-    # REFLECT needs pad < side: a side under the pad (tiny crops) is padded symmetrically.
-    padded = tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], mode="SYMMETRIC")
+    # The last row and column repeated: works for any side (REFLECT needs a side over the
+    # pad), and draws no edge a defect could be seen in.
+    padded = tf.concat([x, tf.repeat(x[:, -1:], ph, axis=1)], axis=1)
+    padded = tf.concat([padded, tf.repeat(padded[:, :, -1:], pw, axis=2)], axis=2)
     return finder(padded, training=training)[:, :h, :w]
 
 

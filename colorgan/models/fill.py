@@ -31,7 +31,9 @@ def push_pull(image: tf.Tensor, mask: tf.Tensor, levels: int = LEVELS) -> tf.Ten
         w = tf.nn.avg_pool2d(weights[-1], 2, 2, "SAME")
         values.append(v)
         weights.append(w)
-    # The coarsest level's value where anything is known (normalized), else the image's.
+    # The coarsest level's known-weighted mean; a coarsest cell with nothing known (a hole
+    # wider than 2^levels px) stays 0, mid-gray in the model range. A photo with nothing
+    # known at all is kept as it was (below).
     filled = values[-1] / tf.maximum(weights[-1], _EPS)
     for v, w in zip(reversed(values[:-1]), reversed(weights[:-1])):  # pull
         up = tf.image.resize(filled, tf.shape(v)[1:3], method="bilinear")

@@ -5,7 +5,7 @@ per scale (pixel shuffle, twice for 4x: depth_to_space converts to LiteRT), each
 a residual over the bilinear upscale of the scan. Computing at the scan's size is what
 makes 4x of a 1 MP scan affordable on a CPU (docs/notes/restoration.md).
 
-The input has three channels:
+The input has three channels (four with defects):
   0  the scan's lightness (Lab L / 50 - 1)
   1  the same, stretched so the photo's 0.5 and 99.5 percentiles (`levels`) map to -1 and
      1: a faded print's black lift and white cut are global, and a local network cannot
@@ -15,6 +15,8 @@ The input has three channels:
      super-resolve a clean one. A fade cannot be told from a photo's own tones, so a
      network that always restores shifts the tones of clean photos (-4 dB at 2x in a
      first run); the user says which it is (--restore, or --upscale alone).
+  3  with RestorerConfig.defects: the mask of the print's defects, filled in channel 0
+     (models/fill.py) from around them; the defect finder (models/defect_finder.py) draws it.
 
 Weights ship as float16 in colorgan/weights/restorer/ (restorer.npz + restorer.json,
 `save` / `load`); a damaged or mismatched file is one UserError naming it.
@@ -109,7 +111,8 @@ def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
 class Restorer:
     """The restorer's layers, and one keras.Model per scale that shares them.
 
-    `models[s]`: input [B, h, w, 3] (model_input) -> L [B, s h, s w, 1] in about [-1, 1].
+    `models[s]`: input [B, h, w, 3, or 4 with defects] (model_input) -> L [B, s h, s w, 1]
+    in about [-1, 1]. `finder`: the defect finder, or None.
     `everything` holds all the layers once (for weights, checkpoints and counting).
     `dtype` is the layers' Keras dtype policy: None (float32) or "mixed_bfloat16" (float32
     weights, bfloat16 math: bench.py's bf16 figures); the output is float32 either way.

@@ -10,7 +10,9 @@ as in the untiled run. The levels (models/restorer.levels) are measured once on 
 photo and handed to every window.
 
 Windows run one after another in a tf.while_loop: peak memory is one window's activations
-plus the output, whatever the photo's size.
+plus the output, whatever the photo's size. A restorer with a defect finder is the
+exception: the finder runs on the whole photo first (its 16-channel first level is 128 MB
+at 1 MP, ~3 GB at the 50 MP limit; tiling it is open, docs/notes/open.md).
 """
 
 from __future__ import annotations
