@@ -160,10 +160,10 @@ class Restorer:
         finder = [] if self.finder is None else self.finder.variables
         return list(self.everything.variables) + list(finder)
 
-    def defects(self, scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
-                training: bool = False) -> tf.Tensor:
-        """The finder's logits [B, H, W, 1] for scan [B, H, W, 1] with levels lv [B, 2]."""
-        return defect_finder.logits(self.finder, model_input(scan, lv, restore)[..., :2],
+    def defects(self, scan: tf.Tensor, lv: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """The finder's logits [B, H, W, 1] for scan [B, H, W, 1] with levels lv [B, 2] (it
+        sees the scan and its stretch, not the mode)."""
+        return defect_finder.logits(self.finder, model_input(scan, lv)[..., :2],
                                     training=training)
 
     def mask_of(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:

@@ -112,8 +112,7 @@ def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, rest
             l1 = tf.reduce_mean(tf.abs(out - L))
             found = tf.constant(0.0)
             if finder is not None:
-                logits = state.restorer.defects(scan, restorer_lib.levels(scan), restore,
-                                                training=True)
+                logits = state.restorer.defects(scan, restorer_lib.levels(scan), training=True)
                 found = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(
                     mask, logits, cfg.finder_positive))
             perc = tf.constant(0.0)
