@@ -44,6 +44,9 @@ flags.DEFINE_string("archive_before", "", "A checkout of an earlier colorgan: it
 flags.DEFINE_list("archive_kinds", ["colorize", "batch4", "bf16", "litert_int8", "beam1",
                                      "beam2"],
                   "Which runs --figures=archive makes.")
+flags.DEFINE_list("restorers", ["shipped"], "Restorers --figures=restore measures, one after "
+                  "the other in the same run: shipped (the one in colorgan) or a folder "
+                  "(train_restorer.py's workdir or a copy of an earlier shipped one).")
 flags.DEFINE_integer("pix2pix_batch", 4, "Batch for the pix2pix preset (the paper's is 1).")
 flags.DEFINE_integer("repeats", 5, "Repeats; the median is reported.")
 flags.DEFINE_integer("steps", 0, "Train steps per repeat (0: 5 at 256^2, 20 at the demo size).")
@@ -120,8 +123,10 @@ def main(argv):
             for fig in measure.video_speed(cfg, preset, FLAGS.video_frames, FLAGS.repeats):
                 emit(fig)
     if "restore" in FLAGS.figures:  # the shipped models: not per preset
-        for fig in measure.restore_latency(FLAGS.repeats, tuple(FLAGS.precisions)):
-            emit(fig)
+        for restorer in FLAGS.restorers:
+            for fig in measure.restore_latency(FLAGS.repeats, tuple(FLAGS.precisions),
+                                               restorer="" if restorer == "shipped" else restorer):
+                emit(fig)
     if "archive" in FLAGS.figures:
         from pathlib import Path
 

@@ -54,6 +54,9 @@ flags.DEFINE_bool("overwrite", False, "Redo an input that the manifest says was 
 flags.DEFINE_string("hints", "", "A JSON list of colour hints for every photo, "
                     '[{"x": 0.5, "y": 0.5, "color": "#e02020"}, ...] with x, y in [0, 1] of '
                     "the width and height from the top left (a hint model: train.py --hints).")
+flags.DEFINE_bool("save_mask", False, "With --restore: beside each photo written, "
+                  "NAME_mask.png, white where the restorer found dust, specks, hairs or "
+                  "scratches and filled them (what it touched).")
 flags.DEFINE_string("reference", "", "Colour photos of similar scenes, a.png,b.jpg (any size "
                     "and shape; for a film, coloured keyframes or stills): each photo, and each "
                     "shot of a video, takes the colours of the one it matches best where their "
@@ -71,6 +74,8 @@ def main(argv):
     post = config_flags.post_processing_flags()
     cli.require_local("model", FLAGS.model, cli.MODEL_HINT)
     cli.require_local("restorer", FLAGS.restorer)
+    if FLAGS.save_mask and not post.get("restore"):
+        raise UserError("--save_mask is for --restore: without it nothing is found or filled")
     from colorgan.serve import opener
     from colorgan.archive import files
     points = None
@@ -84,6 +89,12 @@ def main(argv):
     model = opener.open_model(FLAGS.model, post,
                               FLAGS.render_size, restorer=FLAGS.restorer,
                               precision=FLAGS.precision)
+    if FLAGS.save_mask:  # before the long part: a model that finds nothing says so now
+        if not hasattr(model, "defect_mask"):
+            raise UserError(f"--save_mask: {FLAGS.model} is a LiteRT model, which finds no "
+                            "defects; give pretrained, a workdir or an export")
+        import numpy as np
+        model.defect_mask(np.zeros((1, 8, 8, 3), np.float32))
     settings = {"restorer": FLAGS.restorer, "precision": FLAGS.precision,
                 **post, "render_size": FLAGS.render_size,
                 "temporal": str(temporal), "photo_batch": FLAGS.photo_batch}
@@ -99,6 +110,8 @@ def main(argv):
         print("colorize.py: interrupted; every output written is whole: rerun to continue",
               file=sys.stderr, flush=True)
         return 130
+    if FLAGS.save_mask:
+        _save_masks(model, report)
     for name, reason in report.failed:
         print(f"colorize.py: failed: {name}: {reason}", flush=True)
     where = f"in {FLAGS.output_dir}" if FLAGS.output_dir else "beside their inputs"
@@ -107,6 +120,18 @@ def main(argv):
     print(f"colorize.py: {len(report.written)} written {where}{kept}, "
           f"{len(report.failed)} failed{record}", flush=True)
     return 1 if report.failed else 0
+
+def _save_masks(model, report) -> None:
+    """NAME_mask.png beside each photo written (--save_mask), each published whole."""
+    from colorgan.data import imagefiles
+    from colorgan.video import container
+    for source, output in report.pairs():
+        if output.is_dir() or container.is_video(source):
+            continue  # films and frame folders: masks are for photos
+        image = imagefiles.read_image(source)
+        mask = model.defect_mask(image[None])[0]
+        imagefiles.write_image(mask, output.with_name(output.stem + "_mask.png"), "png")
+
 
 if __name__ == "__main__":
     cli.run(main)

@@ -42,7 +42,7 @@ flags.DEFINE_string("degrade", "", "old_photo[,scale=N]: score old-photo scans o
                     "photos (fixed seed, N = 1, 2 or 4 times smaller) restored and coloured "
                     "(--restore --upscale=N) against the degraded input, today's colorize and "
                     "the classical fix; and x2 / x4 super-resolution of the lightness.")
-flags.DEFINE_string("restorer", "", "With --degrade: a restorer trained by train_restorer.py "
+flags.DEFINE_string("restorer", "", "With --degrade or --restore: a restorer trained by train_restorer.py "
                     "(its workdir) instead of the one shipped in colorgan.")
 flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
                   "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
@@ -103,11 +103,13 @@ def main(argv):
         raise UserError("--fid_weights with --nofid: drop one")
     if FLAGS.degrade:
         return _old_photos(source, post)
-    if FLAGS.restore or FLAGS.upscale != 1 or FLAGS.restorer:
-        raise UserError("--restore, --upscale and --restorer are for --degrade=old_photo"
-                        "[,scale=N]: the protocol scores outputs at the photos' own size")
-    model = opener.open_model(FLAGS.model, post,
-                              FLAGS.render_size)
+    if FLAGS.upscale != 1:
+        raise UserError("--upscale is for --degrade=old_photo,scale=N: the protocol scores "
+                        "outputs at the photos' own size")
+    if FLAGS.restorer and not FLAGS.restore:
+        raise UserError("--restorer: add --restore (or score old photos with --degrade)")
+    # --restore on clean photos: what restoring does to a photo that needs none.
+    model = opener.open_model(FLAGS.model, post, FLAGS.render_size, restorer=FLAGS.restorer)
     try:
         counts = [int(n) for n in FLAGS.hints]
     except ValueError:
@@ -125,7 +127,7 @@ def main(argv):
                                    render_size=FLAGS.render_size, batch_size=FLAGS.batch_size,
                                    limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
                                    hints=counts[0], reference=FLAGS.reference,
-                                   fid_network=fid_network)
+                                   fid_network=fid_network, lightness=FLAGS.restore)
         logging.info("colorgan %s | grayscale %s", result["colorgan"],
                      result["grayscale_baseline"])
         return 0
@@ -158,12 +160,18 @@ def _old_photos(source, asked: dict) -> int:
     plain = opener.open_model(FLAGS.model, asked, FLAGS.render_size)
     restoring = opener.open_model(FLAGS.model, {**asked, "restore": True, "upscale": scale},
                                   FLAGS.render_size, restorer=FLAGS.restorer)
+    folder = opener.restorer_folder(FLAGS.restorer) if FLAGS.restorer else restorer.SHIPPED
+    restoring_net = restorer.load(folder)
+    finder = None
+    if restoring_net.finder is not None:
+        def finder(scan):
+            return restoring_net.mask_of(scan, restorer.levels(scan))
     result = old_photos.evaluate(restoring, plain, source, FLAGS.output_dir, scale=scale,
                                  size=FLAGS.size, batch_size=FLAGS.batch_size,
-                                 limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model)
-    folder = opener.restorer_folder(FLAGS.restorer) if FLAGS.restorer else restorer.SHIPPED
+                                 limit=FLAGS.limit, use_lpips=FLAGS.lpips, title=FLAGS.model,
+                                 finder=finder)
     result["super_resolution"] = old_photos.super_resolution(
-        restorer.load(folder), source, size=FLAGS.size, limit=FLAGS.limit,
+        restoring_net, source, size=FLAGS.size, limit=FLAGS.limit,
         flip=asked.get("flip", config.RenderConfig().flip))
     fileio.write_text_atomic(fileio.join(FLAGS.output_dir, "metrics.json"),
                              json.dumps(result, indent=2) + "\n")

@@ -25,6 +25,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 KEEP_BEST = ("", "psnr", "ssim", "lpips", "dcf")  # validation.BEST_METRICS' keys
 PHASES = ("g", "d", "gan")
 RESTORER_SCALES = (1, 2, 4)  # models/restorer.py: one trunk, one head per scale
+DEFECT_CHOICES = ("remove", "keep")  # RenderConfig.defects
 HINT_SPREADS = ("region", "wide")  # models/propagation.py SPREADS
 
 
@@ -207,6 +208,8 @@ class RenderConfig:
                               "also reaches through soft edges; a lone click stays put).")
     upscale: int = _field(1, "Write the photo at this many times its size (1, 2 or 4): the "
                           "restorer super-resolves the lightness, the colour follows.")
+    defects: str = _field("remove", "With --restore: remove the print's dust, specks, hairs "
+                          "and scratches (found and filled), or keep them.")
 
     def __post_init__(self):
         for name, value, least in (("render_size", self.render_size, "must be >= 0"),
@@ -217,6 +220,10 @@ class RenderConfig:
         if self.hint_spread not in HINT_SPREADS:
             raise UserError(f"hint_spread={self.hint_spread}: choose "
                             f"{', '.join(HINT_SPREADS)}")
+        if self.defects not in DEFECT_CHOICES:
+            raise UserError(f"defects={self.defects}: choose {', '.join(DEFECT_CHOICES)}")
+        if self.defects == "keep" and not self.restore:
+            raise UserError("defects=keep is for --restore: without it nothing is removed")
         if self.upscale not in RESTORER_SCALES:
             raise UserError(f"upscale={self.upscale}: choose "
                             f"{', '.join(map(str, RESTORER_SCALES))}")
@@ -230,7 +237,8 @@ class RenderConfig:
         """The fields an export bakes in (render_size stays a call-time input)."""
         return {"flip": self.flip, "chroma_smooth": self.chroma_smooth,
                 "chroma_gain": self.chroma_gain, "restore": self.restore,
-                "upscale": self.upscale, "hint_spread": self.hint_spread}
+                "upscale": self.upscale, "hint_spread": self.hint_spread,
+                "defects": self.defects}
 
     @staticmethod
     def baked(values: Mapping[str, Any], source: str) -> dict:
@@ -244,7 +252,7 @@ class RenderConfig:
 
 # Baked settings newer than the first exports: an export without them works as these say
 # (hint_spread: the default until 2026-12-06, not today's).
-ADDED_SINCE = {"restore": False, "upscale": 1, "hint_spread": "region"}
+ADDED_SINCE = {"restore": False, "upscale": 1, "hint_spread": "region", "defects": "remove"}
 
 
 TEMPORAL_METHODS = ("flow", "none")  # colorgan.video.temporal
@@ -364,11 +372,15 @@ class DegradeConfig:
     jpeg_twice: float = _field(0.3, "Probability of a second JPEG pass (a re-saved scan).")
     clean: float = _field(0.0, "Probability that the scan is only downscaled (bicubic, "
                           "8-bit): the restorer must also leave a clean scan as it is.")
+    keyed: float = _field(0.0, "Probability that the photo itself is low- or high-key (a "
+                          "dark or light tone curve on the truth, before the scan is made): "
+                          "the restorer learns to stretch levels only where a print faded, "
+                          "not a photo's own dark or light tones.")
 
     def __post_init__(self):
         for name in ("tone", "dust", "hairs", "crease", "stains", "tear", "vignette",
                      "light_leak", "halftone", "second_order", "blur_anisotropic",
-                     "grain_poisson", "grain_clumped", "jpeg_twice", "clean"):
+                     "grain_poisson", "grain_clumped", "jpeg_twice", "clean", "keyed"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name}={getattr(self, name)} must be in [0, 1]")
         if min(self.dust_specks, self.scratches, self.hair_count) < 0:
@@ -410,12 +422,16 @@ class RestorerConfig:
     seed: int = _field(0, "Seed of the crops and their degradations.")
     average_from: int = _field(0, "Keep the weights of this step and write the mean of them "
                                "and the last step's (weight averaging; 0 = the last step's).")
-    degrade: DegradeConfig = DegradeConfig(clean=0.1)
+    degrade: DegradeConfig = DegradeConfig(clean=0.1, keyed=0.25)
     defects: bool = _field(True, "Find a print's defects and fill them: a defect finder "
                            "(models/defect_finder.py) and the mask as a fourth input channel.")
     finder_channels: int = _field(16, "Width of the defect finder's first level.")
     lambda_finder: float = _field(1.0, "Weight of the finder's loss (cross-entropy, defect "
                                   "pixels weighed finder_positive times).")
+    found_masks: float = _field(0.5, "Share of the photos the restorer trains on with the "
+                                "finder's own mask (the drawn one otherwise): it learns to "
+                                "remove what the finder misses and to repaint what it marks "
+                                "by mistake, as it must when serving.")
     finder_positive: float = _field(5.0, "Weight of a defect pixel in the finder's loss: "
                                     "defects are a few % of a print.")
 
@@ -428,6 +444,8 @@ class RestorerConfig:
         if self.image_size % max(RESTORER_SCALES):
             raise UserError(f"restorer image_size={self.image_size} must be a multiple of "
                             f"{max(RESTORER_SCALES)}")
+        if not 0 <= self.found_masks <= 1:
+            raise UserError(f"found_masks={self.found_masks} must be in [0, 1]")
 
     def model_fields(self) -> dict:
         """What decides the weights' shapes: written beside them, checked on load."""

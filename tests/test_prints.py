@@ -75,3 +75,24 @@ def test_the_second_order_and_new_families_stay_deterministic_and_in_shape():
     assert np.abs(a.numpy() - b.numpy()).mean() > 0.005
     with pytest.raises(Exception, match=r"halftone=2 must be in \[0, 1\]"):
         config.DegradeConfig(halftone=2)
+
+
+def test_a_keyed_photo_is_its_tone_curve_and_keyed_batches_keep_truth_and_scan_together():
+    x = np.random.default_rng(0).uniform(0, 1, (6, 7, 3)).astype(np.float32)
+    dark = prints.key(tf.constant(x), tf.constant(False), 2.0, 0.5).numpy()
+    light = prints.key(tf.constant(x), tf.constant(True), 2.0, 0.5).numpy()
+    np.testing.assert_allclose(dark, x ** 2 * 0.5, atol=1e-6)
+    np.testing.assert_allclose(light, 1 - (1 - x) ** 2 * 0.5, atol=1e-6)
+    # In the restorer's batches the truth is keyed before its scan is made: with every photo
+    # keyed, the clean scan (clean=1) is the keyed truth's lightness, downscaled.
+    from colorgan.data import input_pipeline
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    batches = {}
+    for keyed in (0.0, 1.0):
+        ds = input_pipeline.train_dataset(
+            source, image_size=32, batch_size=4, seed=1, shuffle_buffer=8,
+            old_photo=config.DegradeConfig(clean=1.0, keyed=keyed), scale=1)
+        batches[keyed] = next(iter(ds))
+    scan, L = batches[1.0][0].numpy(), batches[1.0][1].numpy()
+    assert np.abs(scan - L).max() < 2.5 / 255 * 2  # the 8-bit clean scan of the keyed truth
+    assert np.abs(batches[1.0][1].numpy() - batches[0.0][1].numpy()).mean() > 0.05

@@ -185,10 +185,14 @@ def test_post_processing_flags_are_only_those_given():
     assert config_flags.as_flags({"flip": False, "chroma_gain": 1.3}) == "--noflip --chroma_gain=1.3"
 
 
-def test_bad_render_flag_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "colorize.py", "--chroma_gain=0", "x.jpg"], cwd=ROOT,
+@pytest.mark.parametrize("flag, expected", [
+    ("--chroma_gain=0", "--chroma_gain=0.0 must be > 0"),
+    ("--defects=keep", "--defects=keep is for --restore: without it nothing is removed"),
+    ("--save_mask", "--save_mask is for --restore: without it nothing is found or filled")])
+def test_bad_render_flag_is_one_line(flag, expected):
+    proc = subprocess.run([sys.executable, "colorize.py", flag, "x.jpg"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 2
     assert [line for line in proc.stderr.splitlines() if ": error" in line] == [
-        "colorize.py: error: --chroma_gain=0.0 must be > 0"]
+        f"colorize.py: error: {expected}"]

@@ -115,6 +115,74 @@ def test_defects_are_filled_only_where_masked_and_tiles_still_match():
     tiled = tiles.restore_photo(r.models[2], scan, 2, True, False, tile=24, margin=radius,
                                 find=find)
     np.testing.assert_allclose(tiled, tf.clip_by_value(whole, -1, 1), atol=1e-5)
+    # The finder in tiles on its 8-pixel grid: its logits as in one go with a margin over its
+    # receptive radius (31 px), not with less.
+    big = tf.random.stateless_uniform([1, 131, 200, 1], [7, 8], -1, 1)  # 131: padded to 136
+    lv = R.levels(big)
+    logits = lambda L, lv: r.defects(L, lv)  # noqa: E731
+    whole = r.defects(big, lv).numpy()
+    np.testing.assert_allclose(tiles.find_tiled(logits, big, lv, tile=128, margin=40), whole,
+                               atol=1e-5)
+    assert np.abs(tiles.find_tiled(logits, big, lv, tile=128, margin=16) - whole).max() > 1e-6
+
+
+def test_a_mask_over_most_of_the_photo_is_dropped_with_one_line(capfd):
+    mask = np.zeros((2, 10, 10, 1), np.float32)
+    mask[0, :6] = 1  # 60 %: what the finder took for defects is the photo itself
+    mask[1, :2] = 1  # 20 %: kept
+    got = R.keep_most(tf.constant(mask)).numpy()
+    assert got[0].max() == 0
+    np.testing.assert_array_equal(got[1], mask[1])
+    err = capfd.readouterr().err
+    assert "marks 60 % of the photo" in err and len(err.strip().splitlines()) == 1
+    R.keep_most(tf.constant(mask[1:]))
+    assert "marks" not in capfd.readouterr().err
+
+
+def test_defect_residue_is_the_error_inside_minus_the_ring():
+    truth = tf.zeros([3, 16, 16, 1])
+    mask = np.zeros((3, 8, 8, 1), np.float32)  # at the scan's size, half the output's
+    mask[0, 3:5, 3:5] = 1
+    mask[1, 3:5, 3:5] = 1
+    L = np.zeros((3, 16, 16, 1), np.float32)
+    L[0, 4:12, 4:12] = 0.04  # the ring (2 px around the defect): 5.1 gray levels off
+    L[0, 6:10, 6:10] = 0.2  # the defect left as it was: 25.5
+    L[1] = 0.1  # no defect left, a uniform error: nothing more inside than around
+    got = restoration.defect_residue(tf.constant(L), truth, tf.constant(mask), ring=2).numpy()
+    np.testing.assert_allclose(got[:2], [25.5 - 5.1, 0.0], atol=1e-4)
+    assert np.isnan(got[2])  # a photo without defects
+
+
+def test_defects_keep_fills_nothing_and_save_mask_shows_what_is_filled(tiny_colorizer):
+    """defects=keep restores with an empty mask; remove fills what the finder finds (here
+    drawn for it), and find_defects gives that mask; keep is only for restoring."""
+    with pytest.raises(UserError, match="defects=keep is for --restore"):
+        config.RenderConfig(defects="keep")
+    with pytest.raises(UserError, match="defects=scrub: choose remove, keep"):
+        config.RenderConfig(restore=True, defects="scrub")
+    generator, cfg = tiny_colorizer
+    tf.keras.utils.set_random_seed(3)
+    r = R.Restorer(DEFECTS)
+    photo = _colour_photo(40, 48, seed=1)
+    drawn = np.zeros((1, 40, 48, 1), np.float32)
+    drawn[0, 20:22, 5:40] = 1
+    r.found = lambda L, lv: tf.constant(drawn)  # what a trained finder would find
+    out, masks = {}, {}
+    for defects in ("remove", "keep"):
+        c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg, restorer=r,
+                            render=config.RenderConfig(restore=True, defects=defects,
+                                                       flip=False), tile=24)
+        out[defects] = c.colorize_at(tf.constant(photo[None]), tf.constant(0)).numpy()
+        masks[defects] = c.find_defects(photo[None]).numpy()
+    np.testing.assert_array_equal(masks["remove"], drawn)
+    assert masks["keep"].max() == 0
+    from colorgan import color
+    L = color.lightness(tf.constant(photo[None])) / 50.0 - 1.0
+    kept = tf.clip_by_value(r(L, 1, mask=tf.zeros_like(L)), -1, 1)
+    got = color.lightness(tf.constant(out["keep"])) / 50.0 - 1.0
+    inside = np.abs(kept.numpy()) < 0.9
+    np.testing.assert_allclose(got.numpy()[inside], kept.numpy()[inside], atol=0.02)
+    assert np.abs(out["remove"] - out["keep"])[0, 18:24].max() > 0.01
 
 
 def test_weights_round_trip_and_bad_files_are_one_line(tiny, tiny_folder, tmp_path):
@@ -271,12 +339,17 @@ def test_export_with_restore_and_upscale_runs_in_saved_model_cli(tiny, tiny_colo
         opener.open_model(path, {"upscale": 1})
 
 
-def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny, tiny_colorizer, tmp_path):
+def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny_colorizer, tmp_path):
+    """An export with a restorer that finds defects: restorer.tflite (4 channels) and
+    finder.tflite beside model.tflite restore as the graph does, and each missing file is
+    one line."""
     from colorgan.serve import litert
     generator, cfg = tiny_colorizer
+    tf.keras.utils.set_random_seed(4)
+    restorer = R.Restorer(DEFECTS)
     c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
-                        render=config.RenderConfig(restore=True, upscale=2), restorer=tiny,
-                        tile=24)  # a 30 x 44 photo in 2 x 3 windows
+                        render=config.RenderConfig(restore=True, upscale=2),
+                        restorer=restorer, tile=24)  # a 30 x 44 photo in 2 x 3 windows
     path = Path(savedmodel.export(c, tmp_path / "lite", writer=litert.writer()))
     lite = opener.open_model(path)
     assert lite.scale == 2 and lite.restores  # what video/film.py asks a model
@@ -284,9 +357,12 @@ def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny, tiny_colorizer, 
     got, want = lite(photo, 0), c.colorize_at(tf.constant(photo), tf.constant(0)).numpy()
     assert got.shape == want.shape == (1, 60, 88, 3)
     assert np.max(np.abs(got - want)) <= 1.5 / 255
-    (path / litert.RESTORER_FILE).unlink()
-    with pytest.raises(UserError, match="restorer.tflite is missing"):
-        opener.open_model(path)
+    x = tf.random.stateless_uniform([1, 24, 40, 2], [3, 4], -1, 1)  # finder.tflite's logits
+    np.testing.assert_allclose(lite._invoke(lite.finder, x), restorer.finder(x), atol=1e-4)
+    for name in (litert.FINDER_FILE, litert.RESTORER_FILE):
+        (path / name).unlink()
+        with pytest.raises(UserError, match=f"{name} is missing"):
+            opener.open_model(path)
 
 
 def test_old_photo_spec_median_and_classical():
@@ -333,3 +409,30 @@ def test_the_shipped_restorer_improves_old_photo_scans_of_validation_photos():
     gain = {s: v["restored"]["psnr"] - v["bicubic"]["psnr"] for s, v in scores.items()}
     assert gain[1] > 1.5 and gain[4] > 0.6, scores  # 2.34 and 0.93 when shipped
     assert scores[1]["restored"]["ssim"] > scores[1]["bicubic"]["ssim"] + 0.05, scores
+
+
+def test_old_photo_evaluation_scores_residue_unseen_and_the_finder(tmp_path):
+    """evaluate.py --degrade's tables on two tiny scans with stand-in models: every method's
+    residue, the unseen family's own set, and a finder that marks everything has recall 1
+    and the defects' share as its precision."""
+    import json
+
+    from colorgan.data import input_pipeline
+    source = input_pipeline.open_source("samples:val", min_chroma=0.0)
+    gray = lambda images, render_size: images  # noqa: E731  (a colorizer that adds no colour)
+    scan_defects = config.DegradeConfig(dust=1.0, hairs=1.0, scratches=3)
+    everything = lambda scan: tf.ones_like(scan)  # noqa: E731
+    result = old_photos.evaluate(gray, gray, source, tmp_path, size=32, limit=2,
+                                 use_lpips=False, degradation=scan_defects, finder=everything,
+                                 sheet_rows=2)
+    assert result["n"] == 2 and result["unseen"]["n"] == 2
+    assert result["finder"]["recall"] == 1.0
+    masks = np.concatenate([m.numpy() for _, m, _ in restoration.old_photo_pairs(
+        source, size=32, seed=old_photos.SEED, degradation=scan_defects, limit=2,
+        with_mask=True)])
+    assert result["finder"]["precision"] == pytest.approx(masks.mean(), abs=1e-4)
+    # The stand-in restorer is the scan itself: its residue is the scan's.
+    assert result["colorgan"]["residue"] == pytest.approx(result["degraded"]["residue"], abs=0.01)
+    assert json.loads((tmp_path / "metrics.json").read_text())["unseen"]["n"] == 2
+    for sheet in (tmp_path / "comparison.png", tmp_path / "unseen" / "comparison.png"):
+        assert sheet.stat().st_size > 1000

@@ -3,7 +3,7 @@
 Photo tab: upload (or an example), automatic colour and the colour with your hints side by
 side, hints by clicking on the photo's lightness (a colour picker, undo, clear), a colour
 reference photo whose colours the photo takes where their content matches, the old-photo
-toggles (restore, upscale) and the rendering options (how far a hint spreads among them), a
+toggles (restore, upscale, dust and scratches removed or kept) and the rendering options (how far a hint spreads among them), a
 before/after slider and the full-size PNG to download. Video tab: a clip in, the colorized clip out, with a
 progress bar, the temporal filter on or off, and optionally a colour keyframe or still that
 steers the shots it matches.
@@ -42,7 +42,7 @@ CSS = "#canvas img { cursor: crosshair; }"
 # The controls an export fixes (config.RenderConfig.post_processing), in controls()' order;
 # the video tab's restore box last.
 FIXED = ("flip", "chroma_smooth", "chroma_gain", "restore", "upscale", "hint_spread",
-         "restore")
+         "defects", "restore")
 
 
 def one_line(fn):
@@ -90,13 +90,15 @@ def uploaded_photo(payload) -> str:
 
 
 def rendering(restore, upscale, render_size, flip, chroma_smooth, chroma_gain,
-              hint_spread=RENDER.hint_spread):
-    """The option controls -> config.RenderConfig (which checks them)."""
+              hint_spread=RENDER.hint_spread, defects=RENDER.defects):
+    """The option controls -> config.RenderConfig (which checks them); `defects` counts
+    only with `restore` (the page's radio stays as set while restore is off)."""
     try:
         return config.RenderConfig(render_size=int(render_size or 0), flip=bool(flip),
                                    chroma_smooth=float(chroma_smooth),
                                    chroma_gain=float(chroma_gain), restore=bool(restore),
-                                   upscale=int(upscale), hint_spread=str(hint_spread))
+                                   upscale=int(upscale), hint_spread=str(hint_spread),
+                                   defects=str(defects) if restore else RENDER.defects)
     except (TypeError, ValueError) as e:
         raise UserError(f"rendering options: {first_line(e)}") from None
 
@@ -252,6 +254,9 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                                       "(grain, blur, fade, JPEG)", elem_id="restore")
                 upscale = gr.Radio([1, 2, 4], value=RENDER.upscale, label="Upscale",
                                    elem_id="upscale")
+                defects = gr.Radio(list(config.DEFECT_CHOICES), value=RENDER.defects,
+                                   label="Dust and scratches (when restoring)",
+                                   elem_id="defects")
             with gr.Accordion("Rendering", open=False):
                 render_size = gr.Number(RENDER.render_size, precision=0, minimum=0,
                                         label="Render size (0: the model's own)")
@@ -298,7 +303,8 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
                                            elem_id="video-reference", height=240)
             go = gr.Button("Colorize the clip", variant="primary", elem_id="go")
 
-        options = [restore, upscale, render_size, flip, chroma_smooth, chroma_gain, hint_spread]
+        options = [restore, upscale, render_size, flip, chroma_smooth, chroma_gain, hint_spread,
+                   defects]
         busy = dict(concurrency_id="model", concurrency_limit=settings.concurrency,
                     preprocess=False, api_visibility="private")
         photo_out = [hint_canvas, hints_box, auto, with_hints, slider, download]
@@ -313,7 +319,7 @@ def build(studio: studio_lib.Studio, examples: list[str] = (),
         again.click(on_again, [photo, hints_box, reference, model, *options],
                     [auto, with_hints, slider, download], **busy)
         fixed_controls = [flip, chroma_smooth, chroma_gain, restore, upscale, hint_spread,
-                          video_restore]
+                          defects, video_restore]
         model.change(on_model, [model], fixed_controls, api_visibility="private")
         demo.load(on_model, [model], fixed_controls, api_visibility="private")
 

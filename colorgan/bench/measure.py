@@ -265,33 +265,36 @@ RESTORE_DTYPES = {"fp32": None, "bf16": "mixed_bfloat16"}
 
 
 def restore_latency(repeats: int, precisions: tuple[str, ...] = ("fp32",),
-                    lite: bool = True) -> list[dict]:
-    """Seconds: the shipped colorizer with the shipped restorer (serve/tiles.py) on a gray
-    photo: restore + colour of a 1 MP scan, and x4 upscales (restore off) to 4 and 16 MP.
-    bf16 runs the restorer's math in bfloat16 (the colorizer stays float32); other
-    precisions are not measured here. `lite`: the same through a LiteRT export
-    (model.tflite + restorer.tflite; figure names end in _tflite)."""
+                    lite: bool = True, restorer: str = "") -> list[dict]:
+    """Seconds: the shipped colorizer with the shipped restorer (or the one at `restorer`,
+    a folder: its figures carry "restorer") (serve/tiles.py) on a gray photo: restore +
+    colour of a 1 MP scan, and x4 upscales (restore off) to 4 and 16 MP. bf16 runs the
+    restorer's math in bfloat16 (the colorizer stays float32); other precisions are not
+    measured here. `lite`: the same through a LiteRT export (model.tflite +
+    restorer.tflite; figure names end in _tflite)."""
     out = []
+    named = {"restorer": restorer} if restorer else {}
     for name, scale, (w, h) in RESTORE_SIZES:
         render = config.RenderConfig(restore=scale == 1, upscale=scale)
         gray = np.repeat(synthetic_photo(w, h).mean(-1, keepdims=True), 3, -1) / 255.0
         images = tf.constant(gray[None], tf.float32)
         for precision in (p for p in precisions if p in RESTORE_DTYPES):
-            colorizer = opener.make_colorizer("pretrained", render,
+            colorizer = opener.make_colorizer("pretrained", render, restorer=restorer,
                                               restorer_dtype=RESTORE_DTYPES[precision])
             rates = _median_rate(lambda: colorizer.colorize_at(images, tf.constant(0)).numpy(),
                                  1, repeats, warmup=1)
             out.append(_figure(name, "shipped", precision, w * scale, 1,
-                               [1 / r for r in rates], "s"))
+                               [1 / r for r in rates], "s") | named)
         if lite:
             with tempfile.TemporaryDirectory() as tmp:
-                path = savedmodel.export(opener.make_colorizer("pretrained", render), tmp,
+                path = savedmodel.export(opener.make_colorizer("pretrained", render,
+                                                               restorer=restorer), tmp,
                                          writer=litert.writer())
                 model = litert.LiteColorizer(path + "/" + litert.FILE)
                 rates = _median_rate(lambda: model.colorize_at(gray[None].astype(np.float32)),
                                      1, repeats, warmup=1)
             out.append(_figure(f"{name}_tflite", "shipped", "fp32", w * scale, 1,
-                               [1 / r for r in rates], "s"))
+                               [1 / r for r in rates], "s") | named)
     return out
 
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from colorgan import color, fileio
 from colorgan.config import DegradeConfig
-from colorgan.data import degrade, folders, memcache, records, tfds_source  # tfds: on use
+from colorgan.data import degrade, folders, memcache, prints, records, tfds_source  # tfds: on use
 from colorgan.errors import UserError
 from colorgan.data.sources import ImageSource, plain
 
@@ -179,6 +179,13 @@ def train_dataset(source: ImageSource, *, image_size: int, batch_size: int, seed
             weight = tf.cast(color.mean_chroma(color.rgb_to_lab(crop)) >= source.min_chroma,
                              tf.float32)
         scan = mask = tf.zeros([0], tf.float32)
+        if old_photo is not None and old_photo.keyed > 0:  # the truth itself dark or light
+            k = tf.random.stateless_uniform(
+                [4], tf.random.experimental.stateless_fold_in(element_seed, 3))
+            crop = tf.cond(k[0] < old_photo.keyed,
+                           lambda: prints.key(crop, k[1] < 0.5, 1.3 + 1.2 * k[2],
+                                              0.45 + 0.55 * k[3]),
+                           lambda: crop)
         if old_photo is not None:
             scan_seed = tf.random.experimental.stateless_fold_in(element_seed, 2)
             scan, mask = degrade.old_photo_and_defects(crop, old_photo, scan_seed, scale)

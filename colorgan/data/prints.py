@@ -1,7 +1,8 @@
 """How a print was made and how it aged unevenly, on its lightness: halftone screens
-(newspaper and magazine prints), vignettes and light leaks.
+(newspaper and magazine prints), vignettes and light leaks; and photos dark or light on
+purpose (`key`, on the colour photo itself: the truth, not a defect).
 
-Each takes lightness [H, W, 1] float32 in [0, 1] and returns the same shape. The
+Each but `key` takes lightness [H, W, 1] float32 in [0, 1] and returns the same shape. The
 halftone is the "unseen" family of the old-photo evaluation: the restorer never trains on
 it (DegradeConfig.halftone is 0 unless asked), so scoring it shows how the restorer does
 on scans made in a way it never saw.
@@ -86,3 +87,12 @@ def light_leak(gray: tf.Tensor, strength: tf.Tensor, edge: tf.Tensor,
     d = tf.gather(tf.stack([y, 1.0 - x, 1.0 - y, x]), edge)
     lift = strength * tf.exp(-d / reach)
     return gray + (1.0 - gray) * lift[..., None]
+
+
+def key(rgb: tf.Tensor, light: tf.Tensor, gamma: tf.Tensor, reach: tf.Tensor) -> tf.Tensor:
+    """A photo [H, W, 3] in [0, 1] made low-key (light False: x^gamma x reach, deep shadows
+    and whites that never reach white) or high-key (light True: the mirror curve, lifted
+    shadows), gamma >= 1, reach in (0, 1]: the photo's own tones, dark or light on purpose
+    (DegradeConfig.keyed)."""
+    dark = lambda x: tf.pow(x, gamma) * reach  # noqa: E731
+    return tf.where(light, 1.0 - dark(1.0 - rgb), dark(rgb))

@@ -46,6 +46,9 @@ def _summary(rows: list[dict], prefix: str) -> dict:
     out = {k: float(np.mean([r[f"{prefix}{k}"] for r in rows])) for k in _PER_IMAGE}
     out["delta_colourfulness"] = metrics.delta_colourfulness(cf, cf_truth)
     out["chroma_ratio"] = metrics.chroma_ratio(chroma, chroma_truth)
+    if f"{prefix}l_psnr_input" in rows[0]:
+        moved = [r[f"{prefix}l_psnr_input"] for r in rows]
+        out["l_psnr_input"], out["l_psnr_input_worst"] = float(np.mean(moved)), float(np.min(moved))
     return {k: (None if isinstance(v, float) and math.isnan(v) else round(v, 4))
             for k, v in out.items()}
 
@@ -53,7 +56,7 @@ def _summary(rows: list[dict], prefix: str) -> dict:
 def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, render_size: int = 0,
           batch_size: int = 8, limit: int | None = None, lpips: metrics.LPIPS | None = None,
           sheet_rows: int = 0, progress: bool = False, hints: int = 0, reference: str = "",
-          fid_network: fid_kid.FIDNetwork | None = None
+          fid_network: fid_kid.FIDNetwork | None = None, lightness: bool = False
           ) -> tuple[list[dict], dict[str, list], dict[str, np.ndarray]]:
     """The protocol's per-image scores: ([row per image], sheet columns of the first rows,
     {"truth", "colorgan", "grayscale": FID features [N, 2048]} ({} without `fid_network`)).
@@ -64,7 +67,8 @@ def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, re
     (Zhang et al.'s sweep), the same patches on every run with the same batch_size (seeded
     by N and the index of each batch's first photo). `reference` (references.KINDS) gives
     each photo a colour reference photo, seeded: a view of the same scene or of another photo
-    (then the sheet has a reference column).
+    (then the sheet has a reference column). `lightness` adds each answer's L* PSNR against
+    the input's ("l_psnr_input": how far a model that restores moved the tones).
     """
     if reference and hints:
         raise UserError("reference and hints: evaluate one at a time")
@@ -90,6 +94,10 @@ def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, re
         if fid_network is not None:  # as 8-bit images, as saved photos would be scored
             for key, images in (("truth", truth), ("colorgan", pred), ("grayscale", gray)):
                 features[key].append(fid_network.features(tf.round(images * 255)))
+        if lightness:
+            scores[""]["l_psnr_input"] = metrics.psnr(
+                tf.clip_by_value(color.lightness(pred)[..., :1] * 2.55, 0.0, 255.0),
+                tf.clip_by_value(color.lightness(truth)[..., :1] * 2.55, 0.0, 255.0)).numpy()
         truth_cf = metrics.colourfulness(truth * 255).numpy()
         truth_chroma = metrics.mean_chroma(truth * 255).numpy()
         for i in range(len(truth_cf)):
@@ -97,7 +105,7 @@ def score(model: ColorizeFn, source: sources.ImageSource, *, size: int = 256, re
             row = {"image": os.path.basename(names[index]) if index < len(names) else str(index),
                    "truth_colourfulness": float(truth_cf[i]), "truth_chroma": float(truth_chroma[i])}
             for prefix, s in scores.items():
-                row.update({f"{prefix}{k}": float(s[k][i]) for k in _PER_IMAGE})
+                row.update({f"{prefix}{k}": float(v[i]) for k, v in s.items()})
             rows.append(row)
             if len(sheet_cols["colorgan"]) < sheet_rows:
                 sheet_cols["grayscale"].append(gray[i].numpy())
@@ -158,16 +166,17 @@ def evaluate(model: ColorizeFn, source: sources.ImageSource, output_dir: fileio.
              size: int = 256, render_size: int = 0, batch_size: int = 8,
              limit: int | None = None, use_lpips: bool = True, sheet_rows: int = 6,
              title: str = "colorgan", hints: int = 0, reference: str = "",
-             fid_network: fid_kid.FIDNetwork | None = None) -> dict:
+             fid_network: fid_kid.FIDNetwork | None = None, lightness: bool = False) -> dict:
     """Runs the model over the source; returns (and writes) the summary metrics (FID and
-    KID too with `fid_network`)."""
+    KID too with `fid_network`; `lightness`: score's)."""
     output_dir = fileio.fspath(output_dir)
     fileio.makedirs(output_dir)
     lpips = metrics.LPIPS.shipped() if use_lpips else None
     rows, sheet_cols, features = score(model, source, size=size, render_size=render_size,
                                        batch_size=batch_size, limit=limit, lpips=lpips,
                                        sheet_rows=sheet_rows, progress=True, hints=hints,
-                                       reference=reference, fid_network=fid_network)
+                                       reference=reference, fid_network=fid_network,
+                                       lightness=lightness)
     if hints:
         title = f"{title}, {hints} hint(s)"
     if reference:

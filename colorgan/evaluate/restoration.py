@@ -25,9 +25,11 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 def old_photo_pairs(source: sources.ImageSource, *, size: int = 256, scale: int = 1,
                     seed: int = 0, degradation: DegradeConfig = DegradeConfig(),
-                    batch_size: int = 8, limit: int | None = None) -> tf.data.Dataset:
+                    batch_size: int = 8, limit: int | None = None,
+                    with_mask: bool = False) -> tf.data.Dataset:
     """Batches of (scan [b, size/scale, size/scale, 1] in [-1, 1], truth RGB [b, size, size,
-    3] in [0, 1]), in the source's order."""
+    3] in [0, 1]), in the source's order; `with_mask`: (scan, defect mask [b, size/scale,
+    size/scale, 1] in {0, 1} (degrade.old_photo_and_defects), truth)."""
     if size % scale:
         raise ValueError(f"size={size} is not a multiple of scale={scale}")
     ds = source.ordered_images(size)
@@ -37,9 +39,30 @@ def old_photo_pairs(source: sources.ImageSource, *, size: int = 256, scale: int 
     def pair(index, image):
         crop = input_pipeline.eval_crop(image, size)
         seed_pair = tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
-        return degrade.old_photo(crop, degradation, seed_pair, scale) * 2.0 - 1.0, crop
+        scan, mask = degrade.old_photo_and_defects(crop, degradation, seed_pair, scale)
+        return (scan * 2.0 - 1.0, mask, crop) if with_mask else (scan * 2.0 - 1.0, crop)
 
     return ds.enumerate().map(sources.plain(pair), num_parallel_calls=AUTOTUNE).batch(batch_size)
+
+
+def defect_residue(L: tf.Tensor, truth_L: tf.Tensor, mask: tf.Tensor,
+                   ring: int = 4) -> tf.Tensor:
+    """How much of the defects is left: the mean |L - truth| inside the defect mask minus the
+    same in a `ring`-pixel band around it, in gray levels (L*, 0..255), per photo [B] (NaN
+    for a photo without defects). L, truth_L [B, H, W, 1] model range; mask [B, h, w, 1]
+    at the scan's size, taken to H x W by nearest neighbour. 0 = the defects are gone (as
+    good as their surroundings); the scan's own value is what there was to remove."""
+    mask = tf.image.resize(mask, tf.shape(L)[1:3], method="nearest")
+    near = tf.nn.max_pool2d(mask, 2 * ring + 1, 1, "SAME") - mask
+    err = tf.abs(lightness_255(L) - lightness_255(truth_L))
+
+    def mean_in(where):
+        n = tf.reduce_sum(where, axis=[1, 2, 3])
+        return tf.reduce_sum(err * where, axis=[1, 2, 3]) / tf.maximum(n, 1.0), n
+
+    inside, n = mean_in(mask)
+    around, _ = mean_in(near)
+    return tf.where(n > 0, inside - around, float("nan"))
 
 
 def upscale(L: tf.Tensor, scale: int, method: str = "bicubic") -> tf.Tensor:

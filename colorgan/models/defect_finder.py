@@ -19,6 +19,15 @@ import tensorflow as tf
 LEVELS = 3  # stride-2 levels: sides are padded to a multiple of 2^LEVELS
 
 
+class Grow(keras.layers.Layer):
+    """[B, H, W, C] -> [B, 2 H, 2 W, C], each pixel repeated (UpSampling2D's nearest, equal
+    for a factor of 2), as one resize: LiteRT's RESIZE_NEAREST_NEIGHBOR, where UpSampling2D
+    on free sizes converts to a tile and reshape that lose the channel count."""
+
+    def call(self, x):
+        return tf.image.resize(x, tf.shape(x)[1:3] * 2, method="nearest")
+
+
 def build(channels: int) -> keras.Model:
     """[B, H, W, 2] (H, W multiples of 8) -> logits [B, H, W, 1]."""
 
@@ -35,7 +44,7 @@ def build(channels: int) -> keras.Model:
         skips.append(x)
     for i in reversed(range(LEVELS)):
         width = channels * min(2 ** i, 4)
-        x = keras.layers.UpSampling2D(name=f"finder_grow{i}")(x)
+        x = Grow(name=f"finder_grow{i}")(x)
         x = keras.layers.Concatenate(name=f"finder_join{i}")([x, skips[i]])
         x = conv(width, f"up{i}")(x)
     # Started at a 1 % prior (RetinaNet's): an untrained finder finds nothing, so a fresh

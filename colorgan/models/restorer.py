@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from pathlib import Path
 
 import keras
@@ -43,6 +44,10 @@ SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "restorer"
 WEIGHTS_FILE = "restorer.npz"
 CARD_FILE = "restorer.json"
 PERCENTILES = (0.005, 0.995)
+# More of a photo than dust and scratches cover (the drawn masks of 256^2 scans of the 178
+# samples:train and 46 samples:val photos reach 3-4 % at most, a torn corner included): a
+# mask over it is the photo's own texture (keep_most).
+MAX_COVER = 0.25
 _LEVELS_SIDE = 256  # levels() reads a copy no larger than this: percentiles need no detail
 
 
@@ -93,6 +98,26 @@ def levels(scan: tf.Tensor) -> tf.Tensor:
     n = tf.cast(tf.shape(flat)[1] - 1, tf.float32)
     index = tf.cast(tf.round(n * tf.constant(PERCENTILES)), tf.int32)
     return tf.gather(flat, index, axis=1)
+
+
+def keep_most(mask: tf.Tensor) -> tf.Tensor:
+    """mask [B, H, W, 1] -> the same, emptied for each photo where it covers more than
+    MAX_COVER, with one line on stderr: what the finder takes for defects there is the
+    photo itself (snow, a page of text, a starry sky), and filling it would erase it."""
+    cover = tf.reduce_mean(mask, axis=[1, 2, 3])
+    over = cover > MAX_COVER
+
+    def warn():
+        percent = tf.cast(tf.round(100.0 * tf.reduce_max(cover)), tf.int32)
+        with tf.control_dependencies([tf.print(
+                "colorgan: the defect finder marks", percent, "% of the photo; its defects "
+                "are left as they are (it is most likely the photo's own texture)",
+                output_stream=sys.stderr)]):
+            return tf.constant(True)
+
+    warned = tf.cond(tf.reduce_any(over), warn, lambda: tf.constant(False))
+    with tf.control_dependencies([warned]):
+        return tf.where(over[:, None, None, None], tf.zeros_like(mask), mask)
 
 
 def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
@@ -166,10 +191,15 @@ class Restorer:
         return defect_finder.logits(self.finder, model_input(scan, lv)[..., :2],
                                     training=training)
 
-    def mask_of(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
-        """The finder's defect mask [B, H, W, 1] in {0, 1} (probability >= 0.5) of scan
-        [B, H, W, 1] with levels lv."""
+    def found(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
+        """What the finder marks [B, H, W, 1] in {0, 1} (probability >= 0.5) in scan
+        [B, H, W, 1] with levels lv: pixel by pixel, so it can run in tiles."""
         return tf.cast(tf.sigmoid(self.defects(scan, lv)) >= 0.5, tf.float32)
+
+    def mask_of(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
+        """The defect mask [B, H, W, 1] in {0, 1} that restoring fills: `found`, emptied
+        for a photo where it would cover more than MAX_COVER (keep_most)."""
+        return keep_most(self.found(scan, lv))
 
     def __call__(self, scan: tf.Tensor, scale: int, restore: bool = True,
                  lv: tf.Tensor | None = None, training: bool = False,

@@ -217,10 +217,29 @@ class Colorizer(tf.Module):
     def restore(self, L):
         """Model-range L [B, H, W, 1] -> restored L [B, s H, s W, 1] (s = upscale), in
         tiles (serve/tiles.py), clipped to [-1, 1]."""
+        find = None if self.restorer.finder is None else self._defect_mask
         return tiles.restore_photo(self.restorer.models[self.scale], L, self.scale,
                                    self.render.restore, self.render.flip, self.tile, self.margin,
-                                   find=None if self.restorer.finder is None
-                                   else self.restorer.mask_of)
+                                   find=find)
+
+    def _defect_mask(self, L, lv):
+        """L [B, H, W, 1], its levels -> the mask that restoring fills [B, H, W, 1]: the
+        finder's, found in tiles, or empty with defects=keep (a restorer with a finder
+        takes a mask channel whether or not it is used)."""
+        if self.render.defects == "keep" or not self.render.restore:
+            return tf.zeros_like(L)
+        return restorer_lib.keep_most(tiles.find_tiled(self.restorer.found, L, lv))
+
+    def find_defects(self, images) -> tf.Tensor | None:
+        """images [B, H, W, C] in [0, 1] -> the defect mask [B, H, W, 1] in {0, 1} that
+        restoring fills (empty with defects=keep), or None where nothing is found (no
+        restoring, or a restorer without a finder). Eager, outside the export: it serves
+        colorize.py --save_mask, a check of what was touched."""
+        if self.restorer is None or self.restorer.finder is None or not self.render.restore:
+            return None
+        L = self.space.model_input(tf.clip_by_value(_to_rgb(tf.constant(images, tf.float32)),
+                                                    0.0, 1.0))
+        return self._defect_mask(L, restorer_lib.levels(L))
 
     def _chroma(self, L_small, size, hint_maps=None, reference_maps=None):
         """L [B, s, s, 1] in [-1, 1] (and a hint model's hint maps [B, s, s, 3], and dense

@@ -10,12 +10,14 @@ SavedModel's own code), since TFLite's builtin ops have no antialiased resize. B
 colorgan_litert.json names the colour space, render size, post-processing and quantization.
 
 A model that restores or upscales (--restore, --upscale) also has restorer.tflite: the
-restorer at its scale, [1, h, w, 3] (restorer.model_input) -> L [1, s h, s w, 1], any h, w
-(all builtin ops: conv, add, depth_to_space, leaky relu, bilinear resize). The levels, the
-tiles (serve/tiles.py, run eagerly around the interpreter) and the mirror averaging stay in
-TensorFlow, so the LiteRT model restores the same tiles as the SavedModel.
+restorer at its scale, [1, h, w, 3] (restorer.model_input; 4 channels with a defect
+finder) -> L [1, s h, s w, 1], any h, w (all builtin ops: conv, add, depth_to_space, leaky
+relu, bilinear resize); a restorer with a defect finder, finder.tflite too ([1, h, w, 2] ->
+logits). The levels, the tiles (serve/tiles.py, run eagerly around the interpreters), the
+fill and the mirror averaging stay in TensorFlow, so the LiteRT model restores the same
+tiles as the SavedModel.
 
-  EXPORT_DIR/<version>/model.tflite, [restorer.tflite,] colorgan_litert.json
+  EXPORT_DIR/<version>/model.tflite, [restorer.tflite, [finder.tflite,]] colorgan_litert.json
   (export.py --format=tflite)
 """
 
@@ -32,10 +34,12 @@ from absl import logging
 from colorgan import color, config, fileio, modelpath
 from colorgan.data import decode
 from colorgan.errors import UserError
+from colorgan.models import restorer as restorer_lib
 from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
 RESTORER_FILE = "restorer.tflite"
+FINDER_FILE = "finder.tflite"
 META = "colorgan_litert.json"
 QUANTIZE = ("none", "fp16", "dynamic")
 
@@ -71,14 +75,23 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
 
 
 def convert_restorer(colorizer: graph.Colorizer) -> bytes:
-    """The colorizer's restorer at its upscale, [1, h, w, 3] -> [1, s h, s w, 1], as
-    .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing worth its error)."""
-    if colorizer.restorer.finder is not None:
-        raise UserError("--format=tflite: a restorer that finds defects (RestorerConfig."
-                        "defects) does not convert to LiteRT yet; export a SavedModel")
+    """The colorizer's restorer at its upscale, [1, h, w, 3 (4 with a finder)] -> [1, s h,
+    s w, 1], as .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing
+    worth its error)."""
     model = colorizer.restorer.models[colorizer.scale]
-    fn = tf.function(lambda x: {"L": model(x)},
-                     input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="x")],
+    return _convert_model(model, "L", model.input_shape[-1])
+
+
+def convert_finder(colorizer: graph.Colorizer) -> bytes:
+    """The restorer's defect finder, the scan's L and its stretch [1, h, w, 2] (h, w
+    multiples of 8: tiles.find_tiled pads) -> logits [1, h, w, 1], as .tflite bytes."""
+    return _convert_model(colorizer.restorer.finder, "logits", 2)
+
+
+def _convert_model(model, output: str, channels: int) -> bytes:
+    fn = tf.function(lambda x: {output: model(x)},
+                     input_signature=[tf.TensorSpec([1, None, None, channels], tf.float32,
+                                                    name="x")],
                      autograph=False)
     # The variables' tf.Variable handles: the converter freezes what the trackable holds
     # (a keras.Model passed here leaves them as VAR_HANDLEs, read as NaN at run time).
@@ -106,7 +119,12 @@ def writer(quantize: str = "none"):
         if colorizer.restorer is not None:
             fileio.write_bytes_atomic(fileio.join(folder, RESTORER_FILE),
                                       convert_restorer(colorizer))
-            extra = {"restorer_tile": colorizer.tile, "restorer_margin": colorizer.margin}
+            finder = colorizer.restorer.finder is not None
+            if finder:
+                fileio.write_bytes_atomic(fileio.join(folder, FINDER_FILE),
+                                          convert_finder(colorizer))
+            extra = {"restorer_tile": colorizer.tile, "restorer_margin": colorizer.margin,
+                     "finder": finder}
         savedmodel.write_render_file(colorizer, fileio.join(folder, META),
                                      color_space=colorizer.color_space,
                                      render_size=int(colorizer.render_size), quantize=quantize,
@@ -178,7 +196,14 @@ class LiteColorizer:
                 raise UserError(f"model: {meta_path} lacks restorer_tile or restorer_margin; "
                                 "export it again")
             self.restorer = _interpreter(fileio.read_bytes(restorer_path), threads)
-            self._restorer_shape = None
+            self.finder = None
+            if self.meta.get("finder"):  # exports from before defects have none
+                finder_path = fileio.join(fileio.dirname(path), FINDER_FILE)
+                if not fileio.isfile(finder_path):
+                    raise UserError(f"model: {meta_path} finds defects but {finder_path} is "
+                                    "missing; export it again")
+                self.finder = _interpreter(fileio.read_bytes(finder_path), threads)
+            self._shapes = {}
         # Traced once per input shape: in eager mode the full-resolution steps of a 1 MP
         # photo cost ~30 ms more. No autograph (prepare / finish use tf.cond themselves):
         # after other models' graphs in one process (bench.py), autograph once called the
@@ -201,18 +226,25 @@ class LiteColorizer:
                                    for i in range(len(batch["L"]))])
 
     def _restore_window(self, x: tf.Tensor) -> tf.Tensor:
-        """restorer.model_input [B, h, w, 3] -> [B, s h, s w, 1] through restorer.tflite."""
+        """restorer.model_input [B, h, w, 3 or 4] -> [B, s h, s w, 1] through restorer.tflite."""
         with self.lock:
-            return self._restore_window_locked(x)
+            return self._invoke(self.restorer, x)
 
-    def _restore_window_locked(self, x: tf.Tensor) -> tf.Tensor:
-        it = self.restorer
+    def _found(self, window: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
+        """restorer.Restorer.found through finder.tflite: a window [B, h, w, 1] (h, w
+        multiples of 8) and its photo's levels -> what the finder marks, [B, h, w, 1]."""
+        x = restorer_lib.model_input(window, lv)[..., :2]
+        with self.lock:
+            logits = self._invoke(self.finder, x)
+        return tf.cast(logits >= 0.0, tf.float32)  # sigmoid >= 0.5
+
+    def _invoke(self, it, x: tf.Tensor) -> tf.Tensor:
         x = np.asarray(x, np.float32)
         index = it.get_input_details()[0]["index"]
-        if self._restorer_shape != x.shape[1:]:  # a photo's windows share one shape
+        if self._shapes.get(id(it)) != x.shape[1:]:  # a photo's windows share one shape
             it.resize_tensor_input(index, [1, *x.shape[1:]])
             it.allocate_tensors()
-            self._restorer_shape = x.shape[1:]
+            self._shapes[id(it)] = x.shape[1:]
         out = []
         for one in x:
             it.set_tensor(index, one[None])
@@ -224,9 +256,15 @@ class LiteColorizer:
         """graph.Colorizer.restore around the interpreter (eager: the tiles' loop runs in
         Python)."""
         render = self.post_processing
+        find = None
+        if self.finder is not None:  # graph.Colorizer._defect_mask
+            def find(L, lv):
+                if render["defects"] == "keep" or not render["restore"]:
+                    return tf.zeros_like(L)
+                return restorer_lib.keep_most(tiles.find_tiled(self._found, L, lv))
         return tiles.restore_photo(self._restore_window, L, self.scale, bool(render["restore"]),
                                    bool(render["flip"]), int(self.meta["restorer_tile"]),
-                                   int(self.meta["restorer_margin"]))
+                                   int(self.meta["restorer_margin"]), find=find)
 
     def check_render_size(self, render_size: int) -> None:
         if int(render_size) not in (0, self.size):

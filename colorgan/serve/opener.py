@@ -120,6 +120,17 @@ class LoadedModel:
         return self.module.colorize_at(tf.constant(images, tf.float32),
                                        tf.constant(render_size, tf.int32)).numpy()
 
+    def defect_mask(self, images: np.ndarray) -> np.ndarray:
+        """images [B, H, W, C] in [0, 1] -> the defect mask [B, H, W, 1] in {0, 1} that
+        restoring fills (graph.Colorizer.find_defects); UserError for a model that finds
+        none (an export, or no restorer with a finder)."""
+        find = getattr(self.module, "find_defects", None)
+        mask = find(images) if find is not None else None
+        if mask is None:
+            raise UserError(f"save_mask: the model {self.path} finds no defects (give pretrained "
+                            "or a workdir with --restore, and a restorer with a defect finder)")
+        return mask.numpy()
+
     def check_hints(self) -> None:
         if not self.takes_hints:
             raise UserError(f"hints: the model {self.path} has no hint channels (train one "

@@ -10,9 +10,10 @@ as in the untiled run. The levels (models/restorer.levels) are measured once on 
 photo and handed to every window.
 
 Windows run one after another in a tf.while_loop: peak memory is one window's activations
-plus the output, whatever the photo's size. A restorer with a defect finder is the
-exception: the finder runs on the whole photo first (its 16-channel first level is 128 MB
-at 1 MP, ~3 GB at the 50 MP limit; tiling it is open, docs/notes/open.md).
+plus the output, whatever the photo's size. A restorer with a defect finder finds the
+defects first, in tiles of its own (`find_tiled`: wider, since the finder sees ~40 px
+around a pixel, and on its 8-pixel grid, since it halves the resolution three times),
+then fills them on the whole photo, and restores in tiles.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from colorgan.models import fill, restorer as restorer_lib
+from colorgan.models import defect_finder, fill, restorer as restorer_lib
 
 
 def cuts(length: tf.Tensor, tile: int, margin: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -69,6 +70,25 @@ def restore_tiled(restore: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], scan: tf
     return tf.transpose(rows.concat(), [1, 0, 2, 3])
 
 
+FIND_TILE, FIND_MARGIN = 512, 48  # multiples of 2^defect_finder.LEVELS
+
+
+def find_tiled(found: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], L: tf.Tensor,
+               levels: tf.Tensor, tile: int = FIND_TILE, margin: int = FIND_MARGIN) -> tf.Tensor:
+    """L [B, H, W, 1] -> found(L, levels) [B, H, W, 1], window by window: the photo is
+    edge-padded to a multiple of 8 (as the finder pads), so with tile and margin multiples
+    of 8 every window starts on the finder's 8-pixel grid and sees what it would see in the
+    whole photo, within `margin` (over the finder's receptive radius, ~37 px) of its cut."""
+    m = 2 ** defect_finder.LEVELS
+    if tile % m or margin % m:
+        raise ValueError(f"tile={tile}, margin={margin}: both must be multiples of {m}")
+    h, w = tf.shape(L)[1], tf.shape(L)[2]
+    ph, pw = (m - h % m) % m, (m - w % m) % m
+    padded = tf.concat([L, tf.repeat(L[:, -1:], ph, axis=1)], axis=1)
+    padded = tf.concat([padded, tf.repeat(padded[:, :, -1:], pw, axis=2)], axis=2)
+    return restore_tiled(found, padded, levels, 1, tile, margin)[:, :h, :w]
+
+
 def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: int,
                   restore: bool, flip: bool, tile: int, margin: int,
                   find: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> tf.Tensor:
@@ -77,10 +97,11 @@ def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: in
     (the rendering's). `run` maps restorer.model_input windows to the restorer's output: a
     Keras model in the serving graph, restorer.tflite in serve/litert.py.
 
-    `find(L, levels)` -> a defect mask [B, H, W, 1] (a restorer with defects'
-    `Restorer.mask_of`): found on the whole photo (the finder's view is wider than a tile's
-    margin), filled (models/fill.py), and tiled beside the filled lightness as the fourth
-    input channel. Only super-resolving, the mask is empty."""
+    `find(L, levels)` -> a defect mask [B, H, W, 1] (a restorer with defects': find_tiled
+    of `Restorer.found`, then restorer.keep_most): found before the restorer's tiles (the
+    finder's view is wider than their margin), filled on the whole photo (models/fill.py),
+    and tiled beside the filled lightness as the fourth input channel. Only
+    super-resolving, the mask is empty."""
     lv = restorer_lib.levels(L)  # the whole photo's (its mirror image has the same)
     x = L
     if find is not None:

@@ -95,9 +95,10 @@ def trainable(r: restorer_lib.Restorer) -> list:
 def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, restore: bool,
               perceptual):
     """A tf.function (scan, mask, L) -> losses for one `scale`x batch in one mode. With
-    defects the restorer restores the scan filled where the true mask says (so it learns to
-    paint, whatever the finder's skill so far), and the finder learns that mask; without,
-    `mask` is ignored."""
+    defects the finder learns the drawn mask, and the restorer restores the scan filled
+    where the drawn mask says (so it learns to paint, whatever the finder's skill so far)
+    or, for a share found_masks of the photos, where the finder says (so it learns to cope
+    with the finder's misses and false alarms); without, `mask` is ignored."""
     model = state.restorer.models[scale]
     finder = state.restorer.finder
     g_vars = model.trainable_variables + ([] if finder is None else finder.trainable_variables)
@@ -107,14 +108,23 @@ def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, rest
     def step(scan, mask, L):
         cond = restoration.upscale(scan, scale, "bilinear")
         with tf.GradientTape(persistent=True) as tape:
-            out = state.restorer(scan, scale, restore, training=True,
-                                 mask=None if finder is None else mask)
-            l1 = tf.reduce_mean(tf.abs(out - L))
             found = tf.constant(0.0)
+            mask_in = None
             if finder is not None:
                 logits = state.restorer.defects(scan, restorer_lib.levels(scan), training=True)
                 found = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(
                     mask, logits, cfg.finder_positive))
+                # Per photo, the drawn mask or the finder's own (no gradient through it), as
+                # RestorerConfig.found_masks says: drawn from the step, so a resume repeats it.
+                # Only super-resolving, serving passes no mask: nor does training.
+                mask_in = mask
+                if restore and cfg.found_masks > 0:
+                    coin = tf.random.stateless_uniform(
+                        [tf.shape(scan)[0], 1, 1, 1], tf.stack([state.step, 7]))
+                    own = tf.stop_gradient(tf.cast(logits >= 0.0, tf.float32))  # sigmoid >= .5
+                    mask_in = tf.where(coin < cfg.found_masks, own, mask)
+            out = state.restorer(scan, scale, restore, training=True, mask=mask_in)
+            l1 = tf.reduce_mean(tf.abs(out - L))
             perc = tf.constant(0.0)
             if perceptual is not None:
                 perc = tf.reduce_mean(losses.perceptual_loss(perceptual, gray_rgb(L),
@@ -156,10 +166,12 @@ def validate(r: restorer_lib.Restorer, source_spec: str = "samples:val", size: i
 def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str = "samples",
                  time_budget: float = 0.0, log_every: int = 50, checkpoint_every: int = 250,
                  val_size: int = 128, val_limit: int | None = None, cache_mb: float = 512,
-                 stop_at: int = 0, validate_at_end: bool = True) -> dict:
+                 stop_at: int = 0, validate_at_end: bool = True, init_from: str = "") -> dict:
     """Trains to cfg.steps (resuming from `workdir`), writes workdir/restorer/; returns the
     card: what it trained on, how long, and its validation scores ({"step", "stopped"} when
-    a signal, the time budget or `stop_at` (a step) stopped it first, checkpointed)."""
+    a signal, the time budget or `stop_at` (a step) stopped it first, checkpointed).
+    `init_from`: a saved restorer folder (restorer.save's, same architecture) whose weights
+    a new run starts from (a fine-tune; ignored on resume: the checkpoint has them)."""
     workdir = fileio.fspath(workdir)
     fileio.makedirs(workdir)
     cfg_path = fileio.join(workdir, "restorer_config.json")
@@ -178,6 +190,14 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
     manager = tf.train.CheckpointManager(ckpt, fileio.join(workdir, "checkpoints"), max_to_keep=2)
     restore_latest(ckpt, manager)
     start = int(state.step.numpy())
+    if init_from and start == 0:
+        start_from = restorer_lib.load(init_from)
+        if start_from.cfg.model_fields() != cfg.model_fields():
+            raise UserError(f"init_from={init_from}: its restorer is "
+                            f"{start_from.cfg.model_fields()}, not {cfg.model_fields()}")
+        for v, w in zip(state.restorer.variables, start_from.variables, strict=True):
+            v.assign(w)
+        logging.info("starting from the weights in %s", init_from)
     # A resume past step N that will average needs N's weights, kept when the run passed N
     # (a snapshot is trusted as this run's: the workdir holds one run, the resume guard
     # above checks its settings).
@@ -250,6 +270,7 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
             "machine": machine.describe(),
             "averaged_steps": [cfg.average_from, step] if final is not state.restorer else [],
             "val_size": val_size, "val_seed": VAL_SEED, "val": scores,
+            **({"init_from": init_from} if init_from else {}),
             "config": json.loads(text)}
     restorer_lib.save(final, fileio.join(workdir, "restorer"), card)
     for key, result in scores.items():
