@@ -280,18 +280,21 @@ def tiny_colorizer():
 def test_restoring_graph_sizes_and_a_colour_photo_gives_its_lightness(tiny, tiny_colorizer):
     generator, cfg = tiny_colorizer
     photo = _colour_photo(30, 44)
-    for s in (1, 2):
+    for s, restore in ((1, True), (2, True), (2, False)):
         c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
-                            render=config.RenderConfig(restore=True, upscale=s), restorer=tiny,
-                            tile=24)
+                            render=config.RenderConfig(restore=restore, upscale=s),
+                            restorer=tiny, tile=24)
         out = c.colorize_at(tf.constant(photo[None]), tf.constant(0)).numpy()
         assert out.shape == (1, 30 * s, 44 * s, 3)
         # The restored lightness is the restorer's, on the photo's own lightness.
         from colorgan import color
         L = color.lightness(tf.constant(photo[None])) / 50.0 - 1.0
-        # The rendering's default mirror averaging, with the photo's own levels.
-        expected = tf.clip_by_value(R.mirror_average(
-            lambda x: tiny(x, s, restore=True, lv=R.levels(L)), L), -1, 1)
+
+        def one(x, s=s, restore=restore):
+            return tiny(x, s, restore=restore, lv=R.levels(L))
+
+        # The rendering's default mirror averaging, only super-resolving.
+        expected = tf.clip_by_value(one(L) if restore else R.mirror_average(one, L), -1, 1)
         got = color.lightness(tf.constant(out)) / 50.0 - 1.0
         inside = np.abs(expected.numpy()) < 0.9  # away from clipping in the RGB gamut
         np.testing.assert_allclose(got.numpy()[inside], expected.numpy()[inside], atol=0.02)
