@@ -68,6 +68,6 @@ def logits(finder: keras.Model, x: tf.Tensor, training: bool = False) -> tf.Tens
     return finder(padded, training=training)[:, :h, :w]
 
 
-def find(finder: keras.Model, x: tf.Tensor, threshold: float = 0.5) -> tf.Tensor:
-    """x [B, H, W, 2] -> mask [B, H, W, 1] in {0, 1}: probability >= threshold."""
-    return tf.cast(tf.sigmoid(logits(finder, x)) >= threshold, tf.float32)
+def marks(logits: tf.Tensor) -> tf.Tensor:
+    """The finder's logits -> its mask in {0, 1}, same shape: probability >= 0.5."""
+    return tf.cast(logits >= 0.0, tf.float32)

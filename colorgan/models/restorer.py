@@ -194,7 +194,7 @@ class Restorer:
     def found(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
         """What the finder marks [B, H, W, 1] in {0, 1} (probability >= 0.5) in scan
         [B, H, W, 1] with levels lv: pixel by pixel, so it can run in tiles."""
-        return tf.cast(tf.sigmoid(self.defects(scan, lv)) >= 0.5, tf.float32)
+        return defect_finder.marks(self.defects(scan, lv))
 
     def mask_of(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
         """The defect mask [B, H, W, 1] in {0, 1} that restoring fills: `found`, emptied

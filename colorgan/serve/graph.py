@@ -51,11 +51,15 @@ def _to_rgb(images: tf.Tensor) -> tf.Tensor:
                    lambda: images[..., :3])
 
 
+def full_lightness(images: tf.Tensor, space: color.ColorSpace) -> tf.Tensor:
+    """images [B, H, W, C] in [0, 1] -> the input channel (L or Y) [B, H, W, 1] in [-1, 1]."""
+    return space.model_input(tf.clip_by_value(_to_rgb(images), 0.0, 1.0))
+
+
 def prepare(images: tf.Tensor, size: tf.Tensor, space: color.ColorSpace):
     """images [B, H, W, C] in [0, 1] -> (L [B, H, W, 1], L [B, size, size, 1]), in [-1, 1]:
     the input channel (L or Y) at full resolution and at the render size."""
-    rgb = tf.clip_by_value(_to_rgb(images), 0.0, 1.0)
-    L_full = space.model_input(rgb)
+    L_full = full_lightness(images, space)
     return L_full, tf.image.resize(L_full, tf.stack([size, size]), antialias=True)
 
 
@@ -223,12 +227,9 @@ class Colorizer(tf.Module):
                                    find=find)
 
     def _defect_mask(self, L, lv):
-        """L [B, H, W, 1], its levels -> the mask that restoring fills [B, H, W, 1]: the
-        finder's, found in tiles, or empty with defects=keep (a restorer with a finder
-        takes a mask channel whether or not it is used)."""
-        if self.render.defects == "keep" or not self.render.restore:
-            return tf.zeros_like(L)
-        return restorer_lib.keep_most(tiles.find_tiled(self.restorer.found, L, lv))
+        """L [B, H, W, 1], its levels -> the mask restoring fills (tiles.defect_mask)."""
+        return tiles.defect_mask(self.restorer.found, L, lv,
+                                 self.render.restore and self.render.defects == "remove")
 
     def find_defects(self, images) -> tf.Tensor | None:
         """images [B, H, W, C] in [0, 1] -> the defect mask [B, H, W, 1] in {0, 1} that
@@ -237,8 +238,7 @@ class Colorizer(tf.Module):
         colorize.py --save_mask, a check of what was touched."""
         if self.restorer is None or self.restorer.finder is None or not self.render.restore:
             return None
-        L = self.space.model_input(tf.clip_by_value(_to_rgb(tf.constant(images, tf.float32)),
-                                                    0.0, 1.0))
+        L = full_lightness(tf.constant(images, tf.float32), self.space)
         return self._defect_mask(L, restorer_lib.levels(L))
 
     def _chroma(self, L_small, size, hint_maps=None, reference_maps=None):

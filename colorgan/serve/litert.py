@@ -34,7 +34,7 @@ from absl import logging
 from colorgan import color, config, fileio, modelpath
 from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.models import restorer as restorer_lib
+from colorgan.models import defect_finder, restorer as restorer_lib
 from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
@@ -235,8 +235,7 @@ class LiteColorizer:
         multiples of 8) and its photo's levels -> what the finder marks, [B, h, w, 1]."""
         x = restorer_lib.model_input(window, lv)[..., :2]
         with self.lock:
-            logits = self._invoke(self.finder, x)
-        return tf.cast(logits >= 0.0, tf.float32)  # sigmoid >= 0.5
+            return defect_finder.marks(self._invoke(self.finder, x))
 
     def _invoke(self, it, x: tf.Tensor) -> tf.Tensor:
         x = np.asarray(x, np.float32)
@@ -257,11 +256,11 @@ class LiteColorizer:
         Python)."""
         render = self.post_processing
         find = None
-        if self.finder is not None:  # graph.Colorizer._defect_mask
+        if self.finder is not None:  # as graph.Colorizer._defect_mask
+            remove = bool(render["restore"]) and render["defects"] == "remove"
+
             def find(L, lv):
-                if render["defects"] == "keep" or not render["restore"]:
-                    return tf.zeros_like(L)
-                return restorer_lib.keep_most(tiles.find_tiled(self._found, L, lv))
+                return tiles.defect_mask(self._found, L, lv, remove)
         return tiles.restore_photo(self._restore_window, L, self.scale, bool(render["restore"]),
                                    bool(render["flip"]), int(self.meta["restorer_tile"]),
                                    int(self.meta["restorer_margin"]), find=find)

@@ -89,6 +89,17 @@ def find_tiled(found: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], L: tf.Tensor,
     return restore_tiled(found, padded, levels, 1, tile, margin)[:, :h, :w]
 
 
+def defect_mask(found: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], L: tf.Tensor,
+                levels: tf.Tensor, remove: bool) -> tf.Tensor:
+    """The mask restoring fills [B, H, W, 1]: what `found` marks, found in tiles
+    (find_tiled) and dropped where it covers most of a photo (restorer.keep_most); empty
+    when not `remove` (defects=keep, or only super-resolving: a restorer with a finder takes
+    a mask channel whether or not it is used)."""
+    if not remove:
+        return tf.zeros_like(L)
+    return restorer_lib.keep_most(find_tiled(found, L, levels))
+
+
 def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: int,
                   restore: bool, flip: bool, tile: int, margin: int,
                   find: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> tf.Tensor:

@@ -25,7 +25,7 @@ from colorgan import color, config, fileio, machine
 from colorgan.data import input_pipeline
 from colorgan.errors import UserError
 from colorgan.evaluate import old_photos, restoration
-from colorgan.models import networks, restorer as restorer_lib, vgg
+from colorgan.models import defect_finder, networks, restorer as restorer_lib, vgg
 from colorgan.train import loop, losses
 from colorgan.train.fit import restore_latest
 from colorgan.train.interrupts import StopRequest
@@ -121,7 +121,7 @@ def make_step(state: RestorerState, cfg: config.RestorerConfig, scale: int, rest
                 if restore and cfg.found_masks > 0:
                     coin = tf.random.stateless_uniform(
                         [tf.shape(scan)[0], 1, 1, 1], tf.stack([state.step, 7]))
-                    own = tf.stop_gradient(tf.cast(logits >= 0.0, tf.float32))  # sigmoid >= .5
+                    own = tf.stop_gradient(defect_finder.marks(logits))
                     mask_in = tf.where(coin < cfg.found_masks, own, mask)
             out = state.restorer(scan, scale, restore, training=True, mask=mask_in)
             l1 = tf.reduce_mean(tf.abs(out - L))
