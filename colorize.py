@@ -92,7 +92,7 @@ def main(argv):
     if FLAGS.save_mask:  # before the long part: a model that finds nothing says so now
         if not hasattr(model, "defect_mask"):
             raise UserError(f"--save_mask: {FLAGS.model} is a LiteRT model, which finds no "
-                            "defects; give pretrained, a workdir or an export")
+                            "defects; give pretrained or a workdir")
         import numpy as np
         model.defect_mask(np.zeros((1, 8, 8, 3), np.float32))
     settings = {"restorer": FLAGS.restorer, "precision": FLAGS.precision,
@@ -120,6 +120,7 @@ def main(argv):
     print(f"colorize.py: {len(report.written)} written {where}{kept}, "
           f"{len(report.failed)} failed{record}", flush=True)
     return 1 if report.failed else 0
+
 
 def _save_masks(model, report) -> None:
     """NAME_mask.png beside each photo written (--save_mask), each published whole."""

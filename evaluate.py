@@ -42,8 +42,8 @@ flags.DEFINE_string("degrade", "", "old_photo[,scale=N]: score old-photo scans o
                     "photos (fixed seed, N = 1, 2 or 4 times smaller) restored and coloured "
                     "(--restore --upscale=N) against the degraded input, today's colorize and "
                     "the classical fix; and x2 / x4 super-resolution of the lightness.")
-flags.DEFINE_string("restorer", "", "With --degrade or --restore: a restorer trained by train_restorer.py "
-                    "(its workdir) instead of the one shipped in colorgan.")
+flags.DEFINE_string("restorer", "", "With --degrade or --restore: a restorer trained by "
+                    "train_restorer.py (its workdir) instead of the one shipped in colorgan.")
 flags.DEFINE_list("hints", ["0"], "A hint model (train.py --hints): reveal N random patches "
                   "of each photo's true colour as hints. Several values (0,1,2,5,10,20,50) "
                   "sweep: one folder each (hints_N/) and hints_sweep.json / .png.")
@@ -160,8 +160,7 @@ def _old_photos(source, asked: dict) -> int:
     plain = opener.open_model(FLAGS.model, asked, FLAGS.render_size)
     restoring = opener.open_model(FLAGS.model, {**asked, "restore": True, "upscale": scale},
                                   FLAGS.render_size, restorer=FLAGS.restorer)
-    folder = opener.restorer_folder(FLAGS.restorer) if FLAGS.restorer else restorer.SHIPPED
-    restoring_net = restorer.load(folder)
+    restoring_net = opener.load_restorer(FLAGS.restorer)
     finder = None
     if restoring_net.finder is not None:
         def finder(scan):
