@@ -50,11 +50,13 @@ HINTS_BUDGET ?= 1500
 # The old-photo restorer (docs/model-card.md): trains on old-photo scans made on the fly
 # from the shipped train photos, 2,500 steps and then on to 4,000 (learning rate 5e-4, halved
 # for steps 1876-2500 and 3001-4000: each stage halves its last quarter; ~70 min on 2 cores),
-# ships the mean of the weights at steps 2,500 and 4,000 (--average_from) into
+# takes the mean of the weights at steps 2,500 and 4,000 (--average_from), adds the restoring
+# gate (train_gate.py: a clean or dark photo passes through --restore), ships the result into
 # colorgan/weights/restorer/ and scores restore + colour on old-photo scans of samples:val.
+# `make gate` trains only the gate, onto the shipped restorer (~15 min on 2 cores).
 RESTORER_WORKDIR ?= runs/restorer
 
-.PHONY: setup demo test test-agreement report pretrained hints hints-branch restorer clean
+.PHONY: setup demo test test-agreement report pretrained hints hints-branch restorer gate clean
 
 setup: $(STAMP)
 
@@ -121,11 +123,15 @@ hints-branch: setup
 
 restorer: setup
 	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=2500 --average_from=2500
-	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=4000 --average_from=2500 --ship
+	$(BIN)/python train_restorer.py --workdir=$(RESTORER_WORKDIR) --steps=4000 --average_from=2500
+	$(BIN)/python train_gate.py --restorer=$(RESTORER_WORKDIR) --out=$(RESTORER_WORKDIR)/gated --ship
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --degrade=old_photo --nofid \
 	  --output_dir=$(RESTORER_WORKDIR)/eval_x1
 	$(BIN)/python evaluate.py --model=pretrained --data=samples:val --degrade=old_photo,scale=4 \
 	  --nofid --output_dir=$(RESTORER_WORKDIR)/eval_x4
+
+gate: setup
+	$(BIN)/python train_gate.py --out=$(RESTORER_WORKDIR)/gated --ship
 
 # --durations: the 30 slowest tests, in CI's log too (what the 15-minute budget is spent on).
 test: setup

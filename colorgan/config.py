@@ -434,6 +434,9 @@ class RestorerConfig:
                                 "by mistake, as it must when serving.")
     finder_positive: float = _field(5.0, "Weight of a defect pixel in the finder's loss: "
                                     "defects are a few % of a print.")
+    gate: bool = _field(False, "A restoring gate (models/gate.py) that keeps as much of the "
+                        "restoring as the scan looks old; trained after the restorer, by "
+                        "train_gate.py, which sets it.")
 
     def __post_init__(self):
         if self.channels < 4 or self.blocks < 1 or self.batch_size < 1 or self.steps < 1:
@@ -451,7 +454,35 @@ class RestorerConfig:
         """What decides the weights' shapes: written beside them, checked on load."""
         return {"channels": self.channels, "blocks": self.blocks,
                 "scales": list(RESTORER_SCALES), "defects": self.defects,
-                "finder_channels": self.finder_channels}
+                "finder_channels": self.finder_channels, "gate": self.gate}
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """The restoring gate (models/gate.py) and how it trains (train/gate_fit.py): is a scan
+    degraded? `scans` scans of the photos are made once (old-photo scans, clean ones and
+    keyed photos among them), a share at each of `scales`, and trained on for `epochs`, in
+    random crops from half a scan's side to all of it, so the gate holds on any crop size.
+    """
+
+    scans: int = _field(6144, "Scans made once and trained on, split evenly between the "
+                        "scales (each photo several times, with fresh draws).")
+    scales: tuple[int, ...] = _field((1, 2, 4), "Scan sizes: image_size / scale.")
+    image_size: int = _field(256, "Side of a scan at 1x (a crop of its photo, resized).")
+    epochs: int = _field(30, "Passes over the scans.")
+    batch_size: int = _field(16, "Scans per step.")
+    learning_rate: float = _field(1e-3, "Adam learning rate, cosine-decayed to 0.")
+    clean_db: float = _field(40.0, "A scan within this L* PSNR (model units, peak 2) of its "
+                             "photo counts as clean: an 8-bit bicubic scan is at ~59 dB, the "
+                             "mildest old-photo scans below 35.")
+    seed: int = _field(0, "Seed of the scans, their crops and the gate's start.")
+    degrade: DegradeConfig = DegradeConfig(clean=0.3, keyed=0.4)
+
+    def __post_init__(self):
+        if min(self.scans, self.epochs, self.batch_size) < 1 or self.image_size < 128:
+            raise UserError("gate scans, epochs, batch_size >= 1 and image_size >= 128")
+        if not self.scales or any(s not in RESTORER_SCALES for s in self.scales):
+            raise UserError(f"gate scales={self.scales}: each one of {RESTORER_SCALES}")
 
 
 RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour

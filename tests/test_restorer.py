@@ -343,13 +343,14 @@ def test_export_with_restore_and_upscale_runs_in_saved_model_cli(tiny, tiny_colo
 
 
 def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny_colorizer, tmp_path):
-    """An export with a restorer that finds defects: restorer.tflite (4 channels) and
-    finder.tflite beside model.tflite restore as the graph does, and each missing file is
-    one line."""
+    """An export with a restorer that finds defects and has a gate: restorer.tflite (4
+    channels), finder.tflite and gate.tflite beside model.tflite restore as the graph does,
+    and each missing file is one line."""
+    from colorgan.models import gate
     from colorgan.serve import litert
     generator, cfg = tiny_colorizer
     tf.keras.utils.set_random_seed(4)
-    restorer = R.Restorer(DEFECTS)
+    restorer = R.Restorer(dataclasses.replace(DEFECTS, gate=True))
     c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
                         render=config.RenderConfig(restore=True, upscale=2),
                         restorer=restorer, tile=24)  # a 30 x 44 photo in 2 x 3 windows
@@ -362,7 +363,14 @@ def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny_colorizer, tmp_pa
     assert np.max(np.abs(got - want)) <= 1.5 / 255
     x = tf.random.stateless_uniform([1, 24, 40, 2], [3, 4], -1, 1)  # finder.tflite's logits
     np.testing.assert_allclose(lite._invoke(lite.finder, x), restorer.finder(x), atol=1e-4)
-    for name in (litert.FINDER_FILE, litert.RESTORER_FILE):
+    from colorgan import color
+    L = color.lightness(tf.constant(photo)) / 50.0 - 1.0
+    share = float(lite._strength(L, R.levels(L))[0])
+    assert 0 < share < 1  # the photo above was a blend of both passes
+    np.testing.assert_allclose(share, restorer.strength(L, R.levels(L)), atol=1e-5)
+    x = gate.gate_input(L, R.levels(L))
+    np.testing.assert_allclose(lite._invoke(lite.gate, x), restorer.gate(x), atol=1e-5)
+    for name in (litert.GATE_FILE, litert.FINDER_FILE, litert.RESTORER_FILE):
         (path / name).unlink()
         with pytest.raises(UserError, match=f"{name} is missing"):
             opener.open_model(path)

@@ -24,6 +24,7 @@ Weights ship as float16 in colorgan/weights/restorer/ (restorer.npz + restorer.j
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -36,7 +37,7 @@ import tensorflow as tf
 
 from colorgan import config, fileio
 from colorgan.errors import UserError
-from colorgan.models import defect_finder, fill
+from colorgan.models import defect_finder, fill, gate as gate_lib
 from colorgan.models.pretrained import assign_weights, read_npz
 
 SCALES = config.RESTORER_SCALES
@@ -178,12 +179,20 @@ class Restorer:
         self.models = {s: keras.Model(inputs, out, name=f"restorer_x{s}")
                        for s, out in zip(SCALES, outputs)}
         self.finder = defect_finder.build(cfg.finder_channels) if cfg.defects else None
+        self.gate = gate_lib.build() if cfg.gate else None
 
     @property
     def variables(self) -> list:
-        """Every weight: the restorer's layers, then the defect finder's."""
-        finder = [] if self.finder is None else self.finder.variables
-        return list(self.everything.variables) + list(finder)
+        """Every weight: the restorer's layers, then the defect finder's, then the gate's."""
+        parts = [p for p in (self.finder, self.gate) if p is not None]
+        return list(self.everything.variables) + [v for p in parts for v in p.variables]
+
+    def strength(self, scan: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
+        """How much of restoring whole photos scan [B, H, W, 1] with levels lv [B, 2] keep,
+        [B] in [0, 1] (models/gate.py); all 1 without a gate."""
+        if self.gate is None:
+            return tf.ones(tf.shape(scan)[:1])
+        return gate_lib.strength(self.gate(gate_lib.gate_input(scan, lv)))
 
     def defects(self, scan: tf.Tensor, lv: tf.Tensor, training: bool = False) -> tf.Tensor:
         """The finder's logits [B, H, W, 1] for scan [B, H, W, 1] with levels lv [B, 2] (it
@@ -256,7 +265,8 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
         # A card from before defects has none (the restorer shipped with 0.4).
         cfg = config.RestorerConfig(channels=int(model["channels"]), blocks=int(model["blocks"]),
                                     defects=bool(model.get("defects", False)),
-                                    finder_channels=int(model.get("finder_channels", 16)))
+                                    finder_channels=int(model.get("finder_channels", 16)),
+                                    gate=bool(model.get("gate", False)))
         if tuple(model["scales"]) != SCALES:
             raise ValueError(f"scales {model['scales']}")
     except (ValueError, KeyError, TypeError) as e:
@@ -265,7 +275,7 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
     restorer = Restorer(cfg, dtype)
     arrays = read_npz(weights_path)
     arrays32 = {k: v.astype(np.float32) for k, v in arrays.items()}
-    for part in (restorer.everything, restorer.finder):
+    for part in (restorer.everything, restorer.finder, restorer.gate):
         if part is not None:
             assign_weights(part, arrays32, weights_path)
     bad = [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
@@ -273,6 +283,17 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
         raise UserError(f"{weights_path}: {bad[0]} is not finite; it is damaged, reinstall "
                         "colorgan or retrain")
     return restorer
+
+
+def with_new_gate(restorer: Restorer, seed: int) -> Restorer:
+    """A copy of `restorer` (its weights) with a fresh gate, initialized from `seed`: what
+    train/gate_fit.py trains."""
+    keras.utils.set_random_seed(seed)
+    out = Restorer(dataclasses.replace(restorer.cfg, gate=True))
+    for mine, theirs in ((out.everything, restorer.everything), (out.finder, restorer.finder)):
+        if mine is not None:
+            mine.set_weights(theirs.get_weights())
+    return out
 
 
 def average_into(restorer: Restorer, other: Restorer) -> None:

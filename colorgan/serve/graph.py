@@ -222,9 +222,10 @@ class Colorizer(tf.Module):
         """Model-range L [B, H, W, 1] -> restored L [B, s H, s W, 1] (s = upscale), in
         tiles (serve/tiles.py), clipped to [-1, 1]."""
         find = None if self.restorer.finder is None else self._defect_mask
+        strength = None if self.restorer.gate is None else self.restorer.strength
         return tiles.restore_photo(self.restorer.models[self.scale], L, self.scale,
                                    self.render.restore, self.render.flip, self.tile, self.margin,
-                                   find=find)
+                                   find=find, strength=strength)
 
     def _defect_mask(self, L, lv):
         """L [B, H, W, 1], its levels -> the mask restoring fills (tiles.defect_mask)."""

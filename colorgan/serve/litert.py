@@ -13,11 +13,13 @@ A model that restores or upscales (--restore, --upscale) also has restorer.tflit
 restorer at its scale, [1, h, w, 3] (restorer.model_input; 4 channels with a defect
 finder) -> L [1, s h, s w, 1], any h, w (all builtin ops: conv, add, depth_to_space, leaky
 relu, bilinear resize); a restorer with a defect finder, finder.tflite too ([1, h, w, 2] ->
-logits). The levels, the tiles (serve/tiles.py, run eagerly around the interpreters), the
-fill and the mirror averaging stay in TensorFlow, so the LiteRT model restores the same
-tiles as the SavedModel.
+logits), and one with a restoring gate, gate.tflite ([1, h, w, 3] -> logit [1, 1]). The
+levels, the tiles (serve/tiles.py, run eagerly around the interpreters), the fill, the
+gate's blend and the mirror averaging stay in TensorFlow, so the LiteRT model restores the
+same tiles as the SavedModel.
 
-  EXPORT_DIR/<version>/model.tflite, [restorer.tflite, [finder.tflite,]] colorgan_litert.json
+  EXPORT_DIR/<version>/model.tflite, [restorer.tflite, [finder.tflite,] [gate.tflite,]]
+  colorgan_litert.json
   (export.py --format=tflite)
 """
 
@@ -34,12 +36,13 @@ from absl import logging
 from colorgan import color, config, fileio, modelpath
 from colorgan.data import decode
 from colorgan.errors import UserError
-from colorgan.models import defect_finder, restorer as restorer_lib
+from colorgan.models import defect_finder, gate as gate_lib, restorer as restorer_lib
 from colorgan.serve import graph, savedmodel, tiles
 
 FILE = modelpath.TFLITE_FILE
 RESTORER_FILE = "restorer.tflite"
 FINDER_FILE = "finder.tflite"
+GATE_FILE = "gate.tflite"
 META = "colorgan_litert.json"
 QUANTIZE = ("none", "fp16", "dynamic")
 
@@ -88,6 +91,11 @@ def convert_finder(colorizer: graph.Colorizer) -> bytes:
     return _convert_model(colorizer.restorer.finder, "logits", 2)
 
 
+def convert_gate(colorizer: graph.Colorizer) -> bytes:
+    """The restorer's gate, gate.gate_input [1, h, w, 3] -> logit [1, 1], as .tflite bytes."""
+    return _convert_model(colorizer.restorer.gate, "logit", 3)
+
+
 def _convert_model(model, output: str, channels: int) -> bytes:
     fn = tf.function(lambda x: {output: model(x)},
                      input_signature=[tf.TensorSpec([1, None, None, channels], tf.float32,
@@ -123,8 +131,12 @@ def writer(quantize: str = "none"):
             if finder:
                 fileio.write_bytes_atomic(fileio.join(folder, FINDER_FILE),
                                           convert_finder(colorizer))
+            gate = colorizer.restorer.gate is not None
+            if gate:
+                fileio.write_bytes_atomic(fileio.join(folder, GATE_FILE),
+                                          convert_gate(colorizer))
             extra = {"restorer_tile": colorizer.tile, "restorer_margin": colorizer.margin,
-                     "finder": finder}
+                     "finder": finder, "gate": gate}
         savedmodel.write_render_file(colorizer, fileio.join(folder, META),
                                      color_space=colorizer.color_space,
                                      render_size=int(colorizer.render_size), quantize=quantize,
@@ -196,13 +208,9 @@ class LiteColorizer:
                 raise UserError(f"model: {meta_path} lacks restorer_tile or restorer_margin; "
                                 "export it again")
             self.restorer = _interpreter(fileio.read_bytes(restorer_path), threads)
-            self.finder = None
-            if self.meta.get("finder"):  # exports from before defects have none
-                finder_path = fileio.join(fileio.dirname(path), FINDER_FILE)
-                if not fileio.isfile(finder_path):
-                    raise UserError(f"model: {meta_path} finds defects but {finder_path} is "
-                                    "missing; export it again")
-                self.finder = _interpreter(fileio.read_bytes(finder_path), threads)
+            # Exports from before defects have no finder, from before the gate no gate.
+            self.finder = self._part(path, meta_path, "finder", FINDER_FILE, threads)
+            self.gate = self._part(path, meta_path, "gate", GATE_FILE, threads)
             self._shapes = {}
         # Traced once per input shape: in eager mode the full-resolution steps of a 1 MP
         # photo cost ~30 ms more. No autograph (prepare / finish use tf.cond themselves):
@@ -216,6 +224,17 @@ class LiteColorizer:
             input_signature=[tf.TensorSpec([None, None, None, 1], tf.float32),
                              tf.TensorSpec([None, None, None, 2], tf.float32)],
             autograph=False)
+
+    def _part(self, path: str, meta_path: str, key: str, name: str, threads: int):
+        """The interpreter of the restorer's part `key` (file `name` beside `path`), or None
+        where the export has none; missing where the meta names it: one UserError."""
+        if not self.meta.get(key):
+            return None
+        part_path = fileio.join(fileio.dirname(path), name)
+        if not fileio.isfile(part_path):
+            raise UserError(f"model: {meta_path} has a {key} but {part_path} is missing; "
+                            "export it again")
+        return _interpreter(fileio.read_bytes(part_path), threads)
 
     def _per_image(self, runner, **batch: np.ndarray) -> np.ndarray:
         """A signature's ab [B, s, s, 2] for inputs [B, ...] (the .tflite takes one image),
@@ -236,6 +255,12 @@ class LiteColorizer:
         x = restorer_lib.model_input(window, lv)[..., :2]
         with self.lock:
             return defect_finder.marks(self._invoke(self.finder, x))
+
+    def _strength(self, L: tf.Tensor, lv: tf.Tensor) -> tf.Tensor:
+        """restorer.Restorer.strength through gate.tflite: a whole photo's L [B, H, W, 1] and
+        its levels -> [B] in [0, 1]."""
+        with self.lock:
+            return gate_lib.strength(self._invoke(self.gate, gate_lib.gate_input(L, lv)))
 
     def _invoke(self, it, x: tf.Tensor) -> tf.Tensor:
         x = np.asarray(x, np.float32)
@@ -261,9 +286,11 @@ class LiteColorizer:
 
             def find(L, lv):
                 return tiles.defect_mask(self._found, L, lv, remove)
+        strength = None if self.gate is None else self._strength
         return tiles.restore_photo(self._restore_window, L, self.scale, bool(render["restore"]),
                                    bool(render["flip"]), int(self.meta["restorer_tile"]),
-                                   int(self.meta["restorer_margin"]), find=find)
+                                   int(self.meta["restorer_margin"]), find=find,
+                                   strength=strength)
 
     def check_render_size(self, render_size: int) -> None:
         if int(render_size) not in (0, self.size):

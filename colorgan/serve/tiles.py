@@ -102,33 +102,64 @@ def defect_mask(found: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], L: tf.Tensor
 
 def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: int,
                   restore: bool, flip: bool, tile: int, margin: int,
-                  find: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> tf.Tensor:
+                  find: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+                  strength: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None
+                  ) -> tf.Tensor:
     """A whole photo's lightness L [B, H, W, 1] in [-1, 1] -> restored [B, scale H, scale W, 1]
     clipped to [-1, 1]: the photo's levels, the tiles, and the mirror average when `flip`
-    (the rendering's) and only super-resolving (not `restore`). `run` maps restorer.model_input windows to the restorer's output: a
-    Keras model in the serving graph, restorer.tflite in serve/litert.py.
+    (the rendering's) and only super-resolving (not `restore`). `run` maps
+    restorer.model_input windows to the restorer's output: a Keras model in the serving
+    graph, restorer.tflite in serve/litert.py.
 
     `find(L, levels)` -> a defect mask [B, H, W, 1] (a restorer with defects': find_tiled
     of `Restorer.found`, then restorer.keep_most): found before the restorer's tiles (the
     finder's view is wider than their margin), filled on the whole photo (models/fill.py),
     and tiled beside the filled lightness as the fourth input channel. Only
-    super-resolving, the mask is empty."""
+    super-resolving, the mask is empty.
+
+    `strength(L, levels)` -> [B] in [0, 1] (a restorer with a gate's, models/gate.py):
+    restoring keeps base + strength (restored - base), base being L at 1x and the
+    super-resolution (restore off) at 2x and 4x; a pass whose share is 0 is not run."""
     lv = restorer_lib.levels(L)  # the whole photo's (its mirror image has the same)
-    x = L
-    if find is not None:
-        mask = find(L, lv) if restore else tf.zeros_like(L)
-        x = tf.concat([fill.push_pull(L, mask), mask], axis=-1)
 
-    def window_input(window, lv):
-        mask = None if find is None else window[..., 1:]
-        return restorer_lib.model_input(window[..., :1], lv, restore, mask)
+    def tiled(x, restoring):
+        def window_input(window, lv):
+            mask = None if find is None else window[..., 1:]
+            return restorer_lib.model_input(window[..., :1], lv, restoring, mask)
 
-    def tiled(x):
-        return restore_tiled(lambda window, lv: run(window_input(window, lv)),
-                             x, lv, scale, tile, margin)
+        out = restore_tiled(lambda window, lv: run(window_input(window, lv)),
+                            x, lv, scale, tile, margin)
+        return tf.cast(out, tf.float32)
 
-    # Mirror averaging only super-resolving: restoring an old scan it adds 0.01-0.04 dB of
-    # L* (x1, x4 on samples:val) for a second restorer pass, ~45 % of a 1 MP restore +
-    # colour; super-resolving a clean photo it adds 0.11-0.18 dB at x4 (restoration.md).
-    out = restorer_lib.mirror_average(tiled, x) if flip and not restore else tiled(x)
-    return tf.clip_by_value(tf.cast(out, tf.float32), -1.0, 1.0)
+    def enlarged():
+        # Mirror averaging only super-resolving: restoring an old scan it adds 0.01-0.04 dB
+        # of L* (x1, x4 on samples:val) for a second restorer pass, ~45 % of a 1 MP restore
+        # + colour; super-resolving a clean photo it adds 0.11-0.18 dB at x4
+        # (restoration.md).
+        x = L if find is None else tf.concat([L, tf.zeros_like(L)], axis=-1)
+
+        def one(y):
+            return tiled(y, False)
+        return restorer_lib.mirror_average(one, x) if flip else one(x)
+
+    def restored():
+        if find is None:
+            return tiled(L, True)
+        mask = find(L, lv)
+        return tiled(tf.concat([fill.push_pull(L, mask), mask], axis=-1), True)
+
+    if not restore:
+        out = enlarged()
+    elif strength is None:
+        out = restored()
+    else:
+        share = strength(L, lv)[:, None, None, None]
+        base = (lambda: L) if scale == 1 else enlarged
+
+        def blend():
+            b = base()
+            return b + share * (restored() - b)
+
+        out = tf.cond(tf.reduce_all(share == 1.0), restored,
+                      lambda: tf.cond(tf.reduce_all(share == 0.0), base, blend))
+    return tf.clip_by_value(out, -1.0, 1.0)
