@@ -367,9 +367,9 @@ def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny_colorizer, tmp_pa
     L = color.lightness(tf.constant(photo)) / 50.0 - 1.0
     share = float(lite._strength(L, R.levels(L))[0])
     assert 0 < share < 1  # the photo above was a blend of both passes
-    np.testing.assert_allclose(share, restorer.strength(L, R.levels(L)), atol=1e-5)
+    np.testing.assert_allclose(share, restorer.strength(L, R.levels(L)), atol=1e-4)
     x = gate.gate_input(L, R.levels(L))
-    np.testing.assert_allclose(lite._invoke(lite.gate, x), restorer.gate(x), atol=1e-5)
+    np.testing.assert_allclose(lite._invoke(lite.gate, x), restorer.gate(x), atol=1e-4)
     for name in (litert.GATE_FILE, litert.FINDER_FILE, litert.RESTORER_FILE):
         (path / name).unlink()
         with pytest.raises(UserError, match=f"{name} is missing"):
