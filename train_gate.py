@@ -28,10 +28,6 @@ def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
     cli.require_local("restorer", FLAGS.restorer)
-    import shutil
-    from pathlib import Path
-
-    from colorgan import fileio
     from colorgan.data import input_pipeline
     from colorgan.models import restorer
     from colorgan.serve import opener
@@ -47,9 +43,7 @@ def main(argv):
     logging.info("wrote %s (gate accuracy %.3f on its training scans)", FLAGS.out,
                  gate_card["accuracy"])
     if FLAGS.ship:
-        with fileio.publishing(restorer.SHIPPED, folder=True) as tmp:
-            for name in (restorer.WEIGHTS_FILE, restorer.CARD_FILE):
-                shutil.copy(Path(FLAGS.out) / name, Path(tmp) / name)
+        restorer.ship(FLAGS.out)
         logging.info("shipped to %s", restorer.SHIPPED)
     return 0
 

@@ -30,9 +30,6 @@ def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
     cli.require_local("init_from", FLAGS.init_from)
-    import shutil
-    from pathlib import Path
-
     from colorgan import fileio
     from colorgan.models import restorer
     from colorgan.serve import opener
@@ -45,9 +42,7 @@ def main(argv):
     if card.get("stopped"):
         return 0
     if FLAGS.ship:
-        with fileio.publishing(restorer.SHIPPED, folder=True) as tmp:
-            for name in (restorer.WEIGHTS_FILE, restorer.CARD_FILE):
-                shutil.copy(Path(FLAGS.workdir) / "restorer" / name, Path(tmp) / name)
+        restorer.ship(fileio.join(FLAGS.workdir, "restorer"))
         logging.info("shipped to %s", restorer.SHIPPED)
     return 0
 

@@ -252,6 +252,15 @@ def save(restorer: Restorer, out_dir: str | Path, card: dict) -> Path | str:
     return Path(out_dir) if not fileio.is_remote(out_dir) else out_dir
 
 
+def ship(folder: str | Path) -> None:
+    """Copies a saved restorer folder's two files into the package (SHIPPED), published
+    whole (fileio.publishing): train_restorer.py and train_gate.py --ship."""
+    import shutil
+    with fileio.publishing(SHIPPED, folder=True) as tmp:
+        for name in (WEIGHTS_FILE, CARD_FILE):
+            shutil.copy(Path(folder) / name, Path(tmp) / name)
+
+
 def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
     """A saved restorer folder (default: the shipped one) -> Restorer with its weights
     (`dtype`: Restorer's). A missing, damaged or mismatched file is one UserError naming it."""

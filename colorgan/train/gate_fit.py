@@ -84,8 +84,7 @@ def fit(restorer: restorer_lib.Restorer, source: sources.ImageSource,
     @tf.function(reduce_retracing=True)
     def step(crops, lv, labels):
         with tf.GradientTape() as tape:
-            logits = model(tf.concat([crops, tf.ones_like(crops) * lv[:, None, None, :]], -1),
-                           training=True)[:, 0]
+            logits = model(gate_lib.gate_input(crops, lv), training=True)[:, 0]
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
                                       model.trainable_variables))
