@@ -28,6 +28,7 @@ import dataclasses
 import io
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -255,7 +256,6 @@ def save(restorer: Restorer, out_dir: str | Path, card: dict) -> Path | str:
 def ship(folder: str | Path) -> None:
     """Copies a saved restorer folder's two files into the package (SHIPPED), published
     whole (fileio.publishing): train_restorer.py and train_gate.py --ship."""
-    import shutil
     with fileio.publishing(SHIPPED, folder=True) as tmp:
         for name in (WEIGHTS_FILE, CARD_FILE):
             shutil.copy(Path(folder) / name, Path(tmp) / name)
