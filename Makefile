@@ -53,10 +53,12 @@ HINTS_BUDGET ?= 1500
 # takes the mean of the weights at steps 2,500 and 4,000 (--average_from), adds the restoring
 # gate (train_gate.py: a clean or dark photo passes through --restore), ships the result into
 # colorgan/weights/restorer/ and scores restore + colour on old-photo scans of samples:val.
-# `make gate` trains only the gate, onto the shipped restorer (~15 min on 2 cores).
+# `make gate` trains only the gate, onto the shipped restorer (~15 min on 2 cores); `make finder`
+# only a defect finder (dust and scratches found and filled), onto the shipped restorer
+# (~20 min on 2 cores).
 RESTORER_WORKDIR ?= runs/restorer
 
-.PHONY: setup demo test test-agreement report pretrained hints hints-branch restorer gate clean
+.PHONY: setup demo test test-agreement report pretrained hints hints-branch restorer gate finder clean
 
 setup: $(STAMP)
 
@@ -132,6 +134,9 @@ restorer: setup
 
 gate: setup
 	$(BIN)/python train_gate.py --out=$(RESTORER_WORKDIR)/gated --ship
+
+finder: setup
+	$(BIN)/python train_finder.py --out=$(RESTORER_WORKDIR)/found --ship
 
 # --durations: the 30 slowest tests, in CI's log too (what the 15-minute budget is spent on).
 test: setup

@@ -28,23 +28,15 @@ def main(argv):
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
     cli.require_local("restorer", FLAGS.restorer)
-    from colorgan.data import input_pipeline
     from colorgan.models import restorer
-    from colorgan.serve import opener
-    from colorgan.train import gate_fit
+    from colorgan.train import add_part, gate_fit
 
     cfg = config_flags.flat_values(config.GateConfig)
-    folder = opener.restorer_folder(FLAGS.restorer) if FLAGS.restorer else restorer.SHIPPED
-    base = restorer.load(folder)
-    source = input_pipeline.open_source(input_pipeline.train_spec(FLAGS.data), min_chroma=0.0)
-    gated, gate_card = gate_fit.fit(base, source, cfg)
-    card = {k: v for k, v in restorer.card(folder).items() if k != "model"}
-    restorer.save(gated, FLAGS.out, {**card, "gate": {**gate_card, "data": FLAGS.data}})
-    logging.info("wrote %s (gate accuracy %.3f on its training scans)", FLAGS.out,
-                 gate_card["accuracy"])
-    if FLAGS.ship:
-        restorer.ship(FLAGS.out)
-        logging.info("shipped to %s", restorer.SHIPPED)
+    _, entry = add_part.onto_restorer(lambda base, source: gate_fit.fit(base, source, cfg),
+                                      "gate", restorer=FLAGS.restorer, data=FLAGS.data,
+                                      out=FLAGS.out, ship=FLAGS.ship)
+    logging.info("wrote %s (gate accuracy %.3f on its training scans)%s", FLAGS.out,
+                 entry["accuracy"], f"; shipped to {restorer.SHIPPED}" if FLAGS.ship else "")
     return 0
 
 

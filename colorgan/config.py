@@ -437,6 +437,11 @@ class RestorerConfig:
     gate: bool = _field(False, "A restoring gate (models/gate.py) that keeps as much of the "
                         "restoring as the scan looks old; trained after the restorer, by "
                         "train_gate.py, which sets it.")
+    mask_input: bool = _field(True, "With defects: the restorer reads the defect mask as a "
+                              "fourth input channel (a finder trained with it). False: a "
+                              "finder added onto a restorer trained without one "
+                              "(train_finder.py, which sets it): the scan is filled where "
+                              "it marks and restored as before.")
 
     def __post_init__(self):
         if self.channels < 4 or self.blocks < 1 or self.batch_size < 1 or self.steps < 1:
@@ -454,7 +459,8 @@ class RestorerConfig:
         """What decides the weights' shapes: written beside them, checked on load."""
         return {"channels": self.channels, "blocks": self.blocks,
                 "scales": list(RESTORER_SCALES), "defects": self.defects,
-                "finder_channels": self.finder_channels, "gate": self.gate}
+                "finder_channels": self.finder_channels, "gate": self.gate,
+                "mask_input": self.mask_input}
 
 
 @dataclass(frozen=True)
@@ -483,6 +489,39 @@ class GateConfig:
             raise UserError("gate scans, epochs, batch_size >= 1 and image_size >= 128")
         if not self.scales or any(s not in RESTORER_SCALES for s in self.scales):
             raise UserError(f"gate scales={self.scales}: each one of {RESTORER_SCALES}")
+
+
+@dataclass(frozen=True)
+class FinderConfig:
+    """A defect finder (models/defect_finder.py) trained on its own onto a restorer
+    (train/finder_fit.py): where are a scan's dust, hairs, scratches, folds and torn
+    corners? Batches of old-photo scans with their drawn masks (degrade.old_photo_and_defects)
+    cycle through `scales`; the restorer's own weights are not touched.
+    """
+
+    steps: int = _field(3000, "Training steps.")
+    scales: tuple[int, ...] = _field((1, 1, 2, 4), "Scan sizes of successive steps, cycled "
+                                     "(image_size / scale): restoring at 1x is the most "
+                                     "common, so it comes twice.")
+    image_size: int = _field(128, "Side of a training crop at 1x.")
+    crop_area: tuple[float, float] = _field((0.08, 0.25), "Fraction of the photo a crop "
+                                            "covers (the restorer's: the evaluation's scale).")
+    batch_size: int = _field(16, "Crops per step.")
+    channels: int = _field(16, "Width of the finder's first level.")
+    learning_rate: float = _field(1e-3, "Adam learning rate, cosine-decayed to 0.")
+    positive: float = _field(5.0, "Weight of a defect pixel in the cross-entropy: defects "
+                             "are a few % of a print.")
+    seed: int = _field(0, "Seed of the crops, their degradations and the finder's start.")
+    degrade: DegradeConfig = DegradeConfig(clean=0.1, keyed=0.25)
+
+    def __post_init__(self):
+        if min(self.steps, self.batch_size, self.channels) < 1:
+            raise UserError("finder steps, batch_size, channels >= 1")
+        if not self.scales or any(s not in RESTORER_SCALES for s in self.scales):
+            raise UserError(f"finder scales={self.scales}: each one of {RESTORER_SCALES}")
+        if self.image_size % max(RESTORER_SCALES):
+            raise UserError(f"finder image_size={self.image_size} must be a multiple of "
+                            f"{max(RESTORER_SCALES)}")
 
 
 RAW = RenderConfig(flip=False, chroma_smooth=0.0, chroma_gain=1.0)  # the generator's own colour

@@ -88,12 +88,16 @@ def test_tiled_equals_untiled_and_a_short_margin_shows_seams(tiny):
         assert np.max(np.abs(short - whole)) > 1e-3
 
 
-def test_defects_are_filled_only_where_masked_and_tiles_still_match():
+@pytest.mark.parametrize("mask_input", [True, False])
+def test_defects_are_filled_only_where_masked_and_tiles_still_match(mask_input):
     """A restorer with defects changes its output only within its receptive radius of the
     mask's pixels (the fill touches only masked pixels; the levels are the scan's), a fresh
-    finder finds nothing, and restoring in tiles with the whole photo's mask equals one go."""
+    finder finds nothing, and restoring in tiles with the whole photo's mask equals one go;
+    with the mask as a fourth channel, or (mask_input False: a finder added onto a restorer
+    trained without one) the fill alone."""
     tf.keras.utils.set_random_seed(2)
-    r = R.Restorer(DEFECTS)
+    r = R.Restorer(dataclasses.replace(DEFECTS, mask_input=mask_input))
+    assert r.models[1].input_shape[-1] == (4 if mask_input else 3)
     scan = tf.random.stateless_uniform([1, 40, 56, 1], [5, 6], -1, 1)
     mask = np.zeros((1, 40, 56, 1), np.float32)
     mask[0, 18:21, 10:30] = 1  # a scratch
@@ -113,8 +117,10 @@ def test_defects_are_filled_only_where_masked_and_tiles_still_match():
     find = lambda L, lv: tf.constant(mask)  # noqa: E731
     whole = r(scan, 2, mask=tf.constant(mask))
     tiled = tiles.restore_photo(r.models[2], scan, 2, True, False, tile=24, margin=radius,
-                                find=find)
+                                find=find, mask_channel=mask_input)
     np.testing.assert_allclose(tiled, tf.clip_by_value(whole, -1, 1), atol=1e-5)
+    if not mask_input:
+        return  # the finder is the same network either way
     # The finder in tiles on its 8-pixel grid: its logits as in one go with a margin over its
     # receptive radius (31 px), not with less.
     big = tf.random.stateless_uniform([1, 131, 200, 1], [7, 8], -1, 1)  # 131: padded to 136
@@ -343,28 +349,34 @@ def test_export_with_restore_and_upscale_runs_in_saved_model_cli(tiny, tiny_colo
 
 
 def test_a_tflite_restores_and_upscales_as_the_graph_does(tiny_colorizer, tmp_path):
-    """An export with a restorer that finds defects and has a gate: restorer.tflite (4
-    channels), finder.tflite and gate.tflite beside model.tflite restore as the graph does,
-    and each missing file is one line."""
+    """An export with a restorer that finds defects and has a gate, as the shipped one:
+    restorer.tflite (3 channels: the finder was added onto it, so restoring fills what it
+    marks), finder.tflite and gate.tflite beside model.tflite restore as the graph does, and
+    each missing file is one line."""
+    from colorgan import color
     from colorgan.models import gate
     from colorgan.serve import litert
     generator, cfg = tiny_colorizer
     tf.keras.utils.set_random_seed(4)
-    restorer = R.Restorer(dataclasses.replace(DEFECTS, gate=True))
+    restorer = R.Restorer(dataclasses.replace(DEFECTS, gate=True, mask_input=False))
+    photo = _colour_photo(30, 44)[None]
+    L = color.lightness(tf.constant(photo)) / 50.0 - 1.0
+    # The untrained finder marks nothing (its 1 % prior): moved to mark a tenth of the photo.
+    bias = restorer.finder.get_layer("finder_out").bias
+    bias.assign(bias - np.quantile(restorer.defects(L, R.levels(L)), 0.9))
+    assert 0.05 < float(tf.reduce_mean(restorer.mask_of(L, R.levels(L)))) < 0.15
     c = graph.Colorizer(generator, 32, graph.DEFAULT_MAX_PIXELS, 32, cfg=cfg,
                         render=config.RenderConfig(restore=True, upscale=2),
                         restorer=restorer, tile=24)  # a 30 x 44 photo in 2 x 3 windows
     path = Path(savedmodel.export(c, tmp_path / "lite", writer=litert.writer()))
     lite = opener.open_model(path)
     assert lite.scale == 2 and lite.restores  # what video/film.py asks a model
-    photo = _colour_photo(30, 44)[None]
+    assert not lite._mask_channel  # read from restorer.tflite's input
     got, want = lite(photo, 0), c.colorize_at(tf.constant(photo), tf.constant(0)).numpy()
     assert got.shape == want.shape == (1, 60, 88, 3)
     assert np.max(np.abs(got - want)) <= 1.5 / 255
     x = tf.random.stateless_uniform([1, 24, 40, 2], [3, 4], -1, 1)  # finder.tflite's logits
     np.testing.assert_allclose(lite._invoke(lite.finder, x), restorer.finder(x), atol=1e-4)
-    from colorgan import color
-    L = color.lightness(tf.constant(photo)) / 50.0 - 1.0
     share = float(lite._strength(L, R.levels(L))[0])
     assert 0 < share < 1  # the photo above was a blend of both passes
     np.testing.assert_allclose(share, restorer.strength(L, R.levels(L)), atol=1e-4)

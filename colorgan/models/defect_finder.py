@@ -28,12 +28,13 @@ class Grow(keras.layers.Layer):
         return tf.image.resize(x, tf.shape(x)[1:3] * 2, method="nearest")
 
 
-def build(channels: int) -> keras.Model:
-    """[B, H, W, 2] (H, W multiples of 8) -> logits [B, H, W, 1]."""
+def build(channels: int, dtype: str | None = None) -> keras.Model:
+    """[B, H, W, 2] (H, W multiples of 8) -> logits [B, H, W, 1] float32; `dtype` the
+    layers' Keras dtype policy (models/restorer.Restorer's)."""
 
     def conv(width, name, stride=1):
         return keras.layers.Conv2D(width, 3, stride, padding="same", activation="relu",
-                                   name=f"finder_{name}")
+                                   name=f"finder_{name}", dtype=dtype)
 
     inputs = keras.Input((None, None, 2), name="finder_in")
     x = conv(channels, "in_b")(conv(channels, "in_a")(inputs))
@@ -44,14 +45,16 @@ def build(channels: int) -> keras.Model:
         skips.append(x)
     for i in reversed(range(LEVELS)):
         width = channels * min(2 ** i, 4)
-        x = Grow(name=f"finder_grow{i}")(x)
-        x = keras.layers.Concatenate(name=f"finder_join{i}")([x, skips[i]])
+        x = Grow(name=f"finder_grow{i}", dtype=dtype)(x)
+        x = keras.layers.Concatenate(name=f"finder_join{i}", dtype=dtype)([x, skips[i]])
         x = conv(width, f"up{i}")(x)
     # Started at a 1 % prior (RetinaNet's): an untrained finder finds nothing, so a fresh
     # restorer restores as one without defects does, and the rare positives do not swamp
     # the first steps' loss.
     prior = keras.initializers.Constant(math.log(0.01 / 0.99))
-    logits = keras.layers.Conv2D(1, 1, bias_initializer=prior, name="finder_out")(x)
+    logits = keras.layers.Conv2D(1, 1, bias_initializer=prior, name="finder_out",
+                                 dtype=dtype)(x)
+    logits = keras.layers.Activation("linear", dtype="float32", name="finder_logits")(logits)
     return keras.Model(inputs, logits, name="defect_finder")
 
 

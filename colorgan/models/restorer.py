@@ -17,6 +17,8 @@ The input has three channels (four with defects):
      first run); the user says which it is (--restore, or --upscale alone).
   3  with RestorerConfig.defects: the mask of the print's defects, filled in channel 0
      (models/fill.py) from around them; the defect finder (models/defect_finder.py) draws it.
+     A finder added later onto a restorer trained without one (train_finder.py,
+     RestorerConfig.mask_input False) fills channel 0 and leaves the network as it was.
 
 Weights ship as float16 in colorgan/weights/restorer/ (restorer.npz + restorer.json,
 `save` / `load`); a damaged or mismatched file is one UserError naming it.
@@ -155,8 +157,9 @@ class Restorer:
             return keras.layers.Conv2D(width, 3, padding="same", kernel_initializer=init,
                                        name=name, dtype=dtype)
 
-        # With defects, a fourth channel: the mask of the defects filled in the scan.
-        inputs = keras.Input((None, None, 4 if cfg.defects else 3), name="scan")
+        # With defects, a fourth channel: the mask of the defects filled in the scan (not
+        # for a finder added onto a restorer trained without it: mask_input False).
+        inputs = keras.Input((None, None, 4 if self.reads_mask else 3), name="scan")
         x = first = conv(c, "first")(inputs)
         for i in range(cfg.blocks):
             y = keras.layers.ReLU(name=f"block{i}_relu", dtype=dtype)(conv(c, f"block{i}_a")(x))
@@ -179,8 +182,13 @@ class Restorer:
         self.everything = keras.Model(inputs, outputs, name="restorer")
         self.models = {s: keras.Model(inputs, out, name=f"restorer_x{s}")
                        for s, out in zip(SCALES, outputs)}
-        self.finder = defect_finder.build(cfg.finder_channels) if cfg.defects else None
+        self.finder = defect_finder.build(cfg.finder_channels, dtype) if cfg.defects else None
         self.gate = gate_lib.build() if cfg.gate else None
+
+    @property
+    def reads_mask(self) -> bool:
+        """Whether the network reads the defect mask as its fourth input channel."""
+        return self.cfg.defects and self.cfg.mask_input
 
     @property
     def variables(self) -> list:
@@ -219,8 +227,9 @@ class Restorer:
 
         A restorer with defects fills the pixels of `mask` [B, h, w, 1] (default: the
         finder's, where restoring; none when only super-resolving) from around them
-        (models/fill.py) and restores the filled scan with the mask beside it. The levels
-        are the scan's own, defects included: a fill does not move them."""
+        (models/fill.py) and restores the filled scan, with the mask beside it where the
+        network reads one (reads_mask). The levels are the scan's own, defects included:
+        a fill does not move them."""
         if scale not in self.models:
             raise UserError(f"upscale={scale}: choose {', '.join(map(str, SCALES))}")
         lv = levels(scan) if lv is None else lv
@@ -229,7 +238,9 @@ class Restorer:
         if mask is None:
             mask = self.mask_of(scan, lv) if restore else tf.zeros_like(scan)
         filled = fill.push_pull(scan, mask)
-        return self.models[scale](model_input(filled, lv, restore, mask), training=training)
+        return self.models[scale](
+            model_input(filled, lv, restore, mask if self.reads_mask else None),
+            training=training)
 
 
 def mirror_average(restore, scan: tf.Tensor) -> tf.Tensor:
@@ -251,6 +262,14 @@ def save(restorer: Restorer, out_dir: str | Path, card: dict) -> Path | str:
     text = json.dumps({**card, "model": restorer.cfg.model_fields()}, indent=2, sort_keys=True)
     fileio.write_text_atomic(fileio.join(out_dir, CARD_FILE), text + "\n")
     return Path(out_dir) if not fileio.is_remote(out_dir) else out_dir
+
+
+def save_onto(restorer: Restorer, base: str | Path, out_dir: str | Path, key: str,
+              entry: dict) -> Path | str:
+    """Saves `restorer`, the restorer saved at `base` with a part added (train_gate.py's
+    gate, train_finder.py's finder), to out_dir: base's card with `entry` under `key`."""
+    kept = {k: v for k, v in card(base).items() if k != "model"}
+    return save(restorer, out_dir, {**kept, key: entry})
 
 
 def ship(folder: str | Path) -> None:
@@ -275,7 +294,8 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
         cfg = config.RestorerConfig(channels=int(model["channels"]), blocks=int(model["blocks"]),
                                     defects=bool(model.get("defects", False)),
                                     finder_channels=int(model.get("finder_channels", 16)),
-                                    gate=bool(model.get("gate", False)))
+                                    gate=bool(model.get("gate", False)),
+                                    mask_input=bool(model.get("mask_input", True)))
         if tuple(model["scales"]) != SCALES:
             raise ValueError(f"scales {model['scales']}")
     except (ValueError, KeyError, TypeError) as e:
@@ -300,6 +320,20 @@ def with_new_gate(restorer: Restorer, seed: int) -> Restorer:
     keras.utils.set_random_seed(seed)
     out = Restorer(dataclasses.replace(restorer.cfg, gate=True))
     for mine, theirs in ((out.everything, restorer.everything), (out.finder, restorer.finder)):
+        if mine is not None:
+            mine.set_weights(theirs.get_weights())
+    return out
+
+
+def with_new_finder(restorer: Restorer, channels: int, seed: int) -> Restorer:
+    """A copy of `restorer` (its weights, its gate) with a fresh defect finder of `channels`,
+    initialized from `seed`: what train/finder_fit.py trains. A restorer trained with a
+    finder keeps its mask channel; one trained without gets the fill alone."""
+    keras.utils.set_random_seed(seed)
+    mask_input = restorer.cfg.mask_input if restorer.cfg.defects else False
+    out = Restorer(dataclasses.replace(restorer.cfg, defects=True, finder_channels=channels,
+                                       mask_input=mask_input))
+    for mine, theirs in ((out.everything, restorer.everything), (out.gate, restorer.gate)):
         if mine is not None:
             mine.set_weights(theirs.get_weights())
     return out

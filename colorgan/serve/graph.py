@@ -225,7 +225,8 @@ class Colorizer(tf.Module):
         strength = None if self.restorer.gate is None else self.restorer.strength
         return tiles.restore_photo(self.restorer.models[self.scale], L, self.scale,
                                    self.render.restore, self.render.flip, self.tile, self.margin,
-                                   find=find, strength=strength)
+                                   find=find, strength=strength,
+                                   mask_channel=self.restorer.reads_mask)
 
     def _defect_mask(self, L, lv):
         """L [B, H, W, 1], its levels -> the mask restoring fills (tiles.defect_mask)."""

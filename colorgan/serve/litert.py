@@ -212,6 +212,10 @@ class LiteColorizer:
             self.finder = self._part(path, meta_path, "finder", FINDER_FILE, threads)
             self.gate = self._part(path, meta_path, "gate", GATE_FILE, threads)
             self._shapes = {}
+            # A finder added onto a restorer trained without one fills, and the restorer
+            # reads 3 channels (RestorerConfig.mask_input).
+            channels = self.restorer.get_input_details()[0]["shape_signature"][-1]
+            self._mask_channel = int(channels) == 4
         # Traced once per input shape: in eager mode the full-resolution steps of a 1 MP
         # photo cost ~30 ms more. No autograph (prepare / finish use tf.cond themselves):
         # after other models' graphs in one process (bench.py), autograph once called the
@@ -290,7 +294,7 @@ class LiteColorizer:
         return tiles.restore_photo(self._restore_window, L, self.scale, bool(render["restore"]),
                                    bool(render["flip"]), int(self.meta["restorer_tile"]),
                                    int(self.meta["restorer_margin"]), find=find,
-                                   strength=strength)
+                                   strength=strength, mask_channel=self._mask_channel)
 
     def check_render_size(self, render_size: int) -> None:
         if int(render_size) not in (0, self.size):

@@ -103,8 +103,8 @@ def defect_mask(found: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], L: tf.Tensor
 def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: int,
                   restore: bool, flip: bool, tile: int, margin: int,
                   find: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
-                  strength: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None
-                  ) -> tf.Tensor:
+                  strength: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+                  mask_channel: bool = True) -> tf.Tensor:
     """A whole photo's lightness L [B, H, W, 1] in [-1, 1] -> restored [B, scale H, scale W, 1]
     clipped to [-1, 1]: the photo's levels, the tiles, and the mirror average when `flip`
     (the rendering's) and only super-resolving (not `restore`). `run` maps
@@ -114,7 +114,8 @@ def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: in
     `find(L, levels)` -> a defect mask [B, H, W, 1] (a restorer with defects': find_tiled
     of `Restorer.found`, then restorer.keep_most): found before the restorer's tiles (the
     finder's view is wider than their margin), filled on the whole photo (models/fill.py),
-    and tiled beside the filled lightness as the fourth input channel. Only
+    and tiled beside the filled lightness as the fourth input channel (unless not
+    `mask_channel`: a finder added onto a restorer trained without one). Only
     super-resolving, the mask is empty.
 
     `strength(L, levels)` -> [B] in [0, 1] (a restorer with a gate's, models/gate.py):
@@ -124,7 +125,7 @@ def restore_photo(run: Callable[[tf.Tensor], tf.Tensor], L: tf.Tensor, scale: in
 
     def tiled(x, restoring):
         def window_input(window, lv):
-            mask = None if find is None else window[..., 1:]
+            mask = window[..., 1:] if find is not None and mask_channel else None
             return restorer_lib.model_input(window[..., :1], lv, restoring, mask)
 
         out = restore_tiled(lambda window, lv: run(window_input(window, lv)),
