@@ -424,7 +424,8 @@ class RestorerConfig:
                                "and the last step's (weight averaging; 0 = the last step's).")
     degrade: DegradeConfig = DegradeConfig(clean=0.1, keyed=0.25)
     defects: bool = _field(True, "Find a print's defects and fill them: a defect finder "
-                           "(models/defect_finder.py) and the mask as a fourth input channel.")
+                           "(models/defect_finder.py) and, with mask_input, the mask as a fourth input "
+                           "channel.")
     finder_channels: int = _field(16, "Width of the defect finder's first level.")
     lambda_finder: float = _field(1.0, "Weight of the finder's loss (cross-entropy, defect "
                                   "pixels weighed finder_positive times).")

@@ -37,7 +37,7 @@ def test_a_finder_trains_onto_a_restorer_and_keeps_the_rest(tmp_path):
     assert found.cfg.defects and not found.cfg.mask_input
     assert found.models[1].input_shape[-1] == 3
     for mine, theirs in ((found.everything, base.everything), (found.gate, base.gate)):
-        for a, b in zip(mine.get_weights(), theirs.get_weights()):
+        for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
     # Its weights file and card round trip, mask_input included.
     back = R.load(tmp_path / "found")

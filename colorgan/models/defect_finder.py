@@ -5,8 +5,8 @@ A small U-Net (three stride-2 levels, `channels`, 2x and 4x that wide): a scratc
 told from an edge of the photo by its length and straightness, which a receptive field of
 ~60-70 px sees and the restorer's 35 px does not. Its input is the restorer's first two
 channels (the scan's L and its levels stretch, models/restorer.model_input); its output,
-logits of "a defect's pixel". Trained with the restorer (train/restorer_fit.py) on the
-masks of degrade.old_photo_and_defects.
+logits of "a defect's pixel". Trained with the restorer (train/restorer_fit.py), or on its
+own onto a trained one (train/finder_fit.py), on the masks of degrade.old_photo_and_defects.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ per scale (pixel shuffle, twice for 4x: depth_to_space converts to LiteRT), each
 a residual over the bilinear upscale of the scan. Computing at the scan's size is what
 makes 4x of a 1 MP scan affordable on a CPU (docs/notes/restoration.md).
 
-The input has three channels (four with defects):
+The input has three channels (four when it reads the defect mask, `Restorer.reads_mask`):
   0  the scan's lightness (Lab L / 50 - 1)
   1  the same, stretched so the photo's 0.5 and 99.5 percentiles (`levels`) map to -1 and
      1: a faded print's black lift and white cut are global, and a local network cannot
@@ -128,7 +128,7 @@ def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
                 mask: tf.Tensor | None = None) -> tf.Tensor:
     """scan [B, H, W, 1] in [-1, 1], its levels [B, 2] -> the network's input [B, H, W, 3]
     (module docstring; `restore` is the mode), and with a defect mask [B, H, W, 1] a fourth
-    channel, the mask (a restorer with RestorerConfig.defects)."""
+    channel, the mask (a restorer that reads it: Restorer.reads_mask)."""
     lo, hi = lv[:, None, None, :1], lv[:, None, None, 1:]
     # A flat photo (hi - lo small) is not stretched into noise: at most 5x.
     stretched = (scan - lo) / tf.maximum(hi - lo, 0.4) * 2.0 - 1.0
@@ -140,7 +140,7 @@ def model_input(scan: tf.Tensor, lv: tf.Tensor, restore: bool = True,
 class Restorer:
     """The restorer's layers, and one keras.Model per scale that shares them.
 
-    `models[s]`: input [B, h, w, 3, or 4 with defects] (model_input) -> L [B, s h, s w, 1]
+    `models[s]`: input [B, h, w, 3, or 4 when reads_mask] (model_input) -> L [B, s h, s w, 1]
     in about [-1, 1]. `finder`: the defect finder, or None.
     `everything` holds all the layers once (for weights, checkpoints and counting).
     `dtype` is the layers' Keras dtype policy: None (float32) or "mixed_bfloat16" (float32
@@ -274,7 +274,7 @@ def save_onto(restorer: Restorer, base: str | Path, out_dir: str | Path, key: st
 
 def ship(folder: str | Path) -> None:
     """Copies a saved restorer folder's two files into the package (SHIPPED), published
-    whole (fileio.publishing): train_restorer.py and train_gate.py --ship."""
+    whole (fileio.publishing): train_restorer.py, train_gate.py and train_finder.py --ship."""
     with fileio.publishing(SHIPPED, folder=True) as tmp:
         for name in (WEIGHTS_FILE, CARD_FILE):
             shutil.copy(Path(folder) / name, Path(tmp) / name)

@@ -93,8 +93,8 @@ def defect_mask(found: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], L: tf.Tensor
                 levels: tf.Tensor, remove: bool) -> tf.Tensor:
     """The mask restoring fills [B, H, W, 1]: what `found` marks, found in tiles
     (find_tiled) and dropped where it covers most of a photo (restorer.keep_most); empty
-    when not `remove` (defects=keep, or only super-resolving: a restorer with a finder takes
-    a mask channel whether or not it is used)."""
+    when not `remove` (defects=keep, or only super-resolving: a restorer that reads the mask
+    takes a mask channel whether or not it is used)."""
     if not remove:
         return tf.zeros_like(L)
     return restorer_lib.keep_most(find_tiled(found, L, levels))

@@ -23,7 +23,7 @@ from absl import logging
 from colorgan import config
 from colorgan.data import input_pipeline, sources
 from colorgan.evaluate import restoration
-from colorgan.models import defect_finder, restorer as restorer_lib
+from colorgan.models import restorer as restorer_lib
 from colorgan.progress import format_eta
 
 LOG_EVERY = 250  # steps between progress lines

@@ -179,7 +179,7 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
     if fileio.exists(cfg_path):  # a resume: the networks and the data stream must match
         old, new = json.loads(fileio.read_text(cfg_path)), json.loads(text)
         fixed = ("channels", "blocks", "disc_filters", "seed", "image_size", "crop_area",
-                 "batch_size", "degrade", "defects", "finder_channels")
+                 "batch_size", "degrade", "defects", "finder_channels", "mask_input")
         differ = [k for k in fixed if old.get(k) != new[k]]
         if differ:
             raise UserError(f"workdir={workdir} holds a restorer trained with other "
