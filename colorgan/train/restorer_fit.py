@@ -180,7 +180,9 @@ def fit_restorer(cfg: config.RestorerConfig, workdir: fileio.PathLike, data: str
         old, new = json.loads(fileio.read_text(cfg_path)), json.loads(text)
         fixed = ("channels", "blocks", "disc_filters", "seed", "image_size", "crop_area",
                  "batch_size", "degrade", "defects", "finder_channels", "mask_input")
-        differ = [k for k in fixed if old.get(k) != new[k]]
+        # A field added later reads, in a workdir from before it, as what that run trained with.
+        before = {"mask_input": True}
+        differ = [k for k in fixed if old.get(k, before.get(k)) != new[k]]
         if differ:
             raise UserError(f"workdir={workdir} holds a restorer trained with other "
                             f"{', '.join(differ)}; use the same settings or a new workdir")
