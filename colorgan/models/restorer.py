@@ -314,29 +314,31 @@ def load(path: str | Path = SHIPPED, dtype: str | None = None) -> Restorer:
     return restorer
 
 
+def _with_fresh(restorer: Restorer, part: str, seed: int, **changes) -> Restorer:
+    """A copy of `restorer` with its config `changes`: a fresh `part` ("gate" or "finder"),
+    initialized from `seed`, and every other part's weights copied."""
+    keras.utils.set_random_seed(seed)
+    out = Restorer(dataclasses.replace(restorer.cfg, **changes))
+    for name in ("everything", "finder", "gate"):
+        mine, theirs = getattr(out, name), getattr(restorer, name)
+        if name != part and mine is not None and theirs is not None:
+            mine.set_weights(theirs.get_weights())
+    return out
+
+
 def with_new_gate(restorer: Restorer, seed: int) -> Restorer:
     """A copy of `restorer` (its weights) with a fresh gate, initialized from `seed`: what
     train/gate_fit.py trains."""
-    keras.utils.set_random_seed(seed)
-    out = Restorer(dataclasses.replace(restorer.cfg, gate=True))
-    for mine, theirs in ((out.everything, restorer.everything), (out.finder, restorer.finder)):
-        if mine is not None:
-            mine.set_weights(theirs.get_weights())
-    return out
+    return _with_fresh(restorer, "gate", seed, gate=True)
 
 
 def with_new_finder(restorer: Restorer, channels: int, seed: int) -> Restorer:
     """A copy of `restorer` (its weights, its gate) with a fresh defect finder of `channels`,
     initialized from `seed`: what train/finder_fit.py trains. A restorer trained with a
     finder keeps its mask channel; one trained without gets the fill alone."""
-    keras.utils.set_random_seed(seed)
     mask_input = restorer.cfg.mask_input if restorer.cfg.defects else False
-    out = Restorer(dataclasses.replace(restorer.cfg, defects=True, finder_channels=channels,
-                                       mask_input=mask_input))
-    for mine, theirs in ((out.everything, restorer.everything), (out.gate, restorer.gate)):
-        if mine is not None:
-            mine.set_weights(theirs.get_weights())
-    return out
+    return _with_fresh(restorer, "finder", seed, defects=True, finder_channels=channels,
+                       mask_input=mask_input)
 
 
 def average_into(restorer: Restorer, other: Restorer) -> None:

@@ -11,8 +11,8 @@ colorgan_litert.json names the colour space, render size, post-processing and qu
 
 A model that restores or upscales (--restore, --upscale) also has restorer.tflite: the
 restorer at its scale, [1, h, w, 3] (restorer.model_input; 4 channels where it reads
-the defect mask, Restorer.reads_mask) -> L [1, s h, s w, 1], any h, w (all builtin ops: conv, add, depth_to_space, leaky
-relu, bilinear resize); a restorer with a defect finder, finder.tflite too ([1, h, w, 2] ->
+the defect mask, Restorer.reads_mask) -> L [1, s h, s w, 1], any h, w (all builtin ops:
+conv, add, depth_to_space, leaky relu, bilinear resize); a restorer with a defect finder, finder.tflite too ([1, h, w, 2] ->
 logits), and one with a restoring gate, gate.tflite ([1, h, w, 3] -> logit [1, 1]). The
 levels, the tiles (serve/tiles.py, run eagerly around the interpreters), the fill, the
 gate's blend and the mirror averaging stay in TensorFlow, so the LiteRT model restores the
@@ -78,8 +78,8 @@ def convert(colorizer: graph.Colorizer, quantize: str = "none") -> bytes:
 
 
 def convert_restorer(colorizer: graph.Colorizer) -> bytes:
-    """The colorizer's restorer at its upscale, [1, h, w, 3 (4 when it reads the mask)] -> [1, s h,
-    s w, 1], as .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing
+    """The colorizer's restorer at its upscale, [1, h, w, 3 (4 when it reads the mask)] ->
+    [1, s h, s w, 1], as .tflite bytes with float32 weights (0.9 MB: quantizing it saves nothing
     worth its error)."""
     model = colorizer.restorer.models[colorizer.scale]
     return _convert_model(model, "L", model.input_shape[-1])
